@@ -1,0 +1,5 @@
+import sys
+
+from rnan_basicsr.cli import main
+
+sys.exit(main())

@@ -1,0 +1,115 @@
+"""The ``basicsr`` command: ``basicsr train -opt FILE`` and ``basicsr test -opt FILE``.
+
+It imports the plugin (compatibility patches, then RNAN's arch, datasets and model in BasicSR's registries), checks
+the option file, then runs BasicSR's own ``train_pipeline`` / ``test_pipeline`` with the current directory as root:
+``experiments/``, ``results/`` and ``tb_logger/`` are created where the command runs. The flags are those of
+BasicSR's ``train.py`` / ``test.py``. Mistakes in the input print one line and exit with status 2.
+"""
+import argparse
+import os
+import sys
+
+EXIT_INPUT_ERROR = 2
+
+
+def _version_string():
+    import importlib.metadata
+
+    from rnan_basicsr.version import __version__
+
+    def version_of(package):
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return 'not installed'
+
+    return f'rnan_basicsr {__version__} (basicsr {version_of("basicsr")}, torch {version_of("torch")})'
+
+
+def _local_rank_default():
+    try:
+        return int(os.environ.get('LOCAL_RANK', 0))
+    except ValueError:
+        return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog='basicsr',
+        description='Train or test BasicSR models, with RNAN (rnan_basicsr) registered. Runs in the current '
+        'directory: experiments/, results/ and tb_logger/ are created here.')
+    parser.add_argument('--version', action='version', version=_version_string())
+    commands = parser.add_subparsers(dest='command', metavar='{train,test}')
+    commands.required = True
+    for name, summary in (('train', 'train a model from an option YAML (BasicSR train.py)'),
+                          ('test', 'test a model on the datasets of an option YAML (BasicSR test.py)')):
+        sub = commands.add_parser(name, help=summary, description=f'{summary[0].upper()}{summary[1:]}.')
+        sub.add_argument(
+            '-opt', '--opt', dest='opt', required=True, metavar='FILE', help='path to the option YAML file')
+        sub.add_argument(
+            '--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher (default: none)')
+        sub.add_argument(
+            '--auto_resume',
+            action='store_true',
+            help='resume from the newest complete state in experiments/<name>/training_states')
+        sub.add_argument('--debug', action='store_true', help='debug mode: name prefixed by debug_, frequent logs')
+        sub.add_argument(
+            '--local_rank',
+            '--local-rank',
+            dest='local_rank',
+            type=int,
+            default=_local_rank_default(),
+            help='local process rank, set by launchers (default: $LOCAL_RANK or 0)')
+        sub.add_argument(
+            '--force_yml',
+            nargs='+',
+            default=None,
+            metavar='KEY=VALUE',
+            help='override existing options, e.g. train:total_iter=1000 datasets:train:batch_size_per_gpu=4')
+    return parser
+
+
+def _basicsr_argv(args):
+    """The command line BasicSR's parse_options reads from sys.argv (it knows only --local_rank)."""
+    argv = ['basicsr', '-opt', args.opt, '--launcher', args.launcher, '--local_rank', str(args.local_rank)]
+    if args.auto_resume:
+        argv.append('--auto_resume')
+    if args.debug:
+        argv.append('--debug')
+    if args.force_yml:
+        argv += ['--force_yml', *args.force_yml]
+    return argv
+
+
+def run(args):
+    """Check the options, then run BasicSR's pipeline for ``args.command`` with the current directory as root."""
+    import rnan_basicsr  # noqa: F401  (compatibility patches, then RNAN in the registries)
+    from rnan_basicsr.utils.options import apply_force_yml, check_options, load_option_file
+
+    is_train = args.command == 'train'
+    opt = apply_force_yml(load_option_file(args.opt), args.force_yml, args.opt)
+    check_options(opt, args.opt, is_train=is_train)
+
+    sys.argv = _basicsr_argv(args)
+    root_path = os.getcwd()
+    if is_train:
+        from basicsr.train import train_pipeline
+        train_pipeline(root_path)
+    else:
+        from basicsr.test import test_pipeline
+        test_pipeline(root_path)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from rnan_basicsr.utils.errors import InputError
+    try:
+        run(args)
+    except InputError as error:
+        print(f'basicsr: error: {error}', file=sys.stderr, flush=True)
+        return EXIT_INPUT_ERROR
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

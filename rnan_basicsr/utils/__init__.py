@@ -1,0 +1,3 @@
+from .errors import InputError
+
+__all__ = ['InputError']

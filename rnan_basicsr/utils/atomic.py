@@ -1,0 +1,34 @@
+import os
+import torch
+from os import path as osp
+
+
+def atomic_torch_save(obj, path):
+    """``torch.save`` that never leaves a partial file at ``path``.
+
+    The object is written to a temporary file in the same folder, flushed and fsynced, then renamed over ``path``
+    (an atomic operation on POSIX and Windows); the folder entry is fsynced where the OS allows. A crash at any
+    moment leaves either the old file or the complete new one, plus at most a stray ``.<name>.tmp<pid>`` file.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = osp.join(folder, f'.{osp.basename(path)}.tmp{os.getpid()}')
+    try:
+        with open(tmp, 'wb') as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

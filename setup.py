@@ -1,0 +1,58 @@
+#!/usr/bin/env python
+"""Install rnan_basicsr: RNAN (ICLR 2019) as a BasicSR plugin, with the ``basicsr`` command.
+
+Install torch first (the build that fits your GPU), then ``pip install --no-build-isolation basicsr==1.4.2``
+(its setup.py imports torch), then ``pip install -e .[test]``; ``scripts/setup_venv.sh`` does all three.
+"""
+from setuptools import find_packages, setup
+
+from os import path as osp
+
+HERE = osp.dirname(osp.abspath(__file__))
+
+
+def get_version():
+    # Read the version without importing the package: importing it imports basicsr and torch.
+    namespace = {}
+    with open(osp.join(HERE, 'rnan_basicsr', 'version.py'), encoding='utf-8') as f:
+        exec(f.read(), namespace)
+    return namespace['__version__']
+
+
+def get_long_description():
+    with open(osp.join(HERE, 'README.md'), encoding='utf-8') as f:
+        return f.read()
+
+
+setup(
+    name='rnan_basicsr',
+    version=get_version(),
+    description='RNAN (Residual Non-local Attention Networks for Image Restoration, ICLR 2019) for BasicSR',
+    long_description=get_long_description(),
+    long_description_content_type='text/markdown',
+    keywords='computer vision, image restoration, denoising, demosaicing, JPEG, super-resolution, basicsr',
+    license='Apache License 2.0',
+    packages=find_packages(include=('rnan_basicsr', 'rnan_basicsr.*')),
+    python_requires='>=3.8',
+    # No CUDA-specific pins: install the torch build that fits your machine before this package.
+    install_requires=[
+        'basicsr>=1.4.2',
+        'torch>=1.13',
+        'torchvision>=0.14',
+        'numpy>=1.20',
+        'opencv-python>=4.5',
+        'lmdb>=1.0',
+        'pyyaml>=5.1',
+        'tensorboard>=2.5',
+        'tqdm>=4.40',
+    ],
+    extras_require={
+        'test': ['pytest>=7', 'scikit-image>=0.19', 'flake8>=5', 'isort>=5.10'],
+    },
+    entry_points={'console_scripts': ['basicsr = rnan_basicsr.cli:main']},
+    classifiers=[
+        'Programming Language :: Python :: 3',
+        'Operating System :: OS Independent',
+        'Topic :: Scientific/Engineering :: Image Processing',
+    ],
+)

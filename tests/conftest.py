@@ -1,0 +1,59 @@
+"""Shared helpers for the test suite: tiny synthetic images, and running the real ``basicsr`` command."""
+import cv2
+import numpy as np
+import os
+import pytest
+import subprocess
+import sys
+from os import path as osp
+
+import rnan_basicsr  # noqa: F401  (compatibility patches before any test module imports basicsr)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TEST_OPTIONS = osp.join(ROOT, 'tests', 'options')
+BASICSR = osp.join(osp.dirname(sys.executable), 'basicsr')
+
+
+def synthetic_image(height, width, channels=3, seed=0):
+    """A smooth random uint8 image (H, W, C) with some structure, so that restoration has something to learn."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    img = np.zeros((height, width, channels), np.float32)
+    for c in range(channels):
+        fy, fx, phase = rng.uniform(0.05, 0.3, size=3)
+        img[..., c] = 127.5 + 100 * np.sin(fy * yy + phase) * np.cos(fx * xx + c)
+    img += rng.normal(0, 5, img.shape)
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+def write_images(folder, count, height, width, channels=3, seed=0, prefix='img'):
+    """Write ``count`` synthetic PNGs to ``folder``; returns their paths."""
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for i in range(count):
+        img = synthetic_image(height, width, channels, seed + i)
+        path = osp.join(folder, f'{prefix}{i:03d}.png')
+        cv2.imwrite(path, img if channels == 3 else img[..., 0])
+        paths.append(path)
+    return paths
+
+
+def run_basicsr(args, cwd, timeout=600, env=None):
+    """Run the installed ``basicsr`` console script; returns the CompletedProcess (text output)."""
+    full_env = dict(os.environ, PYTHONWARNINGS='ignore', **(env or {}))
+    return subprocess.run([BASICSR, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+@pytest.fixture
+def tiny_paired_data(tmp_path):
+    """datasets/tiny/{gt,lq}: 4 training pairs and 1 validation pair of 32x32 colour images (lq = noisy gt)."""
+    rng = np.random.default_rng(0)
+    for split, count, seed in (('train', 4, 0), ('val', 1, 100)):
+        gt_paths = write_images(tmp_path / 'datasets' / 'tiny' / split / 'gt', count, 32, 32, seed=seed)
+        lq_dir = tmp_path / 'datasets' / 'tiny' / split / 'lq'
+        os.makedirs(lq_dir, exist_ok=True)
+        for path in gt_paths:
+            gt = cv2.imread(path).astype(np.float32)
+            lq = np.clip(np.round(gt + rng.normal(0, 15, gt.shape)), 0, 255).astype(np.uint8)
+            cv2.imwrite(str(lq_dir / osp.basename(path)), lq)
+    return tmp_path
