@@ -1,0 +1,281 @@
+"""RNAN: Residual Non-local Attention Networks for Image Restoration.
+
+Paper: Yulun Zhang, Kunpeng Li, Kai Li, Bineng Zhong, Yun Fu. ICLR 2019. https://openreview.net/forum?id=HkeGhoA5FX
+Reference code: https://github.com/yulunzhang/RNAN (one copy per task; ``model/rnan.py`` and ``model/common.py``).
+
+This module computes what the released code computes, so the released checkpoints give the same outputs once
+converted with :func:`rnan_basicsr.utils.convert.convert_official_state_dict`. Two deliberate extensions:
+
+* any input size: the authors' mask branch fails when H or W is odd (the stride-2 convolution rounds up, the
+  transposed convolution then returns one row/column too many). Here that extra row/column is cropped, which is
+  what the transposed convolution computes at the positions that exist: for even sizes nothing changes.
+* exact non-local attention in memory linear in H*W (:mod:`rnan_basicsr.archs.nonlocal_attention`), so whole
+  images are restored without cutting them into pieces.
+"""
+import torch
+from basicsr.archs.arch_util import ResidualBlockNoBN, Upsample
+from basicsr.utils.registry import ARCH_REGISTRY
+from torch import nn as nn
+
+from .nonlocal_attention import IMPLEMENTATIONS, SOFTMAX_MODES, nonlocal_attention
+
+
+def _residual_block(num_feat):
+    """The paper's residual block (RB): conv3x3 -> ReLU -> conv3x3, plus identity, no batch norm.
+
+    BasicSR's ``ResidualBlockNoBN`` is exactly this; ``pytorch_init=True`` keeps PyTorch's default initialisation,
+    as the authors' EDSR-based code does.
+    """
+    return ResidualBlockNoBN(num_feat=num_feat, res_scale=1, pytorch_init=True)
+
+
+class NonLocalBlock(nn.Module):
+    """Non-local block (NLB), embedded Gaussian version (paper Sec. 3.2, Eq. 1-2; Wang et al. CVPR 2018).
+
+    theta, phi, g are 1x1 convolutions to ``num_feat // 2`` channels; with f_ij = theta(x)_i . phi(x)_j the
+    attention output y is mapped back by the 1x1 convolution W and added: z = x + W(y).
+
+    W starts at zero (weight and bias), as in the paper and the released code: a freshly built block is the
+    identity, so inserting it does not disturb the pre-activation of the residual path and training starts from a
+    plain residual network (this answers RNAN issue #5).
+
+    Args:
+        num_feat (int): Channels of x. Default: 64.
+        softmax (str): ``'query'`` normalises over the query index for every key, as the released code does
+            (``F.softmax(f, dim=1)``); ``'key'`` normalises over the keys, the paper's formula. The released
+            checkpoints need ``'query'``. Default: 'query'.
+        impl (str): How the attention is computed: ``'auto'``, ``'sdpa'``, ``'chunked'`` or ``'direct'``
+            (see :mod:`rnan_basicsr.archs.nonlocal_attention`). All are exact. Default: 'auto'.
+    """
+
+    def __init__(self, num_feat=64, softmax='query', impl='auto'):
+        super().__init__()
+        self.inter_channels = num_feat // 2
+        self.softmax = softmax
+        self.impl = impl
+        self.g = nn.Conv2d(num_feat, self.inter_channels, 1)
+        self.theta = nn.Conv2d(num_feat, self.inter_channels, 1)
+        self.phi = nn.Conv2d(num_feat, self.inter_channels, 1)
+        self.W = nn.Conv2d(self.inter_channels, num_feat, 1)
+        nn.init.zeros_(self.W.weight)
+        nn.init.zeros_(self.W.bias)
+
+    def forward(self, x):
+        """x: (B, C, H, W) -> (B, C, H, W)."""
+        b, _, h, w = x.shape
+
+        def positions(conv):  # (B, C', H, W) -> (B, N, C'), N = H*W in row-major order
+            return conv(x).flatten(2).transpose(1, 2)
+
+        y = nonlocal_attention(positions(self.theta), positions(self.phi), positions(self.g), self.softmax, self.impl)
+        y = y.transpose(1, 2).reshape(b, self.inter_channels, h, w)  # (B, N, C') -> (B, C', H, W)
+        return x + self.W(y)
+
+
+class TrunkBranch(nn.Module):
+    """Trunk branch of an attention block (paper Sec. 3.2): ``t`` = 2 residual blocks that extract features.
+
+    Args:
+        num_feat (int): Channels. Default: 64.
+    """
+
+    def __init__(self, num_feat=64):
+        super().__init__()
+        self.body = nn.Sequential(_residual_block(num_feat), _residual_block(num_feat))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class MaskBranch(nn.Module):
+    """(Non-)local mask branch (paper Sec. 3.2, Fig. 2): per-pixel, per-channel attention weights in (0, 1).
+
+    [NLB ->] RB -> conv3x3 stride 2 -> 2 RBs -> transposed conv (k6, s2, p2) -> + RB output -> RB -> conv1x1 ->
+    sigmoid. The down/up-sampling pair widens the receptive field; with ``non_local=True`` a
+    :class:`NonLocalBlock` first relates every position to every other.
+
+    Odd sizes: the stride-2 convolution gives ceil(H/2) rows and the transposed convolution 2*ceil(H/2); the extra
+    last row (column) is cropped before the skip addition. Output row 2k and 2k+1 come from low-resolution row k
+    in both cases, so this is the transposed convolution evaluated at the positions that exist; even sizes are
+    unchanged (the authors' code supports only those).
+
+    Args:
+        num_feat (int): Channels. Default: 64.
+        non_local (bool): Put a non-local block in front (non-local mask branch). Default: False.
+        nl_softmax, nl_impl: passed to :class:`NonLocalBlock`.
+    """
+
+    def __init__(self, num_feat=64, non_local=False, nl_softmax='query', nl_impl='auto'):
+        super().__init__()
+        self.non_local = NonLocalBlock(num_feat, nl_softmax, nl_impl) if non_local else None
+        self.pre_block = _residual_block(num_feat)
+        self.down = nn.Conv2d(num_feat, num_feat, 3, stride=2, padding=1)
+        self.low_blocks = nn.Sequential(_residual_block(num_feat), _residual_block(num_feat))
+        self.up = nn.ConvTranspose2d(num_feat, num_feat, 6, stride=2, padding=2)
+        self.post_block = _residual_block(num_feat)
+        self.conv1x1 = nn.Conv2d(num_feat, num_feat, 1)
+
+    def forward(self, x):
+        """x: (B, C, H, W) -> mask (B, C, H, W) in (0, 1)."""
+        if self.non_local is not None:
+            x = self.non_local(x)
+        skip = self.pre_block(x)
+        up = self.up(self.low_blocks(self.down(skip)))  # (B, C, 2*ceil(H/2), 2*ceil(W/2))
+        up = up[..., :skip.shape[-2], :skip.shape[-1]]
+        return torch.sigmoid(self.conv1x1(self.post_block(skip + up)))
+
+
+class ResidualAttentionBlock(nn.Module):
+    """Residual local attention block (RAB) or, with ``non_local=True``, residual non-local attention block (RNAB).
+
+    Paper Sec. 3.2, Eq. 3-4 and Fig. 2: RB -> [trunk(x) * mask(x) + x] -> 2 RBs, i.e. residual attention learning:
+    the mask rescales the trunk features and the identity path keeps the block's input (q, t = 1+2, 2 RBs).
+
+    Args:
+        num_feat (int): Channels. Default: 64.
+        non_local (bool): Use a non-local mask branch (RNAB). Default: False.
+        nl_softmax, nl_impl: passed to :class:`NonLocalBlock`.
+    """
+
+    def __init__(self, num_feat=64, non_local=False, nl_softmax='query', nl_impl='auto'):
+        super().__init__()
+        self.pre_block = _residual_block(num_feat)
+        self.trunk = TrunkBranch(num_feat)
+        self.mask = MaskBranch(num_feat, non_local, nl_softmax, nl_impl)
+        self.post_blocks = nn.Sequential(_residual_block(num_feat), _residual_block(num_feat))
+
+    def forward(self, x):
+        """x: (B, C, H, W) -> (B, C, H, W)."""
+        x = self.pre_block(x)
+        return self.post_blocks(self.trunk(x) * self.mask(x) + x)
+
+
+class ResidualAttentionGroup(nn.Module):
+    """One group of the network body: an attention block followed by a conv3x3.
+
+    The released code has no skip connection around a group (the "group residual" of the paper is not used);
+    the long skip of the SR variant is in :class:`RNAN`.
+
+    Args:
+        num_feat (int): Channels. Default: 64.
+        non_local (bool): RNAB instead of RAB. Default: False.
+        nl_softmax, nl_impl: passed to :class:`NonLocalBlock`.
+    """
+
+    def __init__(self, num_feat=64, non_local=False, nl_softmax='query', nl_impl='auto'):
+        super().__init__()
+        self.block = ResidualAttentionBlock(num_feat, non_local, nl_softmax, nl_impl)
+        self.conv = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+
+    def forward(self, x):
+        return self.conv(self.block(x))
+
+
+@ARCH_REGISTRY.register()
+class RNAN(nn.Module):
+    """Residual Non-local Attention Network (RNAN), as released by the authors for every task of the paper.
+
+    Paper: Residual Non-local Attention Networks for Image Restoration, ICLR 2019.
+    Reference: https://github.com/yulunzhang/RNAN
+
+    Body (paper Fig. 1): conv3x3 head -> non-local group (RNAB) -> ``num_group - 2`` local groups (RAB) -> conv3x3
+    -> non-local group -> tail. The closing body convolution comes *before* the second non-local group, as in the
+    released code.
+
+    * ``upscale=1`` (denoising, demosaicing, JPEG artifact reduction): tail conv3x3 to ``num_out_ch`` channels and
+      output = input + tail (residual learning); no mean shift.
+    * ``upscale`` in {2, 3, 4, 8, ...} (super-resolution): the DIV2K mean is subtracted first, the head features
+      are added after the body (long skip), then a pixel-shuffle upsampler, a conv3x3, and the mean is added back.
+
+    Inputs and outputs are in [0, 1] (like BasicSR's RCAN); internally they are scaled by ``img_range`` because the
+    released weights were trained on [0, 255].
+
+    Args:
+        num_in_ch (int): Input channels (1 grey / Y, 3 colour or Bayer mosaic). Default: 3.
+        num_out_ch (int): Output channels. Default: 3.
+        num_feat (int): Feature channels (even; the non-local embeddings have ``num_feat // 2``). Default: 64.
+        num_group (int): Groups in the body, the two non-local ones included (>= 2). Default: 10.
+        upscale (int): 1 for restoration, or the super-resolution factor (2^n or 3). Default: 1.
+        img_range (float): Scale of the data inside the network. Default: 255.
+        rgb_mean (sequence[float]): Mean subtracted before SR (in [0, 1], one value per channel). Default: DIV2K's
+            (0.4488, 0.4371, 0.4040). Not used when ``upscale=1``.
+        nl_softmax (str): ``'query'`` (released code and checkpoints) or ``'key'`` (paper's formula). See
+            :class:`NonLocalBlock`. Default: 'query'.
+        nl_impl (str): How attention is computed, all exact: ``'auto'`` (fused SDPA kernels when available, else
+            chunked), ``'sdpa'``, ``'chunked'``, ``'direct'`` (the authors' N x N form). Default: 'auto'.
+    """
+
+    def __init__(self,
+                 num_in_ch=3,
+                 num_out_ch=3,
+                 num_feat=64,
+                 num_group=10,
+                 upscale=1,
+                 img_range=255.,
+                 rgb_mean=(0.4488, 0.4371, 0.4040),
+                 nl_softmax='query',
+                 nl_impl='auto'):
+        super().__init__()
+        self._check_arguments(num_in_ch, num_out_ch, num_feat, num_group, upscale, img_range, rgb_mean, nl_softmax,
+                              nl_impl)
+        self.upscale = upscale
+        self.img_range = img_range
+
+        def group(non_local):
+            return ResidualAttentionGroup(num_feat, non_local, nl_softmax, nl_impl)
+
+        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+        self.group_nl_low = group(non_local=True)
+        self.body = nn.Sequential(*[group(non_local=False) for _ in range(num_group - 2)])
+        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.group_nl_high = group(non_local=True)
+        if upscale == 1:
+            self.upsample = None
+        else:
+            self.upsample = Upsample(upscale, num_feat)
+            # mean of the training data on the network's scale; a buffer, not a parameter, and not in checkpoints
+            mean = torch.tensor(rgb_mean, dtype=torch.float32) * img_range
+            self.register_buffer('mean', mean.view(1, -1, 1, 1), persistent=False)
+        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+
+    @staticmethod
+    def _check_arguments(num_in_ch, num_out_ch, num_feat, num_group, upscale, img_range, rgb_mean, nl_softmax,
+                         nl_impl):
+        if num_in_ch < 1 or num_out_ch < 1:
+            raise ValueError(f'num_in_ch and num_out_ch must be >= 1, got {num_in_ch} and {num_out_ch}')
+        if num_feat < 2 or num_feat % 2:
+            raise ValueError(f'num_feat must be an even number >= 2 (the non-local block uses num_feat // 2 '
+                             f'channels), got {num_feat}')
+        if num_group < 2:
+            raise ValueError(f'num_group must be >= 2 (two non-local groups plus num_group - 2 local ones), '
+                             f'got {num_group}')
+        if not isinstance(upscale, int) or upscale < 1 or (upscale != 3 and upscale & (upscale - 1)):
+            raise ValueError(f'upscale must be 1 (restoration) or a super-resolution factor 2^n or 3, got {upscale!r}')
+        if upscale == 1 and num_in_ch != num_out_ch:
+            raise ValueError(f'with upscale=1 the output is input + residual, so num_in_ch ({num_in_ch}) must equal '
+                             f'num_out_ch ({num_out_ch})')
+        if upscale > 1 and not (len(rgb_mean) == num_in_ch == num_out_ch):
+            raise ValueError(f'super-resolution subtracts and adds back rgb_mean, so it needs one value per channel: '
+                             f'num_in_ch={num_in_ch}, num_out_ch={num_out_ch}, rgb_mean has {len(rgb_mean)} values')
+        if img_range <= 0:
+            raise ValueError(f'img_range must be > 0, got {img_range}')
+        if nl_softmax not in SOFTMAX_MODES:
+            raise ValueError(f"nl_softmax must be 'query' (released code) or 'key' (paper), got {nl_softmax!r}")
+        if nl_impl not in IMPLEMENTATIONS:
+            raise ValueError(f'nl_impl must be one of {IMPLEMENTATIONS}, got {nl_impl!r}')
+
+    def forward(self, x):
+        """x: (B, num_in_ch, H, W) in [0, 1], any H, W >= 1 -> (B, num_out_ch, H*upscale, W*upscale), about [0, 1]."""
+        x = x * self.img_range
+        if self.upsample is not None:
+            x = x - self.mean
+        feat = self.conv_first(x)
+        res = self.group_nl_low(feat)
+        res = self.body(res)
+        res = self.conv_after_body(res)
+        res = self.group_nl_high(res)
+        if self.upsample is None:
+            out = x + self.conv_last(res)
+        else:
+            out = self.conv_last(self.upsample(res + feat)) + self.mean
+        return out / self.img_range
