@@ -1,0 +1,134 @@
+"""Reading and writing the user's image files for the scripts, with errors that name the file.
+
+Images are NumPy arrays as OpenCV gives them: (H, W) grey or (H, W, 3) BGR, uint8 or uint16. Writes go to a
+temporary file in the target folder that is then renamed, so an interrupted run never leaves a half-written PNG.
+"""
+import contextlib
+import cv2
+import numpy as np
+import os
+from basicsr.utils import scandir
+from os import path as osp
+
+from rnan_basicsr.utils.errors import InputError
+
+IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm', '.pnm')
+
+
+def list_images(path, what='input'):
+    """The image files of ``path``: ``[path]`` for a file, else the folder's images (by extension), sorted.
+
+    Raises:
+        InputError: ``path`` does not exist, or the folder has no image files.
+    """
+    if osp.isfile(path):
+        return [path]
+    if not osp.isdir(path):
+        raise InputError(f'{what} {path!r} does not exist; give an image file or a folder of images.')
+    files = sorted(osp.join(path, name) for name in scandir(path, suffix=IMG_EXTENSIONS + tuple(
+        ext.upper() for ext in IMG_EXTENSIONS)))
+    if not files:
+        raise InputError(f'{what} folder {path!r} has no image files ({", ".join(IMG_EXTENSIONS)}).')
+    return files
+
+
+@contextlib.contextmanager
+def _quiet_opencv():
+    """Silence OpenCV's own log lines while decoding: our error message says what went wrong, in one line."""
+    logging = getattr(getattr(cv2, 'utils', None), 'logging', None)
+    if logging is None:
+        yield
+        return
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(level)
+
+
+def check_readable(paths):
+    """Raise an InputError naming the first file whose header OpenCV does not recognise (cheap: no decoding)."""
+    with _quiet_opencv():
+        for path in paths:
+            if not cv2.haveImageReader(path):
+                raise InputError(f'cannot read image {path!r}: OpenCV does not recognise its format (not an image, '
+                                 'or empty).')
+
+
+def read_image(path):
+    """Read an image file as OpenCV stores it: (H, W) or (H, W, 3) BGR, uint8 or uint16; alpha is dropped.
+
+    Raises:
+        InputError: the file cannot be decoded, or has an unsupported type / channel count.
+    """
+    with _quiet_opencv():
+        img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise InputError(f'cannot read image {path!r}: OpenCV cannot decode it (not an image, truncated, or an '
+                         'unsupported format).')
+    if img.dtype not in (np.uint8, np.uint16):
+        raise InputError(f'image {path!r} has {img.dtype} pixels; only 8-bit and 16-bit images are supported.')
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[..., 0]
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = img[..., :3]
+    elif img.ndim != 2 and not (img.ndim == 3 and img.shape[2] == 3):
+        raise InputError(f'image {path!r} has shape {img.shape}; expected a grey or colour image.')
+    return img
+
+
+def is_grey(img):
+    """True for a (H, W) image, or a (H, W, 3) one whose three channels are equal."""
+    return img.ndim == 2 or (np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 0], img[..., 2]))
+
+
+def to_float(img):
+    """uint8 / uint16 image -> float32 in [0, 1]."""
+    return img.astype(np.float32) / float(np.iinfo(img.dtype).max)
+
+
+def from_float(img, dtype=np.uint8):
+    """float image in about [0, 1] -> ``dtype`` (uint8 / uint16), clipped and rounded."""
+    peak = float(np.iinfo(dtype).max)
+    return np.round(np.clip(img, 0, 1) * peak).astype(dtype)
+
+
+def write_image(path, img):
+    """Write ``img`` to ``path`` (format from the extension) atomically: temporary file, then rename.
+
+    Raises:
+        InputError: OpenCV cannot encode the image in that format, or the folder is not writable.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    ext = osp.splitext(path)[1] or '.png'
+    ok, data = cv2.imencode(ext, img)
+    if not ok:
+        raise InputError(f'cannot encode an image of shape {img.shape} and type {img.dtype} as {ext} for {path!r}.')
+    tmp = osp.join(folder, f'.{osp.basename(path)}.tmp{os.getpid()}')
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(tmp, 'wb') as f:
+            f.write(data.tobytes())
+        os.replace(tmp, path)
+    except OSError as error:
+        raise InputError(f'cannot write {path!r}: {error.strerror or error}.') from None
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path, text):
+    """Write a text file atomically (temporary file in the same folder, then rename)."""
+    folder = osp.dirname(osp.abspath(path))
+    tmp = osp.join(folder, f'.{osp.basename(path)}.tmp{os.getpid()}')
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(tmp, 'w', encoding='utf-8', newline='') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as error:
+        raise InputError(f'cannot write {path!r}: {error.strerror or error}.') from None
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)

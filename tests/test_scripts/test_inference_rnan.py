@@ -1,0 +1,193 @@
+"""scripts/inference_rnan.py: the user's own images in (no ground truth), PNGs out; checkpoints checked against the
+task; one-line errors with exit status 2."""
+import cv2
+import numpy as np
+import pytest
+import subprocess
+import sys
+import torch
+from basicsr.utils.color_util import bgr2ycbcr
+from conftest import ROOT, synthetic_image, write_images
+from os import path as osp
+
+from rnan_basicsr.archs.rnan_arch import RNAN
+
+sys.path.insert(0, osp.join(ROOT, 'scripts'))
+import inference_rnan  # noqa: E402
+
+SCRIPT = osp.join(ROOT, 'scripts', 'inference_rnan.py')
+KEYS_DIR = osp.join(osp.dirname(ROOT), 'shared', 'docs', 'official_keys')
+
+
+def _checkpoint(tmp_path, name, channels=3, upscale=1, wrap='params', seed=0):
+    torch.manual_seed(seed)
+    net = RNAN(channels, channels, num_feat=8, num_group=2, upscale=upscale)
+    for module in net.modules():  # non-zero non-local W, so that every part of the network acts
+        if isinstance(module, torch.nn.Conv2d) and module.kernel_size == (1, 1) and module.in_channels == 4:
+            torch.nn.init.normal_(module.weight, std=0.1)
+    path = tmp_path / f'{name}.pth'
+    torch.save({wrap: net.state_dict()} if wrap else net.state_dict(), path)
+    return str(path), net.eval()
+
+
+def _run_net(net, img):
+    """Reference: (H, W, C) float32 RGB -> network output, without the script."""
+    with torch.no_grad():
+        return net(torch.from_numpy(img.transpose(2, 0, 1).copy())[None])[0].numpy().transpose(1, 2, 0)
+
+
+def _quantise(img):
+    return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
+def _error(capsys, argv):
+    assert inference_rnan.main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('inference_rnan.py: error: '), err
+    return lines[0]
+
+
+def test_colour_denoising_of_a_folder_from_the_command_line(tmp_path):
+    """The script as users run it: a folder (colour, grey, a non-image file) in, PNGs out, exact network output."""
+    model, net = _checkpoint(tmp_path, 'dn_rgb')
+    inputs = tmp_path / 'photos'
+    write_images(inputs, 2, 20, 17, channels=3)
+    write_images(inputs, 1, 15, 16, channels=1, prefix='grey')
+    (inputs / 'notes.txt').write_text('not an image')
+    out = tmp_path / 'out'
+    result = subprocess.run([sys.executable, SCRIPT, '--task', 'dn_rgb', '--model_path', model, '--input',
+                             str(inputs), '--output', str(out), '--device', 'cpu'], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert 'colour denoising with RNAN(num_in_ch=3, num_out_ch=3, num_feat=8, num_group=2, upscale=1) on cpu' in (
+        result.stdout)
+    assert '3/3' in result.stderr  # tqdm's progress bar
+    assert sorted(p.name for p in out.iterdir()) == ['grey000.png', 'img000.png', 'img001.png']
+    bgr = cv2.imread(str(inputs / 'img001.png'))
+    expected = _quantise(_run_net(net, bgr[..., ::-1].astype(np.float32) / 255))[..., ::-1]
+    assert np.array_equal(cv2.imread(str(out / 'img001.png')), expected)
+    assert cv2.imread(str(out / 'grey000.png'), cv2.IMREAD_UNCHANGED).shape == (15, 16, 3)
+
+
+def test_car_restores_y_and_keeps_the_chroma_of_a_colour_image(tmp_path):
+    model, net = _checkpoint(tmp_path, 'car', channels=1)
+    img = synthetic_image(24, 21, 3, seed=3)
+    jpeg = cv2.imdecode(cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, 20])[1], cv2.IMREAD_COLOR)
+    cv2.imwrite(str(tmp_path / 'photo.png'), jpeg)
+    cv2.imwrite(str(tmp_path / 'grey.png'), jpeg[..., 1])
+    out = tmp_path / 'out'
+    for name in ('photo.png', 'grey.png'):
+        assert inference_rnan.main(['--task', 'car', '--model_path', model, '-i', str(tmp_path / name), '-o',
+                                    str(out), '--suffix', 'RNAN']) == 0
+    restored = cv2.imread(str(out / 'photo_RNAN.png'))
+    ycbcr_in, ycbcr_out = (bgr2ycbcr(x.astype(np.float32) / 255) for x in (jpeg, restored))
+    y_expected = _run_net(net, ycbcr_in[..., :1])[..., 0]
+    assert np.abs(ycbcr_out[..., 1:] - ycbcr_in[..., 1:]).max() < 1.5 / 255  # Cb, Cr kept (up to 8-bit rounding)
+    assert np.abs(ycbcr_out[..., 0] - y_expected).max() < 1.5 / 255  # Y from the network
+    assert np.abs(ycbcr_out[..., 0] - ycbcr_in[..., 0]).max() > 3 / 255  # ... which did change it
+    grey_out = cv2.imread(str(out / 'grey_RNAN.png'), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(grey_out, _quantise(_run_net(net, jpeg[..., 1:2].astype(np.float32) / 255))[..., 0])
+
+
+def test_sr_whole_tiled_and_self_ensembled(tmp_path, capsys):
+    model, net = _checkpoint(tmp_path, 'sr', upscale=2)
+    write_images(tmp_path / 'lr', 1, 14, 11)
+    outputs = {}
+    for name, extra in (('whole', []), ('tiled', ['--tile', '8', '--tile_overlap', '2']),
+                        ('ensemble', ['--self_ensemble', '--scale', '2'])):
+        assert inference_rnan.main(['--task', 'sr', '--model_path', model, '-i', str(tmp_path / 'lr'), '-o',
+                                    str(tmp_path / name), *extra]) == 0
+        outputs[name] = cv2.imread(str(tmp_path / name / 'img000.png')).astype(int)
+    assert outputs['whole'].shape == (28, 22, 3)
+    assert 0 < np.abs(outputs['tiled'] - outputs['whole']).mean() < 3
+    assert 0 < np.abs(outputs['ensemble'] - outputs['whole']).mean() < 10
+    assert 'tiles of 8 px (overlap 2)' in capsys.readouterr().out
+
+
+def test_grey_denoising_converts_colour_inputs_to_grey(tmp_path):
+    model, _ = _checkpoint(tmp_path, 'dn_gray', channels=1)
+    write_images(tmp_path / 'in', 1, 12, 12)
+    assert inference_rnan.main(['--task', 'dn_gray', '--model_path', model, '-i', str(tmp_path / 'in'), '-o',
+                                str(tmp_path / 'out')]) == 0
+    assert cv2.imread(str(tmp_path / 'out' / 'img000.png'), cv2.IMREAD_UNCHANGED).shape == (12, 12)
+
+
+def test_demosaic_from_a_raw_mosaic_a_zero_filled_mosaic_or_a_full_rgb_image(tmp_path, capsys):
+    model, _ = _checkpoint(tmp_path, 'demosaic')
+    rgb = synthetic_image(16, 18, 3, seed=5)[..., ::-1]  # RGB
+    mask = inference_rnan.grbg_mask(16, 18)
+    assert mask[0, 0, 1] == mask[0, 1, 0] == mask[1, 0, 2] == mask[1, 1, 1] == 1 and mask.sum() == 16 * 18
+    mosaic = (rgb * mask).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / 'mosaic3.png'), mosaic[..., ::-1])
+    cv2.imwrite(str(tmp_path / 'raw.png'), mosaic.sum(axis=2).astype(np.uint8))  # one CFA sample per pixel
+    cv2.imwrite(str(tmp_path / 'photo.png'), rgb[..., ::-1])
+    base = ['--task', 'demosaic', '--model_path', model, '-o', str(tmp_path / 'out')]
+    for name in ('mosaic3', 'raw'):
+        assert inference_rnan.main(base + ['-i', str(tmp_path / f'{name}.png')]) == 0
+    assert inference_rnan.main(base + ['-i', str(tmp_path / 'photo.png'), '--make_mosaic']) == 0
+    outputs = [cv2.imread(str(tmp_path / 'out' / f'{name}.png')) for name in ('mosaic3', 'raw', 'photo')]
+    assert outputs[0].shape == (16, 18, 3)
+    assert np.array_equal(outputs[0], outputs[1]) and np.array_equal(outputs[0], outputs[2])
+    capsys.readouterr()
+    line = _error(capsys, base + ['-i', str(tmp_path / 'photo.png')])
+    assert 'is not a GRBG mosaic' in line and '--make_mosaic' in line
+
+
+@pytest.mark.skipif(not osp.isdir(KEYS_DIR), reason='official key lists not available')
+def test_the_authors_checkpoint_is_converted_on_the_fly(tmp_path, capsys):
+    state_dict = {}
+    with open(osp.join(KEYS_DIR, 'keys_rest_c1.txt')) as f:
+        for line in f:
+            if line.strip():
+                key, shape = line.split(' ', 1)
+                state_dict[key] = torch.randn(tuple(int(v) for v in shape.strip('()\n ').split(',') if v.strip()))
+    torch.save(state_dict, tmp_path / 'RNAN_CAR_Y_F64G10P48L2N10.pt')
+    cv2.imwrite(str(tmp_path / 'in.png'), synthetic_image(9, 10, 1)[..., 0])
+    assert inference_rnan.main(['--task', 'car', '--model_path', str(tmp_path / 'RNAN_CAR_Y_F64G10P48L2N10.pt'), '-i',
+                                str(tmp_path / 'in.png'), '-o', str(tmp_path / 'out')]) == 0
+    assert 'num_feat=64, num_group=10' in capsys.readouterr().out
+    assert cv2.imread(str(tmp_path / 'out' / 'in.png'), cv2.IMREAD_UNCHANGED).shape == (9, 10)
+
+
+def test_every_error_is_one_line_with_status_2(tmp_path, capsys):
+    rgb_model, _ = _checkpoint(tmp_path, 'rgb')
+    grey_model, _ = _checkpoint(tmp_path, 'grey', channels=1)
+    sr_model, _ = _checkpoint(tmp_path, 'sr', upscale=2, wrap='params_ema')
+    write_images(tmp_path / 'in', 1, 12, 12)
+    image = str(tmp_path / 'in' / 'img000.png')
+    torch.save({'epoch': 3, 'iter': 1000, 'optimizers': [], 'schedulers': []}, tmp_path / '1000.state')
+    torch.save({'params': {'conv1.weight': torch.zeros(3)}}, tmp_path / 'other.pth')
+    (tmp_path / 'broken').mkdir()
+    (tmp_path / 'broken' / 'a.png').write_bytes(b'garbage')
+    (tmp_path / 'truncated').mkdir()
+    (tmp_path / 'truncated' / 'b.png').write_bytes(cv2.imencode('.png', synthetic_image(12, 12))[1].tobytes()[:60])
+    (tmp_path / 'empty').mkdir()
+
+    def call(task, model, *extra, source=image):
+        return _error(capsys, ['--task', task, '--model_path', model, '-i', source, '-o', str(tmp_path / 'o'),
+                               *extra])
+
+    assert 'is a BasicSR training state (iteration 1000), not network weights' in call('dn_rgb', str(
+        tmp_path / '1000.state'))
+    assert ('is an RNAN with num_in_ch=1, num_out_ch=1, num_feat=8, num_group=2, upscale=1, but --task dn_rgb '
+            '(colour denoising) needs 3 input and output channel(s). It fits --task car / dn_gray.') in call(
+                'dn_rgb', grey_model)
+    assert 'needs 1 input and output channel(s). It fits --task demosaic / dn_rgb.' in call('car', rgb_model)
+    assert 'is a x2 super-resolution model; use --task sr' in call('dn_rgb', sr_model)
+    assert 'is a restoration model (upscale=1), not super-resolution' in call('sr', rgb_model)
+    assert '--scale 3 does not match --model_path' in call('sr', sr_model, '--scale', '3')
+    assert '--scale applies to --task sr only' in call('dn_rgb', rgb_model, '--scale', '2')
+    assert 'does not hold RNAN weights' in call('dn_rgb', str(tmp_path / 'other.pth'))
+    assert 'does not exist or is not a file' in call('dn_rgb', str(tmp_path / 'none.pth'))
+    assert "cannot read image" in call('dn_rgb', rgb_model, source=str(tmp_path / 'broken'))
+    assert "OpenCV cannot decode it" in call('dn_rgb', rgb_model, source=str(tmp_path / 'truncated'))
+    assert 'has no image files' in call('dn_rgb', rgb_model, source=str(tmp_path / 'empty'))
+    assert '--input ' in call('dn_rgb', rgb_model, source=str(tmp_path / 'nowhere'))
+    assert '--tile_overlap must be in [0, --tile) = [0, 8)' in call('dn_rgb', rgb_model, '--tile', '8',
+                                                                    '--tile_overlap', '8')
+    if not torch.cuda.is_available():
+        assert 'CUDA is not available' in call('dn_rgb', rgb_model, '--device', 'cuda')
+    in_place = ['--task', 'dn_rgb', '--model_path', rgb_model, '-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'in')]
+    assert 'would overwrite an input image' in _error(capsys, in_place)
+    assert not (tmp_path / 'o').exists()  # nothing was written by any failed run
