@@ -1,0 +1,164 @@
+"""scripts/evaluate.py from folders: the protocol per task, figures checked against independent formulas, the
+Markdown / CSV tables, the visual strip, and one-line errors when files do not pair up."""
+import csv
+import cv2
+import numpy as np
+import pytest
+import sys
+from conftest import ROOT, TEST_OPTIONS, synthetic_image
+from os import path as osp
+from skimage.metrics import structural_similarity
+
+sys.path.insert(0, osp.join(ROOT, 'scripts'))
+import evaluate  # noqa: E402
+
+
+def _y(bgr):
+    """BT.601 Y on [16, 235] as Matlab's rgb2ycbcr, float64, written out independently of BasicSR."""
+    b, g, r = (bgr[..., i].astype(np.float64) for i in range(3))
+    return 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
+
+
+def _psnr(a, b):
+    return 10 * np.log10(255**2 / np.mean((a.astype(np.float64) - b.astype(np.float64))**2))
+
+
+def _ssim(a, b):
+    return structural_similarity(a, b, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+
+
+def _write_set(folder, gt_images, noise, seed, suffix=''):
+    """Ground truth and a 'restored' copy (GT + noise) of every image; returns the restored images."""
+    rng = np.random.default_rng(seed)
+    (folder / 'gt').mkdir(parents=True, exist_ok=True)
+    (folder / 'restored').mkdir(exist_ok=True)
+    restored_images = {}
+    for name, gt in gt_images.items():
+        restored = np.clip(np.round(gt + rng.normal(0, noise, gt.shape)), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(folder / 'gt' / f'{name}.png'), gt)
+        cv2.imwrite(str(folder / 'restored' / f'{name}{suffix}.png'), restored)
+        restored_images[name] = restored
+    return restored_images
+
+
+def _read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_car_table_on_y_for_two_levels_with_strip(tmp_path, capsys):
+    gt = {f'img{i}': synthetic_image(30, 28, 3, seed=i) for i in range(3)}
+    sets = {level: _write_set(tmp_path / level, gt, noise, seed=1, suffix='_RNAN')
+            for level, noise in (('q=10', 8), ('q=40', 3))}
+    for level in sets:  # LQ: a noisier copy, named like the GT
+        _write_set(tmp_path / level / 'lq_src', gt, 20, seed=2)
+    out = tmp_path / 'eval'
+    argv = ['--task', 'car', '--out', str(out), '--crop', '16']
+    for level in sets:
+        argv += ['--restored', str(tmp_path / level / 'restored'), '--gt', str(tmp_path / level / 'gt'), '--lq',
+                 str(tmp_path / level / 'lq_src' / 'restored'), '--dataset', 'LIVE1', '--level', level]
+    assert evaluate.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith('Evaluation protocol (--task car, JPEG artifact reduction): PSNR (dB) and SSIM with '
+                              'BasicSR calculate_psnr / calculate_ssim on 8-bit images, computed on the Y channel')
+    assert 'no border cropped' in printed
+
+    rows = _read_csv(out / 'table.csv')
+    assert [(r['dataset'], r['level'], r['images'], r['crop_border'], r['y_channel']) for r in rows] == [
+        ('LIVE1', 'q=10', '3', '0', 'True'), ('LIVE1', 'q=40', '3', '0', 'True')]
+    for row in rows:
+        restored = sets[row['level']]
+        psnr = np.mean([_psnr(_y(restored[n]), _y(gt[n])) for n in gt])
+        ssim = np.mean([_ssim(_y(restored[n]), _y(gt[n])) for n in gt])
+        assert abs(float(row['psnr']) - psnr) < 1e-3 and abs(float(row['ssim']) - ssim) < 1e-5
+    assert float(rows[1]['psnr']) > float(rows[0]['psnr']) + 5  # less noise, higher PSNR
+    cells = [f'{float(r["psnr"]):.2f} / {float(r["ssim"]):.4f}' for r in rows]
+    table = (out / 'table.md').read_text()
+    assert f'| Dataset (PSNR / SSIM) | q=10 | q=40 |\n|---|---|---|\n| LIVE1 | {cells[0]} | {cells[1]} |' in table
+    assert table in printed + '\n' or table.strip() in printed
+    assert len(_read_csv(out / 'per_image.csv')) == 6
+
+    strip = cv2.imread(str(out / 'strip.png'))
+    # header 16 + 2 rows of (label 16 + crop 16 + 4); 3 columns of 16 with 2-px separators
+    assert strip.shape == (16 + 2 * (16 + 16 + 4), 3 * 16 + 4, 3)
+    top, left = (30 - 16) // 2, (28 - 16) // 2
+    assert np.array_equal(strip[32:48, 18:34], sets['q=10']['img0'][top:top + 16, left:left + 16])
+    assert np.array_equal(strip[32:48, 36:52], gt['img0'][top:top + 16, left:left + 16])
+
+
+def test_sr_crops_the_scale_border_and_mod_crops_the_ground_truth(tmp_path):
+    gt = {'baby': synthetic_image(33, 31, 3, seed=7)}  # not a multiple of 2: BasicSR crops the HR to 32 x 30
+    (tmp_path / 'gt').mkdir()
+    cv2.imwrite(str(tmp_path / 'gt' / 'baby.png'), gt['baby'])
+    rng = np.random.default_rng(0)
+    restored = np.clip(gt['baby'][:32, :30] + rng.normal(0, 5, (32, 30, 3)), 0, 255).astype(np.uint8)
+    (tmp_path / 'sr').mkdir()
+    cv2.imwrite(str(tmp_path / 'sr' / 'baby_x2_RNAN.png'), restored)
+    out = tmp_path / 'eval'
+    assert evaluate.main(['--task', 'sr', '--restored', str(tmp_path / 'sr'), '--gt', str(tmp_path / 'gt'),
+                          '--scale', '2', '--dataset', 'Set5', '--out', str(out)]) == 0
+    row = _read_csv(out / 'table.csv')[0]
+    expected = _psnr(_y(restored)[2:-2, 2:-2], _y(gt['baby'][:32, :30])[2:-2, 2:-2])
+    assert (row['level'], row['crop_border']) == ('x2', '2') and abs(float(row['psnr']) - expected) < 1e-3
+    assert cv2.imread(str(out / 'strip.png')).shape[1] == 2 * 30 + 2  # no LQ given: RNAN | GT
+
+
+def test_denoising_compares_the_images_own_channels(tmp_path):
+    gt = {'a': synthetic_image(20, 20, 3, seed=1)}
+    restored = _write_set(tmp_path, gt, 6, seed=0)
+    out = tmp_path / 'eval'
+    assert evaluate.main(['--task', 'dn_rgb', '--restored', str(tmp_path / 'restored'), '--gt', str(tmp_path / 'gt'),
+                          '--level', 'sigma=30', '--out', str(out)]) == 0
+    row = _read_csv(out / 'table.csv')[0]
+    assert (row['dataset'], row['y_channel']) == ('gt', 'False')
+    assert abs(float(row['psnr']) - _psnr(restored['a'], gt['a'])) < 1e-3
+
+
+def _error(capsys, argv):
+    assert evaluate.main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('evaluate.py: error: '), lines
+    return lines[0]
+
+
+def test_files_that_do_not_pair_up_are_named(tmp_path, capsys):
+    gt = {f'img{i}': synthetic_image(12, 12, 3, seed=i) for i in range(3)}
+    _write_set(tmp_path, gt, 4, seed=0, suffix='_RNAN')
+    restored, gt_dir = tmp_path / 'restored', str(tmp_path / 'gt')
+    base = ['--task', 'dn_rgb', '--gt', gt_dir, '--restored', str(restored), '--out', str(tmp_path / 'eval')]
+
+    (restored / 'img1_RNAN.png').rename(tmp_path / 'moved.png')
+    line = _error(capsys, base)
+    assert f"no restored file in {str(restored)!r} for ground truth {osp.join(gt_dir, 'img1.png')!r}" in line
+    (tmp_path / 'moved.png').rename(restored / 'img1_RNAN.png')
+
+    cv2.imwrite(str(restored / 'extra_RNAN.png'), gt['img0'])
+    assert f"restored file {str(restored / 'extra_RNAN.png')!r} has no ground truth in {gt_dir!r}" in _error(
+        capsys, base)
+    (restored / 'extra_RNAN.png').unlink()
+
+    cv2.imwrite(str(restored / 'img2_RNAN.png'), gt['img2'][:10])
+    assert 'is 12x10 but its ground truth' in _error(capsys, base)
+    cv2.imwrite(str(restored / 'img2_RNAN.png'), gt['img2'][..., 0])
+    assert 'has 1 channel(s) but its ground truth' in _error(capsys, base)
+    assert not (tmp_path / 'eval').exists()
+
+
+@pytest.mark.parametrize('argv,message', [
+    ([], 'nothing to evaluate'),
+    (['--restored', 'a', '--gt', 'b', '--gt', 'c'], 'give one --gt per --restored'),
+    (['--restored', 'a', '--gt', 'b', '--level', 'x', '--level', 'y'], 'give --level for every --restored or for none'),
+    (['--restored', 'a', '--gt', 'b', '--scale', '2'], '--scale applies to --task sr only'),
+    (['--restored', 'a', '--gt', 'b', '--opt', 'x.yml'], 'either --opt'),
+    (['--restored', 'nowhere', '--gt', 'nowhere'], "--gt 'nowhere' does not exist"),
+    (['--opt', 'no.yml'], "option file 'no.yml' does not exist"),
+    (['--opt', osp.join(TEST_OPTIONS, 'test_tiny_rnan_sr_x2.yml')], 'Run basicsr test -opt'),
+    (['--crop', '0', '--restored', 'a', '--gt', 'b'], '--crop must be >= 1'),
+])
+def test_bad_arguments_are_one_line_errors(tmp_path, capsys, argv, message):
+    line = _error(capsys, ['--task', 'dn_gray', '--root', str(tmp_path), '--out', str(tmp_path / 'e')] + argv)
+    assert message in line
+
+
+def test_sr_needs_its_scale(tmp_path, capsys):
+    assert '--task sr needs --scale' in _error(capsys, ['--task', 'sr', '--restored', 'a', '--gt', 'b'])
