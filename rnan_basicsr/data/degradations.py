@@ -98,8 +98,8 @@ def jpeg_compress_y(img, quality):
     """JPEG-compress the Y channel (or the grey image) at ``quality`` and decode it again, with OpenCV.
 
     A colour image is first reduced to :func:`y_channel`; the 8-bit grey image is then encoded as a baseline
-    one-component JPEG by OpenCV (libjpeg's standard quantisation tables scaled by ``quality``), which reproduces the
-    authors' Matlab-made test inputs bit for bit.
+    one-component JPEG by OpenCV (libjpeg's standard quantisation tables scaled by ``quality``); for the same 8-bit
+    grey image this matches the authors' Matlab-made JPEG inputs bit for bit (measured on their repository's samples).
 
     Args:
         img (ndarray): uint8, (H, W) or (H, W, 1) grey, or (H, W, 3) BGR.

@@ -167,6 +167,11 @@ class DegradedImageDataset(data.Dataset):
     def check_task_options(cls, opt, label):
         """Check the options a subclass adds (``task_options``); raise InputError."""
 
+    @classmethod
+    def num_channels(cls, opt):
+        """Channels C of the items' ``lq`` and ``gt`` tensors for these options (for cross-checks with the network)."""
+        return 3 if cls.channels == 'color' else 1
+
     @staticmethod
     def _check_io_backend(opt, label):
         io_backend = opt.get('io_backend', {'type': 'disk'})
@@ -265,22 +270,39 @@ class DegradedImageDataset(data.Dataset):
         for key in sorted(gt_files):
             gt_path = gt_files[key] if lmdb else osp.join(self.gt_root, gt_files[key])
             entry = {'key': key, 'gt_path': gt_path, 'lq_path': None}
-            size = gt_sizes.get(key) or (None if lmdb else image_size(gt_path))
+            size = gt_sizes.get(key) or self._header_size(gt_path)
             if self.is_train and size is not None and min(size) < self.gt_size:
                 raise InputError(
-                    f'{label}: GT image {gt_path!r} is {size[1]}x{size[0]}, smaller than gt_size {self.gt_size}. '
-                    f'Remove it, lower gt_size, or extract sub-images of at least {self.gt_size} pixels.')
+                    f'{label}: GT image {self._describe(gt_path, "gt")} is {size[1]}x{size[0]}, smaller than gt_size '
+                    f'{self.gt_size}. Remove it, lower gt_size, or extract sub-images of at least {self.gt_size} '
+                    'pixels.')
             if self.lq_root is not None:
                 lq_key = lq_key_of[key]
                 entry['lq_path'] = lq_files[lq_key] if lmdb else osp.join(self.lq_root, lq_files[lq_key])
-                lq_size = lq_sizes.get(lq_key) or (None if lmdb else image_size(entry['lq_path']))
+                lq_size = lq_sizes.get(lq_key) or self._header_size(entry['lq_path'])
                 if size is not None and lq_size is not None and tuple(lq_size) != tuple(size):
                     raise InputError(
-                        f'{label}: LQ image {entry["lq_path"]!r} is {lq_size[1]}x{lq_size[0]} but its GT '
-                        f'{gt_path!r} is {size[1]}x{size[0]}; these tasks restore at scale 1, so both must have the '
-                        'same size. Regenerate the LQ image from this GT.')
+                        f'{label}: LQ image {self._describe(entry["lq_path"], "lq")} is {lq_size[1]}x{lq_size[0]} '
+                        f'but its GT {self._describe(gt_path, "gt")} is {size[1]}x{size[0]}; these tasks restore at '
+                        'scale 1, so both must have the same size. Regenerate the LQ image from this GT.')
             paths.append(entry)
         return paths
+
+    def _header_size(self, path):
+        """(h, w) of an image file from its header (None in an LMDB, whose meta_info has no shape)."""
+        if self.io_backend_opt['type'] == 'lmdb':
+            return None
+        try:
+            return image_size(path)
+        except InputError as error:
+            raise InputError(f'{self.label}: {error}') from None
+
+    def _describe(self, path, client_key):
+        """A file path, or an LMDB key with its LMDB."""
+        if self.io_backend_opt['type'] == 'lmdb':
+            root = self.gt_root if client_key == 'gt' else self.lq_root
+            return f'{path!r} in {root!r}'
+        return repr(path)
 
     def _lq_key(self, gt_key):
         folder, _, stem = gt_key.rpartition('/')
@@ -334,7 +356,8 @@ class DegradedImageDataset(data.Dataset):
             content = self.file_client.get(path, client_key)
         except OSError as error:
             raise InputError(f'{self.label}: cannot read image {path!r}: {error.strerror or error}') from None
-        return convert_channels(decode_image(content, f'{path!r} ({client_key} of {self.label})'), self.channels)
+        where = f'{self._describe(path, client_key)} ({client_key} of {self.label})'
+        return convert_channels(decode_image(content, where), self.channels)
 
     def __getitem__(self, index):
         entry = self.paths[index]

@@ -40,10 +40,14 @@ class DenoisingDataset(DegradedImageDataset):
                 raise InputError(f'{label}: sigma is missing; set the noise level on the 0-255 scale, e.g. sigma: 50 '
                                  '(or sigma: [0, 75] for blind training), or give dataroot_lq with noisy images.')
             return
-        low, high = check_level(opt, 'sigma', label, 0, 255, integer=False, example='50  (or [0, 75])')
+        low, high = check_level(opt, 'sigma', label, 0, 255, integer=False, example='50 (or [0, 75])')
         if 0 < high < 1:
             raise InputError(f'{label}: sigma {opt["sigma"]!r} looks like a noise level on the [0, 1] scale; sigma is '
                              f'on the 0-255 scale: write {round(high * 255)} for {high}.')
+
+    @classmethod
+    def num_channels(cls, opt):
+        return 1 if opt.get('gray', False) else 3
 
     def __init__(self, opt):
         super().__init__(opt)

@@ -13,7 +13,8 @@ class JPEGArtifactDataset(DegradedImageDataset):
     As in the paper, only luma is restored: colour images are reduced to the BT.601 Y channel of Matlab's
     ``rgb2ycbcr`` (BasicSR's ``bgr2ycbcr(y_only=True)``, rounded to 8 bits), grey images are used as they are, and
     the LQ is that 8-bit image encoded and decoded by OpenCV's baseline JPEG at ``quality``
-    (:func:`~rnan_basicsr.data.degradations.jpeg_compress_y`), which reproduces the authors' Matlab-made inputs.
+    (:func:`~rnan_basicsr.data.degradations.jpeg_compress_y`), which for the same 8-bit Y matches the authors'
+    Matlab-made inputs.
     With ``dataroot_lq``, the LQ images must be the compressed Y channel stored as 1-channel images (as
     ``generate_lq.py --task jpeg`` writes them). Everything else is described in
     :class:`~rnan_basicsr.data.degraded_image_dataset.DegradedImageDataset`.
@@ -35,7 +36,7 @@ class JPEGArtifactDataset(DegradedImageDataset):
                 raise InputError(f'{label}: quality is missing; set the JPEG quality, e.g. quality: 10 (or [10, 40]), '
                                  'or give dataroot_lq with compressed images.')
             return
-        check_level(opt, 'quality', label, 1, 100, integer=True, example='10  (or [10, 40])')
+        check_level(opt, 'quality', label, 1, 100, integer=True, example='10 (or [10, 40])')
 
     def __init__(self, opt):
         super().__init__(opt)

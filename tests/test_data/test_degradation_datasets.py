@@ -59,7 +59,7 @@ def test_items_from_folder_and_lmdb(data, task, backend):
     root = data / ('gt' if backend == 'disk' else 'gt.lmdb')
     for phase, size in (('train', (16, 16)), ('val', (24, 20))):
         dataset = cls(make_opt(cls, phase, root, backend, **extra))
-        assert len(dataset) == 4
+        assert len(dataset) == 4 and cls.num_channels(dataset.opt) == channels
         for index in range(len(dataset)):
             item = dataset[index]
             assert set(item) == {'lq', 'gt', 'lq_path', 'gt_path'}
