@@ -32,8 +32,8 @@ from os import path as osp
 import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import list_images, read_image, write_image, write_text
+from rnan_basicsr.utils.script_util import run_main
 
-EXIT_INPUT_ERROR = 2
 PROG = 'evaluate.py'
 
 Preset = namedtuple('Preset', ['title', 'y_channel', 'crop_scale', 'channels_text'])
@@ -370,6 +370,8 @@ def make_strip(results, crop=96, crop_at=None):
 
 
 def run(args):
+    if args.crop < 1:
+        raise InputError(f'--crop must be >= 1, got {args.crop}.')
     if args.opt and args.restored:
         raise InputError('give either --opt (basicsr test results) or --restored/--gt folders, not both.')
     if args.opt:
@@ -426,15 +428,7 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        if args.crop < 1:
-            raise InputError(f'--crop must be >= 1, got {args.crop}.')
-        run(args)
-    except InputError as error:
-        print(f'{PROG}: error: {error}', file=sys.stderr, flush=True)
-        return EXIT_INPUT_ERROR
-    return 0
+    return run_main(PROG, run, build_parser().parse_args(argv))
 
 
 if __name__ == '__main__':

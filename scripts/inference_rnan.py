@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)
 from rnan_basicsr.archs.rnan_arch import RNAN
+from rnan_basicsr.data.degradations import bayer_mosaic
 from rnan_basicsr.utils.checkpoint import (describe_config, describe_keys, infer_rnan_config, is_state_dict,
                                            load_checkpoint)
 from rnan_basicsr.utils.convert import convert_official_state_dict, infer_official_config
@@ -42,8 +43,8 @@ from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import (check_readable, from_float, is_grey, list_images, read_image, to_float,
                                          write_image)
 from rnan_basicsr.utils.inference import self_ensemble_forward, tile_forward
+from rnan_basicsr.utils.script_util import run_main
 
-EXIT_INPUT_ERROR = 2
 PROG = 'inference_rnan.py'
 
 Task = namedtuple('Task', ['channels', 'super_resolution', 'title'])
@@ -129,34 +130,26 @@ def make_forward(tile=None, tile_overlap=0, scale=1, self_ensemble=False):
 # ---------------------------------------------------------------------------------------------------------------
 # images in and out
 # ---------------------------------------------------------------------------------------------------------------
-def grbg_mask(height, width):
-    """(H, W, 3) float32 mask in RGB channel order: 1 where the GRBG Bayer pattern samples that colour."""
-    mask = np.zeros((height, width, 3), np.float32)
-    mask[0::2, 0::2, 1] = 1  # G
-    mask[0::2, 1::2, 0] = 1  # R
-    mask[1::2, 0::2, 2] = 1  # B
-    mask[1::2, 1::2, 1] = 1  # G
-    return mask
-
-
 def _demosaic_input(img, path, make_mosaic):
-    """The network's GRBG mosaic (H, W, 3) RGB float32 in [0, 1] from a user's image (see the module docstring)."""
-    height, width = img.shape[:2]
-    mask = grbg_mask(height, width)
+    """The network's GRBG mosaic (H, W, 3) RGB float32 in [0, 1] from a user's image (see the module docstring).
+
+    The pattern is :func:`rnan_basicsr.data.degradations.bayer_mosaic`'s, the one the training data is made with.
+    """
     if img.ndim == 2:
         if make_mosaic:
             raise InputError(f'--make_mosaic needs a colour image, but {path!r} is grey.')
-        return to_float(img)[..., None] * mask  # one CFA sample per pixel -> zero-filled 3-channel mosaic
-    rgb = to_float(img)[..., ::-1]
-    if make_mosaic:
-        return rgb * mask
-    off_pattern = rgb[mask == 0]
-    if np.count_nonzero(off_pattern) > 0.01 * off_pattern.size:
-        raise InputError(f'{path!r} is not a GRBG mosaic: {np.count_nonzero(off_pattern) / off_pattern.size:.0%} '
-                         'of the samples the pattern leaves empty are non-zero. Give a raw mosaic (1 channel, or 3 '
-                         'channels with zeros at the missing samples), or pass --make_mosaic to sample this full '
-                         'RGB image on the GRBG pattern first.')
-    return rgb * mask
+        # one CFA sample per pixel: keep, in each pixel, the channel the pattern samples there
+        mosaic = bayer_mosaic(np.repeat(img[..., None], 3, axis=2))
+    else:
+        mosaic = bayer_mosaic(img)
+        if not make_mosaic:
+            off_pattern = np.count_nonzero(img != mosaic)
+            if off_pattern > 0.01 * 2 * img.shape[0] * img.shape[1]:  # 2 of the 3 samples per pixel are empty
+                raise InputError(f'{path!r} is not a GRBG mosaic: {off_pattern / (2 * img.size / 3):.0%} of the '
+                                 'samples the pattern leaves empty are non-zero. Give a raw mosaic (1 channel, or 3 '
+                                 'channels with zeros at the missing samples), or pass --make_mosaic to sample this '
+                                 'full RGB image on the GRBG pattern first.')
+    return to_float(mosaic)[..., ::-1]
 
 
 def restore_image(img, path, task, run, make_mosaic=False):
@@ -184,6 +177,7 @@ def restore_image(img, path, task, run, make_mosaic=False):
         ycbcr[..., 0] = run(np.ascontiguousarray(ycbcr[..., :1]))[..., 0]
         return from_float(ycbcr2bgr(ycbcr.astype(np.float32)), dtype)
     if task == 'dn_gray':
+        # cvtColor: the conversion of degradations.to_gray (Matlab's rgb2gray weights), which also takes 16-bit
         grey = img if img.ndim == 2 else (img[..., 0] if is_grey(img) else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
         return from_float(run(to_float(grey)[..., None])[..., 0], dtype)
     if task == 'demosaic':
@@ -288,13 +282,7 @@ def run(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        run(args)
-    except InputError as error:
-        print(f'{PROG}: error: {error}', file=sys.stderr, flush=True)
-        return EXIT_INPUT_ERROR
-    return 0
+    return run_main(PROG, run, build_parser().parse_args(argv))
 
 
 if __name__ == '__main__':

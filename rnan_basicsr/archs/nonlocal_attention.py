@@ -31,6 +31,9 @@ from torch.utils.checkpoint import checkpoint
 SOFTMAX_MODES = ('query', 'key')
 IMPLEMENTATIONS = ('auto', 'sdpa', 'chunked', 'direct')
 
+# Head sizes given to SDPA are padded to a multiple of this (fused-kernel alignment on GPUs).
+HEAD_ALIGNMENT = 8
+
 # Elements of one (B, chunk, N) logit block in the chunked implementation: 8M floats = 32 MB.
 CHUNK_ELEMENTS = 8 * 1024 * 1024
 
@@ -107,11 +110,12 @@ def attention_chunked(theta, phi, g, softmax='query', chunk_size=None):
 def _sdpa(query, key, value):
     """Plain attention softmax_k(q . k) v with scale 1 on (B, N, C) tensors, fused kernels only.
 
-    The fused kernels need one head size for q, k and v: the narrower side gets zero channels (which change no
-    logit and no output channel we keep).
+    The fused kernels need one head size for q, k and v, and CUDA's memory-efficient kernel a multiple of 4 (8 for
+    half precision): every tensor gets zero channels up to a common multiple of 8 (zeros change no logit and no
+    output channel we keep).
     """
     value_width = value.shape[-1]
-    width = max(query.shape[-1], value_width)
+    width = -(-max(query.shape[-1], value_width) // HEAD_ALIGNMENT) * HEAD_ALIGNMENT
     query, key, value = (F.pad(t, (0, width - t.shape[-1])) if t.shape[-1] < width else t
                          for t in (query, key, value))
     with _fused_kernels_only():

@@ -7,16 +7,17 @@ import contextlib
 import cv2
 import numpy as np
 import os
-from basicsr.utils import scandir
 from os import path as osp
 
+from rnan_basicsr.data.data_util import IMG_EXTENSIONS
 from rnan_basicsr.utils.errors import InputError
-
-IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm', '.pnm')
 
 
 def list_images(path, what='input'):
-    """The image files of ``path``: ``[path]`` for a file, else the folder's images (by extension), sorted.
+    """The image files of ``path``: ``[path]`` for a file, else the images directly in the folder, sorted.
+
+    Images are files with an extension of :data:`rnan_basicsr.data.data_util.IMG_EXTENSIONS` (any case); hidden files
+    and sub-folders are skipped.
 
     Raises:
         InputError: ``path`` does not exist, or the folder has no image files.
@@ -25,8 +26,9 @@ def list_images(path, what='input'):
         return [path]
     if not osp.isdir(path):
         raise InputError(f'{what} {path!r} does not exist; give an image file or a folder of images.')
-    files = sorted(osp.join(path, name) for name in scandir(path, suffix=IMG_EXTENSIONS + tuple(
-        ext.upper() for ext in IMG_EXTENSIONS)))
+    files = sorted(
+        osp.join(path, name) for name in os.listdir(path)
+        if not name.startswith('.') and name.lower().endswith(IMG_EXTENSIONS) and osp.isfile(osp.join(path, name)))
     if not files:
         raise InputError(f'{what} folder {path!r} has no image files ({", ".join(IMG_EXTENSIONS)}).')
     return files

@@ -100,3 +100,18 @@ def test_bad_arguments():
         nonlocal_attention(theta, phi, g, 'query', impl='fast')
     with pytest.raises(ValueError, match='same shape'):
         nonlocal_attention(theta, phi[:, :3], g)
+
+
+def test_sdpa_head_sizes_are_padded_to_the_gpu_kernel_alignment(monkeypatch):
+    widths = []
+    real_sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def recording_sdpa(query, key, value, **kwargs):
+        widths.append((query.shape[-1], key.shape[-1], value.shape[-1]))
+        return real_sdpa(query, key, value, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, 'scaled_dot_product_attention', recording_sdpa)
+    monkeypatch.setattr(nla, '_key_logsumexp_cpu_kernel', lambda theta, phi: None)  # exercise every SDPA call
+    theta, phi, g = (t.detach() for t in _inputs(1, 12, 5, c_g=3))
+    torch.testing.assert_close(attention_sdpa(theta, phi, g, 'query'), attention_direct(theta, phi, g, 'query'))
+    assert widths and all(q == k == v and q % nla.HEAD_ALIGNMENT == 0 for q, k, v in widths)

@@ -115,13 +115,14 @@ def test_grey_denoising_converts_colour_inputs_to_grey(tmp_path):
 
 def test_demosaic_from_a_raw_mosaic_a_zero_filled_mosaic_or_a_full_rgb_image(tmp_path, capsys):
     model, _ = _checkpoint(tmp_path, 'demosaic')
-    rgb = synthetic_image(16, 18, 3, seed=5)[..., ::-1]  # RGB
-    mask = inference_rnan.grbg_mask(16, 18)
-    assert mask[0, 0, 1] == mask[0, 1, 0] == mask[1, 0, 2] == mask[1, 1, 1] == 1 and mask.sum() == 16 * 18
-    mosaic = (rgb * mask).astype(np.uint8)
-    cv2.imwrite(str(tmp_path / 'mosaic3.png'), mosaic[..., ::-1])
+    bgr = synthetic_image(16, 18, 3, seed=5)
+    # GRBG (row 0: G R, row 1: B G), written out here in BGR channel order
+    mask = np.zeros((16, 18, 3), np.uint8)
+    mask[0::2, 0::2, 1] = mask[0::2, 1::2, 2] = mask[1::2, 0::2, 0] = mask[1::2, 1::2, 1] = 1
+    mosaic = bgr * mask
+    cv2.imwrite(str(tmp_path / 'mosaic3.png'), mosaic)
     cv2.imwrite(str(tmp_path / 'raw.png'), mosaic.sum(axis=2).astype(np.uint8))  # one CFA sample per pixel
-    cv2.imwrite(str(tmp_path / 'photo.png'), rgb[..., ::-1])
+    cv2.imwrite(str(tmp_path / 'photo.png'), bgr)
     base = ['--task', 'demosaic', '--model_path', model, '-o', str(tmp_path / 'out')]
     for name in ('mosaic3', 'raw'):
         assert inference_rnan.main(base + ['-i', str(tmp_path / f'{name}.png')]) == 0

@@ -1,0 +1,395 @@
+"""The common base of the denoising, JPEG and demosaicing datasets: ground truth in, a degraded copy made from it.
+
+Not registered itself; :class:`~rnan_basicsr.data.denoising_dataset.DenoisingDataset`,
+:class:`~rnan_basicsr.data.jpeg_artifact_dataset.JPEGArtifactDataset` and
+:class:`~rnan_basicsr.data.demosaicing_dataset.DemosaicingDataset` each add one :meth:`DegradedImageDataset.degrade`
+and their own options.
+"""
+import difflib
+import numpy as np
+import random
+from basicsr.data.transforms import augment, paired_random_crop
+from basicsr.utils import FileClient, img2tensor
+from numbers import Real
+from os import path as osp
+from torch.utils import data as data
+
+from rnan_basicsr.data.data_util import (convert_channels, decode_image, image_key, image_size, is_lmdb, keys_of_folder,
+                                         lmdb_keys, read_meta_info)
+from rnan_basicsr.data.degradations import image_rng
+from rnan_basicsr.utils.errors import InputError
+
+COMMON_OPTIONS = ('name', 'type', 'phase', 'scale', 'dataroot_gt', 'dataroot_lq', 'io_backend', 'meta_info_file',
+                  'filename_tmpl', 'gt_size', 'use_hflip', 'use_rot', 'seed', 'batch_size_per_gpu',
+                  'num_worker_per_gpu', 'dataset_enlarge_ratio', 'prefetch_mode', 'pin_memory', 'persistent_workers',
+                  'num_prefetch_queue')
+PHASES = ('train', 'val', 'test')
+BACKENDS = ('disk', 'lmdb')
+
+
+def dataset_label(opt):
+    """How errors name a dataset: ``datasets.<phase> (<name>)``."""
+    phase = opt.get('phase') if isinstance(opt, dict) else None
+    name = opt.get('name') if isinstance(opt, dict) else None
+    return f'datasets.{phase or "<phase>"} ({name or "unnamed"})'
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def check_int(opt, key, label, minimum, example, maximum=None):
+    """Raise an InputError unless ``opt[key]`` is an int in [minimum, maximum]."""
+    value = opt[key]
+    if not _is_int(value) or value < minimum or (maximum is not None and value > maximum):
+        bounds = f'>= {minimum}' if maximum is None else f'in {minimum}..{maximum}'
+        raise InputError(f'{label}: {key} must be an integer {bounds}, got {value!r}; e.g. {key}: {example}')
+
+
+def check_bool(opt, key, label):
+    if key in opt and not isinstance(opt[key], bool):
+        raise InputError(f'{label}: {key} must be true or false, got {opt[key]!r}')
+
+
+def check_level(opt, key, label, minimum, maximum, integer, example):
+    """Check a degradation level option: one number, or a ``[low, high]`` range (drawn per patch / image).
+
+    Returns:
+        tuple: (low, high); equal for a single value.
+    """
+    value = opt[key]
+    is_valid = _is_int if integer else _is_number
+    kind = 'an integer' if integer else 'a number'
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2 or not all(is_valid(v) for v in value) or value[0] > value[1]:
+            raise InputError(f'{label}: {key} as a range must be [low, high] with low <= high, each {kind} in '
+                             f'{minimum}..{maximum}; got {value!r}. e.g. {key}: {example}')
+        low, high = value
+    elif is_valid(value):
+        low = high = value
+    else:
+        raise InputError(f'{label}: {key} must be {kind} in {minimum}..{maximum} or a [low, high] range, got '
+                         f'{value!r}; e.g. {key}: {example}')
+    if low < minimum or high > maximum:
+        raise InputError(f'{label}: {key} {value!r} is out of range: it must lie in {minimum}..{maximum}; '
+                         f'e.g. {key}: {example}')
+    return low, high
+
+
+class DegradedImageDataset(data.Dataset):
+    """Ground-truth images and degraded copies for restoration at scale 1 (BasicSR's dataset item layout).
+
+    Ground truth comes from a folder of images (``io_backend: {type: disk}``, optionally listed by a BasicSR
+    ``meta_info_file``) or an LMDB made by ``scripts/data_preparation/create_lmdb.py`` (``io_backend: {type: lmdb}``),
+    searched recursively; images are named by their key (relative path without extension).
+
+    - Training (``phase: train``): a random ``gt_size`` x ``gt_size`` patch, random horizontal flip and 90-degree
+      rotation (``use_hflip``, ``use_rot``; BasicSR's ``paired_random_crop`` and ``augment``), then a fresh
+      degradation of that patch (the level drawn per patch when the option is a range). The randomness comes from
+      Python's ``random``, which BasicSR seeds from ``manual_seed`` per process and data-loader worker.
+    - Validation / test: the whole image, degraded reproducibly: the generator is seeded from ``seed`` (default 0)
+      and the image's key (:func:`~rnan_basicsr.data.degradations.image_rng`), the same in every run and process,
+      and the same as ``generate_lq.py --seed`` on the same folder.
+    - ``dataroot_lq`` (any phase): the degraded inputs are read from there instead of being made (e.g. the authors'
+      fixed test inputs), paired with GT by key (``filename_tmpl`` maps a GT name to its LQ name, default ``'{}'``);
+      in training both are cropped and augmented together.
+
+    Every file is checked when the dataset is built (before training starts): LQ/GT pairing, LMDB keys and
+    meta_info, image headers, GT smaller than ``gt_size``, LQ and GT sizes.
+
+    Items: ``{'lq': Tensor, 'gt': Tensor, 'lq_path': str, 'gt_path': str}``, tensors (C, H, W) float32 in [0, 1]
+    (C = 3 in RGB order, or C = 1); ``lq_path`` is the GT's path (or LMDB key) when the LQ is made on the fly.
+    """
+
+    #: how GT (and LQ) images are brought to the task's channels (see data_util.convert_channels):
+    #: 'color' (BGR; grey images replicated), 'gray' or 'y'
+    channels = 'color'
+    #: option -> short example, for the options a subclass adds
+    task_options = {}
+
+    # ------------------------------------------------------------------ options
+    @classmethod
+    def check_options(cls, opt):
+        """Check the dataset options without reading any image; raise an InputError naming the key and the fix.
+
+        Checks unknown keys (with a "did you mean"), types and ranges, that the data roots exist (LMDBs with
+        meta_info.txt) and, for ``phase: train``, the training keys. BasicSR sets ``phase`` from the datasets key;
+        without it, training-only keys are checked only where present.
+        """
+        label = dataset_label(opt)
+        if not isinstance(opt, dict):
+            raise InputError(f'{label}: the dataset options must be a mapping, got {type(opt).__name__}')
+        known = tuple(COMMON_OPTIONS) + tuple(cls.task_options)
+        for key in opt:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ''
+                raise InputError(f'{label}: unknown option {key!r} for {cls.__name__}.{hint} Known options: '
+                                 f'{", ".join(sorted(known))}.')
+        phase = opt.get('phase')
+        if phase is not None and phase not in PHASES:
+            raise InputError(f'{label}: phase must be one of {"/".join(PHASES)}, got {phase!r}')
+        if opt.get('scale', 1) != 1:
+            raise InputError(f'{label}: {cls.__name__} restores at scale 1, but scale is {opt["scale"]!r}. Set '
+                             'scale: 1, or use PairedImageDataset (HR and bicubic-LR pairs) for super-resolution.')
+        if opt.get('name') is not None and not isinstance(opt['name'], str):
+            raise InputError(f'{label}: name must be a string, got {opt["name"]!r}')
+
+        backend = cls._check_io_backend(opt, label)
+        cls._check_roots(opt, label, backend)
+
+        tmpl = opt.get('filename_tmpl', '{}')
+        if not isinstance(tmpl, str) or tmpl.count('{}') != 1:
+            raise InputError(f"{label}: filename_tmpl must be a string with one '{{}}' for the GT name, got {tmpl!r}; "
+                             "e.g. filename_tmpl: '{}' (same names) or '{}_noisy'")
+        if phase == 'train':
+            for key, example in (('gt_size', 48), ('batch_size_per_gpu', 16), ('num_worker_per_gpu', 4)):
+                if opt.get(key) is None:
+                    raise InputError(f'{label}: training needs {key}; add {key}: {example}')
+        for key, minimum, example in (('gt_size', 1, 48), ('batch_size_per_gpu', 1, 16), ('num_worker_per_gpu', 0, 4),
+                                      ('seed', 0, 0), ('num_prefetch_queue', 1, 1)):
+            if opt.get(key) is not None:
+                check_int(opt, key, label, minimum, example)
+        for key in ('use_hflip', 'use_rot', 'pin_memory', 'persistent_workers'):
+            check_bool(opt, key, label)
+        ratio = opt.get('dataset_enlarge_ratio', 1)
+        if not _is_number(ratio) or ratio <= 0:
+            raise InputError(f'{label}: dataset_enlarge_ratio must be a positive number, got {ratio!r}')
+        if opt.get('prefetch_mode') not in (None, 'cpu', 'cuda'):
+            raise InputError(f"{label}: prefetch_mode must be ~, cpu or cuda, got {opt['prefetch_mode']!r}")
+        cls.check_task_options(opt, label)
+
+    @classmethod
+    def check_task_options(cls, opt, label):
+        """Check the options a subclass adds (``task_options``); raise InputError."""
+
+    @classmethod
+    def num_channels(cls, opt):
+        """Channels C of the items' ``lq`` and ``gt`` tensors for these options (for cross-checks with the network)."""
+        return 3 if cls.channels == 'color' else 1
+
+    @staticmethod
+    def _check_io_backend(opt, label):
+        io_backend = opt.get('io_backend', {'type': 'disk'})
+        if not isinstance(io_backend, dict) or io_backend.get('type') not in BACKENDS:
+            raise InputError(f'{label}: io_backend must be {{type: disk}} (image folders) or {{type: lmdb}} (LMDBs '
+                             f'made by create_lmdb.py), got {io_backend!r}')
+        if io_backend['type'] == 'disk' and set(io_backend) != {'type'}:
+            raise InputError(f'{label}: io_backend type disk takes no other keys, got {sorted(io_backend)}')
+        for key in ('db_paths', 'client_keys'):
+            if key in io_backend:
+                raise InputError(f'{label}: io_backend.{key} is set by the dataset from dataroot_gt/dataroot_lq; '
+                                 'remove it.')
+        return io_backend['type']
+
+    @staticmethod
+    def _check_roots(opt, label, backend):
+        if opt.get('dataroot_gt') is None:
+            raise InputError(f'{label}: dataroot_gt is missing; set it to the ground-truth image folder or LMDB, e.g. '
+                             'dataroot_gt: datasets/DIV2K/DIV2K_train_HR_sub.lmdb')
+        for key in ('dataroot_gt', 'dataroot_lq', 'meta_info_file'):
+            value = opt.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise InputError(f'{label}: {key} must be a path, got {value!r}')
+            if not osp.exists(value):
+                raise InputError(f'{label}: {key} {value!r} does not exist (relative paths are relative to '
+                                 'the directory basicsr runs in). Fix the path.')
+            if key == 'meta_info_file':
+                if backend == 'lmdb':
+                    raise InputError(f"{label}: meta_info_file is for io_backend disk; an LMDB's own meta_info.txt "
+                                     'lists its images. Remove meta_info_file.')
+                if not osp.isfile(value):
+                    raise InputError(f'{label}: meta_info_file {value!r} is not a file.')
+                continue
+            if not osp.isdir(value):
+                raise InputError(f'{label}: {key} {value!r} is not a folder (an image folder or an LMDB).')
+            if backend == 'disk' and is_lmdb(value):
+                raise InputError(f'{label}: {key} {value!r} is an LMDB; set io_backend: {{type: lmdb}} to read it.')
+            if backend == 'lmdb':
+                if not is_lmdb(value):
+                    raise InputError(f'{label}: {key} {value!r} is not an LMDB (no data.mdb), but io_backend is '
+                                     'lmdb; make one with scripts/data_preparation/create_lmdb.py or set '
+                                     'io_backend: {type: disk}.')
+                if not osp.isfile(osp.join(value, 'meta_info.txt')):
+                    raise InputError(f'{label}: {key} {value!r} has no meta_info.txt, so its image keys are unknown. '
+                                     'Rebuild the LMDB with scripts/data_preparation/create_lmdb.py, which always '
+                                     'writes it.')
+
+    # ------------------------------------------------------------------ building
+    def __init__(self, opt):
+        super().__init__()
+        self.check_options(opt)
+        self.label = dataset_label(opt)
+        if opt.get('phase') not in PHASES:
+            raise InputError(f'{self.label}: phase is missing; BasicSR sets it from the datasets key (train / val / '
+                             'test). When building the dataset by hand, add phase: train or phase: val.')
+        self.opt = opt
+        self.is_train = opt['phase'] == 'train'
+        self.gt_size = opt.get('gt_size')
+        self.use_hflip = opt.get('use_hflip', True)
+        self.use_rot = opt.get('use_rot', True)
+        self.seed = opt.get('seed', 0)
+        self.gt_root = opt['dataroot_gt']
+        self.lq_root = opt.get('dataroot_lq')
+        self.filename_tmpl = opt.get('filename_tmpl', '{}')
+        self.io_backend_opt = dict(opt.get('io_backend') or {'type': 'disk'})
+        self.file_client = None
+        self.paths = self._pair_paths()
+
+    def _pair_paths(self):
+        """List ``{'key', 'gt_path', 'lq_path'}`` per image (lq_path None without dataroot_lq), checking everything
+        that can be checked without decoding: names, pairing, LMDB keys, image headers and sizes."""
+        label, lmdb = self.label, self.io_backend_opt['type'] == 'lmdb'
+        gt_files, gt_sizes = self._list_images(self.gt_root, 'dataroot_gt', self.opt.get('meta_info_file'))
+        if self.lq_root is not None:
+            lq_files, lq_sizes = self._list_images(self.lq_root, 'dataroot_lq', None)
+            lq_key_of = {key: self._lq_key(key) for key in gt_files}
+            missing = [key for key in gt_files if lq_key_of[key] not in lq_files]
+            if missing:
+                first = missing[0]
+                raise InputError(
+                    f'{label}: LQ and GT do not pair up: {len(missing)} of {len(gt_files)} GT images have no LQ image '
+                    f'in dataroot_lq {self.lq_root!r}. The first is GT {gt_files[first]!r}, whose LQ image should be '
+                    f'{lq_key_of[first]!r} (any image extension; filename_tmpl {self.filename_tmpl!r}). Put the '
+                    'matching LQ images there (generate_lq.py makes them), or remove dataroot_lq to degrade on the '
+                    'fly.')
+            extra = sorted(set(lq_files) - set(lq_key_of.values()))
+            if extra:
+                raise InputError(
+                    f'{label}: LQ and GT do not pair up: {len(extra)} images in dataroot_lq {self.lq_root!r} have no '
+                    f'GT partner in dataroot_gt {self.gt_root!r}. The first is {lq_files[extra[0]]!r} (filename_tmpl '
+                    f'{self.filename_tmpl!r}). Make both folders hold the same images.')
+
+        paths = []
+        for key in sorted(gt_files):
+            gt_path = gt_files[key] if lmdb else osp.join(self.gt_root, gt_files[key])
+            entry = {'key': key, 'gt_path': gt_path, 'lq_path': None}
+            size = gt_sizes.get(key) or self._header_size(gt_path)
+            if self.is_train and size is not None and min(size) < self.gt_size:
+                raise InputError(
+                    f'{label}: GT image {self._describe(gt_path, "gt")} is {size[1]}x{size[0]}, smaller than gt_size '
+                    f'{self.gt_size}. Remove it, lower gt_size, or extract sub-images of at least {self.gt_size} '
+                    'pixels.')
+            if self.lq_root is not None:
+                lq_key = lq_key_of[key]
+                entry['lq_path'] = lq_files[lq_key] if lmdb else osp.join(self.lq_root, lq_files[lq_key])
+                lq_size = lq_sizes.get(lq_key) or self._header_size(entry['lq_path'])
+                if size is not None and lq_size is not None and tuple(lq_size) != tuple(size):
+                    raise InputError(
+                        f'{label}: LQ image {self._describe(entry["lq_path"], "lq")} is {lq_size[1]}x{lq_size[0]} '
+                        f'but its GT {self._describe(gt_path, "gt")} is {size[1]}x{size[0]}; these tasks restore at '
+                        'scale 1, so both must have the same size. Regenerate the LQ image from this GT.')
+            paths.append(entry)
+        return paths
+
+    def _header_size(self, path):
+        """(h, w) of an image file from its header (None in an LMDB, whose meta_info has no shape)."""
+        if self.io_backend_opt['type'] == 'lmdb':
+            return None
+        try:
+            return image_size(path)
+        except InputError as error:
+            raise InputError(f'{self.label}: {error}') from None
+
+    def _describe(self, path, client_key):
+        """A file path, or an LMDB key with its LMDB."""
+        if self.io_backend_opt['type'] == 'lmdb':
+            root = self.gt_root if client_key == 'gt' else self.lq_root
+            return f'{path!r} in {root!r}'
+        return repr(path)
+
+    def _lq_key(self, gt_key):
+        folder, _, stem = gt_key.rpartition('/')
+        return f'{folder}/{self.filename_tmpl.format(stem)}' if folder else self.filename_tmpl.format(stem)
+
+    def _list_images(self, root, option, meta_info_file):
+        """(key -> path relative to root, or LMDB key; key -> (h, w) where already known)."""
+        what = f'{self.label}: {option}'
+        if self.io_backend_opt['type'] == 'lmdb':
+            shapes = lmdb_keys(root, what)
+            return {key: key for key in shapes}, {k: v for k, v in shapes.items() if v}
+        if meta_info_file is None:
+            return keys_of_folder(root, what), {}
+        files, sizes = {}, {}
+        for name, shape in read_meta_info(meta_info_file, f'{self.label}: meta_info_file'):
+            key = image_key(name)
+            if key in files:
+                raise InputError(f'{self.label}: meta_info_file {meta_info_file!r} lists {files[key]!r} and {name!r}, '
+                                 'which have the same name without extension; keep one of them.')
+            if not osp.isfile(osp.join(root, name)):
+                raise InputError(f'{self.label}: {name!r} is listed in meta_info_file {meta_info_file!r} but '
+                                 f'{osp.join(root, name)!r} does not exist. Remove the line or add the image.')
+            files[key] = name
+            if shape is not None:
+                sizes[key] = shape[:2]
+        return files, sizes
+
+    # ------------------------------------------------------------------ items
+    def degrade(self, img_gt, rng):
+        """Make the degraded input of one GT image or patch.
+
+        Args:
+            img_gt (ndarray): uint8 (H, W, C) in [0, 255]; BGR when C = 3.
+            rng (numpy.random.Generator): the only source of randomness (fresh per patch in training, seeded per
+                image otherwise).
+
+        Returns:
+            ndarray: (H, W, C); uint8, or float32 on the 0-255 scale.
+        """
+        raise NotImplementedError
+
+    def _read(self, path, client_key):
+        if self.file_client is None:
+            backend_opt = dict(self.io_backend_opt)
+            backend = backend_opt.pop('type')  # a copy: self.opt is never changed
+            if backend == 'lmdb':
+                roots = [self.gt_root] + ([self.lq_root] if self.lq_root is not None else [])
+                backend_opt.update(db_paths=roots, client_keys=['gt', 'lq'][:len(roots)])
+            self.file_client = FileClient(backend, **backend_opt)
+        try:
+            content = self.file_client.get(path, client_key)
+        except OSError as error:
+            raise InputError(f'{self.label}: cannot read image {path!r}: {error.strerror or error}') from None
+        where = f'{self._describe(path, client_key)} ({client_key} of {self.label})'
+        return convert_channels(decode_image(content, where), self.channels)
+
+    def __getitem__(self, index):
+        entry = self.paths[index]
+        img_gt = self._read(entry['gt_path'], 'gt')
+        img_lq = self._read(entry['lq_path'], 'lq') if entry['lq_path'] is not None else None
+        if img_lq is not None and img_lq.shape[:2] != img_gt.shape[:2]:
+            raise InputError(f'{self.label}: LQ image {entry["lq_path"]!r} is {img_lq.shape[1]}x{img_lq.shape[0]} '
+                             f'but its GT {entry["gt_path"]!r} is {img_gt.shape[1]}x{img_gt.shape[0]}; both must '
+                             'have the same size.')
+        if self.is_train:
+            if min(img_gt.shape[:2]) < self.gt_size:
+                raise InputError(f'{self.label}: GT image {entry["gt_path"]!r} is {img_gt.shape[1]}x'
+                                 f'{img_gt.shape[0]}, smaller than gt_size {self.gt_size}. Remove it or lower gt_size.')
+            if img_lq is None:
+                img_gt = paired_random_crop(img_gt, img_gt, self.gt_size, 1, entry['gt_path'])[0]
+                img_gt = augment(np.ascontiguousarray(img_gt), self.use_hflip, self.use_rot)
+            else:
+                img_gt, img_lq = paired_random_crop(img_gt, img_lq, self.gt_size, 1, entry['gt_path'])
+                img_gt, img_lq = augment([np.ascontiguousarray(img_gt), np.ascontiguousarray(img_lq)], self.use_hflip,
+                                         self.use_rot)
+            rng = np.random.default_rng(random.getrandbits(64))
+        else:
+            rng = image_rng(self.seed, entry['key'])
+        if img_lq is None:
+            img_lq = self.degrade(img_gt, rng)
+            if img_lq.ndim == 2:
+                img_lq = img_lq[..., None]
+        img_gt, img_lq = img2tensor([img_gt.astype(np.float32) / 255., img_lq.astype(np.float32) / 255.],
+                                    bgr2rgb=True,
+                                    float32=True)
+        lq_path = entry['lq_path'] if entry['lq_path'] is not None else entry['gt_path']
+        return {'lq': img_lq, 'gt': img_gt, 'lq_path': lq_path, 'gt_path': entry['gt_path']}
+
+    def __len__(self):
+        return len(self.paths)

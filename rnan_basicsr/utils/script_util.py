@@ -1,0 +1,109 @@
+"""Helpers shared by the data-preparation scripts: all-or-nothing output folders, a thread pool with a progress bar,
+and the one-line error exit."""
+import contextlib
+import itertools
+import os
+import shutil
+import sys
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from os import path as osp
+from tqdm import tqdm
+
+from rnan_basicsr.utils.errors import InputError
+
+EXIT_INPUT_ERROR = 2
+
+
+def check_output_folder(path, overwrite, inputs=(), flag='--output'):
+    """Refuse an output folder that exists (unless ``overwrite``), is a file, or overlaps one of ``inputs``."""
+    if osp.exists(path) and not osp.isdir(path):
+        raise InputError(f'{flag} {path!r} exists and is not a folder; choose another path.')
+    if osp.exists(path) and not overwrite:
+        raise InputError(f'{flag} {path!r} already exists; pass --overwrite to replace it, or choose another path.')
+    target = osp.realpath(path)
+    for source in inputs:
+        source = osp.realpath(source)
+        if target == source or target.startswith(source + os.sep) or source.startswith(target + os.sep):
+            raise InputError(f'{flag} {path!r} overlaps the input folder {source!r}; write somewhere else (replacing '
+                             'it would delete the input).')
+
+
+@contextlib.contextmanager
+def staged_folder(path, overwrite=False, suffix=''):
+    """Build a folder under a temporary sibling name; move it to ``path`` only if the block succeeds.
+
+    Yields the temporary path (not created; ``.<name>.tmp<pid><suffix>`` beside ``path``). On an exception it is
+    deleted and ``path`` is untouched; on success an existing ``path`` (allowed only with ``overwrite``) is
+    replaced. A crash therefore never leaves a half-written folder at ``path``.
+    """
+    path = osp.abspath(path)
+    if osp.exists(path) and not overwrite:
+        raise InputError(f'{path!r} already exists; pass --overwrite to replace it.')
+    parent, name = osp.split(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = osp.join(parent, f'.{name}.tmp{os.getpid()}{suffix}')
+    if osp.exists(tmp):
+        shutil.rmtree(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if osp.exists(path):
+        old = osp.join(parent, f'.{name}.old{os.getpid()}')
+        os.rename(path, old)
+        os.rename(tmp, path)
+        shutil.rmtree(old)
+    else:
+        os.rename(tmp, path)
+
+
+def parallel_map(func, items, n_thread, desc, unit='image'):
+    """Yield ``func(item)`` for each of ``items`` in order, computed on ``n_thread`` threads, with a progress bar.
+
+    At most ``4 * n_thread`` items are in flight, so memory stays bounded however many items there are. The first
+    exception (in input order) is re-raised after the pending work is cancelled.
+    """
+    with tqdm(total=len(items), unit=unit, desc=desc) as pbar:
+        if n_thread <= 1:
+            for item in items:
+                result = func(item)
+                pbar.update(1)
+                yield result
+            return
+        with ThreadPoolExecutor(max_workers=n_thread) as pool:
+            remaining = iter(items)
+            window = deque(pool.submit(func, item) for item in itertools.islice(remaining, 4 * n_thread))
+            try:
+                while window:
+                    result = window.popleft().result()
+                    for item in itertools.islice(remaining, 1):
+                        window.append(pool.submit(func, item))
+                    pbar.update(1)
+                    yield result
+            finally:
+                for future in window:
+                    future.cancel()
+
+
+def add_thread_argument(parser, default=None):
+    default = default or min(8, os.cpu_count() or 1)
+    parser.add_argument(
+        '--n_thread',
+        '--threads',
+        '--n-thread',
+        dest='n_thread',
+        type=int,
+        default=default,
+        help=f'number of worker threads (default: {default})')
+
+
+def run_main(prog, func, args):
+    """Call ``func(args)``; an InputError prints ``<prog>: error: <message>`` and returns exit status 2."""
+    try:
+        func(args)
+    except InputError as error:
+        print(f'{prog}: error: {error}', file=sys.stderr, flush=True)
+        return EXIT_INPUT_ERROR
+    return 0
