@@ -196,24 +196,30 @@ PAIRED_IMAGE_DATASET_KEYS = ('name', 'type', 'phase', 'scale', 'dataroot_gt', 'd
 RESTORATION_DATASETS = ('DenoisingDataset', 'JPEGArtifactDataset', 'DemosaicingDataset')
 
 
-def dataset_channels(dataset):
-    """``(channels, why)`` of the LQ/GT images a dataset gives, or None when the options do not say.
+def dataset_channels(dataset, cls=None):
+    """``(channels, why)`` of the LQ/GT images a dataset gives, or None when that is not known before reading them.
 
+    The class's ``num_channels(opt)`` classmethod answers when it has one (our datasets do). Otherwise, by type:
     DenoisingDataset: 1 with ``gray: true``, else 3; JPEGArtifactDataset: 1 (Y); DemosaicingDataset: 3;
     PairedImageDataset: 3 (BasicSR decodes every image as colour) unless ``color: y`` (1).
     """
     kind = dataset.get('type')
+    known = None
     if kind == 'DenoisingDataset':
-        return (1, 'DenoisingDataset with gray: true') if dataset.get('gray', False) else (
+        known = (1, 'DenoisingDataset with gray: true') if dataset.get('gray', False) else (
             3, 'DenoisingDataset with gray: false (RGB)')
-    if kind == 'JPEGArtifactDataset':
-        return 1, 'JPEGArtifactDataset restores the Y channel'
-    if kind == 'DemosaicingDataset':
-        return 3, 'DemosaicingDataset (RGB)'
-    if kind == 'PairedImageDataset':
-        return (1, 'PairedImageDataset with color: y') if dataset.get('color') == 'y' else (
+    elif kind == 'JPEGArtifactDataset':
+        known = 1, 'JPEGArtifactDataset restores the Y channel'
+    elif kind == 'DemosaicingDataset':
+        known = 3, 'DemosaicingDataset (RGB)'
+    elif kind == 'PairedImageDataset':
+        known = (1, 'PairedImageDataset with color: y') if dataset.get('color') == 'y' else (
             3, 'PairedImageDataset decodes images as colour; color: y would give the Y channel')
-    return None
+    counter = getattr(cls, 'num_channels', None)
+    if callable(counter):
+        channels = counter(dataset)
+        return (channels, known[1]) if known and known[0] == channels else (channels, f'{kind}.num_channels')
+    return known
 
 
 def _dataset_as_basicsr_passes_it(opt, phase_key, dataset):
@@ -331,7 +337,7 @@ def _check_networks(opt, networks, opt_path):
 
 def _check_channels_and_scale(opt, datasets, opt_path):
     """network_g channels against what the datasets give; network_g.upscale against scale."""
-    from basicsr.utils.registry import ARCH_REGISTRY
+    from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY
 
     network = opt.get('network_g')
     if not isinstance(network, dict):
@@ -350,7 +356,11 @@ def _check_channels_and_scale(opt, datasets, opt_path):
                          'enlarge its input by the factor between LQ and GT images. Set both to the same value (1 for '
                          'denoising, demosaicing and JPEG; 2, 3 or 4 for super-resolution).')
     for phase_key, dataset in datasets.items():
-        found = dataset_channels(dataset)
+        options = _dataset_as_basicsr_passes_it(opt, phase_key, dataset)
+        try:
+            found = dataset_channels(options, DATASET_REGISTRY.get(dataset['type']))
+        except InputError as error:
+            raise InputError(f'{opt_path!r}: {error}') from None
         if found is None:
             continue
         channels, why = found

@@ -314,7 +314,8 @@ def _auto_resume_state(opt):
         _warn(f'--auto_resume: no complete training state in {states_dir} (the run stopped while writing its first '
               f'checkpoint, iteration {newest}); starting from iteration 0.', opt)
         return None
-    shown = ', '.join(osp.basename(p) for _, p in sorted(networks.items())[-3:])
+    ordered = sorted(networks.items(), key=lambda item: (item[0][1] < 0, item[0][1], item[0][0]))  # latest last
+    shown = ', '.join(osp.basename(path) for _, path in ordered[-3:])
     states = (f'only unusable states ({", ".join(osp.basename(p) for p in skipped)}, see the warnings above)'
               if skipped else 'no training state')
     raise InputError(f'--auto_resume: {models_dir} holds network checkpoints ({shown}) but {states_dir} has '

@@ -124,6 +124,17 @@ def test_dataset_channels():
     assert dataset_channels({'type': 'PairedImageDataset', 'color': 'y'})[0] == 1
     assert dataset_channels({'type': 'SomeoneElsesDataset'}) is None
 
+    class WithNumChannels:
+
+        @classmethod
+        def num_channels(cls, opt):
+            return 1 if opt.get('gray') else 3
+
+    assert dataset_channels({'type': 'SomeoneElsesDataset', 'gray': True}, WithNumChannels) == (
+        1, 'SomeoneElsesDataset.num_channels')
+    assert dataset_channels({'type': 'DenoisingDataset', 'gray': True}, WithNumChannels) == (
+        1, 'DenoisingDataset with gray: true')
+
 
 def test_restoration_datasets_need_scale_1(in_data_dir, monkeypatch, capsys):
     _register(monkeypatch, DATASET_REGISTRY, 'DemosaicingDataset', _stand_in_dataset('DemosaicingDataset',
