@@ -6,12 +6,10 @@ import subprocess
 import sys
 import textwrap
 import torch
-from collections import OrderedDict
 
 import rnan_basicsr
 from rnan_basicsr import compat
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.resume import load_resume_state, load_training_state
 
 
 def _run_python(code, env=None, timeout=300):
@@ -63,103 +61,6 @@ def test_import_order_and_reimport(order):
     assert result.stdout.startswith('ok')
 
 
-def _tiny_state(tmp_path, iteration=4):
-    """A real optimizer/scheduler state as BasicSR's save_training_state writes it, plus the matching weights."""
-    net = torch.nn.Conv2d(1, 1, 3)
-    optimizer = torch.optim.Adam(net.parameters(), 1e-3)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [2])
-    net(torch.rand(1, 1, 4, 4)).sum().backward()
-    optimizer.step()
-    scheduler.step()
-    root = tmp_path / 'root' / 'experiments' / 'exp'
-    (root / 'training_states').mkdir(parents=True)
-    (root / 'models').mkdir()
-    state = {'epoch': 1, 'iter': iteration, 'optimizers': [optimizer.state_dict()],
-             'schedulers': [scheduler.state_dict()]}
-    torch.save(state, root / 'training_states' / f'{iteration}.state')
-    torch.save({'params': net.state_dict()}, root / 'models' / f'net_g_{iteration}.pth')
-    return root
-
-
-def _resume_opt(root, auto_resume=True, resume_state=None):
-    return {
-        'auto_resume': auto_resume,
-        'name': 'exp',
-        'network_g': {'type': 'RNAN'},
-        'path': {
-            'training_states': str(root / 'training_states'),
-            'models': str(root / 'models'),
-            'resume_state': resume_state,
-        },
-    }
-
-
-def test_resume_is_patched_and_finds_states_under_the_root_path(tmp_path, monkeypatch):
-    import basicsr.train
-    assert basicsr.train.load_resume_state is load_resume_state
-    root = _tiny_state(tmp_path)
-    monkeypatch.chdir(tmp_path)  # BasicSR would look in ./experiments/exp/training_states: not there
-    opt = _resume_opt(root)
-    state = basicsr.train.load_resume_state(opt)
-    assert state['iter'] == 4 and state['optimizers'][0]['state'][0]['step'] == 1
-    assert opt['path']['resume_state'] == str(root / 'training_states' / '4.state')
-    assert opt['path']['pretrain_network_g'] == str(root / 'models' / 'net_g_4.pth')  # set by check_resume
-    # every tensor is on the CPU, whatever device saved it; the optimizer moves them to its parameters' device
-    assert state['optimizers'][0]['state'][0]['exp_avg'].device.type == 'cpu'
-
-
-def test_resume_without_cuda_in_a_process_where_cuda_calls_fail(tmp_path):
-    """BasicSR's own load_resume_state calls torch.cuda.current_device(); ours must not touch CUDA at all."""
-    root = _tiny_state(tmp_path)
-    result = _run_python(f"""
-        import torch
-        def no_cuda(*args, **kwargs):
-            raise AssertionError('CUDA was touched')
-        torch.cuda.current_device = no_cuda
-        import rnan_basicsr, basicsr.train
-        opt = {_resume_opt(root, auto_resume=False, resume_state=str(root / 'training_states' / '4.state'))!r}
-        state = basicsr.train.load_resume_state(opt)
-        print('iter', state['iter'])
-        """)
-    assert result.returncode == 0, result.stderr
-    assert 'iter 4' in result.stdout
-
-
-def test_auto_resume_skips_a_corrupt_latest_state(tmp_path, capsys):
-    root = _tiny_state(tmp_path, iteration=4)
-    good = (root / 'training_states' / '4.state').read_bytes()
-    (root / 'training_states' / '6.state').write_bytes(good[:len(good) // 2])  # killed while writing
-    (root / 'models' / 'net_g_6.pth').write_bytes(b'')
-    opt = _resume_opt(root)
-    state = load_resume_state(opt)
-    assert state['iter'] == 4
-    assert '6.state' in capsys.readouterr().err
-
-
-def test_states_are_loaded_with_weights_only_and_a_malicious_pickle_is_refused(tmp_path):
-    marker = tmp_path / 'pwned'
-
-    class Payload:
-
-        def __reduce__(self):
-            return (os.system, (f'touch {marker}', ))
-
-    path = tmp_path / '8.state'
-    torch.save({'epoch': 0, 'iter': 8, 'optimizers': [Payload()], 'schedulers': []}, path)
-    with pytest.raises(InputError, match='cannot load training state'):
-        load_training_state(str(path))
-    assert not marker.exists()
-
-
-def test_a_weights_file_given_as_resume_state_is_explained(tmp_path):
-    path = tmp_path / 'net_g_1000.pth'
-    torch.save({'params': OrderedDict(w=torch.zeros(1))}, path)
-    with pytest.raises(InputError, match='is a network weights file, not a training state'):
-        load_training_state(str(path))
-    with pytest.raises(InputError, match='does not exist'):
-        load_training_state(str(tmp_path / 'missing.state'))
-
-
 def _free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -195,3 +96,150 @@ def test_patched_functions_are_marked():
     from basicsr.models.base_model import BaseModel
     assert rnan_basicsr.compat._is_patched(BaseModel.model_to_device) == (not torch.cuda.is_available())
     assert rnan_basicsr.compat._is_patched(dist_util._init_dist_pytorch) == (not torch.cuda.is_available())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# checkpoints: atomic writes, write order, safe loading, resume checks (every BasicSR model inherits these methods)
+# ---------------------------------------------------------------------------------------------------------------------
+def _base_model(tmp_path, **path):
+    from basicsr.models.base_model import BaseModel
+
+    paths = {'models': str(tmp_path / 'models'), 'training_states': str(tmp_path / 'training_states')}
+    paths.update(path)
+    for folder in paths.values():
+        os.makedirs(folder, exist_ok=True)
+    model = BaseModel({'num_gpu': 0, 'is_train': True, 'dist': False, 'path': paths, 'network_g': {'type': 'RNAN'}})
+    model.net_g = torch.nn.Conv2d(1, 2, 3)
+    model.optimizers = [torch.optim.Adam(model.net_g.parameters(), 1e-3)]
+    model.schedulers = [torch.optim.lr_scheduler.MultiStepLR(model.optimizers[0], [2])]
+    return model
+
+
+class _Unpicklable:
+
+    def __reduce__(self):
+        raise RuntimeError('disk full')  # fails in the middle of torch.save, after part of the file is written
+
+
+def test_checkpoint_writes_are_atomic(tmp_path):
+    import basicsr.models.base_model as base_model
+    assert isinstance(base_model.torch, compat._CheckpointTorch)
+    assert base_model.torch.device is torch.device and base_model.torch.optim is torch.optim  # the rest is torch
+    path = tmp_path / 'net_g_2.pth'
+    base_model.torch.save({'params': {'w': torch.ones(3)}}, str(path))
+    with pytest.raises(RuntimeError, match='disk full'):
+        base_model.torch.save({'params': {'w': torch.zeros(1000)}, 'x': _Unpicklable()}, str(path))
+    assert torch.equal(torch.load(path, weights_only=True)['params']['w'], torch.ones(3))  # the old file, complete
+    assert os.listdir(tmp_path) == ['net_g_2.pth']  # no temporary file left
+
+
+def test_save_network_then_state_never_pairs_a_state_with_another_network(tmp_path):
+    model = _base_model(tmp_path)
+    models, states = tmp_path / 'models', tmp_path / 'training_states'
+    # what a killed run may leave at iteration 6: a network without state, or an old pair from a run resumed earlier
+    (models / 'net_g_6.pth').write_bytes(b'old network')
+    (states / '6.state').write_bytes(b'old state')
+    model.save_network(model.net_g, 'net_g', 6)
+    assert not (states / '6.state').exists()  # removed before the new network was written
+    assert set(torch.load(models / 'net_g_6.pth', weights_only=True)['params']) == {'weight', 'bias'}
+    model.save_training_state(epoch=1, current_iter=6)
+    assert torch.load(states / '6.state', weights_only=True)['iter'] == 6
+    # a state is not written when its network file is missing (BasicSR gives up on a failed save with a warning)
+    model.save_training_state(epoch=1, current_iter=8)
+    assert not (states / '8.state').exists()
+    # net_g_latest.pth (current_iter -1) has no state: nothing is removed
+    model.save_network(model.net_g, 'net_g', -1)
+    assert sorted(os.listdir(models)) == ['net_g_6.pth', 'net_g_latest.pth']
+    assert sorted(os.listdir(states)) == ['6.state']
+
+
+def test_pretrained_weights_load_with_weights_only_and_a_malicious_pickle_is_refused(tmp_path):
+    model = _base_model(tmp_path)
+    marker = tmp_path / 'pwned'
+
+    class Payload:
+
+        def __reduce__(self):
+            return (os.system, (f'touch {marker}', ))
+
+    path = tmp_path / 'downloaded.pth'
+    torch.save({'params': {'weight': torch.zeros(2, 1, 3, 3), 'bias': Payload()}}, path)
+    with pytest.raises(InputError, match=r"cannot load network weights .*downloaded\.pth.*weights_only=True"):
+        model.load_network(model.net_g, str(path))
+    assert not marker.exists()
+
+    good = tmp_path / 'good.pth'
+    torch.save({'params': {'weight': torch.ones(2, 1, 3, 3), 'bias': torch.ones(2)}}, good)
+    model.load_network(model.net_g, str(good))
+    assert torch.equal(model.net_g.weight, torch.ones(2, 1, 3, 3))
+
+
+def test_load_network_errors_name_the_file(tmp_path):
+    model = _base_model(tmp_path)
+    path = tmp_path / 'other.pth'
+    torch.save({'params': {'weight': torch.ones(4, 1, 3, 3), 'bias': torch.ones(4)}}, path)
+    with pytest.raises(InputError, match=r"other\.pth' do not fit Conv2d as configured: size mismatch for weight"):
+        model.load_network(model.net_g, str(path))
+    torch.save({'state_dict': {}}, path)
+    with pytest.raises(InputError, match=r"have no 'params' entry"):
+        model.load_network(model.net_g, str(path))
+    state = tmp_path / '4.state'
+    torch.save({'epoch': 0, 'iter': 4, 'optimizers': [], 'schedulers': []}, state)
+    with pytest.raises(InputError, match='is a training state, not network weights'):
+        model.load_network(model.net_g, str(state))
+
+
+def test_resume_training_refuses_a_state_of_another_network(tmp_path):
+    model = _base_model(tmp_path, resume_state=str(tmp_path / '4.state'))
+    other = _base_model(tmp_path)
+    other.net_g = torch.nn.Conv2d(1, 3, 3)  # same depth (2 tensors), other width
+    other.optimizers = [torch.optim.Adam(other.net_g.parameters(), 1e-3)]
+    other.schedulers = [torch.optim.lr_scheduler.MultiStepLR(other.optimizers[0], [2])]
+    other.net_g(torch.rand(1, 1, 5, 5)).sum().backward()
+    other.optimizers[0].step()
+    state = {'epoch': 0, 'iter': 4, 'optimizers': [other.optimizers[0].state_dict()],
+             'schedulers': [other.schedulers[0].state_dict()]}
+    with pytest.raises(InputError, match=r"4\.state' is from a different network: optimizer 0 holds exp_avg of shape "
+                       r"\(3, 1, 3, 3\) for a parameter of shape \(2, 1, 3, 3\)"):
+        model.resume_training(state)
+    with pytest.raises(InputError, match=r'holds 1 optimizer\(s\) and 0 scheduler\(s\), but this model has 1 and 1'):
+        model.resume_training(dict(state, schedulers=[]))
+    # a matching state loads (torch's own load_state_dict)
+    model.net_g(torch.rand(1, 1, 5, 5)).sum().backward()
+    model.optimizers[0].step()
+    model.resume_training({'epoch': 0, 'iter': 4, 'optimizers': [model.optimizers[0].state_dict()],
+                           'schedulers': [model.schedulers[0].state_dict()]})
+
+
+def test_tensorboard_only_on_rank_0_and_purged_after_the_resumed_state(tmp_path):
+    import basicsr.train
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    opt = {'name': 'exp', 'root_path': str(tmp_path), 'logger': {'use_tb_logger': True}, 'rank': 1,
+           'path': {'resume_state': None}}
+    assert basicsr.train.init_tb_loggers(opt) is None and not (tmp_path / 'tb_logger').exists()
+    opt.update(rank=0, path={'resume_state': str(tmp_path / 'experiments' / 'exp' / 'training_states' / '40.state')})
+    writer = basicsr.train.init_tb_loggers(opt)
+    writer.close()
+    (events, ) = (tmp_path / 'tb_logger' / 'exp').iterdir()
+    starts = [e.step for e in EventFileLoader(str(events)).Load() if e.HasField('session_log')]
+    assert starts == [41]
+
+
+def test_epochs_are_counted_from_the_batches_the_loader_yields(tmp_path):
+    """BasicSR: ceil(5 images / batch 2) = 3 iterations per epoch, but the loader drops the last batch: 2."""
+    import basicsr.train
+    import logging
+    from conftest import write_images
+    for folder in ('gt', 'lq'):
+        write_images(tmp_path / folder, 5, 16, 16)
+    dataset = {'name': 'Five', 'type': 'PairedImageDataset', 'phase': 'train', 'scale': 1, 'gt_size': 8,
+               'dataroot_gt': str(tmp_path / 'gt'), 'dataroot_lq': str(tmp_path / 'lq'), 'io_backend': {'type': 'disk'},
+               'use_hflip': False, 'use_rot': False, 'batch_size_per_gpu': 2, 'num_worker_per_gpu': 0}
+    opt = {'datasets': {'train': dataset}, 'world_size': 1, 'rank': 0, 'num_gpu': 0, 'dist': False,
+           'manual_seed': 0, 'train': {'total_iter': 12}}
+    loader, _, _, total_epochs, total_iters = basicsr.train.create_train_val_dataloader(opt, logging.getLogger('t'))
+    assert len(loader) == 2 and total_iters == 12
+    assert total_epochs == 6  # BasicSR: ceil(12 / 3) = 4 epochs (+1 in its loop) = 10 iterations, not 12
+    dataset['batch_size_per_gpu'] = 6
+    with pytest.raises(InputError, match=r'datasets.train \(Five\) has 5 item\(s\).*not one full batch of 6'):
+        basicsr.train.create_train_val_dataloader(opt, logging.getLogger('t'))

@@ -1,9 +1,14 @@
 """Reading and checking BasicSR option files before a pipeline starts, with errors that name the file and key.
 
-BasicSR reads the same file again in ``parse_options``; the checks here only make sure it will not fail there with
-a bare ``KeyError`` or ``No object named 'X' found in 'arch' registry``.
+BasicSR reads the same file again in ``parse_options``. The checks here run first (the ``basicsr`` command calls
+:func:`check_options`), so that a typo fails in a second with one line instead of after BasicSR has renamed the
+previous experiment folder to ``*_archived_*``, or hours later with a bare ``KeyError``. Nothing here decodes an
+image, builds a network with weights, or sets up BasicSR's logger.
 """
+import contextlib
+import copy
 import difflib
+import inspect
 import os
 import yaml
 from os import path as osp
@@ -100,8 +105,339 @@ def _require(opt, key, opt_path, kind, example):
     return value
 
 
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _did_you_mean(name, known):
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f" Did you mean '{close[0]}'?" if close else ''
+
+
+def _dataset_label(phase_key, dataset):
+    return f'datasets.{phase_key} ({dataset.get("name")})'
+
+
+def _where(path):
+    return '' if osp.isabs(path) else f' (relative to {os.getcwd()})'
+
+
+def _signature_parameters(cls):
+    """Keyword parameters of ``cls(...)``, or None when it accepts ``**kwargs`` (or has no signature)."""
+    try:
+        parameters = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return None
+    return {name: p for name, p in parameters.items() if p.kind != inspect.Parameter.VAR_POSITIONAL}
+
+
+def _check_signature_keys(cls, options, key, opt_path, skip=('type', )):
+    """Every option of ``key`` (a mapping passed as ``cls(**options)``) must be a parameter of ``cls``."""
+    parameters = _signature_parameters(cls)
+    if parameters is None:
+        return
+    for name in options:
+        if name not in skip and name not in parameters:
+            raise InputError(f'{opt_path!r}: {key}.{name} is not an option of {cls.__name__}.'
+                             f'{_did_you_mean(name, parameters)} Its options: {", ".join(parameters)}.')
+
+
+def _effective(options, cls, name):
+    """``options[name]``, else the default of ``cls``'s parameter ``name``; None if ``cls`` has no such parameter."""
+    if name in options:
+        return options[name]
+    parameters = _signature_parameters(cls) or {}
+    parameter = parameters.get(name)
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        return None
+    return parameter.default
+
+
+@contextlib.contextmanager
+def _root_logger_untouched():
+    """Undo a ``get_root_logger()`` call made by a class check: ``train_pipeline`` must set the logger up itself,
+    or the run gets no log file (BasicSR initialises its logger once per process)."""
+    import logging
+    from basicsr.utils.logger import initialized_logger
+
+    logger = logging.getLogger('basicsr')
+    before = (dict(initialized_logger), list(logger.handlers), logger.level, logger.propagate)
+    try:
+        yield
+    finally:
+        initialized_logger.clear()
+        initialized_logger.update(before[0])
+        logger.handlers[:] = before[1]
+        logger.setLevel(before[2])
+        logger.propagate = before[3]
+
+
+def _call_class_check(cls, options, opt_path):
+    """Call ``cls.check_options(options)`` if the registered class has one; prefix its message with the file."""
+    check = getattr(cls, 'check_options', None)
+    if not callable(check):
+        return
+    try:
+        with _root_logger_untouched():
+            check(options)
+    except InputError as error:
+        raise InputError(f'{opt_path!r}: {error}') from None
+
+
+# BasicSR's PairedImageDataset (super-resolution data) and its loader read these keys; anything else is a typo.
+LOADER_KEYS = ('batch_size_per_gpu', 'num_worker_per_gpu', 'dataset_enlarge_ratio', 'prefetch_mode', 'pin_memory',
+               'persistent_workers', 'num_prefetch_queue')
+PAIRED_IMAGE_DATASET_KEYS = ('name', 'type', 'phase', 'scale', 'dataroot_gt', 'dataroot_lq', 'meta_info_file',
+                             'filename_tmpl', 'io_backend', 'gt_size', 'use_hflip', 'use_rot', 'color', 'mean',
+                             'std') + LOADER_KEYS
+# Our restoration datasets (CONTRACTS.md): LQ and GT have the same size.
+RESTORATION_DATASETS = ('DenoisingDataset', 'JPEGArtifactDataset', 'DemosaicingDataset')
+
+
+def dataset_channels(dataset, cls=None):
+    """``(channels, why)`` of the LQ/GT images a dataset gives, or None when that is not known before reading them.
+
+    The class's ``num_channels(opt)`` classmethod answers when it has one (our datasets do). Otherwise, by type:
+    DenoisingDataset: 1 with ``gray: true``, else 3; JPEGArtifactDataset: 1 (Y); DemosaicingDataset: 3;
+    PairedImageDataset: 3 (BasicSR decodes every image as colour) unless ``color: y`` (1).
+    """
+    kind = dataset.get('type')
+    known = None
+    if kind == 'DenoisingDataset':
+        known = (1, 'DenoisingDataset with gray: true') if dataset.get('gray', False) else (
+            3, 'DenoisingDataset with gray: false (RGB)')
+    elif kind == 'JPEGArtifactDataset':
+        known = 1, 'JPEGArtifactDataset restores the Y channel'
+    elif kind == 'DemosaicingDataset':
+        known = 3, 'DemosaicingDataset (RGB)'
+    elif kind == 'PairedImageDataset':
+        known = (1, 'PairedImageDataset with color: y') if dataset.get('color') == 'y' else (
+            3, 'PairedImageDataset decodes images as colour; color: y would give the Y channel')
+    counter = getattr(cls, 'num_channels', None)
+    if callable(counter):
+        channels = counter(dataset)
+        return (channels, known[1]) if known and known[0] == channels else (channels, f'{kind}.num_channels')
+    return known
+
+
+def _dataset_as_basicsr_passes_it(opt, phase_key, dataset):
+    """The dataset options as ``parse_options`` hands them to the class: with ``phase``, ``scale``, ``~`` expanded."""
+    options = copy.deepcopy(dataset)
+    options['phase'] = phase_key.split('_')[0]
+    if 'scale' in opt:
+        options['scale'] = opt['scale']
+    for key in ('dataroot_gt', 'dataroot_lq'):
+        if isinstance(options.get(key), str):
+            options[key] = osp.expanduser(options[key])
+    return options
+
+
+def _check_path_exists(path, key, label, opt_path, kind='folder or .lmdb'):
+    if not isinstance(path, str) or not path:
+        raise InputError(f'{opt_path!r}: {label}: {key} must be a path ({kind}), got {path!r}.')
+    if not osp.exists(path):
+        raise InputError(f'{opt_path!r}: {label}: {key} {path!r} does not exist{_where(path)}. Point it to the '
+                         f'{kind} of the images (prepare the data first; see the README).')
+
+
+def _check_paired_image_dataset(options, label, opt_path):
+    """What BasicSR's PairedImageDataset reads without checking: keys, data roots, io_backend, training keys."""
+    for key in options:
+        if key not in PAIRED_IMAGE_DATASET_KEYS:
+            raise InputError(f'{opt_path!r}: {label}: unknown option {key!r} for PairedImageDataset.'
+                             f'{_did_you_mean(key, PAIRED_IMAGE_DATASET_KEYS)} Known: '
+                             f'{", ".join(PAIRED_IMAGE_DATASET_KEYS)}.')
+    backend = options.get('io_backend')
+    if not isinstance(backend, dict) or backend.get('type') not in ('disk', 'lmdb', 'memcached'):
+        raise InputError(f'{opt_path!r}: {label}: io_backend must be {{type: disk}} or {{type: lmdb}}, got '
+                         f'{backend!r}.')
+    for key in ('dataroot_gt', 'dataroot_lq'):
+        if key not in options or options[key] is None:
+            raise InputError(f'{opt_path!r}: {label}: {key} is missing; PairedImageDataset needs both dataroot_gt '
+                             '(HR / clean images) and dataroot_lq (LR / degraded images).')
+        if backend['type'] == 'memcached':
+            continue
+        _check_path_exists(options[key], key, label, opt_path)
+        if backend['type'] == 'lmdb':
+            if not options[key].endswith('.lmdb'):
+                raise InputError(f'{opt_path!r}: {label}: io_backend is lmdb but {key} {options[key]!r} is not an '
+                                 '.lmdb folder; use type: disk for image folders.')
+            if not osp.isfile(osp.join(options[key], 'meta_info.txt')):
+                raise InputError(f'{opt_path!r}: {label}: {key} {options[key]!r} has no meta_info.txt; BasicSR '
+                                 'reads the keys from it. Re-create the LMDB with the data preparation scripts.')
+        elif not osp.isdir(options[key]):
+            raise InputError(f'{opt_path!r}: {label}: {key} {options[key]!r} is not a folder of images.')
+    meta = options.get('meta_info_file')
+    if meta is not None and backend['type'] == 'disk' and not osp.isfile(meta):
+        raise InputError(f'{opt_path!r}: {label}: meta_info_file {meta!r} does not exist{_where(meta)}.')
+    if options['phase'] == 'train':
+        for key, example in (('gt_size', '96'), ('use_hflip', 'true'), ('use_rot', 'true')):
+            if key not in options:
+                raise InputError(f'{opt_path!r}: {label}: {key} is missing; training with PairedImageDataset needs '
+                                 f'it, e.g. {key}: {example}.')
+
+
+def _check_dataset(opt, phase_key, dataset, opt_path):
+    from basicsr.utils.registry import DATASET_REGISTRY
+
+    label = _dataset_label(phase_key, dataset)
+    options = _dataset_as_basicsr_passes_it(opt, phase_key, dataset)
+    cls = DATASET_REGISTRY.get(dataset['type'])
+    _call_class_check(cls, options, opt_path)
+    if dataset['type'] == 'PairedImageDataset':
+        _check_paired_image_dataset(options, label, opt_path)
+    else:  # our classes check their own roots; for anything else, at least the given paths must exist
+        for key, value in options.items():
+            if (key.startswith('dataroot_') or key == 'meta_info_file') and isinstance(value, str):
+                _check_path_exists(value, key, label, opt_path, kind='file or folder')
+
+    scale = opt.get('scale', 1)
+    if dataset['type'] in RESTORATION_DATASETS and scale != 1:
+        raise InputError(f'{opt_path!r}: {label} is a {dataset["type"]}, whose LQ and GT images have the same size, '
+                         f'but scale is {scale!r}. Set scale: 1 (and network_g.upscale: 1); super-resolution data '
+                         'goes through PairedImageDataset.')
+    if options['phase'] == 'train':
+        gt_size = options.get('gt_size')
+        if gt_size is not None:
+            if not _is_int(gt_size) or gt_size < 1:
+                raise InputError(f'{opt_path!r}: {label}: gt_size must be a positive integer (GT patch side in '
+                                 f'pixels), got {gt_size!r}.')
+            if _is_int(scale) and scale >= 1 and gt_size % scale:
+                lower, upper = gt_size - gt_size % scale, gt_size - gt_size % scale + scale
+                raise InputError(f'{opt_path!r}: {label}: gt_size {gt_size} is not a multiple of scale {scale} (LQ '
+                                 f'patches are gt_size / scale pixels). Use gt_size: {lower or upper} or {upper}.')
+        for key, minimum, example in (('batch_size_per_gpu', 1, 16), ('num_worker_per_gpu', 0, 4)):
+            value = options.get(key)
+            if not _is_int(value) or value < minimum:
+                raise InputError(f'{opt_path!r}: {label}: {key} must be an integer >= {minimum}, got {value!r}; '
+                                 f'e.g. {key}: {example}.')
+
+
+def _check_networks(opt, networks, opt_path):
+    """Unknown keys of every network (constructor signature); our architectures are also built on the meta device
+    so that their own argument checks run now (no memory is allocated)."""
+    import torch
+    from basicsr.utils.registry import ARCH_REGISTRY
+
+    for key in networks:
+        options = opt[key]
+        cls = ARCH_REGISTRY.get(options['type'])
+        _check_signature_keys(cls, options, key, opt_path)
+        if getattr(cls, '__module__', '').startswith('rnan_basicsr.'):
+            kwargs = {k: v for k, v in options.items() if k != 'type'}
+            try:
+                with torch.device('meta'):
+                    cls(**kwargs)
+            except (TypeError, ValueError) as error:
+                raise InputError(f'{opt_path!r}: {key} ({options["type"]}): {error}. Fix the value in {key}.'
+                                 ) from None
+
+
+def _check_channels_and_scale(opt, datasets, opt_path):
+    """network_g channels against what the datasets give; network_g.upscale against scale."""
+    from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY
+
+    network = opt.get('network_g')
+    if not isinstance(network, dict):
+        return
+    cls = ARCH_REGISTRY.get(network['type'])
+    scale = opt.get('scale', 1)
+    if 'scale' in opt and (not _is_int(scale) or scale < 1):
+        raise InputError(f'{opt_path!r}: scale must be a positive integer (1 for restoration, 2/3/4 for '
+                         f'super-resolution), got {scale!r}.')
+    if 'scale' not in opt and any(d.get('type') == 'PairedImageDataset' for d in datasets.values()):
+        raise InputError(f'{opt_path!r}: scale is missing; PairedImageDataset needs it (1 when LQ and GT have the '
+                         'same size, else the super-resolution factor): add scale: 1 (or 2, 3, 4).')
+    upscale = _effective(network, cls, 'upscale')
+    if upscale is not None and upscale != scale:
+        raise InputError(f'{opt_path!r}: network_g.upscale is {upscale!r} but scale is {scale!r}: the network must '
+                         'enlarge its input by the factor between LQ and GT images. Set both to the same value (1 for '
+                         'denoising, demosaicing and JPEG; 2, 3 or 4 for super-resolution).')
+    for phase_key, dataset in datasets.items():
+        options = _dataset_as_basicsr_passes_it(opt, phase_key, dataset)
+        try:
+            found = dataset_channels(options, DATASET_REGISTRY.get(dataset['type']))
+        except InputError as error:
+            raise InputError(f'{opt_path!r}: {error}') from None
+        if found is None:
+            continue
+        channels, why = found
+        for key in ('num_in_ch', 'num_out_ch'):
+            value = _effective(network, cls, key)
+            if value is not None and value != channels:
+                raise InputError(f'{opt_path!r}: network_g.{key} is {value!r} but {_dataset_label(phase_key, dataset)} '
+                                 f'gives {channels}-channel images ({why}). Set network_g.num_in_ch: {channels} and '
+                                 f'num_out_ch: {channels}, or change the dataset.')
+
+
+def _check_training_keys(opt, model_cls, opt_path):
+    """Keys train_pipeline reads mid-run with ``opt[...]`` (a KeyError after hours), and what BaseModel supports."""
+    import torch
+    from basicsr.models import lr_scheduler
+    from basicsr.models.base_model import BaseModel
+
+    train, logger = opt['train'], opt['logger']
+    for section, values, key, example in (('train', train, 'total_iter', '300000'),
+                                          ('logger', logger, 'print_freq', '100'),
+                                          ('logger', logger, 'save_checkpoint_freq', '5000')):
+        if not _is_int(values.get(key)) or values[key] < 1:
+            raise InputError(f'{opt_path!r}: {section}.{key} must be a positive integer, got {values.get(key)!r}; '
+                             f'e.g. {key}: {example}.')
+    if not isinstance(logger.get('use_tb_logger'), bool):
+        raise InputError(f'{opt_path!r}: logger.use_tb_logger must be true or false, got '
+                         f'{logger.get("use_tb_logger")!r}.')
+    val = opt.get('val')
+    if val is not None:
+        if not isinstance(val, dict):
+            raise InputError(f'{opt_path!r}: val must be a mapping (val_freq, save_img, metrics), got {val!r}.')
+        if not _is_int(val.get('val_freq')) or val['val_freq'] < 1:
+            raise InputError(f'{opt_path!r}: val.val_freq must be a positive integer (validate every that many '
+                             f'iterations), got {val.get("val_freq")!r}; remove the val section to train without '
+                             'validation.')
+    if getattr(model_cls, 'get_optimizer', None) is BaseModel.get_optimizer:
+        for key, value in train.items():
+            if key.startswith('optim_') and isinstance(value, dict):
+                if value.get('type') != 'Adam':
+                    raise InputError(f"{opt_path!r}: train.{key}.type {value.get('type')!r} is not supported by "
+                                     f"{model_cls.__name__} (BasicSR 1.4.2's BaseModel.get_optimizer knows only "
+                                     "Adam). Use type: Adam.")
+                _check_signature_keys(torch.optim.Adam, value, f'train.{key}', opt_path, skip=('type', 'params'))
+    schedulers = {'MultiStepLR': lr_scheduler.MultiStepRestartLR, 'MultiStepRestartLR': lr_scheduler.MultiStepRestartLR,
+                  'CosineAnnealingRestartLR': lr_scheduler.CosineAnnealingRestartLR}
+    scheduler = train.get('scheduler')
+    if getattr(model_cls, 'setup_schedulers', None) is BaseModel.setup_schedulers and isinstance(scheduler, dict):
+        if scheduler.get('type') not in schedulers:
+            hint = _did_you_mean(scheduler.get('type'), schedulers)
+            raise InputError(f"{opt_path!r}: train.scheduler.type {scheduler.get('type')!r} is not one of "
+                             f"{', '.join(schedulers)} (BaseModel.setup_schedulers).{hint}")
+        _check_signature_keys(schedulers[scheduler['type']], scheduler, 'train.scheduler', opt_path,
+                              skip=('type', 'optimizer'))
+
+
+def _check_pretrained_paths(opt, opt_path, is_train):
+    paths = opt['path']
+    for key, value in paths.items():
+        if key.startswith('pretrain_network') and value is not None:
+            path = osp.expanduser(str(value))
+            if not osp.isfile(path):
+                raise InputError(f'{opt_path!r}: path.{key} {value!r} does not exist{_where(path)}. Point it to a '
+                                 '.pth weights file, or set it to ~ to start from random weights.')
+    if not is_train and paths.get('pretrain_network_g') is None:
+        raise InputError(f'{opt_path!r}: path.pretrain_network_g is not set: basicsr test would evaluate a randomly '
+                         'initialised network. Point it to the weights to test (e.g. experiments/<name>/models/'
+                         'net_g_latest.pth).')
+
+
 def check_options(opt, opt_path, is_train):
-    """Check what BasicSR's pipelines read before they start: required sections and every registered type.
+    """Check the options before BasicSR's pipelines create or rename anything.
+
+    Required sections and registered types; the options of every dataset (``check_options`` of its class when it has
+    one, BasicSR's PairedImageDataset checked here), of every network and loss (their signatures; our architectures
+    are also built on the meta device), of the model (its ``check_options``); data roots and weights files that must
+    exist; cross-checks: network_g channels against the datasets' channels, network_g.upscale against scale,
+    gt_size a multiple of scale; and the training / logger / val keys BasicSR reads with ``opt[...]`` mid-run.
 
     Raises:
         InputError: naming the option file, the key and the fix.
@@ -139,11 +475,25 @@ def check_options(opt, opt_path, is_train):
         for key, value in train.items():
             if key.endswith('_opt') and isinstance(value, dict):
                 _check_type(LOSS_REGISTRY, value.get('type'), f'train.{key}.type', opt_path)
+                _check_signature_keys(LOSS_REGISTRY.get(value['type']), value, f'train.{key}', opt_path)
         _require(opt, 'logger', opt_path, dict, '{print_freq: 100, save_checkpoint_freq: 5000, use_tb_logger: true}')
     else:
         _require(opt, 'val', opt_path, dict, '{save_img: true, metrics: {...}}')
     val = opt.get('val') or {}
-    for name, metric in (val.get('metrics') or {}).items():
-        if not isinstance(metric, dict):
-            raise InputError(f'{opt_path!r}: val.metrics.{name} must be a mapping with a type.')
-        _check_type(METRIC_REGISTRY, metric.get('type'), f'val.metrics.{name}.type', opt_path)
+    if isinstance(val, dict):
+        for name, metric in (val.get('metrics') or {}).items():
+            if not isinstance(metric, dict):
+                raise InputError(f'{opt_path!r}: val.metrics.{name} must be a mapping with a type.')
+            _check_type(METRIC_REGISTRY, metric.get('type'), f'val.metrics.{name}.type', opt_path)
+        if (is_train and opt.get('val') is not None or not is_train) and not isinstance(val.get('save_img'), bool):
+            raise InputError(f'{opt_path!r}: val.save_img must be true or false, got {val.get("save_img")!r}.')
+
+    model_cls = MODEL_REGISTRY.get(opt['model_type'])
+    _check_networks(opt, networks, opt_path)
+    for phase_key, dataset in datasets.items():
+        _check_dataset(opt, phase_key, dataset, opt_path)
+    _check_channels_and_scale(opt, datasets, opt_path)
+    if is_train:
+        _check_training_keys(opt, model_cls, opt_path)
+    _check_pretrained_paths(opt, opt_path, is_train)
+    _call_class_check(model_cls, copy.deepcopy(opt), opt_path)

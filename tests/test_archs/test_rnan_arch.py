@@ -1,4 +1,5 @@
 """RNAN: official parameter counts, any input size, gradients everywhere, implementations agree, bad arguments."""
+import math
 import pytest
 import torch
 from basicsr.archs import build_network
@@ -63,9 +64,15 @@ def test_nonlocal_w_is_zero_initialised_so_a_new_block_is_the_identity():
 
 
 @pytest.mark.parametrize('upscale,softmax', [(1, 'query'), (2, 'query'), (1, 'key')])
-def test_every_parameter_gets_a_gradient(upscale, softmax):
-    """All but one bias per non-local block: a softmax over queries (keys) ignores theta's (phi's) bias exactly."""
-    net = RNAN(upscale=upscale, nl_softmax=softmax, **TINY).double()
+@pytest.mark.parametrize('seed', [0, 1])
+def test_every_parameter_gets_a_gradient(upscale, softmax, seed):
+    """All but one bias per non-local block: a softmax over queries (keys) ignores theta's (phi's) bias exactly.
+
+    ``img_range=1``: on the [0, 255] scale the attention of a random network is saturated (one-hot), so theta and
+    phi get vanishing (if non-zero) gradients there, which would make the check depend on the draw.
+    """
+    torch.manual_seed(seed)
+    net = RNAN(upscale=upscale, nl_softmax=softmax, img_range=1., **TINY).double()
     for block in net.modules():  # W = 0 would hide theta/phi/g from the gradient
         if isinstance(block, NonLocalBlock):
             torch.nn.init.normal_(block.W.weight, std=0.1)
@@ -75,9 +82,9 @@ def test_every_parameter_gets_a_gradient(upscale, softmax):
     for name, param in net.named_parameters():
         assert param.grad is not None, name
         if name.endswith(dead_bias):  # f_ij + b . phi_j is constant over i: the softmax over i does not see it
-            assert param.grad.abs().max() < 1e-9 * scale, name
-        else:
-            assert param.grad.abs().max() > 1e-6 * scale, name
+            assert param.grad.abs().max() < 1e-15 * scale, name
+        else:  # the smallest live gradient over 20 seeds was 1.6e-7 of the largest; the dead ones stay below 1e-19
+            assert param.grad.abs().max() > 1e-10 * scale, name
 
 
 def _sharp_attention_net(softmax, impl, dtype=torch.float64):
@@ -109,19 +116,27 @@ def test_attention_implementations_give_the_same_network(softmax):
 
 @pytest.mark.parametrize('softmax', ['query', 'key'])
 def test_float32_gradients_are_as_accurate_as_the_direct_form(softmax):
-    """Sharp attention amplifies float32 rounding in any implementation; ours must not add to it."""
-    x = torch.rand(2, 1, 14, 13)
-    _, truth = _output_and_grads(_sharp_attention_net(softmax, 'direct'), x.double())
-    scale = max(g.abs().max().item() for g in truth)
+    """Sharp attention amplifies float32 rounding in any implementation; ours must not add to it.
 
-    def error(impl):
-        _, grads = _output_and_grads(_sharp_attention_net(softmax, impl, torch.float32), x)
-        return max((g.double() - t).abs().max().item() for g, t in zip(grads, truth)) / scale
+    The error of one draw is noisy (the direct form's own error spans 1e-4 to 2e-2 of the gradient scale over
+    inputs), so the check is on the geometric mean of error ratios over six fixed inputs.
+    """
+    log_ratios = {'sdpa': [], 'chunked': []}
+    for seed in range(6):
+        x = torch.rand(2, 1, 14, 13, generator=torch.Generator().manual_seed(seed))
+        _, truth = _output_and_grads(_sharp_attention_net(softmax, 'direct'), x.double())
+        scale = max(g.abs().max().item() for g in truth)
 
-    direct_error = error('direct')
-    assert direct_error < 1e-2
-    for impl in ('sdpa', 'chunked'):
-        assert error(impl) < 2 * direct_error + 1e-6, impl
+        def error(impl):
+            _, grads = _output_and_grads(_sharp_attention_net(softmax, impl, torch.float32), x)
+            return max((g.double() - t).abs().max().item() for g, t in zip(grads, truth)) / scale
+
+        direct_error = error('direct')
+        assert direct_error < 5e-2
+        for impl in log_ratios:
+            log_ratios[impl].append(math.log(error(impl) / direct_error))
+    for impl, logs in log_ratios.items():
+        assert math.exp(sum(logs) / len(logs)) < 3, (impl, [round(math.exp(v), 2) for v in logs])
 
 
 def test_the_two_softmax_modes_differ():

@@ -1,0 +1,220 @@
+"""The option checks `basicsr train|test` runs before BasicSR creates (or archives) anything.
+
+Our dataset classes and RNANModel are written on other branches; where a test needs one, a small stand-in with the
+contracted ``check_options`` classmethod is put in BasicSR's registry for the duration of the test.
+"""
+import logging
+import os
+import pytest
+import yaml
+from basicsr.models.sr_model import SRModel
+from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
+from conftest import TEST_OPTIONS
+
+from rnan_basicsr.cli import EXIT_INPUT_ERROR, main
+from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.options import _root_logger_untouched, dataset_channels
+
+TINY = os.path.join(TEST_OPTIONS, 'train_tiny_rnan.yml')
+
+
+def _options(tmp_path, changes=(), delete=()):
+    """The tiny option file with ``changes`` ({'a.b': value}) and ``delete`` (['a.b']) applied; returns its path."""
+    with open(TINY) as f:
+        opt = yaml.safe_load(f)
+    for dotted, value in dict(changes).items():
+        *parents, last = dotted.split('.')
+        node = opt
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    for dotted in delete:
+        *parents, last = dotted.split('.')
+        node = opt
+        for key in parents:
+            node = node[key]
+        del node[last]
+    path = tmp_path / 'opt.yml'
+    path.write_text(yaml.safe_dump(opt))
+    return str(path)
+
+
+def _fails(args, capsys):
+    """Run the command in-process; it must print one error line and create nothing."""
+    assert main(args) == EXIT_INPUT_ERROR
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith('basicsr: error: '), err
+    assert not os.path.exists('experiments') and not os.path.exists('tb_logger') and not os.path.exists('results')
+    return lines[0][len('basicsr: error: '):]
+
+
+@pytest.fixture
+def in_data_dir(tiny_paired_data, monkeypatch):
+    monkeypatch.chdir(tiny_paired_data)
+    return tiny_paired_data
+
+
+def _stand_in_dataset(name, check):
+    """A dataset class with the contracted ``check_options`` classmethod, named like one of ours."""
+
+    class StandIn:
+        calls = []
+
+        def __init__(self, opt):
+            raise AssertionError('the option checks must not build datasets')
+
+        @classmethod
+        def check_options(cls, opt):
+            cls.calls.append(dict(opt))
+            check(opt)
+
+    StandIn.__name__ = name
+    return StandIn
+
+
+def _register(monkeypatch, registry, name, obj):
+    monkeypatch.setitem(registry._obj_map, name, obj)  # restored after the test, real class or not
+
+
+def _gray_denoising_dataset():
+    return {'name': 'GrayNoise', 'type': 'DenoisingDataset', 'dataroot_gt': 'datasets/tiny/train/gt', 'sigma': 50,
+            'gray': True, 'gt_size': 16, 'batch_size_per_gpu': 2, 'num_worker_per_gpu': 0}
+
+
+def test_the_class_check_options_runs_with_phase_and_scale_and_its_message_gets_the_file(
+        in_data_dir, monkeypatch, capsys):
+
+    def check(opt):
+        if not 0 <= opt['sigma'] <= 255:
+            raise InputError(f'datasets.train ({opt["name"]}): sigma {opt["sigma"]} is outside [0, 255] (noise level '
+                             'on the 0-255 scale); e.g. sigma: 50.')
+
+    stand_in = _stand_in_dataset('DenoisingDataset', check)
+    _register(monkeypatch, DATASET_REGISTRY, 'DenoisingDataset', stand_in)
+    dataset = dict(_gray_denoising_dataset(), sigma=300)
+    opt_path = _options(in_data_dir, {'datasets.train': dataset, 'network_g.num_in_ch': 1, 'network_g.num_out_ch': 1},
+                        delete=['datasets.val'])
+    message = _fails(['train', '-opt', opt_path], capsys)
+    assert message == (f"'{opt_path}': datasets.train (GrayNoise): sigma 300 is outside [0, 255] (noise level on the "
+                       '0-255 scale); e.g. sigma: 50.')
+    assert stand_in.calls[-1]['phase'] == 'train' and stand_in.calls[-1]['scale'] == 1
+
+
+@pytest.mark.parametrize('kind,changes,expected', [
+    ('JPEGArtifactDataset', {}, 'JPEGArtifactDataset restores the Y channel'),
+    ('DenoisingDataset', {'gray': True}, 'DenoisingDataset with gray: true'),
+])
+def test_network_channels_must_match_the_dataset(kind, changes, expected, in_data_dir, monkeypatch, capsys):
+    _register(monkeypatch, DATASET_REGISTRY, kind, _stand_in_dataset(kind, lambda opt: None))
+    dataset = {'name': 'Y', 'type': kind, 'dataroot_gt': 'datasets/tiny/train/gt', 'gt_size': 16,
+               'batch_size_per_gpu': 2, 'num_worker_per_gpu': 0, **changes}
+    opt_path = _options(in_data_dir, {'datasets.train': dataset}, delete=['datasets.val'])
+    message = _fails(['train', '-opt', opt_path], capsys)
+    assert message == (f"'{opt_path}': network_g.num_in_ch is 3 but datasets.train (Y) gives 1-channel images "
+                       f'({expected}). Set network_g.num_in_ch: 1 and num_out_ch: 1, or change the dataset.')
+
+
+def test_dataset_channels():
+    assert dataset_channels({'type': 'DenoisingDataset'})[0] == 3
+    assert dataset_channels({'type': 'DenoisingDataset', 'gray': True})[0] == 1
+    assert dataset_channels({'type': 'JPEGArtifactDataset', 'quality': 10})[0] == 1
+    assert dataset_channels({'type': 'DemosaicingDataset'})[0] == 3
+    assert dataset_channels({'type': 'PairedImageDataset'})[0] == 3
+    assert dataset_channels({'type': 'PairedImageDataset', 'color': 'y'})[0] == 1
+    assert dataset_channels({'type': 'SomeoneElsesDataset'}) is None
+
+    class WithNumChannels:
+
+        @classmethod
+        def num_channels(cls, opt):
+            return 1 if opt.get('gray') else 3
+
+    assert dataset_channels({'type': 'SomeoneElsesDataset', 'gray': True}, WithNumChannels) == (
+        1, 'SomeoneElsesDataset.num_channels')
+    assert dataset_channels({'type': 'DenoisingDataset', 'gray': True}, WithNumChannels) == (
+        1, 'DenoisingDataset with gray: true')
+
+
+def test_restoration_datasets_need_scale_1(in_data_dir, monkeypatch, capsys):
+    _register(monkeypatch, DATASET_REGISTRY, 'DemosaicingDataset', _stand_in_dataset('DemosaicingDataset',
+                                                                                     lambda opt: None))
+    dataset = {'name': 'Bayer', 'type': 'DemosaicingDataset', 'dataroot_gt': 'datasets/tiny/train/gt', 'gt_size': 16,
+               'batch_size_per_gpu': 2, 'num_worker_per_gpu': 0}
+    opt_path = _options(in_data_dir, {'datasets.train': dataset, 'scale': 2}, delete=['datasets.val'])
+    assert 'datasets.train (Bayer) is a DemosaicingDataset, whose LQ and GT images have the same size, but scale is 2' \
+        in _fails(['train', '-opt', opt_path], capsys)
+
+
+@pytest.mark.parametrize('changes,delete,expected', [
+    ({'datasets.train.use_filp': True}, [], "datasets.train (TinyTrain): unknown option 'use_filp' for "
+     "PairedImageDataset. Did you mean 'use_hflip'?"),
+    ({'datasets.val.dataroot_lq': 'datasets/tiny/val/LR'}, [], "datasets.val (TinyVal): dataroot_lq "
+     "'datasets/tiny/val/LR' does not exist (relative to "),
+    ({}, ['datasets.train.dataroot_lq'], 'datasets.train (TinyTrain): dataroot_lq is missing; PairedImageDataset '
+     'needs both'),
+    ({'datasets.train.io_backend': {'type': 'lmdb'}}, [], "io_backend is lmdb but dataroot_gt "
+     "'datasets/tiny/train/gt' is not an .lmdb folder"),
+    ({'scale': 4, 'network_g.upscale': 4, 'datasets.train.gt_size': 50}, [], 'datasets.train (TinyTrain): gt_size 50 '
+     'is not a multiple of scale 4 (LQ patches are gt_size / scale pixels). Use gt_size: 48 or 52.'),
+    ({'scale': 2}, [], 'network_g.upscale is 1 but scale is 2: the network must enlarge its input by the factor '
+     'between LQ and GT images.'),
+    ({'datasets.val.color': 'y'}, [], 'network_g.num_in_ch is 3 but datasets.val (TinyVal) gives 1-channel images '
+     '(PairedImageDataset with color: y).'),
+    ({}, ['scale'], 'scale is missing; PairedImageDataset needs it'),
+    ({'network_g.num_feats': 8}, [], "network_g.num_feats is not an option of RNAN. Did you mean 'num_feat'? Its "
+     'options: num_in_ch, num_out_ch, num_feat, num_group, upscale, img_range, rgb_mean, nl_softmax, nl_impl.'),
+    ({'network_g.num_feat': 7}, [], 'network_g (RNAN): num_feat must be an even number >= 2'),
+    ({'train.pixel_opt.loss_wieght': 1.0}, [], "train.pixel_opt.loss_wieght is not an option of MSELoss. Did you "
+     "mean 'loss_weight'?"),
+    ({'train.optim_g.type': 'AdamW'}, [], "train.optim_g.type 'AdamW' is not supported by SRModel"),
+    ({'train.scheduler.milestone': [3]}, [], "train.scheduler.milestone is not an option of MultiStepRestartLR. Did "
+     "you mean 'milestones'?"),
+    ({}, ['logger.save_checkpoint_freq'], 'logger.save_checkpoint_freq must be a positive integer, got None'),
+    ({}, ['val.val_freq'], 'val.val_freq must be a positive integer'),
+    ({'datasets.train.batch_size_per_gpu': 0}, [], 'datasets.train (TinyTrain): batch_size_per_gpu must be an '
+     'integer >= 1, got 0'),
+    ({'path.pretrain_network_g': 'experiments/pretrained_models/RNAN_SRx2.pth'}, [], "path.pretrain_network_g "
+     "'experiments/pretrained_models/RNAN_SRx2.pth' does not exist"),
+])
+def test_training_options_are_checked_before_anything_is_created(changes, delete, expected, in_data_dir, capsys):
+    opt_path = _options(in_data_dir, changes, delete)
+    message = _fails(['train', '-opt', opt_path], capsys)
+    assert message.startswith(f"'{opt_path}': ") and expected in message, message
+
+
+def test_basicsr_test_needs_weights(in_data_dir, capsys):
+    with open(TINY) as f:
+        val = yaml.safe_load(f)['datasets']['val']
+    opt_path = _options(in_data_dir, {'datasets': {'test_1': val}})
+    assert 'path.pretrain_network_g is not set: basicsr test would evaluate a randomly initialised network' in _fails(
+        ['test', '-opt', opt_path], capsys)
+
+
+def test_the_model_check_options_runs(in_data_dir, monkeypatch, capsys):
+
+    class CheckedModel(SRModel):
+        seen = []
+
+        @classmethod
+        def check_options(cls, opt):
+            cls.seen.append(opt['name'])
+            if (opt.get('val') or {}).get('tile') == 'big':
+                raise InputError("val.tile must be ~ or a mapping {size: 128, overlap: 16}, got 'big'.")
+
+    _register(monkeypatch, MODEL_REGISTRY, 'CheckedModel', CheckedModel)
+    opt_path = _options(in_data_dir, {'model_type': 'CheckedModel', 'val.tile': 'big'})
+    assert _fails(['train', '-opt', opt_path], capsys) == (
+        f"'{opt_path}': val.tile must be ~ or a mapping {{size: 128, overlap: 16}}, got 'big'.")
+    assert CheckedModel.seen == ['tiny_rnan']
+
+
+def test_a_class_check_that_sets_up_basicsr_logging_is_undone():
+    """BasicSR configures its logger once; a check calling get_root_logger() would leave training without a log
+    file."""
+    from basicsr.utils import get_root_logger
+    from basicsr.utils.logger import initialized_logger
+    before = ('basicsr' in initialized_logger, list(logging.getLogger('basicsr').handlers))
+    with _root_logger_untouched():
+        get_root_logger()
+    assert ('basicsr' in initialized_logger, list(logging.getLogger('basicsr').handlers)) == before
