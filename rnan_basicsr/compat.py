@@ -191,9 +191,9 @@ class _CheckpointTorch(types.ModuleType):
 
     @staticmethod
     def load(f, map_location=None, **kwargs):
-        from rnan_basicsr.utils.resume import load_weights_file
+        from rnan_basicsr.utils.checkpoint import load_checkpoint
 
-        return load_weights_file(f, map_location=map_location)
+        return load_checkpoint(f, what='network weights', map_location=map_location)
 
 
 def patch_checkpoint_io():

@@ -185,7 +185,7 @@ def test_load_network_errors_name_the_file(tmp_path):
         model.load_network(model.net_g, str(path))
     state = tmp_path / '4.state'
     torch.save({'epoch': 0, 'iter': 4, 'optimizers': [], 'schedulers': []}, state)
-    with pytest.raises(InputError, match='is a training state, not network weights'):
+    with pytest.raises(InputError, match=r"4\.state' is a BasicSR training state \(iteration 4\), not network weights"):
         model.load_network(model.net_g, str(state))
 
 

@@ -1,4 +1,5 @@
 """Writing files so that a crash at any moment leaves either the old file or the complete new one."""
+import contextlib
 import os
 import torch
 from os import path as osp
@@ -19,24 +20,28 @@ def fsync_folder(folder):
 
 
 def temp_path_for(path):
-    """The temporary name :func:`atomic_torch_save` writes before renaming: ``.<name>.tmp<pid>`` beside ``path``."""
+    """The temporary name :func:`atomic_write` writes before renaming: ``.<name>.tmp<pid>`` beside ``path``."""
     return osp.join(osp.dirname(osp.abspath(path)), f'.{osp.basename(path)}.tmp{os.getpid()}')
 
 
-def atomic_torch_save(obj, path):
-    """``torch.save`` that never leaves a partial file at ``path``.
+@contextlib.contextmanager
+def atomic_write(path, mode='wb', **open_kwargs):
+    """Open a temporary file beside ``path`` for writing; on success it replaces ``path`` in one rename.
 
-    The object is written to a temporary file in the same folder, flushed and fsynced, then renamed over ``path``
-    (an atomic operation on POSIX and Windows); the folder entry is fsynced where the OS allows. A crash at any
-    moment leaves either the old file or the complete new one, plus at most a stray ``.<name>.tmp<pid>`` file
-    (``--auto_resume`` removes those).
+    The temporary file is flushed and fsynced before the rename (atomic on POSIX and Windows), and the folder entry
+    is fsynced where the OS allows. If the ``with`` block raises, or the process dies, ``path`` keeps its old
+    content (or stays absent); only a stray ``.<name>.tmp<pid>`` file can remain after a kill (``--auto_resume``
+    removes those), and none after an exception.
+
+    Yields:
+        file: opened with ``mode`` (``'wb'``, ``'w'``...) and ``open_kwargs``.
     """
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
     tmp = temp_path_for(path)
     try:
-        with open(tmp, 'wb') as f:
-            torch.save(obj, f)
+        with open(tmp, mode, **open_kwargs) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -44,3 +49,9 @@ def atomic_torch_save(obj, path):
         if osp.exists(tmp):
             os.remove(tmp)
     fsync_folder(folder)
+
+
+def atomic_torch_save(obj, path):
+    """``torch.save`` that never leaves a partial file at ``path`` (see :func:`atomic_write`)."""
+    with atomic_write(path) as f:
+        torch.save(obj, f)

@@ -1,8 +1,9 @@
 """Loading network weights safely, and reading an RNAN configuration off its weights.
 
-Used by :class:`rnan_basicsr.models.rnan_model.RNANModel` (``path.pretrain_network_g``) and by
-``scripts/inference_rnan.py``. Checkpoints are loaded with ``weights_only=True`` (no arbitrary pickled code runs),
-and every way a file can be the wrong one gets an :class:`InputError` that says what the file is and what to use.
+Used by :class:`rnan_basicsr.models.rnan_model.RNANModel` (``path.pretrain_network_g``), by every BasicSR model's
+``load_network`` and by resuming (through :mod:`rnan_basicsr.compat`), and by ``scripts/inference_rnan.py``.
+Checkpoints are loaded with ``weights_only=True`` (no arbitrary pickled code runs), and every way a file can be
+the wrong one gets an :class:`InputError` that says what the file is and what to use.
 """
 import re
 import torch
@@ -17,12 +18,13 @@ TRAINING_STATE_KEYS = ('iter', 'optimizers')
 CONFIG_KEYS = ('num_in_ch', 'num_out_ch', 'num_feat', 'num_group', 'upscale')
 
 
-def load_checkpoint(path, what='checkpoint'):
-    """``torch.load(path, map_location='cpu', weights_only=True)`` with errors that name the file.
+def load_checkpoint(path, what='checkpoint', map_location='cpu'):
+    """``torch.load(path, map_location=map_location, weights_only=True)`` with errors that name the file.
 
     Args:
         path (str): The file.
         what (str): How to call it in messages, e.g. ``'path.pretrain_network_g'`` or ``'--model_path'``.
+        map_location: As for ``torch.load`` (default: everything on the CPU).
 
     Raises:
         InputError: the file is missing, unreadable, truncated, needs arbitrary pickled objects, or is a BasicSR
@@ -31,7 +33,7 @@ def load_checkpoint(path, what='checkpoint'):
     if not osp.isfile(path):
         raise InputError(f'{what} {path!r} does not exist or is not a file.')
     try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises several types for truncated, foreign or unsafe files
         first_line = str(error).splitlines()[0] if str(error) else ''
         raise InputError(f'cannot load {what} {path!r} with weights_only=True ({type(error).__name__}: '

@@ -10,6 +10,7 @@ import os
 from os import path as osp
 
 from rnan_basicsr.data.data_util import IMG_EXTENSIONS
+from rnan_basicsr.utils.atomic import atomic_write
 from rnan_basicsr.utils.errors import InputError
 
 
@@ -102,35 +103,21 @@ def write_image(path, img):
     Raises:
         InputError: OpenCV cannot encode the image in that format, or the folder is not writable.
     """
-    folder = osp.dirname(osp.abspath(path))
     ext = osp.splitext(path)[1] or '.png'
     ok, data = cv2.imencode(ext, img)
     if not ok:
         raise InputError(f'cannot encode an image of shape {img.shape} and type {img.dtype} as {ext} for {path!r}.')
-    tmp = osp.join(folder, f'.{osp.basename(path)}.tmp{os.getpid()}')
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with open(tmp, 'wb') as f:
-            f.write(data.tobytes())
-        os.replace(tmp, path)
-    except OSError as error:
-        raise InputError(f'cannot write {path!r}: {error.strerror or error}.') from None
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    _write(path, 'wb', data.tobytes())
 
 
 def write_text(path, text):
     """Write a text file atomically (temporary file in the same folder, then rename)."""
-    folder = osp.dirname(osp.abspath(path))
-    tmp = osp.join(folder, f'.{osp.basename(path)}.tmp{os.getpid()}')
+    _write(path, 'w', text, encoding='utf-8', newline='')
+
+
+def _write(path, mode, content, **open_kwargs):
     try:
-        os.makedirs(folder, exist_ok=True)
-        with open(tmp, 'w', encoding='utf-8', newline='') as f:
-            f.write(text)
-        os.replace(tmp, path)
+        with atomic_write(path, mode, **open_kwargs) as f:
+            f.write(content)
     except OSError as error:
         raise InputError(f'cannot write {path!r}: {error.strerror or error}.') from None
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)

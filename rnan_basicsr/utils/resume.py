@@ -15,6 +15,7 @@ import sys
 import torch
 from os import path as osp
 
+from rnan_basicsr.utils.checkpoint import load_checkpoint
 from rnan_basicsr.utils.errors import InputError
 
 STATE_KEYS = ('epoch', 'iter', 'optimizers', 'schedulers')
@@ -88,30 +89,6 @@ def load_training_state(path):
         found = sorted(state.keys()) if isinstance(state, dict) else type(state).__name__
         raise InputError(f'{path!r} is not a BasicSR training state: expected keys {list(STATE_KEYS)}, found {found}.')
     return state
-
-
-def load_weights_file(path, what='network weights', map_location='cpu'):
-    """``torch.load(path, weights_only=True)`` for network weights, with errors that name the file.
-
-    Raises:
-        InputError: the file is missing, truncated or corrupt, holds Python objects other than tensors and plain
-            containers (refused: unpickling them could run code), or is a training state.
-    """
-    if not osp.isfile(path):
-        raise InputError(f'{what} {path!r} does not exist.')
-    try:
-        weights = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:
-        raise InputError(f'cannot load {what} {path!r}: {_first_line(error)}. Weights are loaded with '
-                         'weights_only=True: the file must be complete and hold only tensors (a state dict, '
-                         "optionally under 'params' / 'params_ema'); other pickled objects are refused because "
-                         'loading them could run code. Re-save the plain state dict (e.g. scripts/'
-                         'convert_official_rnan.py for the authors\' checkpoints).') from None
-    if isinstance(weights, dict) and all(key in weights for key in STATE_KEYS):
-        raise InputError(f'{what} {path!r} is a training state, not network weights. To resume from it set '
-                         'path.resume_state to it (its weights are read from models/net_g_<iter>.pth); to start from '
-                         'weights, point to a models/net_g_<iter>.pth file.')
-    return weights
 
 
 def network_files(opt, iteration):
@@ -269,7 +246,7 @@ def _load_networks(opt, state, state_path):
         if not osp.isfile(path):
             raise InputError(f'training state {state_path!r} (iteration {state["iter"]}) needs its network weights '
                              f'{path!r}, which do not exist (BasicSR loads {key} from there when resuming).')
-        loaded[key] = (path, load_weights_file(path, what=f'network weights of training state {state_path!r}'))
+        loaded[key] = (path, load_checkpoint(path, what=f'network weights of training state {state_path!r}'))
     return loaded
 
 
