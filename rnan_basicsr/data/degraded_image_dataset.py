@@ -5,7 +5,6 @@ Not registered itself; :class:`~rnan_basicsr.data.denoising_dataset.DenoisingDat
 :class:`~rnan_basicsr.data.demosaicing_dataset.DemosaicingDataset` each add one :meth:`DegradedImageDataset.degrade`
 and their own options.
 """
-import difflib
 import numpy as np
 import random
 from basicsr.data.transforms import augment, paired_random_crop
@@ -18,6 +17,7 @@ from rnan_basicsr.data.data_util import (convert_channels, decode_image, image_k
                                          lmdb_keys, read_meta_info)
 from rnan_basicsr.data.degradations import image_rng
 from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.options import did_you_mean, is_int
 
 COMMON_OPTIONS = ('name', 'type', 'phase', 'scale', 'dataroot_gt', 'dataroot_lq', 'io_backend', 'meta_info_file',
                   'filename_tmpl', 'gt_size', 'use_hflip', 'use_rot', 'seed', 'batch_size_per_gpu',
@@ -34,10 +34,6 @@ def dataset_label(opt):
     return f'datasets.{phase or "<phase>"} ({name or "unnamed"})'
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_number(value):
     return isinstance(value, Real) and not isinstance(value, bool)
 
@@ -45,7 +41,7 @@ def _is_number(value):
 def check_int(opt, key, label, minimum, example, maximum=None):
     """Raise an InputError unless ``opt[key]`` is an int in [minimum, maximum]."""
     value = opt[key]
-    if not _is_int(value) or value < minimum or (maximum is not None and value > maximum):
+    if not is_int(value) or value < minimum or (maximum is not None and value > maximum):
         bounds = f'>= {minimum}' if maximum is None else f'in {minimum}..{maximum}'
         raise InputError(f'{label}: {key} must be an integer {bounds}, got {value!r}; e.g. {key}: {example}')
 
@@ -62,7 +58,7 @@ def check_level(opt, key, label, minimum, maximum, integer, example):
         tuple: (low, high); equal for a single value.
     """
     value = opt[key]
-    is_valid = _is_int if integer else _is_number
+    is_valid = is_int if integer else _is_number
     kind = 'an integer' if integer else 'a number'
     if isinstance(value, (list, tuple)):
         if len(value) != 2 or not all(is_valid(v) for v in value) or value[0] > value[1]:
@@ -126,9 +122,8 @@ class DegradedImageDataset(data.Dataset):
         known = tuple(COMMON_OPTIONS) + tuple(cls.task_options)
         for key in opt:
             if key not in known:
-                close = difflib.get_close_matches(str(key), known, n=1)
-                hint = f" Did you mean '{close[0]}'?" if close else ''
-                raise InputError(f'{label}: unknown option {key!r} for {cls.__name__}.{hint} Known options: '
+                raise InputError(f'{label}: unknown option {key!r} for {cls.__name__}.{did_you_mean(key, known)} '
+                                 'Known options: '
                                  f'{", ".join(sorted(known))}.')
         phase = opt.get('phase')
         if phase is not None and phase not in PHASES:

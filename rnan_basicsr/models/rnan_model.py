@@ -18,7 +18,6 @@ Training, losses, optimizers, schedulers, EMA, checkpoints and the validation lo
   checkpoint with EMA weights is evaluated with them (``params_ema``) unless ``path.param_key_g`` says otherwise,
   matching what validation reported during training.
 """
-import difflib
 import functools
 import numpy as np
 import torch
@@ -31,14 +30,11 @@ from os import path as osp
 from rnan_basicsr.utils.checkpoint import describe_config, infer_rnan_config, load_checkpoint, select_params
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.inference import self_ensemble_forward, tile_forward
+from rnan_basicsr.utils.options import did_you_mean, is_int
 
 TILE_KEYS = ('size', 'overlap')
 DEFAULT_TB_IMAGES = 3
 TB_CROP = 256  # largest side (output pixels) of an image sent to TensorBoard: a centre crop, to keep events small
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @MODEL_REGISTRY.register()
@@ -81,21 +77,20 @@ class RNANModel(SRModel):
                                  f'pixels, got {tile!r}.')
             for key in tile:
                 if key not in TILE_KEYS:
-                    close = difflib.get_close_matches(str(key), TILE_KEYS, n=1)
-                    hint = f" Did you mean '{close[0]}'?" if close else ''
-                    raise InputError(f'val.tile has an unknown key {key!r}.{hint} Allowed: size, overlap.')
+                    raise InputError(f'val.tile has an unknown key {key!r}.{did_you_mean(key, TILE_KEYS)} '
+                                     'Allowed: size, overlap.')
             size, overlap = tile.get('size'), tile.get('overlap', 0)
-            if not _is_int(size) or size < 1:
+            if not is_int(size) or size < 1:
                 raise InputError(f'val.tile.size must be a positive integer (tile side in LQ pixels), got {size!r}; '
                                  'e.g. tile: {size: 128, overlap: 16}, or tile: ~ for whole images.')
-            if not _is_int(overlap) or not 0 <= overlap < size:
+            if not is_int(overlap) or not 0 <= overlap < size:
                 raise InputError(f'val.tile.overlap must be an integer in [0, val.tile.size) = [0, {size}), got '
                                  f'{overlap!r}.')
         self_ensemble = val.get('self_ensemble', False)
         if not isinstance(self_ensemble, bool):
             raise InputError(f'val.self_ensemble must be true or false, got {self_ensemble!r}.')
         tb_images = val.get('tb_images', DEFAULT_TB_IMAGES)
-        if not _is_int(tb_images) or tb_images < 0:
+        if not is_int(tb_images) or tb_images < 0:
             raise InputError(f'val.tb_images must be an integer >= 0 (images per dataset sent to TensorBoard), got '
                              f'{tb_images!r}.')
 

@@ -89,8 +89,7 @@ def _check_type(registry, type_name, key, opt_path):
     if type_name in registry or f'{type_name}_basicsr' in registry:
         return
     names = sorted(registry.keys())
-    close = difflib.get_close_matches(type_name, names, n=1)
-    hint = f" Did you mean '{close[0]}'?" if close else ''
+    hint = did_you_mean(type_name, names)
     raise InputError(f"{opt_path!r}: {key} '{type_name}' is not in BasicSR's '{registry._name}' registry.{hint} "
                      f"Registered there: {', '.join(names)}. {_describe_installation()}. If the type comes from "
                      'another plugin, that plugin must be imported before the pipeline runs.')
@@ -105,11 +104,13 @@ def _require(opt, key, opt_path, kind, example):
     return value
 
 
-def _is_int(value):
+def is_int(value):
+    """True for an int that is not a bool (YAML's ``true`` is an int to Python)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _did_you_mean(name, known):
+def did_you_mean(name, known):
+    """`` Did you mean 'x'?`` for the closest of ``known`` to ``name``, or an empty string."""
     close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
     return f" Did you mean '{close[0]}'?" if close else ''
 
@@ -141,7 +142,7 @@ def _check_signature_keys(cls, options, key, opt_path, skip=('type', )):
     for name in options:
         if name not in skip and name not in parameters:
             raise InputError(f'{opt_path!r}: {key}.{name} is not an option of {cls.__name__}.'
-                             f'{_did_you_mean(name, parameters)} Its options: {", ".join(parameters)}.')
+                             f'{did_you_mean(name, parameters)} Its options: {", ".join(parameters)}.')
 
 
 def _effective(options, cls, name):
@@ -247,7 +248,7 @@ def _check_paired_image_dataset(options, label, opt_path):
     for key in options:
         if key not in PAIRED_IMAGE_DATASET_KEYS:
             raise InputError(f'{opt_path!r}: {label}: unknown option {key!r} for PairedImageDataset.'
-                             f'{_did_you_mean(key, PAIRED_IMAGE_DATASET_KEYS)} Known: '
+                             f'{did_you_mean(key, PAIRED_IMAGE_DATASET_KEYS)} Known: '
                              f'{", ".join(PAIRED_IMAGE_DATASET_KEYS)}.')
     backend = options.get('io_backend')
     if not isinstance(backend, dict) or backend.get('type') not in ('disk', 'lmdb', 'memcached'):
@@ -301,16 +302,16 @@ def _check_dataset(opt, phase_key, dataset, opt_path):
     if options['phase'] == 'train':
         gt_size = options.get('gt_size')
         if gt_size is not None:
-            if not _is_int(gt_size) or gt_size < 1:
+            if not is_int(gt_size) or gt_size < 1:
                 raise InputError(f'{opt_path!r}: {label}: gt_size must be a positive integer (GT patch side in '
                                  f'pixels), got {gt_size!r}.')
-            if _is_int(scale) and scale >= 1 and gt_size % scale:
+            if is_int(scale) and scale >= 1 and gt_size % scale:
                 lower, upper = gt_size - gt_size % scale, gt_size - gt_size % scale + scale
                 raise InputError(f'{opt_path!r}: {label}: gt_size {gt_size} is not a multiple of scale {scale} (LQ '
                                  f'patches are gt_size / scale pixels). Use gt_size: {lower or upper} or {upper}.')
         for key, minimum, example in (('batch_size_per_gpu', 1, 16), ('num_worker_per_gpu', 0, 4)):
             value = options.get(key)
-            if not _is_int(value) or value < minimum:
+            if not is_int(value) or value < minimum:
                 raise InputError(f'{opt_path!r}: {label}: {key} must be an integer >= {minimum}, got {value!r}; '
                                  f'e.g. {key}: {example}.')
 
@@ -344,7 +345,7 @@ def _check_channels_and_scale(opt, datasets, opt_path):
         return
     cls = ARCH_REGISTRY.get(network['type'])
     scale = opt.get('scale', 1)
-    if 'scale' in opt and (not _is_int(scale) or scale < 1):
+    if 'scale' in opt and (not is_int(scale) or scale < 1):
         raise InputError(f'{opt_path!r}: scale must be a positive integer (1 for restoration, 2/3/4 for '
                          f'super-resolution), got {scale!r}.')
     if 'scale' not in opt and any(d.get('type') == 'PairedImageDataset' for d in datasets.values()):
@@ -382,7 +383,7 @@ def _check_training_keys(opt, model_cls, opt_path):
     for section, values, key, example in (('train', train, 'total_iter', '300000'),
                                           ('logger', logger, 'print_freq', '100'),
                                           ('logger', logger, 'save_checkpoint_freq', '5000')):
-        if not _is_int(values.get(key)) or values[key] < 1:
+        if not is_int(values.get(key)) or values[key] < 1:
             raise InputError(f'{opt_path!r}: {section}.{key} must be a positive integer, got {values.get(key)!r}; '
                              f'e.g. {key}: {example}.')
     if not isinstance(logger.get('use_tb_logger'), bool):
@@ -392,7 +393,7 @@ def _check_training_keys(opt, model_cls, opt_path):
     if val is not None:
         if not isinstance(val, dict):
             raise InputError(f'{opt_path!r}: val must be a mapping (val_freq, save_img, metrics), got {val!r}.')
-        if not _is_int(val.get('val_freq')) or val['val_freq'] < 1:
+        if not is_int(val.get('val_freq')) or val['val_freq'] < 1:
             raise InputError(f'{opt_path!r}: val.val_freq must be a positive integer (validate every that many '
                              f'iterations), got {val.get("val_freq")!r}; remove the val section to train without '
                              'validation.')
@@ -409,7 +410,7 @@ def _check_training_keys(opt, model_cls, opt_path):
     scheduler = train.get('scheduler')
     if getattr(model_cls, 'setup_schedulers', None) is BaseModel.setup_schedulers and isinstance(scheduler, dict):
         if scheduler.get('type') not in schedulers:
-            hint = _did_you_mean(scheduler.get('type'), schedulers)
+            hint = did_you_mean(scheduler.get('type'), schedulers)
             raise InputError(f"{opt_path!r}: train.scheduler.type {scheduler.get('type')!r} is not one of "
                              f"{', '.join(schedulers)} (BaseModel.setup_schedulers).{hint}")
         _check_signature_keys(schedulers[scheduler['type']], scheduler, 'train.scheduler', opt_path,
