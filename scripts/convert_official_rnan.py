@@ -1,7 +1,8 @@
-"""Convert an authors' RNAN checkpoint (github.com/yulunzhang/RNAN, e.g. ``RNAN_DN_Gray_N50.pt``) to BasicSR's format.
+"""Convert an authors' RNAN checkpoint (github.com/yulunzhang/RNAN, e.g. ``RNAN_Gray_F64G10P48L2N50.pt``) to BasicSR's
+format.
 
-    python scripts/convert_official_rnan.py --input RNAN_DN_Gray_N50.pt \
-        --output experiments/pretrained_models/RNAN_DN_Gray_N50.pth
+    python scripts/convert_official_rnan.py --input RNAN_Gray_F64G10P48L2N50.pt \
+        --output experiments/pretrained_models/RNAN_DN_Gray_sigma50.pth
 
 The output is ``{'params': state_dict}`` for ``path.pretrain_network_g``. The network configuration is inferred from
 the weights and printed; use the same values in ``network_g`` of your option file.
