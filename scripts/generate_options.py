@@ -398,7 +398,7 @@ def train_entries(exp):
                 ('lr', Sci('1e-4')),
                 ('weight_decay', 0),
                 ('betas', (0.9, 0.999)),
-                ('eps', Sci('1e-8')),
+                ('eps', Sci('1.53787e-13'), "1e-8 / 255^2: the authors' Adam steps, their MSE being on [0, 255]"),
             ])),
             ('scheduler', Map([
                 ('type', 'MultiStepLR'),
