@@ -121,17 +121,18 @@ def file_fingerprint(path):
 
 class Stamps:
     """One small JSON file per step in ``<workdir>/.quickstart/``: the fingerprint of the inputs and settings its
-    outputs were built from, written only after they were complete."""
+    outputs were built from, written once they are complete (training's when a run starts: it says what the
+    experiment folder was started with, so that an interrupted run can be continued)."""
 
     def __init__(self, workdir):
         self.folder = osp.join(workdir, '.quickstart')
 
-    def _path(self, step):
+    def path(self, step):
         return osp.join(self.folder, f'{step}.json')
 
     def read(self, step):
         try:
-            with open(self._path(step)) as f:
+            with open(self.path(step)) as f:
                 return json.load(f)
         except (OSError, ValueError):
             return {}
@@ -140,7 +141,7 @@ class Stamps:
         return self.read(step).get('fingerprint') == value
 
     def write(self, step, value):
-        write_text(self._path(step), json.dumps({'fingerprint': value, 'time': time.strftime('%Y-%m-%d %H:%M:%S')}))
+        write_text(self.path(step), json.dumps({'fingerprint': value, 'time': time.strftime('%Y-%m-%d %H:%M:%S')}))
 
 
 def banner(index, title):
@@ -323,6 +324,9 @@ def step_training(setting, workdir, stamps, upstream, retrain):
     else:
         if retrain:
             reason = '--retrain'
+        elif not stamps.read('train'):
+            reason = (f'there is no record of what the last run was trained on ({shown(stamps.path("train"))}), so '
+                      'training starts again')
         elif not same:
             reason = 'the option file or the data differ from those of the last run, so training starts again'
         elif not osp.isdir(experiment):
