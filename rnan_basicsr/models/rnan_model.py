@@ -12,6 +12,8 @@ Training, losses, optimizers, schedulers, EMA, checkpoints and the validation lo
   Without ``tile`` the whole image goes through the network at once; that is exact, and RNAN's attention needs
   memory linear in H*W.
 * validation images in TensorBoard (LQ | output | GT, side by side) when training logs to TensorBoard;
+* the learning rate in TensorBoard (scalar ``lr``, at every ``logger.print_freq`` iterations like the losses):
+  BasicSR's MessageLogger prints the learning rates but does not send them there;
 * the network back in the mode it had before validation (train mode during training);
 * ``path.pretrain_network_g`` loaded with ``weights_only=True``, with an :class:`InputError` for a training
   state, a missing param key, or weights whose channels / scale / size do not fit ``network_g``. When testing, a
@@ -25,6 +27,7 @@ import torch.nn.functional as F
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
+from collections import OrderedDict
 from os import path as osp
 
 from rnan_basicsr.utils.checkpoint import describe_config, infer_rnan_config, load_checkpoint, select_params
@@ -190,6 +193,17 @@ class RNANModel(SRModel):
     def feed_data(self, data):
         super().feed_data(data)
         self._lq_path = data.get('lq_path')
+
+    def get_current_log(self):
+        """SRModel's losses plus ``lr``, the current learning rate of ``optimizer_g`` (first parameter group).
+
+        BasicSR's training loop passes this dict to its MessageLogger, which writes each entry to TensorBoard
+        (``l_*`` as ``losses/l_*``, the rest under its own name); the learning rates it prints itself are not.
+        """
+        log = OrderedDict(super().get_current_log())
+        if getattr(self, 'optimizer_g', None) is not None:
+            log['lr'] = self.optimizer_g.param_groups[0]['lr']
+        return log
 
     # ---------------------------------------------------------------------------------------------------------
     # validation
