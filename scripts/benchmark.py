@@ -205,6 +205,11 @@ def fmt(value, digits=2):
     return '—' if value is None else f'{value:.{digits}f}'
 
 
+def fmt_times(value):
+    """A ratio as ``2.18×``, or ``—`` when one side was not measured."""
+    return '—' if value is None else f'{value:.2f}×'
+
+
 def ratio(a, b):
     return None if a is None or b is None or b == 0 else a / b
 
@@ -288,8 +293,9 @@ def main():
 
     report = render(header, rows, gpu_rows, train, tiling, time.time() - started)
     print('\n' + report)
-    with open(args.json, 'w') as f:
-        json.dump(dict(header=header, measurements=log, report=report), f, indent=1)
+    from rnan_basicsr.utils.image_io import write_text  # atomic: an interrupted run leaves no half-written JSON
+
+    write_text(args.json, json.dumps(dict(header=header, measurements=log, report=report), indent=1))
     print(f'\nAll measurements written to {args.json}')
     return 0
 
@@ -308,7 +314,7 @@ def render(header, rows, gpu_rows, train, tiling, seconds):
         speedup = ratio(_get(d), _get(o))
         direct_time = fmt(_get(d)) if 'skipped' not in (d or {}) else f'skipped ({d["skipped"]})'
         out.append(f'| {row["config"]} | {row["size"]}² | {fmt(_get(f))} | {fmt(_get(o))} | {direct_time} '
-                   f'| {fmt(speedup)}× | {fmt(ratio(_get(o), _get(f)))} | {fmt(_get(f, "peak_mb"), 0)} '
+                   f'| {fmt_times(speedup)} | {fmt(ratio(_get(o), _get(f)))} | {fmt(_get(f, "peak_mb"), 0)} '
                    f'| {fmt(_get(o, "peak_mb"), 0)} | {fmt(_get(d, "peak_mb"), 0)} '
                    f'| {fmt(ratio(_get(o, "peak_mb"), _get(f, "peak_mb")))} |')
     if gpu_rows:
@@ -321,7 +327,7 @@ def render(header, rows, gpu_rows, train, tiling, seconds):
         out += ['', f'**Training step** (grey, batch {TRAIN_BATCH}, {TRAIN_PATCH}×{TRAIN_PATCH}, L2 + Adam)', '',
                 '| floor s | ours s | direct s | speed-up (direct / ours) | floor MB | ours MB | direct MB |',
                 '|---|---|---|---|---|---|---|',
-                f'| {fmt(_get(f))} | {fmt(_get(o))} | {fmt(_get(d))} | {fmt(ratio(_get(d), _get(o)))}× '
+                f'| {fmt(_get(f))} | {fmt(_get(o))} | {fmt(_get(d))} | {fmt_times(ratio(_get(d), _get(o)))} '
                 f'| {fmt(_get(f, "peak_mb"), 0)} | {fmt(_get(o, "peak_mb"), 0)} | {fmt(_get(d, "peak_mb"), 0)} |']
     if tiling:
         out += ['', '**Whole image vs tiled inference** (256², overlap 16; distance to the exact whole-image output)',
@@ -339,25 +345,34 @@ def render(header, rows, gpu_rows, train, tiling, seconds):
     return '\n'.join(out)
 
 
+def verdict(value, passed):
+    """``met`` / ``missed`` for a measured value and the test of its goal; ``not measured`` for None."""
+    return 'not measured' if value is None else ('met' if passed(value) else 'missed')
+
+
 def goals(rows, train):
     """The performance goals of the project, checked against what was just measured."""
     lines = ['**Goals**']
     for row in rows:
         if row['size'] == 128:
             speedup = ratio(_get(row.get('direct')), _get(row.get('ours')))
-            lines.append(f'- {row["config"]} 128²: ours is {fmt(speedup)}× faster than direct (goal ≥ 2, stretch 3)')
+            lines.append(f'- {row["config"]} 128²: ours is {fmt(speedup)}× faster than direct: goal ≥ 2 '
+                         f'{verdict(speedup, lambda v: v >= 2)}, stretch 3 {verdict(speedup, lambda v: v >= 3)}')
         if row['size'] == 256 and row['config'] == 'grey' and _get(row.get('ours')):
             times_floor = ratio(_get(row.get('ours')), _get(row.get('floor')))
             gigabytes = _get(row.get('ours'), 'peak_mb') / 1024
-            lines.append(f'- grey 256²: ours takes {fmt(times_floor)}× the conv-only floor (goal ≤ 6) and '
-                         f'{gigabytes:.2f} GB (goal < 1.5 GB)')
+            lines.append(f'- grey 256²: ours takes {fmt(times_floor)}× the conv-only floor (goal ≤ 6 '
+                         f'{verdict(times_floor, lambda v: v <= 6)}) and {gigabytes:.2f} GB (goal < 1.5 GB '
+                         f'{verdict(gigabytes, lambda v: v < 1.5)})')
     worst = [ratio(_get(r.get('ours'), 'peak_mb'), _get(r.get('floor'), 'peak_mb')) for r in rows]
     worst = [w for w in worst if w is not None]
     if worst:
-        lines.append(f'- peak memory ours / floor: at most {max(worst):.2f} over all sizes (goal ≤ 1.25)')
+        lines.append(f'- peak memory ours / floor: at most {max(worst):.2f} over all sizes (goal ≤ 1.25 '
+                     f'{verdict(max(worst), lambda v: v <= 1.25)})')
     if train and _get(train.get('ours')) and _get(train.get('direct')):
-        lines.append(f'- training step: ours {fmt(_get(train["ours"]))} s vs direct {fmt(_get(train["direct"]))} s '
-                     '(goal: no slower)')
+        ours, direct = _get(train['ours']), _get(train['direct'])
+        lines.append(f'- training step: ours {fmt(ours)} s vs direct {fmt(direct)} s (goal: no slower '
+                     f'{verdict(ours, lambda v: v <= direct)})')
     return '\n'.join(lines)
 
 

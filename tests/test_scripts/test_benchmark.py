@@ -1,0 +1,50 @@
+"""scripts/benchmark.py in its smallest form (16 x 16, forward only, one run): every variant is measured in its own
+process, the JSON holds the measurements, and the printed table and goals are computed from them. The real run
+(64-256 pixels, training step, tiling; about 10 minutes) is for the README, not the test suite."""
+import json
+import re
+import subprocess
+import sys
+from conftest import ROOT
+from os import path as osp
+
+sys.path.insert(0, osp.join(ROOT, 'scripts'))
+import benchmark  # noqa: E402
+
+
+def test_benchmark_measures_each_variant_in_a_fresh_process_and_reports_from_the_json(tmp_path):
+    out_json = tmp_path / 'bench.json'
+    proc = subprocess.run([sys.executable, osp.join(ROOT, 'scripts', 'benchmark.py'), '--sizes', '16', '--configs',
+                           'grey', '--no-train', '--no-tiling', '--repeats', '1', '--json', str(out_json)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out_json.read_text())
+    results = {m['spec']['variant']: m['result'] for m in data['measurements']}
+    assert sorted(results) == ['direct', 'floor', 'ours']
+    for result in results.values():
+        assert result['time_s'] > 0 and result['peak_mb'] > 100  # a fresh process with torch loaded
+    row = next(line for line in proc.stdout.splitlines() if line.startswith('| grey | 16² |'))
+    cells = [c.strip() for c in row.strip('|').split('|')]
+    assert cells[2:5] == [f'{results[v]["time_s"]:.2f}' for v in ('floor', 'ours', 'direct')]
+    assert cells[5] == f'{results["direct"]["time_s"] / results["ours"]["time_s"]:.2f}×'
+    assert cells[10] == f'{results["ours"]["peak_mb"] / results["floor"]["peak_mb"]:.2f}'
+    assert re.search(r'peak memory ours / floor: at most [\d.]+ over all sizes \(goal ≤ 1.25 (met|missed)\)',
+                     proc.stdout)
+    assert data['report'] in proc.stdout
+
+
+def test_goals_say_met_or_missed_from_the_figures():
+    def forward(config, size, floor, ours, direct, floor_mb=1000, ours_mb=1100):
+        return dict(config=config, size=size, floor=dict(time_s=floor, peak_mb=floor_mb),
+                    ours=dict(time_s=ours, peak_mb=ours_mb), direct=dict(time_s=direct, peak_mb=3000))
+
+    rows = [forward('grey', 128, 2.0, 4.0, 9.0), forward('colour', 128, 2.0, 4.0, 7.0),
+            forward('grey', 256, 9.0, 63.0, None, ours_mb=1600)]
+    train = dict(ours=dict(time_s=16.0), direct=dict(time_s=15.0))
+    text = benchmark.goals(rows, train)
+    assert 'grey 128²: ours is 2.25× faster than direct: goal ≥ 2 met, stretch 3 missed' in text
+    assert 'colour 128²: ours is 1.75× faster than direct: goal ≥ 2 missed' in text
+    assert '7.00× the conv-only floor (goal ≤ 6 missed) and 1.56 GB (goal < 1.5 GB missed)' in text
+    assert 'at most 1.60 over all sizes (goal ≤ 1.25 missed)' in text
+    assert 'at most 1.10 over all sizes (goal ≤ 1.25 met)' in benchmark.goals(rows[:2], {})
+    assert 'ours 16.00 s vs direct 15.00 s (goal: no slower missed)' in text
