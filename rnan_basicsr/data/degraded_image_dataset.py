@@ -17,7 +17,7 @@ from rnan_basicsr.data.data_util import (convert_channels, decode_image, image_k
                                          lmdb_keys, read_meta_info)
 from rnan_basicsr.data.degradations import image_rng
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.options import did_you_mean, is_int
+from rnan_basicsr.utils.options import check_path_exists, did_you_mean, is_int
 
 COMMON_OPTIONS = ('name', 'type', 'phase', 'scale', 'dataroot_gt', 'dataroot_lq', 'io_backend', 'meta_info_file',
                   'filename_tmpl', 'gt_size', 'use_hflip', 'use_rot', 'seed', 'batch_size_per_gpu',
@@ -190,11 +190,8 @@ class DegradedImageDataset(data.Dataset):
             value = opt.get(key)
             if value is None:
                 continue
-            if not isinstance(value, str):
-                raise InputError(f'{label}: {key} must be a path, got {value!r}')
-            if not osp.exists(value):
-                raise InputError(f'{label}: {key} {value!r} does not exist (relative paths are relative to '
-                                 'the directory basicsr runs in). Fix the path.')
+            kind = 'meta_info file' if key == 'meta_info_file' else 'folder or .lmdb'
+            check_path_exists(value, key, label, kind=kind)
             if key == 'meta_info_file':
                 if backend == 'lmdb':
                     raise InputError(f"{label}: meta_info_file is for io_backend disk; an LMDB's own meta_info.txt "

@@ -235,12 +235,25 @@ def _dataset_as_basicsr_passes_it(opt, phase_key, dataset):
     return options
 
 
-def _check_path_exists(path, key, label, opt_path, kind='folder or .lmdb'):
+def check_path_exists(path, key, label, kind='folder or .lmdb'):
+    """Raise an :class:`InputError` naming ``label``'s ``key`` unless ``path`` is a string that exists.
+
+    Used by every dataset check (BasicSR's PairedImageDataset here, ours in their ``check_options``), so that a
+    wrong data root reads the same whatever class reads it; relative paths are shown with the folder they are
+    relative to (the one ``basicsr`` runs in).
+    """
     if not isinstance(path, str) or not path:
-        raise InputError(f'{opt_path!r}: {label}: {key} must be a path ({kind}), got {path!r}.')
+        raise InputError(f'{label}: {key} must be a path ({kind}), got {path!r}.')
     if not osp.exists(path):
-        raise InputError(f'{opt_path!r}: {label}: {key} {path!r} does not exist{_where(path)}. Point it to the '
-                         f'{kind} of the images (prepare the data first; see the README).')
+        raise InputError(f'{label}: {key} {path!r} does not exist{_where(path)}. Point it to the {kind} of the '
+                         'images (prepare the data first; see the README).')
+
+
+def _check_path_exists(path, key, label, opt_path, kind='folder or .lmdb'):
+    try:
+        check_path_exists(path, key, label, kind)
+    except InputError as error:
+        raise InputError(f'{opt_path!r}: {error}') from None
 
 
 def _check_paired_image_dataset(options, label, opt_path):
