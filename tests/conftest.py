@@ -1,5 +1,6 @@
 """Shared helpers for the test suite: tiny synthetic images, and running the real ``basicsr`` command."""
 import cv2
+import importlib.util
 import numpy as np
 import os
 import pytest
@@ -12,6 +13,19 @@ import rnan_basicsr  # noqa: F401  (compatibility patches before any test module
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TEST_OPTIONS = osp.join(ROOT, 'tests', 'options')
 BASICSR = osp.join(osp.dirname(sys.executable), 'basicsr')
+
+
+def load_script(name, folder='data_preparation'):
+    """Import ``scripts/<folder>/<name>.py`` as a module (a fresh copy each call); ``folder=''`` for scripts/ itself."""
+    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'scripts', folder, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_lmdb(folder, lmdb_path):
+    """An LMDB of the images in ``folder``, made by scripts/data_preparation/create_lmdb.py."""
+    assert load_script('create_lmdb').main(['--input', str(folder), '--output', str(lmdb_path)]) == 0
 
 
 def synthetic_image(height, width, channels=3, seed=0):

@@ -1,24 +1,14 @@
 """Bad input to the datasets: options and data, each a clear InputError naming the dataset, the file and the fix."""
 import cv2
-import importlib.util
 import os
 import pytest
 import shutil
-from conftest import ROOT, write_images
-from os import path as osp
+from conftest import make_lmdb, write_images
 
 from rnan_basicsr.data.demosaicing_dataset import DemosaicingDataset
 from rnan_basicsr.data.denoising_dataset import DenoisingDataset
 from rnan_basicsr.data.jpeg_artifact_dataset import JPEGArtifactDataset
 from rnan_basicsr.utils.errors import InputError
-
-
-def make_lmdb(folder, lmdb_path):
-    spec = importlib.util.spec_from_file_location('create_lmdb', osp.join(ROOT, 'scripts', 'data_preparation',
-                                                                          'create_lmdb.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.main(['--input', str(folder), '--output', str(lmdb_path)]) == 0
 
 
 def opt_for(root, phase='train', cls=DenoisingDataset, **extra):

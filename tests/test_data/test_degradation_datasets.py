@@ -1,11 +1,10 @@
 """DenoisingDataset, JPEGArtifactDataset, DemosaicingDataset from folders and LMDBs: items, degradations, seeding."""
 import cv2
-import importlib.util
 import numpy as np
 import pytest
 import random
 import torch
-from conftest import ROOT, write_images
+from conftest import make_lmdb, write_images
 from os import path as osp
 
 from rnan_basicsr.data.degradations import (add_gaussian_noise, bayer_mosaic, image_rng, jpeg_compress_y, to_gray,
@@ -20,13 +19,6 @@ TASKS = {
     'jpeg': (JPEGArtifactDataset, {'quality': 20}, 1),
     'demosaic': (DemosaicingDataset, {}, 3),
 }
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'scripts', 'data_preparation', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def make_opt(cls, phase, root, backend='disk', **extra):
@@ -44,7 +36,7 @@ def data(tmp_path_factory):
     root = tmp_path_factory.mktemp('datasets')
     write_images(root / 'gt', 3, 24, 20, seed=10)
     write_images(root / 'gt' / 'sub', 1, 24, 20, channels=1, seed=20, prefix='gray')
-    assert load_script('create_lmdb').main(['--input', str(root / 'gt'), '--output', str(root / 'gt.lmdb')]) == 0
+    make_lmdb(root / 'gt', root / 'gt.lmdb')
     return root
 
 

@@ -1,10 +1,9 @@
 """Done-when of the data issue: each of the three datasets trains (and validates) a tiny RNAN through `basicsr train`
 from LMDBs made by create_lmdb.py. The three runs go in parallel to keep the suite short."""
-import importlib.util
 import os
 import subprocess
 import yaml
-from conftest import BASICSR, ROOT, TEST_OPTIONS, write_images
+from conftest import BASICSR, TEST_OPTIONS, make_lmdb, write_images
 from os import path as osp
 
 RUNS = {
@@ -12,14 +11,6 @@ RUNS = {
     'jpeg': ({'type': 'JPEGArtifactDataset', 'quality': [10, 40]}, {'type': 'JPEGArtifactDataset', 'quality': 10}, 1),
     'demosaic': ({'type': 'DemosaicingDataset'}, {'type': 'DemosaicingDataset'}, 3),
 }
-
-
-def _create_lmdb(folder, lmdb_path):
-    spec = importlib.util.spec_from_file_location('create_lmdb', osp.join(ROOT, 'scripts', 'data_preparation',
-                                                                          'create_lmdb.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.main(['--input', str(folder), '--output', str(lmdb_path)]) == 0
 
 
 def _options(task, train_lmdb, val_lmdb):
@@ -45,8 +36,8 @@ def _options(task, train_lmdb, val_lmdb):
 def test_each_dataset_trains_a_tiny_rnan_from_lmdb(tmp_path):
     write_images(tmp_path / 'train', 4, 24, 24, seed=0)
     write_images(tmp_path / 'val', 1, 20, 18, seed=100)
-    _create_lmdb(tmp_path / 'train', tmp_path / 'train.lmdb')
-    _create_lmdb(tmp_path / 'val', tmp_path / 'val.lmdb')
+    make_lmdb(tmp_path / 'train', tmp_path / 'train.lmdb')
+    make_lmdb(tmp_path / 'val', tmp_path / 'val.lmdb')
     env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
     processes = {}
     for task in RUNS:

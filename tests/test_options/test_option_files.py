@@ -8,7 +8,6 @@ are not these tests' business.
 """
 import contextlib
 import cv2
-import importlib.util
 import numpy as np
 import os
 import pytest
@@ -16,7 +15,7 @@ import random
 import re
 import sys
 import torch
-from conftest import ROOT, run_basicsr, write_images
+from conftest import ROOT, load_script, run_basicsr, write_images
 from os import path as osp
 
 from rnan_basicsr.utils.errors import InputError
@@ -51,13 +50,6 @@ IDS = [f'{kind}_RNAN_{exp}' for kind, exp in FILES]
 
 def option_path(kind, exp):
     return osp.join(OPTIONS, f'{kind}_RNAN_{exp}.yml')
-
-
-def load_script(name, folder='data_preparation'):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'scripts', folder, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @contextlib.contextmanager

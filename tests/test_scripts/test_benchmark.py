@@ -5,11 +5,10 @@ import json
 import re
 import subprocess
 import sys
-from conftest import ROOT
+from conftest import ROOT, load_script
 from os import path as osp
 
-sys.path.insert(0, osp.join(ROOT, 'scripts'))
-import benchmark  # noqa: E402
+benchmark = load_script('benchmark', folder='')
 
 
 def test_benchmark_measures_each_variant_in_a_fresh_process_and_reports_from_the_json(tmp_path):

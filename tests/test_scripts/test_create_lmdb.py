@@ -1,22 +1,13 @@
 """scripts/data_preparation/create_lmdb.py: keys, meta_info, map size, collisions, overwrite, no half-written LMDB."""
 import cv2
-import importlib.util
 import lmdb
 import numpy as np
 import os
 import pytest
-from conftest import ROOT, write_images
+from conftest import load_script, write_images
 from os import path as osp
 
 from rnan_basicsr.data.data_util import lmdb_keys
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'scripts', 'data_preparation', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 create_lmdb = load_script('create_lmdb')
 

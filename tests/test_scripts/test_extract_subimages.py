@@ -1,19 +1,10 @@
 """scripts/data_preparation/extract_subimages.py: windows, HR/LR pairs at matching places, skipping, errors."""
 import cv2
-import importlib.util
 import numpy as np
 import os
 import pytest
-from conftest import ROOT, synthetic_image, write_images
+from conftest import load_script, synthetic_image, write_images
 from os import path as osp
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'scripts', 'data_preparation', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 extract_subimages = load_script('extract_subimages')
 

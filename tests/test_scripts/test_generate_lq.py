@@ -1,24 +1,15 @@
 """scripts/data_preparation/generate_lq.py: the paper's test inputs per task, byte-identical per seed."""
 import cv2
-import importlib.util
 import numpy as np
 import os
 import pytest
 import subprocess
 import sys
-from conftest import ROOT, synthetic_image, write_images
+from conftest import ROOT, load_script, synthetic_image, write_images
 from os import path as osp
 
 from rnan_basicsr.data.degradations import bayer_mosaic, bicubic_downscale, jpeg_compress_y, to_gray, y_channel
 from rnan_basicsr.data.denoising_dataset import DenoisingDataset
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'scripts', 'data_preparation', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 generate_lq = load_script('generate_lq')
 

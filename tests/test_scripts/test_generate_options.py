@@ -1,22 +1,12 @@
 """scripts/generate_options.py: the committed option files are its output; --check finds every difference; the YAML
 it writes (with its comments) reads back as the values it meant; files it does not generate are left alone."""
-import importlib.util
 import os
 import pytest
 import shutil
 import yaml
-from conftest import ROOT
-from os import path as osp
+from conftest import load_script
 
-
-def load_generator():
-    spec = importlib.util.spec_from_file_location('generate_options', osp.join(ROOT, 'scripts', 'generate_options.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = load_generator()
+gen = load_script('generate_options', folder='')
 
 
 def test_committed_option_files_are_the_generators_output(capsys):
@@ -48,7 +38,7 @@ def test_check_lists_changed_and_missing_files_and_ignores_others(tmp_path, caps
     assert not [name for name in os.listdir(folder) if '.tmp' in name]
 
 
-@pytest.mark.parametrize('name', sorted(load_generator().option_texts()))
+@pytest.mark.parametrize('name', sorted(load_script('generate_options', folder='').option_texts()))
 def test_written_yaml_reads_back_as_meant(name):
     """Comments, quoting, wrapped lists and ``!!float`` change nothing: the YAML parses to the intended values."""
     kind, exp_name = name[:-len('.yml')].split('_RNAN_')

@@ -8,12 +8,10 @@ import numpy as np
 import os
 import re
 import shutil
-import sys
-from conftest import ROOT
+from conftest import load_script
 from os import path as osp
 
-sys.path.insert(0, osp.join(ROOT, 'scripts'))
-import quickstart  # noqa: E402
+quickstart = load_script('quickstart', folder='')
 
 NAME = 'RNAN_quickstart_DN_RGB_sigma30_tiny'
 DATA = osp.join('datasets', 'quickstart_tiny')
