@@ -9,7 +9,8 @@ import argparse
 import os
 import sys
 
-EXIT_INPUT_ERROR = 2
+from rnan_basicsr.utils.errors import EXIT_INPUT_ERROR  # noqa: F401  (the exit status of run_main, for callers)
+from rnan_basicsr.utils.script_util import run_main
 
 
 def _version_string():
@@ -102,13 +103,7 @@ def run(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from rnan_basicsr.utils.errors import InputError
-    try:
-        run(args)
-    except InputError as error:
-        print(f'basicsr: error: {error}', file=sys.stderr, flush=True)
-        return EXIT_INPUT_ERROR
-    return 0
+    return run_main('basicsr', run, args)
 
 
 if __name__ == '__main__':

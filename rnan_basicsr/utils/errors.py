@@ -1,3 +1,7 @@
+#: exit status of the ``basicsr`` command and of the scripts for an :class:`InputError`
+EXIT_INPUT_ERROR = 2
+
+
 class InputError(ValueError):
     """Bad input from the user: an option file, a data folder, an LMDB, a checkpoint.
 

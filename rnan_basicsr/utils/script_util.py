@@ -10,9 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from os import path as osp
 from tqdm import tqdm
 
-from rnan_basicsr.utils.errors import InputError
-
-EXIT_INPUT_ERROR = 2
+from rnan_basicsr.utils.errors import EXIT_INPUT_ERROR, InputError
 
 
 def check_output_folder(path, overwrite, inputs=(), flag='--output'):
