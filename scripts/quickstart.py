@@ -369,7 +369,7 @@ def step_evaluate(setting, workdir, restored, clean, noisy):
     results = run_script('evaluate.py', 'run',
                          ['--task', 'dn_rgb', '--restored', restored, '--gt', clean, '--lq', noisy, '--dataset',
                           'HeldOut', '--level', f'sigma={SIGMA}', '--crop', str(max(height, width)), '--out', output])
-    return results[0], osp.join(output, 'strip.png')
+    return results[0], osp.join(output, 'strip.png'), (width, height)
 
 
 def noisy_psnr_ssim(clean, noisy, name):
@@ -395,12 +395,11 @@ def quickstart(args):
     noisy_value, noisy = step_noisy(setting, workdir, stamps, samples['val'], folders['val'])
     model = step_training(setting, workdir, stamps, [lmdb, samples['val'], noisy_value], args.retrain)
     restored = step_restore(setting, workdir, stamps, noisy_value, model, noisy)
-    result, picture = step_evaluate(setting, workdir, restored, folders['val'], noisy)
+    result, picture, (width, height) = step_evaluate(setting, workdir, restored, folders['val'], noisy)
 
     name = setting.held_out[0]
     _, restored_psnr, restored_ssim = result.records[0]
     lq_psnr, lq_ssim = noisy_psnr_ssim(folders['val'], noisy, name)
-    height, width = read_image(osp.join(folders['val'], f'{name}.png')).shape[:2]
     elapsed = time.time() - start
     print('\n' + '=' * 100)
     print(f'Held-out image {name} ({width}x{height}, not seen in training), Gaussian noise sigma {SIGMA}; PSNR / SSIM '
