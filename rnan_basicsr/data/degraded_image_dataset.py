@@ -9,7 +9,6 @@ import numpy as np
 import random
 from basicsr.data.transforms import augment, paired_random_crop
 from basicsr.utils import FileClient, img2tensor
-from numbers import Real
 from os import path as osp
 from torch.utils import data as data
 
@@ -17,7 +16,7 @@ from rnan_basicsr.data.data_util import (convert_channels, decode_image, image_k
                                          lmdb_keys, read_meta_info)
 from rnan_basicsr.data.degradations import image_rng
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.options import check_path_exists, did_you_mean, is_int
+from rnan_basicsr.utils.validation import check_bool, check_int, check_path_exists, did_you_mean, is_number
 
 COMMON_OPTIONS = ('name', 'type', 'phase', 'scale', 'dataroot_gt', 'dataroot_lq', 'io_backend', 'meta_info_file',
                   'filename_tmpl', 'gt_size', 'use_hflip', 'use_rot', 'seed', 'batch_size_per_gpu',
@@ -32,48 +31,6 @@ def dataset_label(opt):
     phase = opt.get('phase') if isinstance(opt, dict) else None
     name = opt.get('name') if isinstance(opt, dict) else None
     return f'datasets.{phase or "<phase>"} ({name or "unnamed"})'
-
-
-def _is_number(value):
-    return isinstance(value, Real) and not isinstance(value, bool)
-
-
-def check_int(opt, key, label, minimum, example, maximum=None):
-    """Raise an InputError unless ``opt[key]`` is an int in [minimum, maximum]."""
-    value = opt[key]
-    if not is_int(value) or value < minimum or (maximum is not None and value > maximum):
-        bounds = f'>= {minimum}' if maximum is None else f'in {minimum}..{maximum}'
-        raise InputError(f'{label}: {key} must be an integer {bounds}, got {value!r}; e.g. {key}: {example}')
-
-
-def check_bool(opt, key, label):
-    if key in opt and not isinstance(opt[key], bool):
-        raise InputError(f'{label}: {key} must be true or false, got {opt[key]!r}')
-
-
-def check_level(opt, key, label, minimum, maximum, integer, example):
-    """Check a degradation level option: one number, or a ``[low, high]`` range (drawn per patch / image).
-
-    Returns:
-        tuple: (low, high); equal for a single value.
-    """
-    value = opt[key]
-    is_valid = is_int if integer else _is_number
-    kind = 'an integer' if integer else 'a number'
-    if isinstance(value, (list, tuple)):
-        if len(value) != 2 or not all(is_valid(v) for v in value) or value[0] > value[1]:
-            raise InputError(f'{label}: {key} as a range must be [low, high] with low <= high, each {kind} in '
-                             f'{minimum}..{maximum}; got {value!r}. e.g. {key}: {example}')
-        low, high = value
-    elif is_valid(value):
-        low = high = value
-    else:
-        raise InputError(f'{label}: {key} must be {kind} in {minimum}..{maximum} or a [low, high] range, got '
-                         f'{value!r}; e.g. {key}: {example}')
-    if low < minimum or high > maximum:
-        raise InputError(f'{label}: {key} {value!r} is out of range: it must lie in {minimum}..{maximum}; '
-                         f'e.g. {key}: {example}')
-    return low, high
 
 
 class DegradedImageDataset(data.Dataset):
@@ -152,7 +109,7 @@ class DegradedImageDataset(data.Dataset):
         for key in ('use_hflip', 'use_rot', 'pin_memory', 'persistent_workers'):
             check_bool(opt, key, label)
         ratio = opt.get('dataset_enlarge_ratio', 1)
-        if not _is_number(ratio) or ratio <= 0:
+        if not is_number(ratio) or ratio <= 0:
             raise InputError(f'{label}: dataset_enlarge_ratio must be a positive number, got {ratio!r}')
         if opt.get('prefetch_mode') not in (None, 'cpu', 'cuda'):
             raise InputError(f"{label}: prefetch_mode must be ~, cpu or cuda, got {opt['prefetch_mode']!r}")

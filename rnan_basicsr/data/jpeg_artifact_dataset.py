@@ -2,8 +2,10 @@
 from basicsr.utils.registry import DATASET_REGISTRY
 
 from rnan_basicsr.data.degradations import jpeg_compress_y
-from rnan_basicsr.data.degraded_image_dataset import DegradedImageDataset, check_level
+from rnan_basicsr.data.degraded_image_dataset import DegradedImageDataset
+from rnan_basicsr.tasks import QUALITY
 from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.validation import check_level
 
 
 @DATASET_REGISTRY.register()
@@ -36,7 +38,7 @@ class JPEGArtifactDataset(DegradedImageDataset):
                 raise InputError(f'{label}: quality is missing; set the JPEG quality, e.g. quality: 10 (or [10, 40]), '
                                  'or give dataroot_lq with compressed images.')
             return
-        check_level(opt, 'quality', label, 1, 100, integer=True, example='10 (or [10, 40])')
+        check_level(opt, QUALITY, label)
 
     def __init__(self, opt):
         super().__init__(opt)

@@ -33,7 +33,7 @@ from os import path as osp
 from rnan_basicsr.utils.checkpoint import describe_config, infer_rnan_config, load_checkpoint, select_params
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.inference import self_ensemble_forward, tile_forward
-from rnan_basicsr.utils.options import did_you_mean, is_int
+from rnan_basicsr.utils.validation import did_you_mean, is_int
 
 TILE_KEYS = ('size', 'overlap')
 DEFAULT_TB_IMAGES = 3

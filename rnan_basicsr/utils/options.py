@@ -7,13 +7,14 @@ image, builds a network with weights, or sets up BasicSR's logger.
 """
 import contextlib
 import copy
-import difflib
 import inspect
 import os
 import yaml
 from os import path as osp
 
+from rnan_basicsr.tasks import RESTORATION_DATASETS
 from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.validation import check_path_exists, did_you_mean, is_int, relative_to_cwd
 
 
 def load_option_file(opt_path):
@@ -104,23 +105,8 @@ def _require(opt, key, opt_path, kind, example):
     return value
 
 
-def is_int(value):
-    """True for an int that is not a bool (YAML's ``true`` is an int to Python)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def did_you_mean(name, known):
-    """`` Did you mean 'x'?`` for the closest of ``known`` to ``name``, or an empty string."""
-    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
-    return f" Did you mean '{close[0]}'?" if close else ''
-
-
 def _dataset_label(phase_key, dataset):
     return f'datasets.{phase_key} ({dataset.get("name")})'
-
-
-def _where(path):
-    return '' if osp.isabs(path) else f' (relative to {os.getcwd()})'
 
 
 def _signature_parameters(cls):
@@ -193,8 +179,6 @@ LOADER_KEYS = ('batch_size_per_gpu', 'num_worker_per_gpu', 'dataset_enlarge_rati
 PAIRED_IMAGE_DATASET_KEYS = ('name', 'type', 'phase', 'scale', 'dataroot_gt', 'dataroot_lq', 'meta_info_file',
                              'filename_tmpl', 'io_backend', 'gt_size', 'use_hflip', 'use_rot', 'color', 'mean',
                              'std') + LOADER_KEYS
-# Our restoration datasets (CONTRACTS.md): LQ and GT have the same size.
-RESTORATION_DATASETS = ('DenoisingDataset', 'JPEGArtifactDataset', 'DemosaicingDataset')
 
 
 def dataset_channels(dataset, cls=None):
@@ -235,20 +219,6 @@ def _dataset_as_basicsr_passes_it(opt, phase_key, dataset):
     return options
 
 
-def check_path_exists(path, key, label, kind='folder or .lmdb'):
-    """Raise an :class:`InputError` naming ``label``'s ``key`` unless ``path`` is a string that exists.
-
-    Used by every dataset check (BasicSR's PairedImageDataset here, ours in their ``check_options``), so that a
-    wrong data root reads the same whatever class reads it; relative paths are shown with the folder they are
-    relative to (the one ``basicsr`` runs in).
-    """
-    if not isinstance(path, str) or not path:
-        raise InputError(f'{label}: {key} must be a path ({kind}), got {path!r}.')
-    if not osp.exists(path):
-        raise InputError(f'{label}: {key} {path!r} does not exist{_where(path)}. Point it to the {kind} of the '
-                         'images (prepare the data first; see the README).')
-
-
 def _check_path_exists(path, key, label, opt_path, kind='folder or .lmdb'):
     try:
         check_path_exists(path, key, label, kind)
@@ -285,7 +255,7 @@ def _check_paired_image_dataset(options, label, opt_path):
             raise InputError(f'{opt_path!r}: {label}: {key} {options[key]!r} is not a folder of images.')
     meta = options.get('meta_info_file')
     if meta is not None and backend['type'] == 'disk' and not osp.isfile(meta):
-        raise InputError(f'{opt_path!r}: {label}: meta_info_file {meta!r} does not exist{_where(meta)}.')
+        raise InputError(f'{opt_path!r}: {label}: meta_info_file {meta!r} does not exist{relative_to_cwd(meta)}.')
     if options['phase'] == 'train':
         for key, example in (('gt_size', '96'), ('use_hflip', 'true'), ('use_rot', 'true')):
             if key not in options:
@@ -436,7 +406,7 @@ def _check_pretrained_paths(opt, opt_path, is_train):
         if key.startswith('pretrain_network') and value is not None:
             path = osp.expanduser(str(value))
             if not osp.isfile(path):
-                raise InputError(f'{opt_path!r}: path.{key} {value!r} does not exist{_where(path)}. Point it to a '
+                raise InputError(f'{opt_path!r}: path.{key} {value!r} does not exist{relative_to_cwd(path)}. Point it to a '
                                  '.pth weights file, or set it to ~ to start from random weights.')
     if not is_train and paths.get('pretrain_network_g') is None:
         raise InputError(f'{opt_path!r}: path.pretrain_network_g is not set: basicsr test would evaluate a randomly '

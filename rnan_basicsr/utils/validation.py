@@ -1,0 +1,91 @@
+"""Leaf helpers for checking option values, shared by the datasets, the model, the tasks table and the command.
+
+Each raises an :class:`~rnan_basicsr.utils.errors.InputError` whose message names the key (and the dataset or file
+it belongs to) and shows a value that works. Nothing here imports BasicSR or any other module of this package but
+``utils.errors``.
+"""
+import difflib
+import os
+from numbers import Real
+from os import path as osp
+
+from rnan_basicsr.utils.errors import InputError
+
+
+def is_int(value):
+    """True for an int that is not a bool (YAML's ``true`` is an int to Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value):
+    """True for an int or float that is not a bool."""
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def did_you_mean(name, known):
+    """`` Did you mean 'x'?`` for the closest of ``known`` to ``name``, or an empty string."""
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f" Did you mean '{close[0]}'?" if close else ''
+
+
+def relative_to_cwd(path):
+    """`` (relative to <cwd>)`` for a relative path, '' for an absolute one: where a relative path is read from."""
+    return '' if osp.isabs(path) else f' (relative to {os.getcwd()})'
+
+
+def check_path_exists(path, key, label, kind='folder or .lmdb'):
+    """Raise an :class:`InputError` naming ``label``'s ``key`` unless ``path`` is a string that exists.
+
+    Used by every dataset check (BasicSR's PairedImageDataset and ours), so that a wrong data root reads the same
+    whatever class reads it; relative paths are shown with the folder they are relative to (where ``basicsr`` runs).
+    """
+    if not isinstance(path, str) or not path:
+        raise InputError(f'{label}: {key} must be a path ({kind}), got {path!r}.')
+    if not osp.exists(path):
+        raise InputError(f'{label}: {key} {path!r} does not exist{relative_to_cwd(path)}. Point it to the {kind} of '
+                         'the images (prepare the data first; see the README).')
+
+
+def check_int(opt, key, label, minimum, example, maximum=None):
+    """Raise an InputError unless ``opt[key]`` is an int in [minimum, maximum]."""
+    value = opt[key]
+    if not is_int(value) or value < minimum or (maximum is not None and value > maximum):
+        bounds = f'>= {minimum}' if maximum is None else f'in {minimum}..{maximum}'
+        raise InputError(f'{label}: {key} must be an integer {bounds}, got {value!r}; e.g. {key}: {example}')
+
+
+def check_bool(opt, key, label):
+    """Raise an InputError if ``opt`` has ``key`` and its value is not true or false."""
+    if key in opt and not isinstance(opt[key], bool):
+        raise InputError(f'{label}: {key} must be true or false, got {opt[key]!r}')
+
+
+def check_level(opt, level, label):
+    """Check a degradation level option: one number, or a ``[low, high]`` range (drawn per patch / image).
+
+    Args:
+        opt (dict): The options; ``opt[level.name]`` is checked.
+        level (rnan_basicsr.tasks.Level): Name, range, integer or not, and an example value.
+        label (str): How the message names the options, e.g. ``datasets.train (DIV2K)``.
+
+    Returns:
+        tuple: (low, high); equal for a single value.
+    """
+    key, minimum, maximum, example = level.name, level.minimum, level.maximum, level.example
+    value = opt[key]
+    is_valid = is_int if level.integer else is_number
+    kind = 'an integer' if level.integer else 'a number'
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2 or not all(is_valid(v) for v in value) or value[0] > value[1]:
+            raise InputError(f'{label}: {key} as a range must be [low, high] with low <= high, each {kind} in '
+                             f'{minimum}..{maximum}; got {value!r}. e.g. {key}: {example}')
+        low, high = value
+    elif is_valid(value):
+        low = high = value
+    else:
+        raise InputError(f'{label}: {key} must be {kind} in {minimum}..{maximum} or a [low, high] range, got '
+                         f'{value!r}; e.g. {key}: {example}')
+    if low < minimum or high > maximum:
+        raise InputError(f'{label}: {key} {value!r} is out of range: it must lie in {minimum}..{maximum}; '
+                         f'e.g. {key}: {example}')
+    return low, high
