@@ -3,8 +3,8 @@
 ``basicsr train`` locks ``experiments/.<name>.lock`` and ``basicsr test`` locks ``results/.<name>.lock`` before
 anything is created, archived or written. The lock is an advisory ``flock`` on that file, so the operating system
 releases it when the process ends however it ends (even ``kill -9``); the text inside only tells the next run who
-holds it. A lock file left by a process that is gone is taken over with a warning. The file stays beside the
-folders it protects (never inside one, since BasicSR may rename those).
+holds it. The file is removed when the run ends; one left by a process that was killed is taken over with a
+warning. It lives beside the folders it protects, never inside one, since BasicSR may rename those.
 """
 import fcntl
 import json
@@ -65,15 +65,26 @@ class RunLock:
         Returns:
             str | None: a warning to print when a lock of a process that is gone was taken over.
         """
-        os.makedirs(osp.dirname(self.path), exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            owner = self._read_owner()
-            raise InputError(f'{self.what} is already running: {_describe(owner)}. Wait for it to finish (or stop '
-                             'it), or give this run another name; nothing was written.') from None
+            os.makedirs(osp.dirname(self.path), exist_ok=True)
+            while True:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    owner = self._read_owner()
+                    raise InputError(f'{self.what} is already running: {_describe(owner)}. Wait for it to finish (or '
+                                     'stop it), or give this run another name; nothing was written.') from None
+                try:  # the holder may have removed the file between our open and flock: lock the file that is there
+                    if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                        break
+                except FileNotFoundError:
+                    pass
+                os.close(fd)
+        except OSError as error:
+            raise InputError(f'cannot create the lock file {self.path!r}: {error.strerror or error}. Run basicsr in a '
+                             'folder you can write to.') from None
         previous = self._read_owner()
         self._fd = fd
         self._write({'pid': os.getpid(), 'host': socket.gethostname(), 'started': time.time(),
@@ -97,11 +108,13 @@ class RunLock:
             self._write(dict(self._owner, log=log))
 
     def release(self):
-        """Empty the lock file and release the lock (the file stays: removing a locked file races with openers)."""
+        """Remove the lock file, then release the lock (a run that opened the old file sees it is gone and retries)."""
         if self._fd is None:
             return
         try:
-            os.ftruncate(self._fd, 0)
+            os.remove(self.path)
+        except OSError:
+            pass
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

@@ -350,7 +350,8 @@ def _check_pretrained_fit(opt, opt_path):
 
 
 def _check_devices(opt):
-    """``num_gpu`` against the CUDA devices that exist; ``dist_params.backend``."""
+    """``num_gpu`` against the CUDA devices that exist; ``dist_params.backend`` (nccl is replaced by gloo on machines
+    without CUDA, see :mod:`rnan_basicsr.compat.distributed`)."""
     import torch
 
     num_gpu = opt.get('num_gpu')
@@ -366,9 +367,6 @@ def _check_devices(opt):
     backend = (opt.get('dist_params') or {}).get('backend')
     if backend is not None and backend not in ('nccl', 'gloo', 'mpi'):
         raise InputError(f'dist_params.backend must be nccl, gloo or mpi, got {backend!r}.')
-    if backend == 'nccl' and not available:
-        raise InputError('dist_params.backend is nccl, which needs CUDA; this machine has none. Use backend: gloo '
-                         '(the basicsr command also switches to gloo by itself on machines without CUDA).')
 
 
 def _build_dataset(opt, phase_key, dataset, opt_path):

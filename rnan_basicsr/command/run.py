@@ -14,6 +14,7 @@ SIGTERM ends the run with one line saying where to continue (exit 130 / 143).
 import contextlib
 import copy
 import functools
+import io
 import os
 import shlex
 import signal
@@ -67,21 +68,26 @@ def _given_options_loader(opt):
 
 
 def lay_out(opt, args, root_path, is_train):
-    """BasicSR's ``parse_options`` applied to ``opt``: ``(opt, args)`` with dist, rank, seed, phase, paths, debug name.
+    """BasicSR's ``parse_options`` applied to ``opt``: dist, rank, seed, phase, paths, debug name.
 
     Nothing is created here (``parse_options`` only computes paths; it initialises torch.distributed for launchers).
+
+    Returns:
+        tuple: (the laid-out options, BasicSR's argparse namespace, what ``parse_options`` printed).
     """
     import basicsr.utils.options as basicsr_options
 
     saved_argv, saved_ordered_yaml = sys.argv, basicsr_options.ordered_yaml
     sys.argv = basicsr_argv(args)
     basicsr_options.ordered_yaml = lambda: (_given_options_loader(opt), None)
+    printed = io.StringIO()  # "Disable distributed.": shown once the run starts, not above an error
     try:
-        laid_out, basicsr_args = basicsr_options.parse_options(root_path, is_train=is_train)
+        with contextlib.redirect_stdout(printed):
+            laid_out, basicsr_args = basicsr_options.parse_options(root_path, is_train=is_train)
     finally:
         sys.argv, basicsr_options.ordered_yaml = saved_argv, saved_ordered_yaml
     laid_out['root_path'] = root_path
-    return laid_out, basicsr_args
+    return laid_out, basicsr_args, printed.getvalue()
 
 
 def _continue_hint(args):
@@ -100,8 +106,9 @@ def _last_state(opt):
 class _Progress:
     """The iteration a training run has reached, read from the model's per-iteration learning-rate update."""
 
-    def __init__(self):
+    def __init__(self, on_model_built=None):
         self.iteration = None
+        self.on_model_built = on_model_built
 
     @contextlib.contextmanager
     def watching(self):
@@ -120,6 +127,8 @@ class _Progress:
                 return update(current_iter, *args, **kwargs)
 
             model.update_learning_rate = update_learning_rate
+            if self.on_model_built is not None:
+                self.on_model_built()
             return model
 
         basicsr_train.build_model = build_and_watch
@@ -158,11 +167,21 @@ def _signals_interrupt():
             signal.signal(sig, handler)
 
 
-def _run_pipeline(opt, basicsr_args, args, is_train):
+def _log_file():
+    """The file BasicSR's root logger writes to, once ``train_pipeline`` / ``test_pipeline`` has set it up."""
+    import logging
+
+    for handler in logging.getLogger('basicsr').handlers:
+        if isinstance(handler, logging.FileHandler):
+            return handler.baseFilename
+    return None
+
+
+def _run_pipeline(opt, basicsr_args, args, is_train, lock=None):
     from basicsr.test import test_pipeline
     from basicsr.train import train_pipeline
 
-    progress = _Progress()
+    progress = _Progress(on_model_built=(lambda: lock.set_log(_log_file())) if lock is not None else None)
     try:
         with _signals_interrupt(), _options_given_to_basicsr(opt, basicsr_args), progress.watching():
             if is_train:
@@ -194,18 +213,29 @@ def _run_pipeline(opt, basicsr_args, args, is_train):
 def run(args):
     """Run ``basicsr train|test`` for the parsed command line ``args`` in the current directory; returns the exit
     status (0, or 130 / 143 when interrupted). Raises InputError / RunError, which ``cli`` prints as one line."""
+    try:
+        with _signals_interrupt():
+            return _checked_run(args)
+    except Interrupted as interrupted:  # before the pipeline started
+        print('basicsr: interrupted before the run started; nothing was written.', file=sys.stderr, flush=True)
+        return interrupted.status
+
+
+def _checked_run(args):
     import rnan_basicsr  # noqa: F401  (compatibility patches, then RNAN in the registries)
 
     is_train = args.command == 'train'
     raw = apply_force_yml(load_option_file(args.opt), args.force_yml, args.opt)
     check_options(raw, args.opt, is_train=is_train)
-    opt, basicsr_args = lay_out(raw, args, os.getcwd(), is_train)
+    opt, basicsr_args, printed = lay_out(raw, args, os.getcwd(), is_train)
     check_layout(opt, args.opt)
 
     if opt['rank'] != 0:  # rank 0 holds the lock and writes; the other processes follow it
+        print(printed, end='', flush=True)
         return _run_pipeline(opt, basicsr_args, args, is_train)
     what = f'experiment {opt["name"]!r}' if is_train else f'the test results {opt["name"]!r}'
     lock = RunLock(lock_path(opt), what, ' '.join(shlex.quote(a) for a in ['basicsr', *sys.argv[1:]]))
     with lock:
+        print(printed, end='', flush=True)
         lock.set_log(osp.join(opt['path']['log'], f'{args.command}_{opt["name"]}_<time>.log'))
-        return _run_pipeline(opt, basicsr_args, args, is_train)
+        return _run_pipeline(opt, basicsr_args, args, is_train, lock)

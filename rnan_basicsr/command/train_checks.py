@@ -29,10 +29,10 @@ def _check_number(options, key, where, low=None, high=None, low_open=False, high
         ok = value < high if high_open else value <= high
     if not ok:
         interval = ''
-        if low is not None or high is not None:
-            left = '(' if low_open else '['
-            right = ')' if high_open else ']'
-            interval = f' in {left}{"-inf" if low is None else low}, {"inf" if high is None else high}{right}'
+        if low is not None and high is None:
+            interval = f' {">" if low_open else ">="} {low}'
+        elif low is not None:
+            interval = f' in {"(" if low_open else "["}{low}, {high}{")" if high_open else "]"}'
         raise InputError(f'{where}.{key} must be a number{interval}, got {value!r}{_number_hint(value)}; e.g. '
                          f'{key}: {example}.')
 
@@ -129,7 +129,8 @@ def check_scheduler(model_cls, options, optimizer, total_iter, where='train.sche
     known = [name for name in inspect.signature(cls).parameters if name not in ('optimizer', 'last_epoch')]
     for key in options:
         if key != 'type' and key not in known:
-            raise InputError(f'{where}.{key} is not an option of {kind}.{did_you_mean(key, known)} Its options: '
+            raise InputError(f'{where}.{key} is not an option of {cls.__name__}.{did_you_mean(key, known)} Its '
+                             'options: '
                              f'{", ".join(known)}.')
     if cls is lr_scheduler.MultiStepRestartLR:
         _check_int_list(options, 'milestones', where, '[200000, 400000]')

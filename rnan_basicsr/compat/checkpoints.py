@@ -88,7 +88,7 @@ def _raise_if_not_written(path):
         return
     reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error).splitlines()[0]
     code = f' (errno {error.errno})' if isinstance(error, OSError) and error.errno else ''
-    raise RunError(f'cannot write {path!r}: {reason}{code}', path=path)
+    raise RunError(f'cannot write {path!r}: {reason}{code}.', path=path)
 
 
 def patch_checkpoint_order():

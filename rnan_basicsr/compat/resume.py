@@ -334,11 +334,13 @@ def check_archived_states(opt, resumed_iteration):
     current = opt['path']['experiments_root']
     here = (f'{current} holds no training state' if resumed_iteration is None else
             f'{current} holds only older states (newest: iteration {resumed_iteration})')
+    other = ('to continue from the older state instead, set path.resume_state to it and run without --auto_resume'
+             if resumed_iteration is not None else f'to start over, run without --auto_resume (BasicSR then archives '
+             f'{current})')
     raise InputError(f"--auto_resume: the newest training state of experiment {opt['name']!r} is iteration "
                      f'{iteration} in the archived folder {archive} ({path}), but {here}. To continue from iteration '
                      f'{iteration}, move {current} aside (mv {current} {current}_aside, if it exists) and the archive '
-                     f'back (mv {archive} {current}), then run the same command again; to continue from the older '
-                     f'state instead, set path.resume_state to it and run without --auto_resume.')
+                     f'back (mv {archive} {current}), then run the same command again; {other}.')
 
 
 def load_resume_state(opt):
