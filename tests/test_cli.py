@@ -128,7 +128,7 @@ def test_local_rank_spellings_and_environment(monkeypatch):
     assert args.local_rank == 7
     # --force_yml is applied (once) by the command; BasicSR must not apply it again
     assert basicsr_argv(args) == ['basicsr', '-opt', 'x', '--launcher', 'pytorch', '--local_rank', '7',
-                                   '--auto_resume', '--debug']
+                                  '--auto_resume', '--debug']
 
 
 def test_python_dash_m_entry_point(tmp_path):

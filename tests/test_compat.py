@@ -7,7 +7,6 @@ import sys
 import textwrap
 import torch
 
-import rnan_basicsr
 from rnan_basicsr import compat
 from rnan_basicsr.utils.errors import InputError
 
@@ -93,9 +92,10 @@ def test_distributed_init_and_ddp_without_cuda():
 
 
 def test_patched_functions_are_marked():
-    from rnan_basicsr.compat._patching import is_patched
     import basicsr.utils.dist_util as dist_util
     from basicsr.models.base_model import BaseModel
+
+    from rnan_basicsr.compat._patching import is_patched
     assert is_patched(BaseModel.model_to_device) == (not torch.cuda.is_available())
     assert is_patched(dist_util._init_dist_pytorch) == (not torch.cuda.is_available())
 
