@@ -43,14 +43,13 @@ CHECKPOINT_FREQ = 5000
 EXPERIMENTS = [Experiment(experiment_name(task, level), task, level) for task, level in experiments()]
 
 
-def option_file_names():
-    """The 32 file names, ``train_RNAN_<EXP>.yml`` and ``test_RNAN_<EXP>.yml`` for every experiment."""
-    return [option_file_name(kind, exp.task, exp.level) for exp in EXPERIMENTS for kind in ('train', 'test')]
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # a small YAML writer that keeps comments: a document is a list of entries
-#   (key, value) / (key, value, comment), Comment(text), BLANK; a nested mapping is a Map of entries
+#   (key, value) / (key, value, comment), Comment(text), BLANK; a nested mapping is a Map of entries.
+# Not yaml.safe_dump: the files are read by people more than by programs, and their comments (where a number comes
+# from, what the paper's protocol is, how to make the inputs) sit beside the keys they explain; safe_dump writes no
+# comments, so a header would have to carry them all, away from their keys. The tests parse every file with
+# yaml.safe_load and compare it with the values meant (to_data), so the writer cannot drift from YAML.
 # ---------------------------------------------------------------------------------------------------------------
 class Map(list):
     """A nested YAML mapping: a list of entries."""
