@@ -249,10 +249,11 @@ def describe_mismatch(expected, found, limit=5):
 
 def check_fits(expected, state_dict, path, what='path.pretrain_network_g', network_key='network_g',
                network_type='RNAN'):
-    """Raise an InputError when ``state_dict`` cannot be loaded strictly where ``expected`` is (same key types).
+    """Raise an InputError when ``state_dict`` cannot be loaded strictly where ``expected`` is.
 
-    The message says, in this order: the file is in the authors' layout (convert it); both are RNANs with other
-    settings (which ones); else the first missing / unexpected / misshapen keys.
+    ``expected`` and ``state_dict`` map keys to tensors or shapes (:func:`expected_state_dict`). The message says, in
+    this order: the file is in the authors' layout (convert it); both are RNANs with other settings (which ones);
+    else the first missing / unexpected / misshapen keys.
     """
     mismatch = describe_mismatch(expected, state_dict)
     if not mismatch:
@@ -260,15 +261,16 @@ def check_fits(expected, state_dict, path, what='path.pretrain_network_g', netwo
     if 'head.0.weight' in state_dict and 'head.0.weight' not in expected:
         raise InputError(f'{what} {path!r} holds an authors\' RNAN checkpoint (yulunzhang/RNAN layout); '
                          f'{CONVERT_HINT}')
+    strict = f'strict_load_{network_key[len("network_"):]}: false'
     ours, theirs = infer_rnan_config(expected), infer_rnan_config(state_dict)
     if ours is not None and theirs is not None and ours != theirs:
         differing = ', '.join(k for k in ours if ours[k] != theirs[k])
         raise InputError(f'{what} {path!r} holds an RNAN with {describe_config(theirs)}, but {network_key} has '
                          f'{describe_config(ours)} (they differ in {differing}). Use a checkpoint trained for this '
-                         'task, or set network_g (and scale) to the checkpoint\'s values; strict_load_g: false would '
-                         'load only the tensors that fit.')
+                         f'task, or set {network_key} (and scale) to the checkpoint\'s values; {strict} would load '
+                         'only the tensors that fit.')
     raise InputError(f'{what} {path!r} does not fit {network_key} ({network_type}): {mismatch}. Use weights of this '
-                     'architecture, or strict_load_g: false to load only the matching tensors.')
+                     f'architecture, or {strict} to load only the matching tensors.')
 
 
 def check_task(config, task_key, scale=None, what='--model_path', path=None):
