@@ -45,6 +45,7 @@ setup(
         'Pillow>=8',
         'lmdb>=1.0',
         'pyyaml>=5.1',
+        'safetensors>=0.3',
         'tensorboard>=2.5',
         'tqdm>=4.40',
     ],
