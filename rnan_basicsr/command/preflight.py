@@ -318,9 +318,8 @@ def _check_pretrained_paths(opt, opt_path, is_train):
 
 
 def _check_pretrained_fit(opt, opt_path):
-    """``path.pretrain_network_g`` must fit network_g (keys and shapes) when it is loaded strictly."""
-    from rnan_basicsr.compat.resume import describe_mismatch, expected_state_dict
-    from rnan_basicsr.utils.checkpoint import infer_rnan_config, load_checkpoint, select_params
+    """``path.pretrain_network_<x>`` must fit network_<x> (keys and shapes) when it is loaded strictly."""
+    from rnan_basicsr.weights import check_fits, expected_state_dict, load_checkpoint, select_params
 
     paths = opt['path']
     for key in [k for k in opt if k.startswith('network_')]:
@@ -333,20 +332,8 @@ def _check_pretrained_fit(opt, opt_path):
             continue
         what = f'path.pretrain_network_{label}'
         checkpoint = load_checkpoint(osp.expanduser(str(weights)), what)
-        param_key = paths.get(f'param_key_{label}', 'params')
-        state_dict, _ = select_params(checkpoint, param_key, weights, what)
-        found = {k: tuple(v.shape) for k, v in state_dict.items()}
-        mismatch = describe_mismatch(expected, found)
-        if not mismatch:
-            continue
-        if 'head.0.weight' in found:
-            raise InputError(f'{what} {weights!r} holds an authors\' RNAN checkpoint (yulunzhang/RNAN layout); convert '
-                             'it first: python scripts/convert_official_rnan.py --input FILE --output FILE.pth')
-        theirs = infer_rnan_config(state_dict)
-        holds = f' It holds an RNAN with {", ".join(f"{k}={v}" for k, v in theirs.items())}.' if theirs else ''
-        raise InputError(f'{what} {weights!r} does not fit {key} ({opt[key].get("type")}): {mismatch}.{holds} Use '
-                         f'weights trained for this task and size, set {key} (and scale) to the checkpoint\'s values, '
-                         f'or strict_load_{label}: false to load only the tensors that fit.')
+        state_dict, _ = select_params(checkpoint, paths.get(f'param_key_{label}', 'params'), weights, what)
+        check_fits(expected, state_dict, weights, what, key, opt[key].get('type'))
 
 
 def _check_devices(opt):

@@ -43,7 +43,7 @@ class _CheckpointTorch(types.ModuleType):
 
     @staticmethod
     def load(f, map_location=None, **kwargs):
-        from rnan_basicsr.utils.checkpoint import load_checkpoint
+        from rnan_basicsr.weights import load_checkpoint
 
         return load_checkpoint(f, what='network weights', map_location=map_location)
 
