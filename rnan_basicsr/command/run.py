@@ -91,9 +91,12 @@ def lay_out(opt, args, root_path, is_train):
 
 
 def _continue_hint(args):
+    """The command line that continues this training run."""
+    extra = ' --debug' if args.debug else ''
+    extra += f' --launcher {args.launcher}' if args.launcher != 'none' else ''
     flags = ' '.join(shlex.quote(f) for f in (args.force_yml or []))
     force = f' --force_yml {flags}' if flags else ''
-    return f'basicsr train -opt {shlex.quote(args.opt)} --auto_resume{force}'
+    return f'basicsr train -opt {shlex.quote(args.opt)} --auto_resume{extra}{force}'
 
 
 def _last_state(opt):
