@@ -1,4 +1,5 @@
-"""Paper-style PSNR / SSIM tables (Markdown and CSV) and a visual strip (LQ | RNAN | GT crops) for RNAN results.
+"""Paper-style PSNR / SSIM tables (Markdown and CSV), a visual strip (LQ | RNAN | GT crops) and a browsable
+report.html for RNAN results (the logic of ``scripts/evaluate.py``).
 
 From ``basicsr test`` results: give the test option files (one per level); the restored images are read from
 ``results/<name>/visualization/<dataset>/`` and the ground truth (and LQ) from the option file's own datasets, so
@@ -13,10 +14,12 @@ From folders (e.g. ``scripts/inference_rnan.py`` outputs): one ``--restored`` an
 
     python scripts/evaluate.py --task car --restored out/LIVE1_q10 --gt datasets/LIVE1 --dataset LIVE1 --level q=10
 
-Every table is printed with its evaluation protocol above it (one preset per ``--task``): denoising and
-demosaicing on the image's own channels, JPEG artifact reduction on Y, super-resolution on Y with ``scale``
-pixels cropped at each border; PSNR / SSIM are BasicSR's ``calculate_psnr`` / ``calculate_ssim``. Written to
-``--out``: ``table.md``, ``table.csv``, ``per_image.csv``, ``strip.png``. Errors print one line, exit status 2.
+Every table is printed with its evaluation protocol above it (``--task``'s metric fields in rnan_basicsr/tasks.py):
+denoising and demosaicing on the image's own channels, JPEG artifact reduction on Y, super-resolution on Y with
+``scale`` pixels cropped at each border; PSNR / SSIM are BasicSR's ``calculate_psnr`` / ``calculate_ssim``. Written
+to ``--out``: ``table.md``, ``table.csv``, ``per_image.csv``, ``strip.png``, and ``report.html`` with its images in
+``report_files/`` (per set, one row per image: PSNR, SSIM and an LQ | output | GT comparison with a slider and
+zoom; relative links, so the folder can be copied). Errors print one line, exit status 2.
 """
 import argparse
 import copy
@@ -25,44 +28,34 @@ import cv2
 import io
 import numpy as np
 import re
-import sys
 from collections import OrderedDict, namedtuple
 from os import path as osp
 
 import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)
+from rnan_basicsr.tasks import TASKS
+from rnan_basicsr.tools import report
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import list_images, read_image, write_image, write_text
 from rnan_basicsr.utils.script_util import run_main
 
 PROG = 'evaluate.py'
 
-Preset = namedtuple('Preset', ['title', 'y_channel', 'crop_scale', 'channels_text'])
-PRESETS = {
-    'dn_rgb': Preset('colour denoising', False, False, "the image's own 3 channels (RGB, no colour conversion)"),
-    'dn_gray': Preset('grey denoising', False, False, 'the grey channel'),
-    'car': Preset('JPEG artifact reduction', True, False,
-                  'the Y channel of YCbCr (ITU-R BT.601 as Matlab rgb2ycbcr, BasicSR bgr2ycbcr(y_only=True); '
-                  'grey images are taken as Y)'),
-    'demosaic': Preset('demosaicing', False, False, "the image's own 3 channels (RGB, no colour conversion)"),
-    'sr': Preset('super-resolution', True, True,
-                 'the Y channel of YCbCr (ITU-R BT.601 as Matlab rgb2ycbcr, BasicSR bgr2ycbcr(y_only=True))'),
-}
-
 # one evaluated set: a test set at one level; ``items`` yields (name, restored, gt, lq or None, restored_path)
 EvalSet = namedtuple('EvalSet', ['dataset', 'level', 'scale', 'items', 'source'])
-SetResult = namedtuple('SetResult', ['dataset', 'level', 'scale', 'records', 'sample'])
+# ``records``: (name, psnr, ssim) per image; ``images``: {name: ({kind: path relative to --out}, (width, height))}
+SetResult = namedtuple('SetResult', ['dataset', 'level', 'scale', 'records', 'sample', 'images'])
 
 
 def protocol_text(task, scales):
     """The evaluation protocol of ``task`` in one paragraph (printed above every table)."""
-    preset = PRESETS[task]
-    if preset.crop_scale:
+    spec = TASKS[task]
+    if spec.crop_border:
         crops = ', '.join(f'x{s}: {s} px' for s in sorted(set(scales)))
         border = f'a border of `scale` pixels cropped on every side ({crops})'
     else:
         border = 'no border cropped'
-    return (f'Evaluation protocol (--task {task}, {preset.title}): PSNR (dB) and SSIM with BasicSR calculate_psnr / '
-            f'calculate_ssim on 8-bit images, computed on {preset.channels_text}, {border}; each value is the mean '
+    return (f'Evaluation protocol (--task {task}, {spec.title}): PSNR (dB) and SSIM with BasicSR calculate_psnr / '
+            f'calculate_ssim on 8-bit images, computed on {spec.metric_channels}, {border}; each value is the mean '
             'over the images of the set.')
 
 
@@ -161,16 +154,16 @@ def _auto_level(task, opt, dataset_opt):
 
 
 def _check_metric_options(task, opt, opt_path):
-    """A note when the option file's own metrics follow another protocol than the --task preset."""
-    preset = PRESETS[task]
+    """A note when the option file's own metrics follow another protocol than the --task spec."""
+    spec = TASKS[task]
     notes = []
     for name, metric in ((opt.get('val') or {}).get('metrics') or {}).items():
         crop = metric.get('crop_border', 0)
-        expected_crop = opt.get('scale', 1) if preset.crop_scale else 0
-        if crop != expected_crop or bool(metric.get('test_y_channel', False)) != preset.y_channel:
+        expected_crop = opt.get('scale', 1) if spec.crop_border else 0
+        if crop != expected_crop or bool(metric.get('test_y_channel', False)) != spec.y_channel:
             notes.append(f'note: {opt_path} measures {name} with crop_border={crop}, '
                          f'test_y_channel={metric.get("test_y_channel", False)}; this table follows the --task '
-                         f'{task} protocol (crop_border={expected_crop}, test_y_channel={preset.y_channel}).')
+                         f'{task} protocol (crop_border={expected_crop}, test_y_channel={spec.y_channel}).')
     return notes
 
 
@@ -240,8 +233,8 @@ def _comparable(restored, gt, task, scale, restored_path, gt_path):
     """Bring a restored image and its ground truth to the protocol's channels and the same size."""
     from basicsr.metrics.metric_util import to_y_channel
 
-    preset = PRESETS[task]
-    if preset.crop_scale and restored.shape[:2] != gt.shape[:2]:
+    spec = TASKS[task]
+    if spec.crop_border and restored.shape[:2] != gt.shape[:2]:
         # BasicSR crops the HR image to a multiple of the scale (mod crop) before testing
         height, width = restored.shape[:2]
         if 0 <= gt.shape[0] - height < scale and 0 <= gt.shape[1] - width < scale:
@@ -252,7 +245,7 @@ def _comparable(restored, gt, task, scale, restored_path, gt_path):
     if restored.dtype != np.uint8 or gt.dtype != np.uint8:
         raise InputError(f'{restored_path!r} / {gt_path!r}: evaluation is on 8-bit images (found {restored.dtype} and '
                          f'{gt.dtype}).')
-    if preset.y_channel:  # as calculate_psnr(test_y_channel=True) does, also when one image is grey (taken as Y)
+    if spec.y_channel:  # as calculate_psnr(test_y_channel=True) does, also when one image is grey (taken as Y)
         restored, gt = (to_y_channel(img if img.ndim == 3 else img[..., None]) for img in (restored, gt))
     elif restored.ndim != gt.ndim:
         if task == 'dn_gray':  # a grey image saved with 3 equal channels
@@ -271,23 +264,48 @@ def _equal_channels(img):
     return np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 0], img[..., 2])
 
 
-def evaluate_set(eval_set, task, strip_image=None):
-    """PSNR / SSIM of every image of ``eval_set``; keeps one sample (LQ, restored, GT) for the strip."""
+def score(restored, gt, task, scale, restored_path='restored', gt_path='ground truth'):
+    """PSNR and SSIM of one restored image against its ground truth by ``task``'s protocol (8-bit, HWC)."""
     from basicsr.metrics import calculate_psnr, calculate_ssim
 
-    crop_border = eval_set.scale if PRESETS[task].crop_scale else 0
-    records, sample = [], None
+    crop_border = scale if TASKS[task].crop_border else 0
+    restored_m, gt_m = _comparable(restored, gt, task, scale, restored_path, gt_path)
+    psnr = calculate_psnr(restored_m, gt_m, crop_border, input_order='HWC', test_y_channel=False)
+    ssim = calculate_ssim(restored_m, gt_m, crop_border, input_order='HWC', test_y_channel=False)
+    return float(psnr), float(ssim)
+
+
+def save_report_images(store, section, name, lq, restored, gt):
+    """The LQ (if any), output and GT (cropped to the output) of one image in the report's folder; returns
+    ``({kind: relative path}, (width, height))`` of the output."""
+    height, width = restored.shape[:2]
+    images = {'output': store.save(section, name, 'output', restored),
+              'gt': store.save(section, name, 'gt', gt[:height, :width])}
+    if lq is not None:
+        images['lq'] = store.save(section, name, 'lq', lq)
+    return images, (width, height)
+
+
+def set_key(dataset, level):
+    """Folder name of a set's report images: ``<dataset>`` or ``<dataset>_<level>``."""
+    return f'{dataset}_{level}' if level else dataset
+
+
+def evaluate_set(eval_set, task, strip_image=None, store=None):
+    """PSNR / SSIM of every image of ``eval_set``; keeps one sample (LQ, restored, GT) for the strip, and with
+    ``store`` (a report.ImageStore) writes every image's LQ / output / GT for the report."""
+    records, sample, images = [], None, {}
     for name, restored, gt, lq, restored_path, gt_path in eval_set.items():
-        restored_m, gt_m = _comparable(restored, gt, task, eval_set.scale, restored_path, gt_path)
-        psnr = calculate_psnr(restored_m, gt_m, crop_border, input_order='HWC', test_y_channel=False)
-        ssim = calculate_ssim(restored_m, gt_m, crop_border, input_order='HWC', test_y_channel=False)
-        records.append((name, float(psnr), float(ssim)))
+        psnr, ssim = score(restored, gt, task, eval_set.scale, restored_path, gt_path)
+        records.append((name, psnr, ssim))
+        if store is not None:
+            images[name] = save_report_images(store, set_key(eval_set.dataset, eval_set.level), name, lq, restored, gt)
         if sample is None and (strip_image is None or name == strip_image):
             sample = dict(name=name, lq=lq, restored=restored, gt=gt[:restored.shape[0], :restored.shape[1]],
-                          psnr=float(psnr))
+                          psnr=psnr)
     if not records:
         raise InputError(f'no images to evaluate in {eval_set.source}.')
-    return SetResult(eval_set.dataset, eval_set.level, eval_set.scale, records, sample)
+    return SetResult(eval_set.dataset, eval_set.level, eval_set.scale, records, sample, images)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -297,16 +315,40 @@ def _mean(records, index):
     return float(np.mean([r[index] for r in records]))
 
 
-def markdown_table(results):
-    """Rows: test sets; columns: levels; cells ``PSNR / SSIM`` (2 and 4 decimals, as in the paper)."""
+def summary_table(results):
+    """(header, rows) of the summary: rows are test sets, columns levels, cells ``PSNR / SSIM`` (2 and 4 decimals,
+    as in the paper)."""
     datasets = list(OrderedDict.fromkeys(r.dataset for r in results))
     levels = list(OrderedDict.fromkeys(r.level for r in results))
     cells = {(r.dataset, r.level): f'{_mean(r.records, 1):.2f} / {_mean(r.records, 2):.4f}' for r in results}
     header = ['Dataset (PSNR / SSIM)'] + [level or 'RNAN' for level in levels]
-    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-    for dataset in datasets:
-        lines.append('| ' + ' | '.join([dataset] + [cells.get((dataset, level), '-') for level in levels]) + ' |')
+    return header, [[dataset] + [cells.get((dataset, level), '-') for level in levels] for dataset in datasets]
+
+
+def markdown(header, rows):
+    lines = ['| ' + ' | '.join(str(c) for c in header) + ' |', '|' + '---|' * len(header)]
+    lines += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
     return '\n'.join(lines)
+
+
+def markdown_table(results):
+    """The summary table (:func:`summary_table`) in Markdown."""
+    return markdown(*summary_table(results))
+
+
+def report_sections(results, extra=None):
+    """One report section per evaluated set, one row per image (PSNR, SSIM and ``extra(result, name)`` cells)."""
+    sections = []
+    for r in results:
+        rows = []
+        for name, psnr, ssim in r.records:
+            images, size = r.images[name]
+            cells = [f'{psnr:.2f}', f'{ssim:.4f}'] + (extra(r, name) if extra else [])
+            rows.append(report.ImageRow(name, cells, images, size))
+        title = f'{r.dataset} {r.level}'.strip() + f': {len(r.records)} image(s), mean ' \
+            f'{_mean(r.records, 1):.2f} dB / {_mean(r.records, 2):.4f}'
+        sections.append(report.Section(title, ['PSNR (dB)', 'SSIM'], rows))
+    return sections
 
 
 def csv_text(rows, header):
@@ -381,19 +423,22 @@ def run(args):
                                   args.level or [], args.scale or []), []
     else:
         raise InputError('nothing to evaluate: give --opt test option files, or --restored and --gt folders.')
-    results = [evaluate_set(s, args.task, args.strip_image) for s in sets]
+    with report.ImageStore() as store:
+        results = [evaluate_set(s, args.task, args.strip_image, store) for s in sets]
+        store.publish(args.out)
     protocol = protocol_text(args.task, [r.scale for r in results])
-    table = markdown_table(results)
+    header, rows = summary_table(results)
+    table = markdown(header, rows)
     for note in notes:
         print(note)
     print(protocol + '\n\n' + table)
 
     write_text(osp.join(args.out, 'table.md'), f'{protocol}\n\n{table}\n')
-    preset = PRESETS[args.task]
-    rows = [[args.task, r.dataset, r.level, len(r.records), f'{_mean(r.records, 1):.4f}', f'{_mean(r.records, 2):.6f}',
-             r.scale if preset.crop_scale else 0, preset.y_channel] for r in results]
+    spec = TASKS[args.task]
+    csv_rows = [[args.task, r.dataset, r.level, len(r.records), f'{_mean(r.records, 1):.4f}',
+                 f'{_mean(r.records, 2):.6f}', r.scale if spec.crop_border else 0, spec.y_channel] for r in results]
     write_text(osp.join(args.out, 'table.csv'),
-               csv_text(rows, ['task', 'dataset', 'level', 'images', 'psnr', 'ssim', 'crop_border', 'y_channel']))
+               csv_text(csv_rows, ['task', 'dataset', 'level', 'images', 'psnr', 'ssim', 'crop_border', 'y_channel']))
     per_image = [[r.dataset, r.level, name, f'{psnr:.4f}', f'{ssim:.6f}'] for r in results
                  for name, psnr, ssim in r.records]
     write_text(osp.join(args.out, 'per_image.csv'), csv_text(per_image, ['dataset', 'level', 'image', 'psnr', 'ssim']))
@@ -402,15 +447,18 @@ def run(args):
         write_image(osp.join(args.out, 'strip.png'), strip)
     elif args.strip_image:
         print(f'note: no set has an image named {args.strip_image!r}; strip.png not written.')
+    report.write_report(args.out, f'RNAN evaluation: {TASKS[args.task].title}', protocol,
+                        [report.HtmlTable('', header, rows)], report_sections(results), notes)
     print(f'Wrote {osp.join(args.out, "table.md")}, table.csv, per_image.csv'
-          f'{", strip.png" if strip is not None else ""}')
+          f'{", strip.png" if strip is not None else ""}, report.html (+ report_files/)')
     return results
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--task', required=True, choices=sorted(PRESETS), help='evaluation preset (see above)')
+    parser.add_argument('--task', required=True, choices=list(TASKS),
+                        help='the task: its evaluation protocol (rnan_basicsr/tasks.py, see above)')
     parser.add_argument('--opt', nargs='+', help='test option files whose basicsr test results to evaluate')
     parser.add_argument('--root', default='.', help='where basicsr test ran (holds results/; default: here)')
     parser.add_argument('--restored', action='append', help='a folder of restored images (repeat per set)')
@@ -429,7 +477,3 @@ def build_parser():
 
 def main(argv=None):
     return run_main(PROG, run, build_parser().parse_args(argv))
-
-
-if __name__ == '__main__':
-    sys.exit(main())
