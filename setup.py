@@ -41,6 +41,7 @@ setup(
         'torchvision>=0.14',
         'numpy>=1.20',
         'opencv-python>=4.5',
+        'packaging>=20',
         'Pillow>=8',
         'lmdb>=1.0',
         'pyyaml>=5.1',

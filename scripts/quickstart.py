@@ -295,7 +295,7 @@ def archive_run(workdir, name, reason):
 
 def newest_state(experiment):
     """The newest ``<iter>.state`` in the experiment's training_states, or None."""
-    from rnan_basicsr.utils.resume import list_training_states
+    from rnan_basicsr.compat.resume import list_training_states
 
     states = list_training_states(osp.join(experiment, 'training_states'))
     return states[0] if states else None

@@ -9,12 +9,14 @@ its state, so a kill leaves at worst a newest network file without its state, ne
 Nothing here calls ``get_root_logger``: resume states are read before ``train_pipeline`` sets up its logger, and an
 early call would leave the run without a log file. Warnings go to stderr, from rank 0 only.
 """
+import functools
 import os
 import re
 import sys
 import torch
 from os import path as osp
 
+from rnan_basicsr.compat._patching import is_patched, mark, source_contains
 from rnan_basicsr.utils.checkpoint import load_checkpoint
 from rnan_basicsr.utils.errors import InputError
 
@@ -302,6 +304,43 @@ def _auto_resume_state(opt):
                      f"experiments/{opt['name']} to {opt['name']}_archived_<time>).")
 
 
+def _newest_archived_state(opt):
+    """``(iteration, path)`` of the newest training state in ``experiments/<name>_archived_*``, or None."""
+    root = osp.dirname(opt['path']['experiments_root'])
+    prefix = f"{opt['name']}_archived_"
+    newest = None
+    if osp.isdir(root):
+        for folder in os.listdir(root):
+            if folder.startswith(prefix):
+                for path in list_training_states(osp.join(root, folder, 'training_states'))[:1]:
+                    iteration = int(osp.basename(path).split('.')[0])
+                    if newest is None or iteration > newest[0]:
+                        newest = (iteration, path)
+    return newest
+
+
+def check_archived_states(opt, resumed_iteration):
+    """Refuse to let ``--auto_resume`` forget a run whose newest state was archived.
+
+    When an earlier start without ``--auto_resume`` renamed ``experiments/<name>`` to ``<name>_archived_<time>``, the
+    newest state may sit there while ``experiments/<name>`` holds an older one, or none: resuming (or starting from
+    0) would silently drop those iterations. This says where the newest state is and how to continue from it.
+    """
+    archived = _newest_archived_state(opt)
+    if archived is None or (resumed_iteration is not None and archived[0] <= resumed_iteration):
+        return
+    iteration, path = archived
+    archive = osp.dirname(osp.dirname(path))
+    current = opt['path']['experiments_root']
+    here = (f'{current} holds no training state' if resumed_iteration is None else
+            f'{current} holds only older states (newest: iteration {resumed_iteration})')
+    raise InputError(f"--auto_resume: the newest training state of experiment {opt['name']!r} is iteration "
+                     f'{iteration} in the archived folder {archive} ({path}), but {here}. To continue from iteration '
+                     f'{iteration}, move {current} aside (mv {current} {current}_aside, if it exists) and the archive '
+                     f'back (mv {archive} {current}), then run the same command again; to continue from the older '
+                     f'state instead, set path.resume_state to it and run without --auto_resume.')
+
+
 def load_resume_state(opt):
     """Drop-in replacement for ``basicsr.train.load_resume_state`` (installed by :mod:`rnan_basicsr.compat`).
 
@@ -318,6 +357,7 @@ def load_resume_state(opt):
 
     if opt['auto_resume']:
         found = _auto_resume_state(opt)
+        check_archived_states(opt, found[0]['iter'] if found else None)
         if found is None:
             return None
         state, path, weights = found
@@ -343,3 +383,41 @@ def resume_iteration(opt):
         return None
     stem, ext = osp.splitext(osp.basename(path))
     return int(stem) if ext == '.state' and stem.isdigit() else None
+
+
+def patch_load_resume_state():
+    """Replace ``basicsr.train.load_resume_state`` by :func:`rnan_basicsr.utils.resume.load_resume_state`.
+
+    BasicSR's version maps the state onto ``torch.cuda.current_device()`` (fails without CUDA), loads it with full
+    pickle, and ``--auto_resume`` looks for ``experiments/<name>/training_states`` relative to the current directory
+    instead of the experiment root. Ours loads on the CPU with ``weights_only=True`` from
+    ``opt['path']['training_states']`` and explains bad resume files.
+    """
+    import basicsr.train as basicsr_train
+
+    original = basicsr_train.load_resume_state
+    if is_patched(original) or not source_contains(original, 'torch.cuda.current_device', "osp.join('experiments'"):
+        return False
+    basicsr_train.load_resume_state = mark(load_resume_state)
+    return True
+
+
+def patch_resume_training_check():
+    """Check that a training state belongs to the model's parameters before ``resume_training`` loads it.
+
+    BasicSR asserts only the number of optimizers; torch checks only group sizes, so Adam moments saved for another
+    network of the same depth load and fail later. See :func:`rnan_basicsr.utils.resume.check_optimizers_fit`.
+    """
+    from basicsr.models.base_model import BaseModel
+
+    original = BaseModel.resume_training
+    if is_patched(original):
+        return False
+
+    @functools.wraps(original)
+    def resume_training(self, resume_state):
+        check_optimizers_fit(self.optimizers, self.schedulers, resume_state, self.opt['path'].get('resume_state'))
+        return original(self, resume_state)
+
+    BaseModel.resume_training = mark(resume_training)
+    return True
