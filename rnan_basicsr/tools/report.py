@@ -19,6 +19,7 @@ REPORT = 'report.html'
 FILES = 'report_files'
 KINDS = ('lq', 'output', 'gt')
 LABELS = {'lq': 'LQ', 'output': 'output', 'gt': 'GT'}
+ZOOMS = (1, 2, 4, 8)
 
 # one table of the report: a caption, the header cells and rows of cells (text)
 HtmlTable = namedtuple('HtmlTable', ['caption', 'header', 'rows'])
@@ -77,14 +78,14 @@ p.protocol { background: #f4f4f4; padding: .6em .8em; font-size: .9em; }
 table { border-collapse: collapse; margin: .6em 0 1.2em; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; vertical-align: top; }
 th:first-child, td:first-child { text-align: left; }
-caption { text-align: left; font-weight: 600; padding-bottom: .3em; }
+caption { text-align: left; font-size: .9em; padding-bottom: .3em; }
 td.compare { text-align: left; }
-.cmp .view { overflow: auto; max-width: 820px; max-height: 560px; border: 1px solid #999; background: #888; }
+.cmp .view { display: inline-block; overflow: auto; max-width: 820px; max-height: 560px; border: 1px solid #999;
+  background: #888; vertical-align: top; }
+.cmp .caption { font-size: .8em; color: #555; }
 .cmp .stage { position: relative; line-height: 0; }
 .cmp .stage img { position: absolute; left: 0; top: 0; width: 100%; height: 100%; image-rendering: pixelated; }
 .cmp .stage img.left { position: static; }
-.cmp .stage .label { position: absolute; top: 2px; font: 11px sans-serif; line-height: 1.3; color: #fff;
-  background: rgba(0,0,0,.55); padding: 0 3px; }
 .cmp .controls { font-size: .85em; margin-top: .3em; }
 .cmp .controls button { font-size: .85em; padding: 0 .4em; }
 .cmp .controls button.on { font-weight: 700; background: #cde; }
@@ -95,7 +96,7 @@ _JS = """
 document.querySelectorAll('.cmp').forEach(function (cmp) {
   var left = cmp.querySelector('img.left'), right = cmp.querySelector('img.right');
   var stage = cmp.querySelector('.stage'), split = cmp.querySelector('input.split');
-  var labelLeft = cmp.querySelector('.label.l'), labelRight = cmp.querySelector('.label.r');
+  var labelLeft = cmp.querySelector('.caption .l'), labelRight = cmp.querySelector('.caption .r');
   var w = +stage.dataset.width, h = +stage.dataset.height;
   function show() { right.style.clipPath = 'inset(0 0 0 ' + split.value + '%)'; }
   function pick(side, kind, button) {
@@ -129,6 +130,19 @@ def _table_html(table):
     return '\n'.join(lines)
 
 
+def initial_zoom(width, height):
+    """The first of 1, 2, 4, 8 that shows the image at least 256 pixels wide (small crops and test images), while it
+    still fits in 800 x 800."""
+    zoom = 1
+    for candidate in ZOOMS:
+        if max(width, height) * candidate > 800:
+            break
+        zoom = candidate
+        if width * candidate >= 256:
+            break
+    return zoom
+
+
 def _compare_html(row):
     """The comparison widget of one image: ``left`` under ``right``, the right one clipped by the slider."""
     images = row.images
@@ -136,22 +150,22 @@ def _compare_html(row):
     left = 'lq' if 'lq' in images else kinds[0]
     right = 'output' if 'output' in images else kinds[-1]
     width, height = row.size
+    zoom = initial_zoom(width, height)
     data = ' '.join(f'data-{k}="{html.escape(images[k])}"' for k in kinds)
     parts = [f'<div class="cmp" {data}>',
+             f'<div class="caption">left <span class="l">{LABELS[left]}</span> | right <span class="r">'
+             f'{LABELS[right]}</span> ({width}x{height})</div>',
              f'<div class="view"><div class="stage" data-width="{width}" data-height="{height}" '
-             f'style="width:{width}px;height:{height}px">',
+             f'style="width:{width * zoom}px;height:{height * zoom}px">',
              f'<img class="left" src="{html.escape(images[left])}" alt="{LABELS[left]}" width="{width}" '
              f'height="{height}">',
              f'<img class="right" src="{html.escape(images[right])}" alt="{LABELS[right]}" '
-             'style="clip-path: inset(0 0 0 50%)">',
-             f'<span class="label l" style="left:2px">{LABELS[left]}</span>',
-             f'<span class="label r" style="right:2px">{LABELS[right]}</span>',
-             '</div></div>', '<div class="controls">left: ']
+             'style="clip-path: inset(0 0 0 50%)">', '</div></div>', '<div class="controls">left: ']
     parts += [f'<button class="l{" on" if k == left else ""}" data-kind="{k}">{LABELS[k]}</button>' for k in kinds]
     parts.append(' <input class="split" type="range" min="0" max="100" value="50" title="slide"> right: ')
     parts += [f'<button class="r{" on" if k == right else ""}" data-kind="{k}">{LABELS[k]}</button>' for k in kinds]
     parts.append(' zoom: ')
-    parts += [f'<button class="zoom{" on" if z == 1 else ""}" data-zoom="{z}">{z}x</button>' for z in (1, 2, 4, 8)]
+    parts += [f'<button class="zoom{" on" if z == zoom else ""}" data-zoom="{z}">{z}x</button>' for z in ZOOMS]
     parts.append('</div></div>')
     return '\n'.join(parts)
 

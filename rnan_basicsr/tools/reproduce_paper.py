@@ -92,7 +92,7 @@ def _parse_sets(task, values):
 
 def _resolve(path, root):
     path = osp.expanduser(path)
-    return path if osp.isabs(path) else osp.join(root, path)
+    return path if osp.isabs(path) else osp.normpath(osp.join(root, path))
 
 
 def plan_runs(args, task, levels, sets):
