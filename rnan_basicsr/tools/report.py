@@ -115,6 +115,7 @@ document.querySelectorAll('.cmp').forEach(function (cmp) {
     });
   });
   split.addEventListener('input', show); show();
+  cmp.dataset.ready = 'yes';
 });
 """
 
