@@ -59,8 +59,10 @@ def check_readable(paths):
                                  'or empty).')
 
 
-def read_image(path):
-    """Read an image file as OpenCV stores it: (H, W) or (H, W, 3) BGR, uint8 or uint16; alpha is dropped.
+def read_image(path, keep_alpha=False):
+    """Read an image file as OpenCV stores it: (H, W) or (H, W, 3) BGR, uint8 or uint16.
+
+    An alpha channel is dropped, or kept with ``keep_alpha`` ((H, W, 4) BGRA; OpenCV gives grey + alpha as BGRA).
 
     Raises:
         InputError: the file cannot be decoded, or has an unsupported type / channel count.
@@ -74,9 +76,9 @@ def read_image(path):
         raise InputError(f'image {path!r} has {img.dtype} pixels; only 8-bit and 16-bit images are supported.')
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[..., 0]
-    elif img.ndim == 3 and img.shape[2] == 4:
+    elif img.ndim == 3 and img.shape[2] == 4 and not keep_alpha:
         img = img[..., :3]
-    elif img.ndim != 2 and not (img.ndim == 3 and img.shape[2] == 3):
+    elif img.ndim != 2 and not (img.ndim == 3 and img.shape[2] in (3, 4)):
         raise InputError(f'image {path!r} has shape {img.shape}; expected a grey or colour image.')
     return img
 
