@@ -46,11 +46,12 @@ import rnan_basicsr  # noqa: F401  (compatibility patches; must come before any 
 # isort: split
 from basicsr.data.transforms import mod_crop
 
-from rnan_basicsr.data.data_util import convert_channels, image_size, keys_of_folder, read_image
+from rnan_basicsr.data.data_util import convert_channels, image_size, keys_of_folder
 from rnan_basicsr.data.degradations import (add_gaussian_noise, bayer_mosaic, bicubic_downscale, image_rng,
                                             jpeg_compress_y)
 from rnan_basicsr.tasks import DEGRADATIONS, QUALITY, SCALE, TASKS
 from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.image_io import read_image
 from rnan_basicsr.utils.script_util import (add_thread_argument, check_output_folder, parallel_map, run_main,
                                             staged_folder)
 
@@ -192,7 +193,7 @@ def generate(args):
             staged.append((level, lq_dir, gt_dir))
 
         def work(key):
-            img = read_image(osp.join(args.input, files[key]))
+            img = read_image(osp.join(args.input, files[key]), eight_bit=True)
             for level, lq_dir, gt_dir in staged:
                 lq, gt = make_pair(img, key, args, level)
                 _write_png(lq, osp.join(lq_dir, f'{key}.png'))

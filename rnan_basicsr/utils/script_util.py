@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from os import path as osp
 from tqdm import tqdm
 
-from rnan_basicsr.utils.errors import EXIT_INPUT_ERROR, InputError
+from rnan_basicsr.utils.errors import EXIT_INPUT_ERROR, EXIT_RUN_ERROR, InputError, RunError
 
 
 def check_output_folder(path, overwrite, inputs=(), flag='--output'):
@@ -141,10 +141,16 @@ def add_thread_argument(parser, default=None):
 
 
 def run_main(prog, func, args):
-    """Call ``func(args)``; an InputError prints ``<prog>: error: <message>`` and returns exit status 2."""
+    """Call ``func(args)`` and return its exit status (the int it returns, else 0).
+
+    An :class:`InputError` prints ``<prog>: error: <message>`` and returns 2; a :class:`RunError` the same with 1.
+    """
     try:
-        func(args)
+        status = func(args)
     except InputError as error:
         print(f'{prog}: error: {error}', file=sys.stderr, flush=True)
         return EXIT_INPUT_ERROR
-    return 0
+    except RunError as error:
+        print(f'{prog}: error: {error}', file=sys.stderr, flush=True)
+        return EXIT_RUN_ERROR
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0

@@ -8,8 +8,10 @@ from conftest import ROOT, official_shapes
 from os import path as osp
 
 from rnan_basicsr.archs.rnan_arch import RNAN
-from rnan_basicsr.utils.convert import convert_official_state_dict, infer_official_config, unwrap_state_dict
+from rnan_basicsr.tools.convert_official import main as convert_main
 from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.weights import (convert_official_state_dict, find_params, infer_official_config, load_checkpoint,
+                                  load_rnan, save_safetensors, select_params)
 
 VARIANTS = {
     'keys_rest_c1': dict(num_in_ch=1, num_out_ch=1, num_feat=64, num_group=10, upscale=1),
@@ -97,7 +99,7 @@ def test_refuses_what_is_not_an_authors_checkpoint():
     with pytest.raises(InputError, match='already in rnan_basicsr format'):
         convert_official_state_dict({'params': RNAN(num_feat=8, num_group=2).state_dict()})
     with pytest.raises(InputError, match='training state'):
-        unwrap_state_dict({'iter': 3, 'epoch': 0, 'optimizers': [], 'schedulers': []})
+        find_params({'iter': 3, 'epoch': 0, 'optimizers': [], 'schedulers': []})
     with pytest.raises(InputError, match='head.0.weight is missing'):
         convert_official_state_dict({'conv.weight': torch.zeros(1)})
 
@@ -123,3 +125,30 @@ def test_convert_script(tmp_path):
     assert run('--input', str(source), '--output', str(output), '--force').returncode == 0
     result = run('--input', str(tmp_path / 'missing.pt'), '--output', str(tmp_path / 'x.pth'))
     assert result.returncode == 2 and 'does not exist' in result.stderr
+    # .safetensors output: the same weights, with the network_g settings in the file
+    assert convert_main(['--input', str(source), '--output', str(tmp_path / 'RNAN_SR_x2.safetensors')]) == 0
+    net, config = load_rnan(str(tmp_path / 'RNAN_SR_x2.safetensors'), task='sr', scale=2)
+    torch.testing.assert_close(torch.tensor(config['rgb_mean']), MEAN, rtol=0, atol=1e-6)
+    assert all(torch.equal(v, checkpoint['params'][k]) for k, v in net.state_dict().items())
+
+
+def test_safetensors_round_trip_carries_the_network_settings(tmp_path):
+    config = dict(num_in_ch=1, num_out_ch=1, num_feat=8, num_group=2, upscale=1, nl_softmax='key')
+    torch.manual_seed(0)
+    net = RNAN(**config).eval()
+    path = str(tmp_path / 'net.safetensors')
+    save_safetensors(net.state_dict(), path, dict(type='RNAN', **config))
+    checkpoint = load_checkpoint(path)
+    assert checkpoint['network_g'] == dict(type='RNAN', **config)
+    state_dict, used = select_params(checkpoint, 'params_ema', path)  # no EMA weights: params, as BasicSR
+    assert used == 'params' and all(torch.equal(state_dict[k], v) for k, v in net.state_dict().items())
+    rebuilt, rebuilt_config = load_rnan(path, task='dn_gray')
+    assert rebuilt_config['nl_softmax'] == 'key'  # from the file's settings: the weights cannot tell
+    x = torch.rand(1, 1, 12, 12)
+    with torch.no_grad():
+        assert torch.equal(rebuilt(x), net(x))
+    with pytest.raises(InputError, match='It fits --task car / dn_gray'):
+        load_rnan(path, task='dn_rgb')
+    (tmp_path / 'bad.safetensors').write_bytes(b'garbage')
+    with pytest.raises(InputError, match='as a .safetensors file'):
+        load_checkpoint(str(tmp_path / 'bad.safetensors'))
