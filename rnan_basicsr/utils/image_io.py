@@ -59,8 +59,10 @@ def check_readable(paths):
                                  'or empty).')
 
 
-def read_image(path, eight_bit=False):
-    """Read an image file as OpenCV stores it: (H, W) or (H, W, 3) BGR, uint8 or uint16; alpha is dropped.
+def read_image(path, keep_alpha=False, eight_bit=False):
+    """Read an image file as OpenCV stores it: (H, W) or (H, W, 3) BGR, uint8 or uint16.
+
+    An alpha channel is dropped, or kept with ``keep_alpha`` ((H, W, 4) BGRA; OpenCV gives grey + alpha as BGRA).
 
     With ``eight_bit`` the result is uint8, 16-bit images scaled down (OpenCV's ``IMREAD_ANYCOLOR``), as the datasets
     decode images (:func:`rnan_basicsr.data.data_util.decode_image`).
@@ -77,9 +79,9 @@ def read_image(path, eight_bit=False):
         raise InputError(f'image {path!r} has {img.dtype} pixels; only 8-bit and 16-bit images are supported.')
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[..., 0]
-    elif img.ndim == 3 and img.shape[2] == 4:
+    elif img.ndim == 3 and img.shape[2] == 4 and not keep_alpha:
         img = img[..., :3]
-    elif img.ndim != 2 and not (img.ndim == 3 and img.shape[2] == 3):
+    elif img.ndim != 2 and not (img.ndim == 3 and img.shape[2] in (3, 4)):
         raise InputError(f'image {path!r} has shape {img.shape}; expected a grey or colour image.')
     return img
 
