@@ -173,7 +173,7 @@ def _restore(model, forward):
 
 
 def _chopped_forward(scale, self_ensemble, min_size):
-    from rnan_basicsr.utils.inference import self_ensemble_forward
+    from rnan_basicsr.test_time import self_ensemble_forward
 
     chop = functools.partial(chop_forward, scale=scale, min_size=min_size)
     return functools.partial(self_ensemble_forward, forward=chop) if self_ensemble else chop
