@@ -15,22 +15,13 @@ import time
 from os import path as osp
 
 from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.script_util import process_is_running
 
 
 def lock_path(opt):
     """``<root>/experiments/.<name>.lock`` (training) or ``<root>/results/.<name>.lock`` (testing)."""
     folder = 'experiments' if opt['is_train'] else 'results'
     return osp.join(opt['root_path'], folder, f'.{opt["name"]}.lock')
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def _describe(owner):
@@ -91,7 +82,7 @@ class RunLock:
                      'command': self.command, 'log': None})
         pid = previous.get('pid')
         if isinstance(pid, int) and pid != os.getpid():
-            if previous.get('host') == socket.gethostname() and not _alive(pid):
+            if previous.get('host') == socket.gethostname() and not process_is_running(pid):
                 return (f'{self.what}: taking over the lock {self.path} of {_describe(previous)}, which is no longer '
                         'running (it was killed or crashed).')
         return None

@@ -18,6 +18,7 @@ from os import path as osp
 
 from rnan_basicsr.compat._patching import is_patched, mark, source_contains
 from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.script_util import process_is_running
 from rnan_basicsr.weights import (describe_mismatch, expected_state_dict, load_checkpoint, looks_like_weights,
                                   select_params)
 
@@ -164,7 +165,7 @@ def remove_stale_temp_files(opt):
             continue
         for name in os.listdir(folder):
             match = TEMP_FILE.match(name)
-            if not match or _process_alive(int(match.group(1))):
+            if not match or process_is_running(int(match.group(1))):
                 continue
             try:
                 os.remove(osp.join(folder, name))
@@ -172,18 +173,6 @@ def remove_stale_temp_files(opt):
             except OSError:
                 pass
     return removed
-
-
-def _process_alive(pid):
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
 
 
 def _load_networks(opt, state, state_path):

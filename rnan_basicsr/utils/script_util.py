@@ -28,7 +28,8 @@ def check_output_folder(path, overwrite, inputs=(), flag='--output'):
                              'it would delete the input).')
 
 
-def _process_is_running(pid):
+def process_is_running(pid):
+    """True if a process ``pid`` runs on this machine (this one included; another user's counts as running)."""
     if pid == os.getpid():
         return True
     try:
@@ -54,7 +55,7 @@ def remove_stale_temporaries(path, suffix=''):
     removed = []
     for entry in sorted(os.listdir(parent)) if osp.isdir(parent) else []:
         match = pattern.match(entry)
-        if not match or _process_is_running(int(match.group(1) or match.group(2))):
+        if not match or process_is_running(int(match.group(1) or match.group(2))):
             continue
         stale = osp.join(parent, entry)
         if osp.isdir(stale) and not osp.islink(stale):
