@@ -37,8 +37,8 @@ setup(
     # No CUDA-specific pins: install the torch build that fits your machine before this package.
     install_requires=[
         'basicsr>=1.4.2',
-        'torch>=1.13',
-        'torchvision>=0.14',
+        'torch>=2.4',  # the oldest the test suite passes on: older torch refuses training states with weights_only
+        'torchvision>=0.19',
         'numpy>=1.20',
         'opencv-python>=4.5',
         'packaging>=20',

@@ -2,12 +2,19 @@
 # Create .venv at the repository root if it is missing and install rnan_basicsr into it.
 # Order matters: torch first, then basicsr without build isolation (its setup.py imports torch), then this package.
 # Choose another torch build (e.g. for your CUDA version) with:  TORCH_SPEC="torch==2.5.1 torchvision==0.20.1"
+# (torch >= 2.4: the oldest the test suite passes on; an older TORCH_SPEC is refused).
 # Re-running is cheap: nothing is installed again unless setup.py or this script changed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 TORCH_SPEC="${TORCH_SPEC:-torch==2.14.1 torchvision==0.29.1}"
+TORCH_FLOOR="2.4"  # as setup.py: torch 2.1-2.3 cannot load BasicSR training states with weights_only=True
+if [[ "$TORCH_SPEC" =~ torch==([0-9]+)\.([0-9]+) ]] && \
+   (( BASH_REMATCH[1] * 1000 + BASH_REMATCH[2] < ${TORCH_FLOOR%%.*} * 1000 + ${TORCH_FLOOR#*.} )); then
+  echo "setup_venv.sh: TORCH_SPEC asks for torch ${BASH_REMATCH[1]}.${BASH_REMATCH[2]}, but rnan_basicsr needs torch >= $TORCH_FLOOR (older torch refuses BasicSR's training states with weights_only=True, so resuming fails); use e.g. TORCH_SPEC=\"torch==2.4.1 torchvision==0.19.1\"" >&2
+  exit 2
+fi
 STAMP="$VENV/.rnan_basicsr_installed"
 WANT="$(cat "$ROOT/setup.py" "$ROOT/scripts/setup_venv.sh" | sha256sum | cut -d' ' -f1) $TORCH_SPEC"
 

@@ -28,7 +28,6 @@ input print one line and exit with status 2.
 """
 import argparse
 import cv2
-import functools
 import numpy as np
 import os
 import sys
@@ -37,93 +36,16 @@ from os import path as osp
 from tqdm import tqdm
 
 import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)
-from rnan_basicsr.archs.rnan_arch import RNAN
 from rnan_basicsr.data.degradations import bayer_mosaic
-from rnan_basicsr.tasks import SCALE, TASKS
-from rnan_basicsr.utils.checkpoint import (describe_config, describe_keys, infer_rnan_config, is_state_dict,
-                                           load_checkpoint)
-from rnan_basicsr.utils.convert import convert_official_state_dict, infer_official_config
+from rnan_basicsr.tasks import TASKS
+from rnan_basicsr.test_time import build_test_forward
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import (check_readable, from_float, is_grey, list_images, read_image, to_float,
                                          write_image)
-from rnan_basicsr.utils.inference import self_ensemble_forward, tile_forward
 from rnan_basicsr.utils.script_util import run_main
+from rnan_basicsr.weights import describe_config, load_rnan
 
 PROG = 'inference_rnan.py'
-
-
-def is_super_resolution(task):
-    return task.level is SCALE
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# the network
-# ---------------------------------------------------------------------------------------------------------------
-def load_network(model_path, task, scale=None, nl_softmax='query'):
-    """Build RNAN from the weights in ``model_path`` and check that it fits ``task`` (and ``scale``).
-
-    Returns:
-        tuple[RNAN, dict]: the network on the CPU in eval mode, and its configuration.
-
-    Raises:
-        InputError: unreadable file, a training state, no RNAN weights, or channels / scale that do not fit.
-    """
-    what = '--model_path'
-    checkpoint = load_checkpoint(model_path, what)
-    for key in ('params_ema', 'params'):
-        if is_state_dict(checkpoint.get(key)):
-            state_dict = checkpoint[key]
-            break
-    else:
-        if not is_state_dict(checkpoint):
-            raise InputError(f'{what} {model_path!r} holds no network weights: expected params / params_ema or a '
-                             f'bare state dict, found {describe_keys(checkpoint)}.')
-        state_dict = checkpoint
-    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state_dict.items()}
-    if 'head.0.weight' in state_dict:  # the authors' layout
-        config = infer_official_config(state_dict)
-        state_dict = convert_official_state_dict(state_dict)
-    else:
-        config = infer_rnan_config(state_dict)
-        if config is None:
-            raise InputError(f'{what} {model_path!r} does not hold RNAN weights (no conv_first / conv_last / '
-                             f'group_nl_low keys; first keys: {list(state_dict)[:3]}).')
-
-    spec = TASKS[task]
-    channels = (config['num_in_ch'], config['num_out_ch'])
-    if channels != (spec.channels, spec.channels):
-        fits = [name for name, other in sorted(TASKS.items()) if (other.channels, other.channels) == channels
-                and is_super_resolution(other) == (config['upscale'] > 1)]
-        hint = f' It fits --task {" / ".join(fits)}.' if fits else ''
-        raise InputError(f'{what} {model_path!r} is an RNAN with {describe_config(config)}, but --task {task} '
-                         f'({spec.title}) needs {spec.channels} input and output channel(s).{hint}')
-    if is_super_resolution(spec) and config['upscale'] == 1:
-        raise InputError(f'{what} {model_path!r} is a restoration model (upscale=1), not super-resolution; use '
-                         '--task dn_rgb or demosaic with it.')
-    if not is_super_resolution(spec) and config['upscale'] > 1:
-        raise InputError(f'{what} {model_path!r} is a x{config["upscale"]} super-resolution model; use --task sr.')
-    if scale is not None and scale != config['upscale']:
-        raise InputError(f'--scale {scale} does not match {what} {model_path!r}, a x{config["upscale"]} model; use '
-                         f'--scale {config["upscale"]} or a x{scale} checkpoint.')
-    net = RNAN(**config, nl_softmax=nl_softmax)
-    try:
-        net.load_state_dict(state_dict, strict=True)
-    except RuntimeError as error:
-        raise InputError(f'{what} {model_path!r} does not load into RNAN({describe_config(config)}): '
-                         f'{" ".join(str(error).split())[:300]}') from None
-    return net.eval(), config
-
-
-def make_forward(tile=None, tile_overlap=0, scale=1, self_ensemble=False):
-    """``forward(net, lq)`` for (1, C, H, W) batches: whole image or tiled, with or without the x8 ensemble."""
-    if tile:
-        forward = functools.partial(tile_forward, tile_size=tile, tile_overlap=tile_overlap, scale=scale)
-    else:
-        def forward(net, lq):
-            return net(lq)
-    if self_ensemble:
-        return functools.partial(self_ensemble_forward, forward=forward)
-    return forward
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -318,7 +240,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--task', required=True, choices=sorted(TASKS), help='what to restore (see above)')
-    parser.add_argument('--model_path', required=True, help='RNAN weights (.pth: ours, or the authors\' .pt)')
+    parser.add_argument('--model_path', required=True,
+                        help='RNAN weights (.pth or .safetensors: ours; or the authors\' .pt)')
     parser.add_argument('-i', '--input', required=True, help='an image file, or a folder of images')
     parser.add_argument('-o', '--output', default='results/inference_rnan', help='output folder (created)')
     parser.add_argument('--scale', type=int, default=None, help='sr: the expected scale (checked against the model)')
@@ -349,10 +272,11 @@ def run(args):
     device = _resolve_device(args.device)
     inputs = list_images(args.input, '--input')
     outputs = output_paths(inputs, args.output, args.suffix)
-    net, config = load_network(args.model_path, args.task, args.scale, args.nl_softmax)
+    net, config = load_rnan(args.model_path, '--model_path', args.task, args.scale, nl_softmax=args.nl_softmax)
     notes = check_inputs(inputs, args.task, args.make_mosaic)
     net = net.to(device)
-    forward = make_forward(args.tile, args.tile_overlap, config['upscale'], args.self_ensemble)
+    tile = {'size': args.tile, 'overlap': args.tile_overlap} if args.tile else None
+    forward = build_test_forward(tile, args.self_ensemble, config['upscale'], what='--tile')
     run_net = _runner(net, forward, device)
     mode = ('tiles of %d px (overlap %d)' % (args.tile, args.tile_overlap)) if args.tile else 'whole images'
     print(f'{PROG}: {TASKS[args.task].title} with RNAN({describe_config(config)}) on {device}, {mode}'
