@@ -46,8 +46,8 @@ def check_device(device, what='--device'):
     if device.type == 'cuda':
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
-            raise InputError(f'{what} {str(device)!r}: this machine has no usable CUDA GPU (torch {torch.__version__}, '
-                             f'CUDA build: {torch.version.cuda or "none"}). Use --device cpu.')
+            raise InputError(f'{what} {str(device)!r}: CUDA is not available on this machine (torch '
+                             f'{torch.__version__}, CUDA build: {torch.version.cuda or "none"}). Use cpu.')
         if device.index is not None and device.index >= count:
             raise InputError(f'{what} {str(device)!r}: this machine has {count} CUDA GPU(s), numbered 0..{count - 1}. '
                              f'Use cuda:0 ... cuda:{count - 1} (CUDA_VISIBLE_DEVICES renumbers them).')

@@ -218,5 +218,5 @@ def test_check_device_names_the_gpus_there_are(monkeypatch):
         precision.check_device('cuda:7')
     assert precision.check_device('cuda:1') == torch.device('cuda:1')
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    with pytest.raises(InputError, match='no usable CUDA GPU'):
+    with pytest.raises(InputError, match='CUDA is not available on this machine'):
         precision.check_device('cuda')
