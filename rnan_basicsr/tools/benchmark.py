@@ -62,7 +62,7 @@ PRECISION_SIZE = 128
 QUALITY_NET = dict(num_in_ch=3, num_out_ch=3, num_feat=16, num_group=2)
 QUALITY_SIGMA, QUALITY_STEPS, QUALITY_PATCH, QUALITY_BATCH = 30, 150, 24, 4
 SWITCH_TRAIN_BATCH = 4  # training-step rows of the switches: 4 patches of 48 x 48 (bf16 without AVX-512 is slow)
-MEASUREMENT_TIMEOUT = 900  # seconds; a measurement that takes longer is reported as timed out
+MEASUREMENT_TIMEOUT = 600  # seconds; a measurement that takes longer is reported as timed out
 DATA_TASKS = ('denoise', 'jpeg', 'demosaic')
 DATA_GT_SIZE, DATA_SUB_IMAGE = 48, 480
 
@@ -218,7 +218,8 @@ def measure_train_step(spec, device):
     def step():
         training_step(forward, to_format, autocast, net.parameters(), optimizer, lq, gt, scaler)
 
-    step()  # warm-up (also allocates Adam's state, compiles)
+    if spec.get('compile') or spec.get('warmup', True):
+        step()  # warm-up (also allocates Adam's state, compiles)
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
     best, times = timed(step, spec['repeats'], device)
@@ -409,8 +410,9 @@ def run_child(spec):
 # ---------------------------------------------------------------------------------------------------------------
 # orchestration
 # ---------------------------------------------------------------------------------------------------------------
-def measure(spec, log, timeout=MEASUREMENT_TIMEOUT):
+def measure(spec, log, timeout=None):
     """Run one measurement in a fresh process; returns its result dict (with 'error' if it failed)."""
+    timeout = timeout or MEASUREMENT_TIMEOUT
     hidden = ('save_output', 'exact_output', 'quality', 'weights')
     label = ' '.join(f'{k}={v}' for k, v in spec.items() if k not in hidden)
     print(f'  measuring {label} ...', end='', flush=True)
@@ -513,8 +515,8 @@ def measure_precision(base, settings, workdir, log, train, size=PRECISION_SIZE, 
             quality_file = osp.join(workdir, f'{kind}_{index}_quality.' + ('npy' if kind == 'forward' else 'npz'))
             quality = dict(weights=weights, output=quality_file, size=size)
             spec = dict(base, kind=kind, config='grey', variant='ours', quality=quality, **setting)
-            if kind == 'train':
-                spec.update(repeats=1, batch=SWITCH_TRAIN_BATCH)
+            if kind == 'train':  # one step; only compiled rows get a warm-up step (to exclude compile time)
+                spec.update(repeats=1, batch=SWITCH_TRAIN_BATCH, warmup=False)
             if kind == 'forward':
                 spec.update(size=size, save_output=osp.join(workdir, f'forward_{index}_official.npy'))
             files = dict(quality=quality_file, official=spec.get('save_output'))
@@ -560,8 +562,13 @@ def main(argv=None):
     parser.add_argument('--precision-size', type=int, default=PRECISION_SIZE, help='image side of the switch rows')
     parser.add_argument('--quality-steps', type=int, default=QUALITY_STEPS, help='training steps of the quality net')
     parser.add_argument('--tf32', action='store_true', help='allow TF32 in the float32 rows (GPU; default: off)')
+    parser.add_argument('--timeout', type=float, default=MEASUREMENT_TIMEOUT,
+                        help=f'seconds per measurement before it is reported as timed out (default '
+                        f'{MEASUREMENT_TIMEOUT})')
     parser.add_argument('--json', default='benchmark_results.json', help='where to write all measurements')
     args = parser.parse_args(argv)
+    global MEASUREMENT_TIMEOUT  # noqa: PLW0603 - one setting for every measure() call of this run
+    MEASUREMENT_TIMEOUT = args.timeout
     if args.child:
         return run_child(json.loads(args.child))
 
