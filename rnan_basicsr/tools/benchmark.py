@@ -63,6 +63,7 @@ QUALITY_NET = dict(num_in_ch=3, num_out_ch=3, num_feat=16, num_group=2)
 QUALITY_SIGMA, QUALITY_STEPS, QUALITY_PATCH, QUALITY_BATCH = 30, 150, 24, 4
 SWITCH_TRAIN_BATCH = 4  # training-step rows of the switches: 4 patches of 48 x 48 (bf16 without AVX-512 is slow)
 MEASUREMENT_TIMEOUT = 600  # seconds; a measurement that takes longer is reported as timed out
+RUN = {'timeout': MEASUREMENT_TIMEOUT}  # settings of this run (--timeout) for every measure() call
 DATA_TASKS = ('denoise', 'jpeg', 'demosaic')
 DATA_GT_SIZE, DATA_SUB_IMAGE = 48, 480
 
@@ -412,7 +413,7 @@ def run_child(spec):
 # ---------------------------------------------------------------------------------------------------------------
 def measure(spec, log, timeout=None):
     """Run one measurement in a fresh process; returns its result dict (with 'error' if it failed)."""
-    timeout = timeout or MEASUREMENT_TIMEOUT
+    timeout = timeout or RUN['timeout']
     hidden = ('save_output', 'exact_output', 'quality', 'weights')
     label = ' '.join(f'{k}={v}' for k, v in spec.items() if k not in hidden)
     print(f'  measuring {label} ...', end='', flush=True)
@@ -567,8 +568,7 @@ def main(argv=None):
                         f'{MEASUREMENT_TIMEOUT})')
     parser.add_argument('--json', default='benchmark_results.json', help='where to write all measurements')
     args = parser.parse_args(argv)
-    global MEASUREMENT_TIMEOUT  # noqa: PLW0603 - one setting for every measure() call of this run
-    MEASUREMENT_TIMEOUT = args.timeout
+    RUN['timeout'] = args.timeout
     if args.child:
         return run_child(json.loads(args.child))
 
