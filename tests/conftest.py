@@ -1,6 +1,5 @@
 """Shared helpers for the test suite: tiny synthetic images, and running the real ``basicsr`` command."""
 import cv2
-import importlib.util
 import numpy as np
 import os
 import pytest
@@ -15,14 +14,6 @@ TEST_OPTIONS = osp.join(ROOT, 'tests', 'options')
 #: key names and shapes of the authors' released checkpoints (tests/data/official_keys/README.md)
 OFFICIAL_KEYS = osp.join(ROOT, 'tests', 'data', 'official_keys')
 BASICSR = osp.join(osp.dirname(sys.executable), 'basicsr')
-
-
-def load_script(name, folder='data_preparation'):
-    """Import ``scripts/<folder>/<name>.py`` as a module (a fresh copy each call); ``folder=''`` for scripts/ itself."""
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'scripts', folder, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def official_shapes(variant):

@@ -20,8 +20,10 @@ Implementations (all give the direct form's result to float precision, with grad
   :class:`_QuerySoftmaxAttention`). Several times faster than ``'direct'`` on the CPU.
 * ``'auto'``: ``'sdpa'`` when a fused kernel can run here, otherwise ``'chunked'``.
 
-Attention is always computed in float32 (or float64 for float64 inputs): with RNAN's [0, 255] feature scale the
-logits reach thousands, too large for half precision.
+Attention is always computed in float32 (or float64 for float64 inputs), forward and backward, also inside an
+autocast region: with RNAN's [0, 255] feature scale the logits reach thousands, too large for half precision, and
+with the query softmax the output y_i is no convex combination of the g_j (for one query the weights over j can sum
+to far more than 1), so y itself can exceed float16's range (65504).
 """
 import contextlib
 import torch
@@ -45,6 +47,16 @@ try:  # torch >= 2.3: allow only the fused kernels, never SDPA's O(N^2) "math" f
 except ImportError:  # pragma: no cover - older torch picks its kernel itself
     def _fused_kernels_only():
         return contextlib.nullcontext()
+
+
+def autocast_disabled(device_type):
+    """A context in which autocast is off for ``device_type`` (a no-op context where autocast does not exist)."""
+    if device_type in ('cpu', 'cuda', 'xpu', 'mps'):
+        try:
+            return torch.autocast(device_type, enabled=False)
+        except RuntimeError:  # pragma: no cover - a torch build without autocast for this device type
+            pass
+    return contextlib.nullcontext()
 
 
 def _check_inputs(theta, phi, g, softmax):
@@ -190,14 +202,18 @@ class _QuerySoftmaxAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, theta, phi, g):
         ctx.save_for_backward(theta, phi, g)
-        return _query_softmax_forward(theta, phi, g)
+        with autocast_disabled(g.device.type):  # computed in the inputs' dtype, autocast or not
+            return _query_softmax_forward(theta, phi, g)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
         theta, phi, g = ctx.saved_tensors
         need_theta, need_phi, _ = ctx.needs_input_grad
-        with torch.enable_grad():
+        # a backward pass run inside an autocast region would otherwise compute these SDPA calls in half precision:
+        # like the forward, the gradients are computed in the saved tensors' dtype (float32 / float64)
+        grad_out = grad_out.to(g.dtype)
+        with autocast_disabled(g.device.type), torch.enable_grad():
             theta_ = theta.detach().requires_grad_(need_theta)
             phi_ = phi.detach().requires_grad_(need_phi)
             grad_g = _sdpa(phi_, theta_, grad_out.contiguous())  # O_j = sum_i softmax_i(f_ij) dy_i
@@ -260,9 +276,7 @@ def nonlocal_attention(theta, phi, g, softmax='query', impl='auto'):
         raise ValueError(f'impl must be one of {IMPLEMENTATIONS}, got {impl!r}')
     out_dtype = g.dtype
     compute_dtype = torch.float64 if out_dtype == torch.float64 else torch.float32
-    autocast_off = torch.autocast(g.device.type, enabled=False) if g.device.type in ('cpu', 'cuda') else \
-        contextlib.nullcontext()
-    with autocast_off:
+    with autocast_disabled(g.device.type):
         theta, phi, g = (t.to(compute_dtype) for t in (theta, phi, g))
         if impl == 'auto':
             impl = 'sdpa' if sdpa_available(g.device, compute_dtype) else 'chunked'
@@ -275,4 +289,7 @@ def nonlocal_attention(theta, phi, g, softmax='query', impl='auto'):
     return out.to(out_dtype)
 
 
-__all__ = ['nonlocal_attention', 'attention_direct', 'attention_chunked', 'attention_sdpa', 'sdpa_available']
+__all__ = [
+    'nonlocal_attention', 'autocast_disabled', 'attention_direct', 'attention_chunked', 'attention_sdpa',
+    'sdpa_available'
+]

@@ -17,7 +17,7 @@ from basicsr.archs.arch_util import ResidualBlockNoBN, Upsample
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn as nn
 
-from .nonlocal_attention import IMPLEMENTATIONS, SOFTMAX_MODES, nonlocal_attention
+from .nonlocal_attention import IMPLEMENTATIONS, SOFTMAX_MODES, autocast_disabled, nonlocal_attention
 
 
 def _residual_block(num_feat):
@@ -61,15 +61,34 @@ class NonLocalBlock(nn.Module):
         nn.init.zeros_(self.W.bias)
 
     def forward(self, x):
-        """x: (B, C, H, W) -> (B, C, H, W)."""
+        """x: (B, C, H, W) -> (B, C, H, W), in the dtype of x.
+
+        The whole block (its four 1x1 convolutions and the attention) runs in float32 (float64 for float64 input),
+        also under autocast and for a half-precision x: the logits reach thousands on RNAN's [0, 255] scale, and
+        with the query softmax y is no convex combination of the g_j (for one query the weights can sum to far more
+        than 1), so y overflows float16 (65504) on natural images. Only x + W(y) is cast back to x's dtype. The
+        block costs a few percent of the network's convolutions, and float32 inputs are computed exactly as before.
+        """
         b, _, h, w = x.shape
+        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+        with autocast_disabled(x.device.type):
+            x_full = x.to(dtype)
 
-        def positions(conv):  # (B, C', H, W) -> (B, N, C'), N = H*W in row-major order
-            return conv(x).flatten(2).transpose(1, 2)
+            def positions(conv):  # (B, C', H, W) -> (B, N, C'), N = H*W in row-major order
+                return _conv_in(conv, x_full).flatten(2).transpose(1, 2)
 
-        y = nonlocal_attention(positions(self.theta), positions(self.phi), positions(self.g), self.softmax, self.impl)
-        y = y.transpose(1, 2).reshape(b, self.inter_channels, h, w)  # (B, N, C') -> (B, C', H, W)
-        return x + self.W(y)
+            y = nonlocal_attention(positions(self.theta), positions(self.phi), positions(self.g), self.softmax,
+                                   self.impl)
+            y = y.transpose(1, 2).reshape(b, self.inter_channels, h, w)  # (B, N, C') -> (B, C', H, W)
+            return (x_full + _conv_in(self.W, y)).to(x.dtype)
+
+
+def _conv_in(conv, x):
+    """``conv(x)`` computed in x's dtype (the weights cast to it when they differ, e.g. float16 weights)."""
+    if conv.weight.dtype == x.dtype:
+        return conv(x)
+    bias = conv.bias.to(x.dtype) if conv.bias is not None else None
+    return conv._conv_forward(x, conv.weight.to(x.dtype), bias)
 
 
 class TrunkBranch(nn.Module):

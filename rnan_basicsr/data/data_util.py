@@ -205,7 +205,7 @@ def convert_channels(img, mode):
     """Bring a decoded image to a task's channels; the result is always (H, W, C) uint8.
 
     Args:
-        img (ndarray): uint8, (H, W) grey or (H, W, 3) BGR (as :func:`decode_image` returns).
+        img (ndarray): uint8, (H, W) or (H, W, 1) grey, or (H, W, 3) BGR (as :func:`decode_image` returns).
         mode (str): ``'color'``: (H, W, 3) BGR, a grey image gets three equal channels (as OpenCV's
             ``IMREAD_COLOR``); ``'gray'``: (H, W, 1) by :func:`~rnan_basicsr.data.degradations.to_gray`;
             ``'y'``: (H, W, 1) by :func:`~rnan_basicsr.data.degradations.y_channel` (grey images as they are).
@@ -217,6 +217,8 @@ def convert_channels(img, mode):
     elif mode == 'color':
         if img.ndim == 2:
             img = np.repeat(img[..., None], 3, axis=2)
+        elif img.shape[2] == 1:
+            img = np.repeat(img, 3, axis=2)
     else:
         raise ValueError(f'mode must be one of {CHANNEL_MODES}, got {mode!r}')
     return img if img.ndim == 3 else img[..., None]

@@ -293,7 +293,9 @@ class DegradedImageDataset(data.Dataset):
         """
         raise NotImplementedError
 
-    def _read(self, path, client_key):
+    def _read(self, path, client_key, convert=True):
+        """The decoded image, brought to the task's channels (``convert``) or as decoded: (H, W, 1) grey or
+        (H, W, 3) BGR uint8 (training converts the patch only)."""
         if self.file_client is None:
             backend_opt = dict(self.io_backend_opt)
             backend = backend_opt.pop('type')  # a copy: self.opt is never changed
@@ -306,12 +308,19 @@ class DegradedImageDataset(data.Dataset):
         except OSError as error:
             raise InputError(f'{self.label}: cannot read image {path!r}: {error.strerror or error}') from None
         where = f'{self._describe(path, client_key)} ({client_key} of {self.label})'
-        return convert_channels(decode_image(content, where), self.channels)
+        img = decode_image(content, where)
+        if convert:
+            return convert_channels(img, self.channels)
+        return img if img.ndim == 3 else img[..., None]
 
     def __getitem__(self, index):
+        """Training: crop and augment the decoded image first, then convert and degrade the patch only (the
+        conversions are per pixel, so this equals converting the whole image first, at a fraction of the cost).
+        Validation / test: the whole image."""
         entry = self.paths[index]
-        img_gt = self._read(entry['gt_path'], 'gt')
-        img_lq = self._read(entry['lq_path'], 'lq') if entry['lq_path'] is not None else None
+        convert = not self.is_train
+        img_gt = self._read(entry['gt_path'], 'gt', convert)
+        img_lq = self._read(entry['lq_path'], 'lq', convert) if entry['lq_path'] is not None else None
         if img_lq is not None and img_lq.shape[:2] != img_gt.shape[:2]:
             raise InputError(f'{self.label}: LQ image {entry["lq_path"]!r} is {img_lq.shape[1]}x{img_lq.shape[0]} '
                              f'but its GT {entry["gt_path"]!r} is {img_gt.shape[1]}x{img_gt.shape[0]}; both must '
@@ -327,6 +336,8 @@ class DegradedImageDataset(data.Dataset):
                 img_gt, img_lq = paired_random_crop(img_gt, img_lq, self.gt_size, 1, entry['gt_path'])
                 img_gt, img_lq = augment([np.ascontiguousarray(img_gt), np.ascontiguousarray(img_lq)], self.use_hflip,
                                          self.use_rot)
+                img_lq = convert_channels(img_lq, self.channels)
+            img_gt = convert_channels(img_gt, self.channels)
             rng = np.random.default_rng(random.getrandbits(64))
         else:
             rng = image_rng(self.seed, entry['key'])

@@ -14,26 +14,48 @@ Training, losses, optimizers, schedulers, EMA, checkpoints and the validation lo
 * validation images in TensorBoard (LQ | output | GT, side by side) when training logs to TensorBoard;
 * the learning rate in TensorBoard (scalar ``lr``, at every ``logger.print_freq`` iterations like the losses):
   BasicSR's MessageLogger prints the learning rates but does not send them there;
+* speed and precision switches (all optional; see ``README.md``, "Mixed precision and speed switches")::
+
+      train:
+        mixed_precision: ~     # bf16 | fp16 (autocast; fp16 with a GradScaler saved in the training states) | ~
+        channels_last: false   # network and batches in NHWC memory format
+        compile: false         # true, or torch.compile arguments {mode: ..., backend: ..., dynamic: ...}
+        grad_clip: ~           # clip the gradients' global L2 norm to this value (logged as grad_norm)
+        tf32: true             # TF32 for float32 convolutions / matmuls on Ampere+ GPUs while training
+        optim_g: {type: AdamW, lr: !!float 2e-4, weight_decay: 0.01}   # any optimizer of BasicSR or torch.optim
+      val:                     # validation during training and ``basicsr test``
+        mixed_precision: ~
+        channels_last: false
+        compile: false
+        tf32: false            # test numbers in IEEE float32 unless asked
+
+  A precision the device cannot run is an :class:`InputError` at the option check, before anything runs;
+  compile falls back to eager execution with a warning where it cannot run; checkpoints keep plain keys;
 * the network back in the mode it had before validation (train mode during training);
 * ``path.pretrain_network_g`` loaded with ``weights_only=True``, with an :class:`InputError` for a training
   state, a missing param key, or weights whose channels / scale / size do not fit ``network_g``. When testing, a
   checkpoint with EMA weights is evaluated with them (``params_ema``) unless ``path.param_key_g`` says otherwise,
   matching what validation reported during training.
 """
+import inspect
 import numpy as np
 import torch
 import torch.nn.functional as F
+from basicsr.models.base_model import BaseModel
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 from collections import OrderedDict
 from os import path as osp
 
+from rnan_basicsr import precision
 from rnan_basicsr.test_time import build_test_forward, check_tile
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.validation import is_int
+from rnan_basicsr.utils.validation import did_you_mean, is_int, is_number
 from rnan_basicsr.weights import check_fits, load_checkpoint, select_params
 
+#: torch.compile keyword arguments accepted in ``train.compile`` / ``val.compile`` given as a mapping
+COMPILE_KEYS = ('backend', 'mode', 'dynamic', 'fullgraph')
 DEFAULT_TB_IMAGES = 3
 TB_CROP = 256  # largest side (output pixels) of an image sent to TensorBoard: a centre crop, to keep events small
 
@@ -49,23 +71,42 @@ class RNANModel(SRModel):
 
     def __init__(self, opt):
         self.check_options(opt)
-        super().__init__(opt)
         val = opt.get('val') or {}
+        train = (opt.get('train') or {}) if opt.get('is_train', True) else {}
         self.tile = val.get('tile')
         self.self_ensemble = bool(val.get('self_ensemble', False))
         self.tb_images = val.get('tb_images', DEFAULT_TB_IMAGES)
         self._tb_context = None  # set during a validation that logs images to TensorBoard
+        self.train_precision = precision.parse_precision(train.get('mixed_precision'))
+        self.val_precision = precision.parse_precision(val.get('mixed_precision'))
+        self.train_channels_last = bool(train.get('channels_last', False))
+        self.val_channels_last = bool(val.get('channels_last', False))
+        self.train_tf32 = bool(train.get('tf32', True))
+        self.val_tf32 = bool(val.get('tf32', False))
+        self.grad_clip = train.get('grad_clip')
+        self.grad_scaler = None
+        self._train_forward = None  # set in init_training_settings
+        self._test_forwards = {}  # id(network) -> CompiledForward for val.compile
+        super().__init__(opt)
+        if not self.is_train and self.val_channels_last:
+            self.net_g = self.net_g.to(memory_format=torch.channels_last)
+        self._log_precision_policy()
 
     # ---------------------------------------------------------------------------------------------------------
     # options
     # ---------------------------------------------------------------------------------------------------------
     @classmethod
     def check_options(cls, opt):
-        """Check ``val.tile``, ``val.self_ensemble`` and ``val.tb_images``; BasicSR's own ``val`` keys are not ours.
+        """Check our keys: ``val.tile``, ``val.self_ensemble``, ``val.tb_images``, the precision and speed switches
+        of ``train`` and ``val`` and ``train.optim_*.type``. BasicSR's own keys are not ours.
+
+        Called by the ``basicsr`` command's pre-flight checks (before BasicSR creates any folder) and by
+        ``__init__``. The device is the one BasicSR will use: CPU for ``num_gpu: 0``, otherwise CUDA.
 
         Raises:
             InputError: naming the key (``val.tile.size``...), the value and the fix.
         """
+        cls._check_speed_options(opt)
         val = opt.get('val')
         if val is None:
             return
@@ -79,6 +120,103 @@ class RNANModel(SRModel):
         if not is_int(tb_images) or tb_images < 0:
             raise InputError(f'val.tb_images must be an integer >= 0 (images per dataset sent to TensorBoard), got '
                              f'{tb_images!r}.')
+
+    @staticmethod
+    def _device_of(opt):
+        """The device BasicSR's BaseModel will use for these options (before or after num_gpu: auto is resolved)."""
+        num_gpu = opt.get('num_gpu', 0)
+        if num_gpu == 'auto':
+            num_gpu = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        return torch.device('cuda' if num_gpu else 'cpu')
+
+    @classmethod
+    def _check_speed_options(cls, opt):
+        """``mixed_precision`` / ``channels_last`` / ``compile`` / ``tf32`` of train and val, ``train.grad_clip``,
+        ``train.optim_*.type`` and its arguments."""
+        device = cls._device_of(opt)
+        sections = [('val', opt.get('val'))]
+        if opt.get('is_train', True):
+            sections.insert(0, ('train', opt.get('train')))
+        for section, values in sections:
+            if not isinstance(values, dict):
+                continue
+            precision.check_precision(device, values.get('mixed_precision'), f'{section}.mixed_precision')
+            for key in ('channels_last', 'tf32'):
+                if key in values and not isinstance(values[key], bool):
+                    raise InputError(f'{section}.{key} must be true or false, got {values[key]!r}.')
+            cls._check_compile(values.get('compile', False), f'{section}.compile')
+        train = opt.get('train') if opt.get('is_train', True) else None
+        if not isinstance(train, dict):
+            return
+        clip = train.get('grad_clip')
+        if clip is not None and (not is_number(clip) or not clip > 0):
+            raise InputError(f'train.grad_clip must be a positive number (the largest global L2 norm of the '
+                             f'gradients) or ~ for no clipping, got {clip!r}; e.g. grad_clip: 1.0')
+        for key, value in train.items():
+            if key.startswith('optim_') and isinstance(value, dict):
+                optimizer = cls.optimizer_class(value.get('type'), f'train.{key}.type')
+                cls._check_optimizer_arguments(optimizer, value, f'train.{key}')
+
+    @staticmethod
+    def _check_compile(value, what):
+        if isinstance(value, bool):
+            return
+        if not isinstance(value, dict):
+            raise InputError(f'{what} must be true, false or a mapping of torch.compile arguments '
+                             f'({", ".join(COMPILE_KEYS)}), got {value!r}.')
+        for key in value:
+            if key not in COMPILE_KEYS:
+                raise InputError(f'{what} has an unknown key {key!r}.{did_you_mean(key, COMPILE_KEYS)} Allowed: '
+                                 f'{", ".join(COMPILE_KEYS)} (torch.compile arguments).')
+
+    @classmethod
+    def optimizer_class(cls, type_name, what='train.optim_g.type'):
+        """The optimizer class ``train.optim_*.type`` names: any ``torch.optim`` optimizer, or one the installed
+        BasicSR's ``BaseModel.get_optimizer`` builds.
+
+        Both are asked, nothing is listed here: ``getattr(torch.optim, type_name)`` must be an Optimizer subclass;
+        otherwise BasicSR's ``get_optimizer`` is tried on one probe parameter (1.4.2 builds only Adam; its master
+        also AdamW, SGD, RMSprop...).
+
+        Raises:
+            InputError: naming ``what``, with the closest known name.
+        """
+        found = getattr(torch.optim, type_name, None) if isinstance(type_name, str) else None
+        if isinstance(found, type) and issubclass(found, torch.optim.Optimizer) and found is not torch.optim.Optimizer:
+            return found
+        if isinstance(type_name, str):
+            try:
+                probe = BaseModel.get_optimizer(None, type_name, [torch.nn.Parameter(torch.zeros(1))], 1e-3)
+            except (NotImplementedError, TypeError, ValueError, AttributeError):
+                probe = None
+            if isinstance(probe, torch.optim.Optimizer):
+                return type(probe)
+        known = sorted(name for name, value in vars(torch.optim).items() if isinstance(value, type)
+                       and issubclass(value, torch.optim.Optimizer) and value is not torch.optim.Optimizer)
+        same_letters = [name for name in known if name.lower() == str(type_name).lower()]
+        hint = f" Did you mean '{same_letters[0]}'?" if same_letters else did_you_mean(type_name, known)
+        raise InputError(f'{what} {type_name!r} is not an optimizer of torch.optim (torch {torch.__version__}) or of '
+                         f'the installed BasicSR.{hint} Known: {", ".join(known)}.')
+
+    @staticmethod
+    def _check_optimizer_arguments(optimizer, values, what):
+        """Unknown keyword arguments of the optimizer (``lr``, ``betas``...) as an InputError, with a suggestion."""
+        try:
+            parameters = inspect.signature(optimizer.__init__).parameters
+        except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+            return
+        if any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+            return
+        allowed = [name for name in parameters if name not in ('self', 'params')]
+        for key in values:
+            if key != 'type' and key not in allowed:
+                raise InputError(f'{what}.{key} is not an argument of {optimizer.__name__}.'
+                                 f'{did_you_mean(key, allowed)} Its arguments: {", ".join(allowed)}.')
+
+    def get_optimizer(self, optim_type, params, lr, **kwargs):
+        """Build ``train.optim_*``: any optimizer of ``torch.optim`` or of the installed BasicSR
+        (see :meth:`optimizer_class`); BasicSR 1.4.2's own method builds only Adam."""
+        return self.optimizer_class(optim_type)(params, lr, **kwargs)
 
     # ---------------------------------------------------------------------------------------------------------
     # loading weights
@@ -110,6 +248,118 @@ class RNANModel(SRModel):
         bare.load_state_dict(state_dict, strict=strict)
 
     # ---------------------------------------------------------------------------------------------------------
+    # training: mixed precision, channels_last, compile, gradient clipping
+    # ---------------------------------------------------------------------------------------------------------
+    def init_training_settings(self):
+        """SRModel's settings, then the switches: network memory format, compiled forward, fp16 gradient scaler."""
+        if self.train_channels_last:
+            self.net_g.to(memory_format=torch.channels_last)  # in place: the optimizer gets these parameters
+        super().init_training_settings()
+        if self.train_channels_last and hasattr(self, 'net_g_ema'):
+            self.net_g_ema.to(memory_format=torch.channels_last)
+        self._train_forward = precision.CompiledForward(self.net_g, **self._compile_arguments(
+            self.opt['train'].get('compile', False), 'train.compile'))
+        self.grad_scaler = precision.make_grad_scaler(self.device, self.train_precision)
+        if self.grad_scaler is not None:
+            self._keep_grad_scaler_in_training_states()
+
+    def _compile_arguments(self, value, what):
+        kwargs = dict(value) if isinstance(value, dict) else {}
+        return dict(enabled=bool(value), what=what, logger=get_root_logger(), compile_kwargs=kwargs)
+
+    def _keep_grad_scaler_in_training_states(self):
+        """Save the GradScaler's state (scale, growth tracker) with ``optimizer_g``'s and restore it on resume.
+
+        BasicSR's training state ``{epoch, iter, optimizers, schedulers}`` is written by ``save_training_state`` and
+        read by ``resume_training`` from the optimizers' ``state_dict``: the scaler's state travels inside
+        ``optimizers[0]`` under the key ``grad_scaler``, so both BasicSR methods (and the checks wrapped around them)
+        stay as they are. A state saved without a scaler resumes with a fresh one (scale 65536), logged.
+        """
+        scaler, logger = self.grad_scaler, get_root_logger()
+
+        def add_scaler_state(optimizer, state_dict):
+            state_dict['grad_scaler'] = scaler.state_dict()
+            return state_dict
+
+        def load_scaler_state(optimizer, state_dict):
+            state_dict = dict(state_dict)
+            saved = state_dict.pop('grad_scaler', None)
+            if saved:
+                scaler.load_state_dict(saved)
+                logger.info(f'Resumed the fp16 gradient scaler (scale {scaler.get_scale():g}).')
+            else:
+                logger.info('The training state has no gradient scaler state: fp16 training resumes with a fresh '
+                            'scaler.')
+            return state_dict
+
+        self.optimizer_g.register_state_dict_post_hook(add_scaler_state)
+        self.optimizer_g.register_load_state_dict_pre_hook(load_scaler_state)
+
+    def optimize_parameters(self, current_iter):
+        """SRModel's step (pixel and perceptual losses, EMA) under the training switches.
+
+        The forward pass runs under ``train.mixed_precision`` autocast; the losses and the backward pass in float32
+        outside it (RNAN's attention is float32 inside it). fp16 scales the loss (GradScaler) and skips steps with
+        non-finite gradients; ``train.grad_clip`` clips the unscaled gradients' global norm and logs it.
+        """
+        self.optimizer_g.zero_grad()
+        lq = precision.channels_last(self.lq, self.train_channels_last)
+        with precision.tf32(self.train_tf32):
+            with precision.autocast(self.device, self.train_precision):
+                self.output = self._train_forward(lq)
+            output = self.output.float()
+
+            l_total = 0
+            loss_dict = OrderedDict()
+            if self.cri_pix:
+                l_pix = self.cri_pix(output, self.gt)
+                l_total += l_pix
+                loss_dict['l_pix'] = l_pix
+            if self.cri_perceptual:
+                l_percep, l_style = self.cri_perceptual(output, self.gt)
+                if l_percep is not None:
+                    l_total += l_percep
+                    loss_dict['l_percep'] = l_percep
+                if l_style is not None:
+                    l_total += l_style
+                    loss_dict['l_style'] = l_style
+
+            scaler = self.grad_scaler
+            (scaler.scale(l_total) if scaler is not None else l_total).backward()
+            grad_norm = None
+            if self.grad_clip is not None:
+                if scaler is not None:
+                    scaler.unscale_(self.optimizer_g)
+                grad_norm = torch.nn.utils.clip_grad_norm_(self.net_g.parameters(), self.grad_clip)
+            if scaler is not None:
+                scaler.step(self.optimizer_g)
+                scaler.update()
+            else:
+                self.optimizer_g.step()
+
+        self.log_dict = self.reduce_loss_dict(loss_dict)
+        if grad_norm is not None:
+            self.log_dict['grad_norm'] = float(grad_norm)
+        if self.ema_decay > 0:
+            self.model_ema(decay=self.ema_decay)
+
+    def get_bare_model(self, net):
+        """The network without DataParallel / DDP / torch.compile wrappers: saved keys never carry ``module.`` or
+        ``_orig_mod.``."""
+        return precision.unwrap_compiled(super().get_bare_model(precision.unwrap_compiled(net)))
+
+    def _log_precision_policy(self):
+        logger = get_root_logger()
+        if self.is_train:
+            scaler = ' with a GradScaler' if self.train_precision == 'fp16' else ''
+            logger.info(f'Training: {precision.PRECISION_NAMES[self.train_precision]}{scaler}; channels_last '
+                        f'{self.train_channels_last}; grad_clip {self.grad_clip}; '
+                        f'{precision.describe_tf32(self.device, self.train_tf32, "train.tf32")}.')
+        logger.info(f'{"Validation" if self.is_train else "Testing"}: {precision.PRECISION_NAMES[self.val_precision]}; '
+                    f'channels_last {self.val_channels_last}; '
+                    f'{precision.describe_tf32(self.device, self.val_tf32, "val.tf32")}.')
+
+    # ---------------------------------------------------------------------------------------------------------
     # testing
     # ---------------------------------------------------------------------------------------------------------
     def _scale(self):
@@ -124,18 +374,30 @@ class RNANModel(SRModel):
         """``self.output`` = the restored ``self.lq`` (EMA network if there is one), without gradients.
 
         The network is called unwrapped (no DataParallel / DDP): validation runs on one process only, and a DDP
-        forward there could wait for the other ranks. Its train/eval mode is restored afterwards.
+        forward there could wait for the other ranks. Its train/eval mode is restored afterwards. ``val``'s
+        mixed_precision, channels_last, compile and tf32 apply; the output is float32.
         """
         net = self.net_g_ema if hasattr(self, 'net_g_ema') else self.get_bare_model(self.net_g)
         was_training = net.training
         net.eval()
+        lq = precision.channels_last(self.lq, self.val_channels_last)
         try:
-            with torch.no_grad():
-                self.output = self._forward_fn()(net, self.lq)
+            with torch.no_grad(), precision.tf32(self.val_tf32), precision.autocast(self.device, self.val_precision):
+                self.output = self._forward_fn()(self._test_forward(net), lq).float()
         finally:
             net.train(was_training)
         if self._tb_context is not None:
             self._log_images_to_tensorboard()
+
+    def _test_forward(self, net):
+        """``net`` itself, or its compiled forward with ``val.compile`` (compiled once per network)."""
+        value = (self.opt.get('val') or {}).get('compile', False)
+        if not value:
+            return net
+        if id(net) not in self._test_forwards:
+            arguments = self._compile_arguments(value, 'val.compile')
+            self._test_forwards[id(net)] = precision.CompiledForward(net, **arguments)
+        return self._test_forwards[id(net)]
 
     def feed_data(self, data):
         super().feed_data(data)

@@ -171,3 +171,27 @@ def test_pre_generated_lq_is_read_and_paired_by_name(tmp_path):
     train = DenoisingDataset(dict(opt, phase='train', gt_size=8, batch_size_per_gpu=1, num_worker_per_gpu=0))
     item = train[0]
     assert item['lq'].shape == (3, 8, 8) and torch.allclose(item['lq'], 1 - item['gt'])  # cropped together
+
+
+@pytest.mark.parametrize('task', sorted(TASKS))
+def test_training_crops_first_and_gives_what_converting_the_whole_image_first_gives(data, task):
+    """Training converts and degrades only the patch; the conversions are per pixel, so items equal those of the
+    former order (whole image converted, then cropped, augmented and degraded) for the same random state."""
+    from basicsr.data.transforms import augment, paired_random_crop
+    from basicsr.utils import img2tensor
+
+    cls, extra, _ = TASKS[task]
+    dataset = cls(make_opt(cls, 'train', data / 'gt', **extra))
+    for index in range(len(dataset)):
+        random.seed(index)
+        item = dataset[index]
+        random.seed(index)
+        entry = dataset.paths[index]
+        whole = dataset._read(entry['gt_path'], 'gt')  # converted first
+        gt = paired_random_crop(whole, whole, 16, 1, entry['gt_path'])[0]
+        gt = augment(np.ascontiguousarray(gt), True, True)
+        lq = dataset.degrade(gt, np.random.default_rng(random.getrandbits(64)))
+        lq = lq if lq.ndim == 3 else lq[..., None]
+        expected_gt, expected_lq = img2tensor([gt.astype(np.float32) / 255., lq.astype(np.float32) / 255.],
+                                              bgr2rgb=True, float32=True)
+        assert torch.equal(item['gt'], expected_gt) and torch.equal(item['lq'], expected_lq)

@@ -15,7 +15,7 @@ import random
 import re
 import sys
 import torch
-from conftest import ROOT, load_script, run_basicsr, write_images
+from conftest import ROOT, run_basicsr, write_images
 from os import path as osp
 
 from rnan_basicsr.command.options import load_option_file
@@ -98,7 +98,7 @@ def paper_layout(tmp_path_factory):
 
     root = tmp_path_factory.mktemp('paper_layout')
     data = root / 'datasets'
-    generate_lq, create_lmdb = load_script('generate_lq'), load_script('create_lmdb')
+    from rnan_basicsr.tools import create_lmdb, generate_lq
 
     def run(script, *argv):
         with contextlib.redirect_stdout(open(os.devnull, 'w')), contextlib.redirect_stderr(open(os.devnull, 'w')):

@@ -1,20 +1,22 @@
 """scripts/benchmark.py in its smallest form (16 x 16, forward only, one run): every variant is measured in its own
 process, the JSON holds the measurements, and the printed table and goals are computed from them. The real run
-(64-256 pixels, training step, tiling; about 10 minutes) is for the README, not the test suite."""
+(64-256 pixels, training step, tiling, switches, data; about 20 minutes) is for the README, not the test suite."""
 import json
 import re
 import subprocess
 import sys
-from conftest import ROOT, load_script
+import torch
+from conftest import ROOT
 from os import path as osp
 
-benchmark = load_script('benchmark', folder='')
+from rnan_basicsr.tools import benchmark
 
 
 def test_benchmark_measures_each_variant_in_a_fresh_process_and_reports_from_the_json(tmp_path):
     out_json = tmp_path / 'bench.json'
     proc = subprocess.run([sys.executable, osp.join(ROOT, 'scripts', 'benchmark.py'), '--sizes', '16', '--configs',
-                           'grey', '--no-train', '--no-tiling', '--repeats', '1', '--json', str(out_json)],
+                           'grey', '--no-train', '--no-tiling', '--no-precision', '--no-data', '--repeats', '1',
+                           '--json', str(out_json)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out_json.read_text())
@@ -47,3 +49,43 @@ def test_goals_say_met_or_missed_from_the_figures():
     assert 'at most 1.60 over all sizes (goal ≤ 1.25 missed)' in text
     assert 'at most 1.10 over all sizes (goal ≤ 1.25 met)' in benchmark.goals(rows[:2], {})
     assert 'ours 16.00 s vs direct 15.00 s (goal: no slower missed)' in text
+
+
+def in_process(spec, log, timeout=None):
+    """benchmark.measure without the fresh process (the test above covers that)."""
+    kinds = {'forward': benchmark.measure_forward, 'train_quality_net': benchmark.train_quality_net}
+    with torch.inference_mode(False), torch.set_grad_enabled(spec['kind'] == 'train_quality_net'):
+        result = kinds[spec['kind']](spec, torch.device('cpu'))
+    log.append(dict(spec=spec, result=result))
+    return result
+
+
+def test_switch_rows_report_speed_and_quality_against_float32(tmp_path, monkeypatch):
+    """The precision rows in miniature (16 x 16, a quality network trained for 2 steps, no compile): each setting
+    has its speed-up and its PSNR against the float32 row, on the trained network and on the official one."""
+    monkeypatch.setattr(benchmark, 'measure', in_process)
+    workdir, log = tmp_path / 'work', []
+    workdir.mkdir()
+    settings = [{}, {'amp': 'bf16', 'channels_last': True}]
+    base = dict(device='cpu', repeats=1, tf32=False)
+    trained, forward_rows, train_rows = benchmark.measure_precision(base, settings, str(workdir), log, False, 16, 2)
+    assert trained['steps'] == 2 and not train_rows
+    assert [benchmark.setting_label(s) for s, _ in forward_rows] == ['float32', 'bf16 + channels_last']
+    assert forward_rows[0][1]['psnr_trained_db'] == float('inf')
+    for _, result in forward_rows[1:]:
+        assert 40 <= result['psnr_trained_db'] < float('inf') and result['psnr_official_db'] >= 40
+    text = '\n'.join(benchmark.render_switches(trained, forward_rows, train_rows, None))
+    assert '| float32 | ' in text and '| bf16 + channels_last | ' in text
+    goals = benchmark.goals([], {}, (trained, forward_rows, train_rows))
+    assert re.search(r'- bf16 \+ channels_last: output [\d.]+ dB from float32 on the trained network \(goal ≥ 40 '
+                     r'met\)', goals)
+
+
+def test_data_goals_compare_each_dataset_with_paired_image_dataset_of_its_task():
+    rates = {'DenoisingDataset': 90., 'PairedImageDataset (denoise)': 100., 'JPEGArtifactDataset': 80.,
+             'PairedImageDataset (jpeg)': 100.}
+    text = benchmark.goals([], {}, data_result=dict(samples_per_s=rates))
+    assert "DenoisingDataset: 0.90× PairedImageDataset's samples/s (goal ≥ 0.9 met)" in text
+    assert "JPEGArtifactDataset: 0.80× PairedImageDataset's samples/s (goal ≥ 0.9 missed)" in text
+    table = '\n'.join(benchmark.render_data(dict(samples_per_s=rates)))
+    assert '| jpeg | JPEGArtifactDataset | 80 | 100 | 0.80 |' in table

@@ -1,0 +1,291 @@
+"""How a network runs on a device: the device check, mixed precision (autocast), TF32, channels_last, torch.compile.
+
+One place for this policy, used by RNANModel (training, validation, ``basicsr test``), the inference tool and the
+benchmark:
+
+* :func:`check_device` — ``'cuda:7'`` on a machine with two GPUs, ``'cuda'`` without CUDA: one InputError.
+* :func:`check_precision` — ``'fp32'`` (also ``~``), ``'bf16'`` or ``'fp16'``; a precision the device cannot run
+  (no bfloat16 on a V100, no float16 autocast in an old CPU build) is an InputError before anything runs.
+* :func:`autocast` — the autocast context of a precision (a null context for fp32). RNAN's non-local blocks compute
+  their attention in float32 inside it (see :mod:`rnan_basicsr.archs.nonlocal_attention`), so fp16 is safe.
+* :func:`tf32` / :func:`describe_tf32` — TF32 (10-bit mantissa) for float32 convolutions and matrix products on
+  Ampere and newer GPUs. PyTorch enables it by default for cuDNN convolutions, which moves RNAN's output ~43 dB away
+  from float32: testing, validation, inference and the benchmark's float32 rows run with TF32 **off** unless asked;
+  training may use it. Nothing changes on a CPU.
+* :func:`channels_last` and :class:`CompiledForward` — the memory-format and ``torch.compile`` switches; compile
+  falls back to eager execution with one warning where it cannot run (no C++ compiler, unsupported Python...).
+"""
+import contextlib
+import functools
+import sys
+import torch
+import warnings
+
+from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.validation import did_you_mean
+
+#: option value -> autocast dtype (None: no autocast)
+PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+PRECISION_NAMES = {'fp32': 'float32', 'bf16': 'bfloat16 autocast', 'fp16': 'float16 autocast'}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# device and precision
+# ---------------------------------------------------------------------------------------------------------------
+def check_device(device, what='--device'):
+    """Return ``torch.device(device)``, or raise an InputError if this machine has no such device.
+
+    Args:
+        device (str | torch.device): ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'``...
+        what (str): how the message names the setting (``--device``, ``num_gpu``...).
+    """
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise InputError(f'{what} {device!r} is not a device: {error}. Use cpu, cuda or cuda:<index>.') from None
+    if device.type == 'cuda':
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InputError(f'{what} {str(device)!r}: CUDA is not available on this machine (torch '
+                             f'{torch.__version__}, CUDA build: {torch.version.cuda or "none"}). Use cpu.')
+        if device.index is not None and device.index >= count:
+            raise InputError(f'{what} {str(device)!r}: this machine has {count} CUDA GPU(s), numbered 0..{count - 1}. '
+                             f'Use cuda:0 ... cuda:{count - 1} (CUDA_VISIBLE_DEVICES renumbers them).')
+    elif device.type == 'mps' and not (hasattr(torch.backends, 'mps') and torch.backends.mps.is_available()):
+        raise InputError(f'{what} mps: this machine has no usable Apple GPU. Use --device cpu.')
+    return device
+
+
+def parse_precision(value, what='precision'):
+    """``'fp32'``, ``'bf16'`` or ``'fp16'`` for an option value (``None`` means fp32); InputError otherwise."""
+    if value is None:
+        return 'fp32'
+    if value not in PRECISIONS:
+        raise InputError(f'{what} must be one of fp32, bf16, fp16 (or ~ for fp32), got {value!r}.'
+                         f'{did_you_mean(value, PRECISIONS)}')
+    return value
+
+
+@functools.lru_cache(maxsize=None)
+def _autocast_runs(device_type, device_index, dtype):
+    """'' if a convolution under autocast(dtype) runs on this device and gives ``dtype``; else why not."""
+    if not hasattr(torch, 'autocast'):
+        return f'torch {torch.__version__} has no torch.autocast'
+    device = torch.device(device_type, device_index) if device_index is not None else torch.device(device_type)
+    if device_type == 'cuda' and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        return f'{torch.cuda.get_device_name(device)} has no bfloat16 support'
+    try:
+        conv = torch.nn.Conv2d(1, 1, 1).to(device)
+        with torch.no_grad(), torch.autocast(device_type, dtype=dtype):
+            out = conv(torch.ones(1, 1, 2, 2, device=device))
+    except (RuntimeError, TypeError, ValueError) as error:
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    if out.dtype != dtype:
+        return f'autocast on {device_type} computes convolutions in {out.dtype}, not {dtype}'
+    return ''
+
+
+def check_precision(device, precision, what='precision'):
+    """Return the precision's name ('fp32', 'bf16', 'fp16') if ``device`` can run it; raise an InputError if not.
+
+    The check runs one 1x1 convolution under autocast on the device (cached), so it asks the installed torch and
+    the device itself rather than a table of GPUs.
+    """
+    precision = parse_precision(precision, what)
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return precision
+    device = torch.device(device)
+    why = _autocast_runs(device.type, device.index, dtype)
+    if why:
+        other = 'bf16' if precision == 'fp16' else 'fp16'
+        raise InputError(f'{what} {precision}: {device} cannot run {PRECISION_NAMES[precision]} ({why}). Use fp32 '
+                         f'(~), or {other} if this device supports it.')
+    return precision
+
+
+def autocast(device, precision):
+    """The autocast context for ``precision`` on ``device`` (a null context for fp32 / None)."""
+    dtype = PRECISIONS[parse_precision(precision)]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+def make_grad_scaler(device, precision):
+    """A GradScaler for fp16 training (gradients scaled against float16 underflow); None for fp32 and bf16."""
+    if parse_precision(precision) != 'fp16':
+        return None
+    device_type = torch.device(device).type
+    if hasattr(torch, 'amp') and hasattr(torch.amp, 'GradScaler'):
+        return torch.amp.GradScaler(device_type)
+    return torch.cuda.amp.GradScaler(enabled=device_type == 'cuda')  # pragma: no cover - torch < 2.3
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# TF32
+# ---------------------------------------------------------------------------------------------------------------
+def _new_tf32_api():
+    return hasattr(torch.backends.cuda.matmul, 'fp32_precision') and hasattr(torch.backends.cudnn, 'conv')
+
+
+def get_tf32():
+    """(convolutions, matrix products): whether each may use TF32 for float32 on CUDA now."""
+    if _new_tf32_api():
+        conv = torch.backends.cudnn.conv.fp32_precision
+        matmul = torch.backends.cuda.matmul.fp32_precision
+        # 'none' defers to the parent setting (cudnn / cuda), then torch's global default
+        if conv == 'none':
+            conv = torch.backends.cudnn.fp32_precision
+        if matmul == 'none':
+            matmul = 'tf32' if torch.get_float32_matmul_precision() != 'highest' else 'ieee'
+        return conv == 'tf32', matmul == 'tf32'
+    return bool(torch.backends.cudnn.allow_tf32), bool(torch.backends.cuda.matmul.allow_tf32)
+
+
+def set_tf32(conv, matmul=None):
+    """Allow (True) or forbid (False) TF32 for float32 convolutions and matrix products (matmul defaults to conv)."""
+    matmul = conv if matmul is None else matmul
+    if _new_tf32_api():
+        torch.backends.cudnn.conv.fp32_precision = 'tf32' if conv else 'ieee'
+        torch.backends.cuda.matmul.fp32_precision = 'tf32' if matmul else 'ieee'
+    else:  # pragma: no cover - torch < 2.9
+        torch.backends.cudnn.allow_tf32 = bool(conv)
+        torch.backends.cuda.matmul.allow_tf32 = bool(matmul)
+
+
+@contextlib.contextmanager
+def tf32(enabled):
+    """Run the block with TF32 allowed (True) or forbidden (False) for convolutions and matmuls; restore after."""
+    before = get_tf32()
+    set_tf32(enabled)
+    try:
+        yield
+    finally:
+        set_tf32(*before)
+
+
+def describe_tf32(device, enabled, option):
+    """One line for the log: whether TF32 is in force for float32 work on ``device``, and the option to change it."""
+    if torch.device(device).type != 'cuda':
+        return f'TF32: not used on {torch.device(device).type} (CUDA only); {option}: {str(enabled).lower()}'
+    if enabled:
+        return (f'TF32: ON for float32 convolutions and matrix products ({option}: true): faster on Ampere and newer '
+                'GPUs, ~1e-3 relative error')
+    return f'TF32: off, float32 is IEEE float32 ({option}: false)'
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# memory format and compilation
+# ---------------------------------------------------------------------------------------------------------------
+def channels_last(tensor, enabled):
+    """``tensor`` in channels_last memory format (NHWC) when ``enabled`` and 4-D; unchanged otherwise."""
+    if enabled and tensor.dim() == 4:
+        return tensor.contiguous(memory_format=torch.channels_last)
+    return tensor
+
+
+def _is_compile_error(error):
+    """Whether ``error`` comes from torch.compile itself (Dynamo, the backend, a missing compiler)."""
+    try:
+        from torch._dynamo.exc import TorchDynamoException
+    except ImportError:  # pragma: no cover
+        return False
+    if isinstance(error, TorchDynamoException):
+        return True
+    module = type(error).__module__ or ''
+    return module.startswith(('torch._dynamo', 'torch._inductor'))
+
+
+def _root_cause(error):
+    """``Type: first line`` of the innermost cause of ``error`` (what the backend or the compiler said)."""
+    seen = {id(error)}
+    while True:
+        inner = getattr(error, 'inner_exception', None) or error.__cause__
+        if inner is None or id(inner) in seen:
+            break
+        seen.add(id(inner))
+        error = inner
+    text = str(error).strip().splitlines()
+    return f'{type(error).__name__}: {text[0] if text else ""}'[:300]
+
+
+class CompiledForward:
+    """Call ``module`` through ``torch.compile``, or eagerly where compilation cannot run (with one warning).
+
+    The module itself is never replaced, so its ``state_dict`` keys stay plain (no ``_orig_mod.`` prefix) and
+    checkpoints saved from it load anywhere. ``CompiledForward(module, enabled=False)`` is the plain module.
+
+    Args:
+        module (nn.Module): the network (parameters shared with the compiled version).
+        enabled (bool): compile or not.
+        what (str): how the warning names the switch (``train.compile``).
+        logger (logging.Logger | None): where the fallback warning goes (also ``warnings.warn``).
+        compile_kwargs (dict | None): passed to ``torch.compile`` (``mode``, ``backend``, ``dynamic``, ``fullgraph``).
+    """
+
+    def __init__(self, module, enabled=True, what='compile', logger=None, compile_kwargs=None):
+        self.module = module
+        self.what = what
+        self.logger = logger
+        self.compiled = None
+        self.fallback_reason = None
+        if enabled:
+            reason = self._cannot_compile()
+            if reason:
+                self._fall_back(reason)
+            else:
+                self.compiled = torch.compile(module, **(compile_kwargs or {}))
+
+    @staticmethod
+    def _cannot_compile():
+        if not hasattr(torch, 'compile'):
+            return f'torch {torch.__version__} has no torch.compile'
+        try:
+            from torch import _dynamo
+        except ImportError as error:  # pragma: no cover
+            return str(error)
+        if hasattr(_dynamo, 'is_dynamo_supported') and not _dynamo.is_dynamo_supported():
+            return f'torch.compile does not support Python {sys.version.split()[0]} on this platform'
+        return ''
+
+    def _fall_back(self, reason):
+        self.compiled = None
+        self.fallback_reason = reason
+        message = f'{self.what}: torch.compile cannot run here ({reason}); running the network eagerly instead.'
+        if self.logger is not None:
+            self.logger.warning(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+    @property
+    def is_compiled(self):
+        return self.compiled is not None
+
+    def __call__(self, *args, **kwargs):
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args, **kwargs)
+            except Exception as error:  # noqa: B902 - only compile failures are caught, the rest is re-raised
+                if not _is_compile_error(error):
+                    raise
+                # Dynamo also reports the network's own errors (a wrong input shape); those raise again here,
+                # eagerly and readably, and compilation stays on
+                out = self.module(*args, **kwargs)
+                self._fall_back(_root_cause(error))
+                return out
+        return self.module(*args, **kwargs)
+
+
+def unwrap_compiled(module):
+    """The module inside a ``torch.compile`` wrapper (``OptimizedModule._orig_mod``), else ``module``."""
+    while hasattr(module, '_orig_mod') and isinstance(module._orig_mod, torch.nn.Module):
+        module = module._orig_mod
+    return module
+
+
+def strip_compile_prefix(state_dict):
+    """A state dict without the ``_orig_mod.`` prefixes a compiled module's ``state_dict()`` adds."""
+    prefix = '_orig_mod.'
+    if not any(key.startswith(prefix) or f'.{prefix}' in key for key in state_dict):
+        return state_dict
+    return type(state_dict)((key.replace(prefix, ''), value) for key, value in state_dict.items())
