@@ -15,7 +15,7 @@ import math
 import torch
 
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.validation import did_you_mean, is_int
+from rnan_basicsr.utils.validation import check_known_keys, is_int
 
 TILE_KEYS = ('size', 'overlap')
 
@@ -46,10 +46,7 @@ def check_tile(tile, what='val.tile'):
     if not isinstance(tile, dict):
         raise InputError(f'{what} must be ~ (whole images) or a mapping {{size: 128, overlap: 16}} in LQ pixels, got '
                          f'{tile!r}.')
-    for key in tile:
-        if key not in TILE_KEYS:
-            raise InputError(f'{what} has an unknown key {key!r}.{did_you_mean(key, TILE_KEYS)} Allowed: size, '
-                             'overlap.')
+    check_known_keys(tile, TILE_KEYS, what)
     size, overlap = tile.get('size'), tile.get('overlap', 0)
     check_tile_size(size, overlap, f'{what}.size', f'{what}.overlap',
                     '; e.g. tile: {size: 128, overlap: 16}, or tile: ~ for whole images')

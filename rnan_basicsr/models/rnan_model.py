@@ -51,7 +51,7 @@ from os import path as osp
 from rnan_basicsr import precision
 from rnan_basicsr.test_time import build_test_forward, check_tile
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.validation import did_you_mean, is_int, is_number
+from rnan_basicsr.utils.validation import check_known_keys, did_you_mean, is_int, is_number
 from rnan_basicsr.weights import check_fits, load_checkpoint, select_params
 
 #: torch.compile keyword arguments accepted in ``train.compile`` / ``val.compile`` given as a mapping
@@ -164,10 +164,7 @@ class RNANModel(SRModel):
         if not isinstance(value, dict):
             raise InputError(f'{what} must be true, false or a mapping of torch.compile arguments '
                              f'({", ".join(COMPILE_KEYS)}), got {value!r}.')
-        for key in value:
-            if key not in COMPILE_KEYS:
-                raise InputError(f'{what} has an unknown key {key!r}.{did_you_mean(key, COMPILE_KEYS)} Allowed: '
-                                 f'{", ".join(COMPILE_KEYS)} (torch.compile arguments).')
+        check_known_keys(value, COMPILE_KEYS, what, 'Allowed (torch.compile arguments)')
 
     @classmethod
     def optimizer_class(cls, type_name, what='train.optim_g.type'):

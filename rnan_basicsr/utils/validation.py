@@ -28,6 +28,14 @@ def did_you_mean(name, known):
     return f" Did you mean '{close[0]}'?" if close else ''
 
 
+def check_known_keys(mapping, known, where, what='Allowed'):
+    """Raise an InputError for the first key of ``mapping`` not in ``known``, with "did you mean" and the list."""
+    for key in mapping:
+        if key not in known:
+            raise InputError(f'{where} has an unknown key {key!r}.{did_you_mean(key, known)} {what}: '
+                             f'{", ".join(map(str, known))}.')
+
+
 def relative_to_cwd(path):
     """`` (relative to <cwd>)`` for a relative path, '' for an absolute one: where a relative path is read from."""
     return '' if osp.isabs(path) else f' (relative to {os.getcwd()})'
