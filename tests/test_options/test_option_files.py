@@ -24,7 +24,7 @@ from rnan_basicsr.utils.errors import InputError
 
 OPTIONS = osp.join(ROOT, 'options')
 
-# the paper's experiments and protocol (issue 5, RNAN.md), written out here independently of the generator
+# the paper's experiments and protocol, written out here independently of rnan_basicsr.tasks (a test oracle)
 TASKS = {
     'DN_RGB': dict(levels=(10, 30, 50, 70), channels=3, epochs=1300, type='DenoisingDataset',
                    test_sets=['Kodak24', 'CBSD68', 'Urban100'], y=False),
