@@ -1,9 +1,10 @@
 """The ``basicsr`` command: ``basicsr train -opt FILE`` and ``basicsr test -opt FILE``.
 
-It imports the plugin (compatibility patches, then RNAN's arch, datasets and model in BasicSR's registries), checks
-the option file, then runs BasicSR's own ``train_pipeline`` / ``test_pipeline`` with the current directory as root:
-``experiments/``, ``results/`` and ``tb_logger/`` are created where the command runs. The flags are those of
-BasicSR's ``train.py`` / ``test.py``. Mistakes in the input print one line and exit with status 2.
+It imports the plugin (compatibility patches, then RNAN's arch, datasets and model in BasicSR's registries), reads
+and checks the option file, locks the experiment, then runs BasicSR's own ``train_pipeline`` / ``test_pipeline`` with
+the current directory as root: ``experiments/``, ``results/`` and ``tb_logger/`` are created where the command runs.
+The flags are those of BasicSR's ``train.py`` / ``test.py``. Mistakes in the input print one line and exit with
+status 2, before anything is created, archived or written (:mod:`rnan_basicsr.command.run`).
 """
 import argparse
 import os
@@ -70,35 +71,11 @@ def build_parser():
     return parser
 
 
-def _basicsr_argv(args):
-    """The command line BasicSR's parse_options reads from sys.argv (it knows only --local_rank)."""
-    argv = ['basicsr', '-opt', args.opt, '--launcher', args.launcher, '--local_rank', str(args.local_rank)]
-    if args.auto_resume:
-        argv.append('--auto_resume')
-    if args.debug:
-        argv.append('--debug')
-    if args.force_yml:
-        argv += ['--force_yml', *args.force_yml]
-    return argv
-
-
 def run(args):
-    """Check the options, then run BasicSR's pipeline for ``args.command`` with the current directory as root."""
-    import rnan_basicsr  # noqa: F401  (compatibility patches, then RNAN in the registries)
-    from rnan_basicsr.utils.options import apply_force_yml, check_options, load_option_file
+    """Run the command (see :mod:`rnan_basicsr.command.run` for the order of a run); returns the exit status."""
+    from rnan_basicsr.command.run import run as run_command
 
-    is_train = args.command == 'train'
-    opt = apply_force_yml(load_option_file(args.opt), args.force_yml, args.opt)
-    check_options(opt, args.opt, is_train=is_train)
-
-    sys.argv = _basicsr_argv(args)
-    root_path = os.getcwd()
-    if is_train:
-        from basicsr.train import train_pipeline
-        train_pipeline(root_path)
-    else:
-        from basicsr.test import test_pipeline
-        test_pipeline(root_path)
+    return run_command(args)
 
 
 def main(argv=None):

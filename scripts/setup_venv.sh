@@ -15,7 +15,9 @@ if [ ! -x "$PY" ]; then
   echo "[setup] creating $VENV"
   python3 -m venv "$VENV"
 fi
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && "$PY" -c "import rnan_basicsr" >/dev/null 2>&1; then
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && "$PY" -c "import sys, rnan_basicsr
+from rnan_basicsr.utils.environment import tensorboard_problem
+sys.exit(1 if tensorboard_problem() else 0)" >/dev/null 2>&1; then
   exit 0
 fi
 pip_install() { "$PY" -m pip install --quiet --disable-pip-version-check "$@"; }
@@ -25,5 +27,13 @@ pip_install --upgrade pip setuptools wheel
 pip_install $TORCH_SPEC
 pip_install --no-build-isolation "basicsr==1.4.2"
 pip_install -e "$ROOT[test]"
+# One TensorBoard: basicsr 1.4.2 requires tb-nightly and this package tensorboard; both write the tensorboard/ package
+# and the tensorboard command then fails ("Duplicate plugins for name projector"). Removing tb-nightly deletes files
+# the two share, so tensorboard is reinstalled (same version, no dependencies) after it.
+if "$PY" -c "import importlib.metadata as m; m.distribution('tb-nightly')" >/dev/null 2>&1; then
+  echo "[setup] removing tb-nightly (basicsr's TensorBoard) so that only tensorboard provides the tensorboard package"
+  "$PY" -m pip uninstall --quiet --disable-pip-version-check -y tb-nightly
+  pip_install --force-reinstall --no-deps "tensorboard==$("$PY" -c "import importlib.metadata as m; print(m.version('tensorboard'))")"
+fi
 echo "$WANT" > "$STAMP"
 echo "[setup] done"

@@ -12,6 +12,8 @@ import rnan_basicsr  # noqa: F401  (compatibility patches before any test module
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TEST_OPTIONS = osp.join(ROOT, 'tests', 'options')
+#: key names and shapes of the authors' released checkpoints (tests/data/official_keys/README.md)
+OFFICIAL_KEYS = osp.join(ROOT, 'tests', 'data', 'official_keys')
 BASICSR = osp.join(osp.dirname(sys.executable), 'basicsr')
 
 
@@ -23,9 +25,21 @@ def load_script(name, folder='data_preparation'):
     return module
 
 
+def official_shapes(variant):
+    """``{key: shape}`` of a released checkpoint variant (``keys_rest_c1``, ``keys_sr_x2``...), in file order."""
+    shapes = {}
+    with open(osp.join(OFFICIAL_KEYS, f'{variant}.txt')) as f:
+        for line in f:
+            if line.strip():
+                key, shape = line.split(' ', 1)
+                shapes[key] = tuple(int(v) for v in shape.strip('()\n ').split(',') if v.strip())
+    return shapes
+
+
 def make_lmdb(folder, lmdb_path):
     """An LMDB of the images in ``folder``, made by scripts/data_preparation/create_lmdb.py."""
-    assert load_script('create_lmdb').main(['--input', str(folder), '--output', str(lmdb_path)]) == 0
+    from rnan_basicsr.tools import create_lmdb
+    assert create_lmdb.main(['--input', str(folder), '--output', str(lmdb_path)]) == 0
 
 
 def synthetic_image(height, width, channels=3, seed=0):

@@ -7,7 +7,8 @@ import yaml
 from conftest import TEST_OPTIONS, run_basicsr
 
 from rnan_basicsr import __version__
-from rnan_basicsr.cli import EXIT_INPUT_ERROR, _basicsr_argv, build_parser, main
+from rnan_basicsr.cli import EXIT_INPUT_ERROR, build_parser, main
+from rnan_basicsr.command.run import basicsr_argv
 
 TINY = f'{TEST_OPTIONS}/train_tiny_rnan.yml'
 
@@ -125,8 +126,9 @@ def test_local_rank_spellings_and_environment(monkeypatch):
     args = build_parser().parse_args(['test', '-opt', 'x', '--launcher', 'pytorch', '--auto_resume', '--debug',
                                       '--force_yml', 'a=1', 'b:c=2'])
     assert args.local_rank == 7
-    assert _basicsr_argv(args) == ['basicsr', '-opt', 'x', '--launcher', 'pytorch', '--local_rank', '7',
-                                   '--auto_resume', '--debug', '--force_yml', 'a=1', 'b:c=2']
+    # --force_yml is applied (once) by the command; BasicSR must not apply it again
+    assert basicsr_argv(args) == ['basicsr', '-opt', 'x', '--launcher', 'pytorch', '--local_rank', '7',
+                                  '--auto_resume', '--debug']
 
 
 def test_python_dash_m_entry_point(tmp_path):

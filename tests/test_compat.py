@@ -7,7 +7,6 @@ import sys
 import textwrap
 import torch
 
-import rnan_basicsr
 from rnan_basicsr import compat
 from rnan_basicsr.utils.errors import InputError
 
@@ -23,13 +22,14 @@ def test_apply_is_idempotent():
 
 
 def test_basicsr_version_check():
-    assert compat.check_basicsr_version() >= '1.4.2'
+    from packaging.version import Version
+    assert Version(compat.check_basicsr_version()) in compat.SUPPORTED_BASICSR
 
 
 def test_functional_tensor_alias():
     import basicsr.data.degradations  # noqa: F401  (fails without the alias on torchvision >= 0.17)
     import torchvision.transforms.functional_tensor as old_name  # noqa: F401  (what basicsr imports)
-    assert compat.alias_functional_tensor() is False
+    assert compat.imports.alias_functional_tensor() is False
 
 
 @pytest.mark.parametrize('order', ['basicsr_first', 'twice'])
@@ -94,8 +94,10 @@ def test_distributed_init_and_ddp_without_cuda():
 def test_patched_functions_are_marked():
     import basicsr.utils.dist_util as dist_util
     from basicsr.models.base_model import BaseModel
-    assert rnan_basicsr.compat._is_patched(BaseModel.model_to_device) == (not torch.cuda.is_available())
-    assert rnan_basicsr.compat._is_patched(dist_util._init_dist_pytorch) == (not torch.cuda.is_available())
+
+    from rnan_basicsr.compat._patching import is_patched
+    assert is_patched(BaseModel.model_to_device) == (not torch.cuda.is_available())
+    assert is_patched(dist_util._init_dist_pytorch) == (not torch.cuda.is_available())
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -123,7 +125,7 @@ class _Unpicklable:
 
 def test_checkpoint_writes_are_atomic(tmp_path):
     import basicsr.models.base_model as base_model
-    assert isinstance(base_model.torch, compat._CheckpointTorch)
+    assert isinstance(base_model.torch, compat.checkpoints._CheckpointTorch)
     assert base_model.torch.device is torch.device and base_model.torch.optim is torch.optim  # the rest is torch
     path = tmp_path / 'net_g_2.pth'
     base_model.torch.save({'params': {'w': torch.ones(3)}}, str(path))

@@ -16,8 +16,8 @@ from os import path as osp
 
 from rnan_basicsr.data.degradations import to_gray, y_channel
 from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.image_io import IMG_EXTENSIONS
 
-IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm', '.pnm')
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 # A line of BasicSR's meta_info.txt: "<name> (<h>,<w>,<c>) <compression level>"; only the name is required.
 _META_LINE = re.compile(r'^(?P<name>.+?)(?: \((?P<h>\d+), ?(?P<w>\d+), ?(?P<c>\d+)\))?(?: \d+)?$')
@@ -196,16 +196,6 @@ def decode_image(content, where):
         raise InputError(f'image {where} cannot be decoded (corrupt, truncated or not an image); replace or remove '
                          'it.')
     return img
-
-
-def read_image(path):
-    """Read an image file with :func:`decode_image` (uint8, grey (H, W) or BGR (H, W, 3))."""
-    try:
-        with open(path, 'rb') as f:
-            content = f.read()
-    except OSError as error:
-        raise InputError(f'cannot read image {path!r}: {error.strerror or error}') from None
-    return decode_image(content, repr(path))
 
 
 CHANNEL_MODES = ('color', 'gray', 'y')

@@ -37,7 +37,6 @@ Training, losses, optimizers, schedulers, EMA, checkpoints and the validation lo
   checkpoint with EMA weights is evaluated with them (``params_ema``) unless ``path.param_key_g`` says otherwise,
   matching what validation reported during training.
 """
-import functools
 import inspect
 import numpy as np
 import torch
@@ -50,12 +49,11 @@ from collections import OrderedDict
 from os import path as osp
 
 from rnan_basicsr import precision
-from rnan_basicsr.utils.checkpoint import describe_config, infer_rnan_config, load_checkpoint, select_params
+from rnan_basicsr.test_time import build_test_forward, check_tile
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.inference import self_ensemble_forward, tile_forward
 from rnan_basicsr.utils.validation import did_you_mean, is_int, is_number
+from rnan_basicsr.weights import check_fits, load_checkpoint, select_params
 
-TILE_KEYS = ('size', 'overlap')
 #: torch.compile keyword arguments accepted in ``train.compile`` / ``val.compile`` given as a mapping
 COMPILE_KEYS = ('backend', 'mode', 'dynamic', 'fullgraph')
 DEFAULT_TB_IMAGES = 3
@@ -114,22 +112,7 @@ class RNANModel(SRModel):
             return
         if not isinstance(val, dict):
             raise InputError(f'val must be a mapping (val_freq, save_img, metrics, tile, ...), got {val!r}.')
-        tile = val.get('tile')
-        if tile is not None:
-            if not isinstance(tile, dict):
-                raise InputError(f'val.tile must be ~ (whole images) or a mapping {{size: 128, overlap: 16}} in LQ '
-                                 f'pixels, got {tile!r}.')
-            for key in tile:
-                if key not in TILE_KEYS:
-                    raise InputError(f'val.tile has an unknown key {key!r}.{did_you_mean(key, TILE_KEYS)} '
-                                     'Allowed: size, overlap.')
-            size, overlap = tile.get('size'), tile.get('overlap', 0)
-            if not is_int(size) or size < 1:
-                raise InputError(f'val.tile.size must be a positive integer (tile side in LQ pixels), got {size!r}; '
-                                 'e.g. tile: {size: 128, overlap: 16}, or tile: ~ for whole images.')
-            if not is_int(overlap) or not 0 <= overlap < size:
-                raise InputError(f'val.tile.overlap must be an integer in [0, val.tile.size) = [0, {size}), got '
-                                 f'{overlap!r}.')
+        check_tile(val.get('tile'), 'val.tile')
         self_ensemble = val.get('self_ensemble', False)
         if not isinstance(self_ensemble, bool):
             raise InputError(f'val.self_ensemble must be true or false, got {self_ensemble!r}.')
@@ -260,37 +243,9 @@ class RNANModel(SRModel):
         bare = self.get_bare_model(net)
         logger.info(f'Loading {bare.__class__.__name__} model from {load_path}, with param key: [{used_key}].')
         if strict:
-            self._check_fits(bare, state_dict, load_path)
+            check_fits(bare.state_dict(), state_dict, load_path, what, network_type=self.opt['network_g'].get('type'))
         self._print_different_keys_loading(bare, state_dict, strict)
         bare.load_state_dict(state_dict, strict=strict)
-
-    def _check_fits(self, net, state_dict, load_path):
-        """Raise an InputError when ``state_dict`` cannot be loaded strictly into ``net``."""
-        expected = net.state_dict()
-        missing = [k for k in expected if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in expected]
-        wrong = [k for k in expected if k in state_dict and state_dict[k].shape != expected[k].shape]
-        if not (missing or unexpected or wrong):
-            return
-        if 'head.0.weight' in state_dict and 'head.0.weight' not in expected:
-            raise InputError(f'path.pretrain_network_g {load_path!r} holds an authors\' RNAN checkpoint '
-                             '(yulunzhang/RNAN layout); convert it first: python scripts/convert_official_rnan.py '
-                             '--input FILE --output FILE.pth')
-        ours, theirs = infer_rnan_config(expected), infer_rnan_config(state_dict)
-        if ours is not None and theirs is not None and ours != theirs:
-            differing = ', '.join(k for k in ours if ours[k] != theirs[k])
-            raise InputError(f'path.pretrain_network_g {load_path!r} holds an RNAN with {describe_config(theirs)}, '
-                             f'but network_g has {describe_config(ours)} (they differ in {differing}). Use a '
-                             'checkpoint trained for this task, or set network_g (and scale) to the checkpoint\'s '
-                             'values; strict_load_g: false would load only the tensors that fit.')
-        parts = []
-        for title, keys in (('missing', missing), ('unexpected', unexpected), ('shape mismatch', wrong)):
-            if keys:
-                shown = ', '.join(keys[:5]) + (f', ... ({len(keys)} in all)' if len(keys) > 5 else '')
-                parts.append(f'{title}: {shown}')
-        raise InputError(f'path.pretrain_network_g {load_path!r} does not fit network_g '
-                         f'({self.opt["network_g"].get("type")}): {"; ".join(parts)}. Use weights of this '
-                         'architecture, or strict_load_g: false to load only the matching tensors.')
 
     # ---------------------------------------------------------------------------------------------------------
     # training: mixed precision, channels_last, compile, gradient clipping
@@ -413,15 +368,7 @@ class RNANModel(SRModel):
 
     def _forward_fn(self):
         """``forward(net, lq)``: whole image or tiled; self-ensembled or not."""
-        if self.tile is not None:
-            forward = functools.partial(tile_forward, tile_size=self.tile['size'],
-                                        tile_overlap=self.tile.get('overlap', 0), scale=self._scale())
-        else:
-            def forward(net, lq):
-                return net(lq)
-        if self.self_ensemble:
-            return functools.partial(self_ensemble_forward, forward=forward)
-        return forward
+        return build_test_forward(self.tile, self.self_ensemble, self._scale())
 
     def test(self):
         """``self.output`` = the restored ``self.lq`` (EMA network if there is one), without gradients.

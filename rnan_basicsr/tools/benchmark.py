@@ -11,7 +11,7 @@ Every measurement runs in a fresh Python process, so its peak memory (peak RSS o
 a GPU) is not inflated by a larger configuration measured before it. Forward passes are timed without gradients
 after a small warm-up, best of ``--repeats``. The training step is forward + L2 loss + backward + Adam on a batch
 of 16 patches of 48 x 48 (the paper's setting). The tiling rows compare whole-image inference with tiled
-inference (``rnan_basicsr.utils.inference.tile_forward``) on a 256 x 256 image of the first configuration: time,
+inference (``rnan_basicsr.test_time.tile_forward``) on a 256 x 256 image of the first configuration: time,
 memory, and the distance between the tiled and the exact output. Weights are random (seeded) with the non-local
 output convolutions W drawn from N(0, 0.02) instead of zero, so that attention changes the output.
 
@@ -281,7 +281,7 @@ def psnr_db(a, b):
 
 
 def measure_tiling(spec, device):
-    from rnan_basicsr.utils.inference import tile_forward
+    from rnan_basicsr.test_time import tile_forward
 
     channels = CONFIGS[spec['config']]
     net = build_network(channels, 'ours', device).eval()

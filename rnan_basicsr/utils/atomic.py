@@ -1,5 +1,6 @@
 """Writing files so that a crash at any moment leaves either the old file or the complete new one."""
 import contextlib
+import io
 import os
 import torch
 from os import path as osp
@@ -52,6 +53,12 @@ def atomic_write(path, mode='wb', **open_kwargs):
 
 
 def atomic_torch_save(obj, path):
-    """``torch.save`` that never leaves a partial file at ``path`` (see :func:`atomic_write`)."""
+    """``torch.save`` that never leaves a partial file at ``path`` (see :func:`atomic_write`).
+
+    The object is serialised in memory first and then written: a full disk or a file-size limit then raises an
+    OSError with the system's reason (ENOSPC, EFBIG), where torch's zip writer would only report a file position.
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_write(path) as f:
-        torch.save(obj, f)
+        f.write(buffer.getbuffer())

@@ -1,5 +1,9 @@
+"""The two kinds of error the ``basicsr`` command and the scripts print as one line instead of a traceback."""
+
 #: exit status of the ``basicsr`` command and of the scripts for an :class:`InputError`
 EXIT_INPUT_ERROR = 2
+#: exit status for a :class:`RunError`
+EXIT_RUN_ERROR = 1
 
 
 class InputError(ValueError):
@@ -9,3 +13,16 @@ class InputError(ValueError):
     command prints it as one line and exits with status 2, without a traceback; library callers can
     catch it as a ``ValueError``.
     """
+
+
+class RunError(RuntimeError):
+    """A run cannot go on for a reason outside its options: a checkpoint that cannot be written (no space, file too
+    large, permission), another run holding the experiment. Printed as one line, exit status 1.
+
+    Attributes:
+        path (str | None): The file concerned, when there is one.
+    """
+
+    def __init__(self, message, path=None):
+        super().__init__(message)
+        self.path = path

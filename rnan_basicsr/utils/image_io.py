@@ -9,16 +9,16 @@ import numpy as np
 import os
 from os import path as osp
 
-from rnan_basicsr.data.data_util import IMG_EXTENSIONS
 from rnan_basicsr.utils.atomic import atomic_write
 from rnan_basicsr.utils.errors import InputError
+
+IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm', '.pnm')
 
 
 def list_images(path, what='input'):
     """The image files of ``path``: ``[path]`` for a file, else the images directly in the folder, sorted.
 
-    Images are files with an extension of :data:`rnan_basicsr.data.data_util.IMG_EXTENSIONS` (any case); hidden files
-    and sub-folders are skipped.
+    Images are files with an extension of :data:`IMG_EXTENSIONS` (any case); hidden files and sub-folders are skipped.
 
     Raises:
         InputError: ``path`` does not exist, or the folder has no image files.
@@ -59,14 +59,19 @@ def check_readable(paths):
                                  'or empty).')
 
 
-def read_image(path):
-    """Read an image file as OpenCV stores it: (H, W) or (H, W, 3) BGR, uint8 or uint16; alpha is dropped.
+def read_image(path, keep_alpha=False, eight_bit=False):
+    """Read an image file as OpenCV stores it: (H, W) or (H, W, 3) BGR, uint8 or uint16.
+
+    An alpha channel is dropped, or kept with ``keep_alpha`` ((H, W, 4) BGRA; OpenCV gives grey + alpha as BGRA).
+
+    With ``eight_bit`` the result is uint8, 16-bit images scaled down (OpenCV's ``IMREAD_ANYCOLOR``), as the datasets
+    decode images (:func:`rnan_basicsr.data.data_util.decode_image`).
 
     Raises:
         InputError: the file cannot be decoded, or has an unsupported type / channel count.
     """
     with _quiet_opencv():
-        img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        img = cv2.imread(path, cv2.IMREAD_ANYCOLOR if eight_bit else cv2.IMREAD_UNCHANGED)
     if img is None:
         raise InputError(f'cannot read image {path!r}: OpenCV cannot decode it (not an image, truncated, or an '
                          'unsupported format).')
@@ -74,9 +79,9 @@ def read_image(path):
         raise InputError(f'image {path!r} has {img.dtype} pixels; only 8-bit and 16-bit images are supported.')
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[..., 0]
-    elif img.ndim == 3 and img.shape[2] == 4:
+    elif img.ndim == 3 and img.shape[2] == 4 and not keep_alpha:
         img = img[..., :3]
-    elif img.ndim != 2 and not (img.ndim == 3 and img.shape[2] == 3):
+    elif img.ndim != 2 and not (img.ndim == 3 and img.shape[2] in (3, 4)):
         raise InputError(f'image {path!r} has shape {img.shape}; expected a grey or colour image.')
     return img
 

@@ -1,8 +1,9 @@
-"""Helpers shared by the data-preparation scripts: all-or-nothing output folders, a thread pool with a progress bar,
-and the one-line error exit."""
+"""Helpers shared by the data-preparation scripts: all-or-nothing output folders (and the clean-up of those that
+interrupted runs left), a thread pool with a progress bar, and the one-line error exit."""
 import contextlib
 import itertools
 import os
+import re
 import shutil
 import sys
 from collections import deque
@@ -10,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from os import path as osp
 from tqdm import tqdm
 
-from rnan_basicsr.utils.errors import EXIT_INPUT_ERROR, InputError
+from rnan_basicsr.utils.errors import EXIT_INPUT_ERROR, EXIT_RUN_ERROR, InputError, RunError
 
 
 def check_output_folder(path, overwrite, inputs=(), flag='--output'):
@@ -27,19 +28,62 @@ def check_output_folder(path, overwrite, inputs=(), flag='--output'):
                              'it would delete the input).')
 
 
+def process_is_running(pid):
+    """True if a process ``pid`` runs on this machine (this one included; another user's counts as running)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path, suffix=''):
+    """Delete the temporaries that interrupted runs left beside ``path`` (see :func:`staged_folder`), saying so.
+
+    ``.<name>.tmp<pid><suffix>`` and ``.<name>.old<pid>`` belong to the process ``pid``; those of processes that no
+    longer run are removed (a killed run cannot clean up after itself), those of running ones are left alone.
+
+    Returns:
+        list[str]: the removed paths.
+    """
+    parent, name = osp.split(osp.abspath(path))
+    pattern = re.compile(rf'^\.{re.escape(name)}\.(?:tmp(\d+){re.escape(suffix)}|old(\d+))$')
+    removed = []
+    for entry in sorted(os.listdir(parent)) if osp.isdir(parent) else []:
+        match = pattern.match(entry)
+        if not match or process_is_running(int(match.group(1) or match.group(2))):
+            continue
+        stale = osp.join(parent, entry)
+        if osp.isdir(stale) and not osp.islink(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(stale)
+        removed.append(stale)
+        print(f'Removed {stale}, left by an interrupted run (process {match.group(1) or match.group(2)}, no longer '
+              'running).', flush=True)
+    return removed
+
+
 @contextlib.contextmanager
 def staged_folder(path, overwrite=False, suffix=''):
     """Build a folder under a temporary sibling name; move it to ``path`` only if the block succeeds.
 
     Yields the temporary path (not created; ``.<name>.tmp<pid><suffix>`` beside ``path``). On an exception it is
     deleted and ``path`` is untouched; on success an existing ``path`` (allowed only with ``overwrite``) is
-    replaced. A crash therefore never leaves a half-written folder at ``path``.
+    replaced. A crash therefore never leaves a half-written folder at ``path``; what a killed run left beside it is
+    removed here, at the next run (:func:`remove_stale_temporaries`).
     """
     path = osp.abspath(path)
     if osp.exists(path) and not overwrite:
         raise InputError(f'{path!r} already exists; pass --overwrite to replace it.')
     parent, name = osp.split(path)
     os.makedirs(parent, exist_ok=True)
+    remove_stale_temporaries(path, suffix)
     tmp = osp.join(parent, f'.{name}.tmp{os.getpid()}{suffix}')
     if osp.exists(tmp):
         shutil.rmtree(tmp)
@@ -98,10 +142,16 @@ def add_thread_argument(parser, default=None):
 
 
 def run_main(prog, func, args):
-    """Call ``func(args)``; an InputError prints ``<prog>: error: <message>`` and returns exit status 2."""
+    """Call ``func(args)`` and return its exit status (the int it returns, else 0).
+
+    An :class:`InputError` prints ``<prog>: error: <message>`` and returns 2; a :class:`RunError` the same with 1.
+    """
     try:
-        func(args)
+        status = func(args)
     except InputError as error:
         print(f'{prog}: error: {error}', file=sys.stderr, flush=True)
         return EXIT_INPUT_ERROR
-    return 0
+    except RunError as error:
+        print(f'{prog}: error: {error}', file=sys.stderr, flush=True)
+        return EXIT_RUN_ERROR
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0

@@ -8,8 +8,8 @@ from collections import OrderedDict
 
 from rnan_basicsr.archs.rnan_arch import RNAN
 from rnan_basicsr.models.rnan_model import RNANModel
+from rnan_basicsr.test_time import self_ensemble_forward, tile_forward
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.inference import self_ensemble_forward, tile_forward
 
 TINY = dict(num_feat=8, num_group=2)
 

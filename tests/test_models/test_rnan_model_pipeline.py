@@ -61,7 +61,7 @@ def test_train_test_and_evaluate_a_tiny_sr_model(tmp_path, capsys):
     out = tmp_path / 'evaluation'
     assert evaluate.main(['--task', 'sr', '--opt', TEST, '--root', str(tmp_path), '--out', str(out)]) == 0
     printed = capsys.readouterr().out
-    assert 'Evaluation protocol (--task sr, super-resolution)' in printed and 'x2: 2 px' in printed
+    assert 'Evaluation protocol (--task sr, bicubic super-resolution)' in printed and 'x2: 2 px' in printed
     with open(out / 'table.csv') as f:
         rows = list(csv.DictReader(f))
     assert [(r['dataset'], r['level'], r['images'], r['crop_border']) for r in rows] == [('TinySet', 'x2', '2', '2')]

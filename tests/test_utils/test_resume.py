@@ -15,8 +15,8 @@ from conftest import TEST_OPTIONS
 
 from rnan_basicsr.archs.rnan_arch import RNAN
 from rnan_basicsr.cli import EXIT_INPUT_ERROR, main
+from rnan_basicsr.compat.resume import load_resume_state, load_training_state, remove_stale_temp_files, resume_iteration
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.resume import load_resume_state, load_training_state, remove_stale_temp_files, resume_iteration
 
 TINY_NET = {'type': 'RNAN', 'num_in_ch': 1, 'num_out_ch': 1, 'num_feat': 4, 'num_group': 2}
 

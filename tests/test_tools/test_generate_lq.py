@@ -1,17 +1,17 @@
-"""scripts/data_preparation/generate_lq.py: the paper's test inputs per task, byte-identical per seed."""
+"""rnan_basicsr/tools/generate_lq.py (scripts/data_preparation/generate_lq.py): the paper's test inputs per task,
+byte-identical per seed, several levels in one call."""
 import cv2
 import numpy as np
 import os
 import pytest
 import subprocess
 import sys
-from conftest import ROOT, load_script, synthetic_image, write_images
+from conftest import ROOT, synthetic_image, write_images
 from os import path as osp
 
 from rnan_basicsr.data.degradations import bayer_mosaic, bicubic_downscale, jpeg_compress_y, to_gray, y_channel
 from rnan_basicsr.data.denoising_dataset import DenoisingDataset
-
-generate_lq = load_script('generate_lq')
+from rnan_basicsr.tools import generate_lq
 
 
 def run(*argv):
@@ -90,15 +90,23 @@ def test_demosaic_and_sr(tmp_path, clean):
 
 
 @pytest.mark.parametrize('argv, expected', [
-    (['--task', 'denoise'], '--task denoise needs --sigma.'),
+    (['--task', 'denoise'], '--task denoise needs --sigma (one or more, e.g. --sigma 10 30 50 70).'),
     (['--task', 'jpeg', '--quality', 10, '--sigma', 5], '--sigma does not apply to --task jpeg (it takes: --quality).'),
     (['--task', 'sr', '--scale', 2, '--seed', 3], '--seed does not apply to --task sr'),
-    (['--task', 'jpeg', '--quality', 101], '--quality must be in 1..100, got 101.'),
+    (['--task', 'jpeg', '--quality', 101], '--quality must be in 1..100 (JPEG quality), got 101.'),
+    (['--task', 'sr', '--scale', 5], '--scale must be in 2..4 (super-resolution factor), got 5.'),
+    (['--task', 'jpeg', '--quality', 10, 20], 'has no {} for the level, but 2 levels give one folder each: e.g.'),
+    (['--task', 'jpeg', '--quality', 10, 10, '--output', 'Q{}'], '--quality lists a level twice: 10 10.'),
+    (['--task', 'sr', '--scale', 2, 3, '--output', 'LR{}', '--gt-output', 'GT'], "needs {} with several --scale"),
+    (['--task', 'demosaic', '--output', 'M{}'], '--task demosaic has no level to put in {}'),
     (['--task', 'denoise', '--sigma', 0.2], 'looks like the [0, 1] scale; sigma is on the 0-255 scale: --sigma 51.'),
     (['--task', 'demosaic', '--gray'], '--gray does not apply to --task demosaic'),
 ])
-def test_argument_errors(tmp_path, clean, capsys, argv, expected):
-    assert run(*argv, '--input', clean, '--output', tmp_path / 'out') == 2
+def test_argument_errors(tmp_path, clean, capsys, argv, expected, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    if '--output' not in argv:
+        argv = argv + ['--output', tmp_path / 'out']
+    assert run(*argv, '--input', clean) == 2
     err = capsys.readouterr().err
     assert err.startswith('generate_lq.py: error: ') and expected in err
     assert not osp.exists(tmp_path / 'out')
@@ -132,3 +140,36 @@ def test_the_command_line_gives_the_same_bytes_in_another_process(tmp_path, clea
     assert 'Wrote 4 images to' in result.stdout
     for name in names(tmp_path / 'here'):
         assert (tmp_path / 'here' / name).read_bytes() == (tmp_path / 'there' / name).read_bytes()
+
+
+def test_several_levels_in_one_call_give_the_files_of_one_call_per_level(tmp_path, clean):
+    assert run('--task', 'denoise', '--sigma', 10, 12.5, 50, '--gray', '--input', clean, '--output',
+               tmp_path / 'all' / 'N{}', '--gt-output', tmp_path / 'all' / 'HQ') == 0
+    assert sorted(os.listdir(tmp_path / 'all')) == ['HQ', 'N10', 'N12.5', 'N50']  # the ground truth once
+    assert run('--task', 'denoise', '--sigma', 50, '--gray', '--input', clean, '--output', tmp_path / 'one',
+               '--gt-output', tmp_path / 'one_gt') == 0
+    for name in names(tmp_path / 'one'):
+        assert (tmp_path / 'all' / 'N50' / name).read_bytes() == (tmp_path / 'one' / name).read_bytes()
+        assert (tmp_path / 'all' / 'HQ' / name).read_bytes() == (tmp_path / 'one_gt' / name).read_bytes()
+    assert run('--task', 'sr', '--scale', 2, 3, 4, '--input', clean, '--output', tmp_path / 'LRbicx{}', '--gt-output',
+               tmp_path / 'GTmod{}') == 0
+    photo = read(clean / 'sub' / 'photo.bmp')
+    for scale in (2, 3, 4):
+        assert np.array_equal(read(tmp_path / f'LRbicx{scale}' / 'sub' / 'photo.png'), bicubic_downscale(photo, scale))
+        assert read(tmp_path / f'GTmod{scale}' / 'sub' / 'photo.png').shape == (19 // scale * scale, 24, 3)
+    assert run('--task', 'jpeg', '--quality', 10, 40, '--input', clean, '--output', tmp_path / 'Q{}') == 0
+    expected = jpeg_compress_y(read(clean / 'img000.png'), 40)
+    assert np.array_equal(read(tmp_path / 'Q40' / 'img000.png'), expected.reshape(expected.shape[:2]))
+
+
+def test_temporaries_of_an_interrupted_run_are_removed_by_the_next_one(tmp_path, clean, capsys):
+    dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    (tmp_path / f'.out.tmp{dead_pid}' / 'sub').mkdir(parents=True)  # what a killed run leaves
+    (tmp_path / f'.out.old{dead_pid}').mkdir()
+    (tmp_path / f'.out.tmp{os.getppid()}').mkdir()  # a running process's: left alone
+    assert run('--task', 'demosaic', '--input', clean, '--output', tmp_path / 'out') == 0
+    out = capsys.readouterr().out
+    assert f'Removed {tmp_path / f".out.tmp{dead_pid}"}, left by an interrupted run (process {dead_pid}, no longer ' \
+        'running).' in out
+    assert sorted(name for name in os.listdir(tmp_path) if name.startswith('.')) == [f'.out.tmp{os.getppid()}']

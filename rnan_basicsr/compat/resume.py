@@ -9,17 +9,20 @@ its state, so a kill leaves at worst a newest network file without its state, ne
 Nothing here calls ``get_root_logger``: resume states are read before ``train_pipeline`` sets up its logger, and an
 early call would leave the run without a log file. Warnings go to stderr, from rank 0 only.
 """
+import functools
 import os
 import re
 import sys
 import torch
 from os import path as osp
 
-from rnan_basicsr.utils.checkpoint import load_checkpoint
+from rnan_basicsr.compat._patching import is_patched, mark, source_contains
 from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.script_util import process_is_running
+from rnan_basicsr.weights import (describe_mismatch, expected_state_dict, load_checkpoint, looks_like_weights,
+                                  select_params)
 
 STATE_KEYS = ('epoch', 'iter', 'optimizers', 'schedulers')
-WEIGHT_KEYS = ('params', 'params_ema', 'state_dict')
 # ``atomic_torch_save`` writes ``.<name>.tmp<pid>`` before renaming it to ``<name>``; a kill leaves such a file behind
 TEMP_FILE = re.compile(r'^\..+\.tmp(\d+)$')
 NETWORK_FILE = re.compile(r'^net_(.+?)_(\d+|latest)\.pth$')
@@ -59,11 +62,6 @@ def list_network_files(models_dir):
     return found
 
 
-def _looks_like_weights(obj):
-    return isinstance(obj, dict) and bool(obj) and (
-        bool(obj.keys() & set(WEIGHT_KEYS)) or all(torch.is_tensor(value) for value in obj.values()))
-
-
 def load_training_state(path):
     """Load a training state on the CPU with ``weights_only=True`` and check that it is one.
 
@@ -82,7 +80,7 @@ def load_training_state(path):
                          'corrupt, or not a file torch.save wrote (loading refuses arbitrary Python objects); use an '
                          'earlier <iter>.state.') from None
     if not isinstance(state, dict) or any(key not in state for key in STATE_KEYS):
-        if _looks_like_weights(state):
+        if looks_like_weights(state):
             raise InputError(f'{path!r} is a network weights file, not a training state. To start from these '
                              'weights set path.pretrain_network_g to it; to resume, set path.resume_state to a '
                              'training_states/<iter>.state file.')
@@ -100,56 +98,6 @@ def network_files(opt, iteration):
     }
 
 
-def _selected_params(weights):
-    """The state dict BasicSR's ``load_network`` would load with param key ``params``, without ``module.``."""
-    if isinstance(weights, dict) and isinstance(weights.get('params'), dict):
-        weights = weights['params']
-    if not isinstance(weights, dict):
-        return None
-    return {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in weights.items()}
-
-
-def expected_state_dict(network_opt):
-    """Shapes of the state dict that ``network_opt`` builds, or None if it cannot be known cheaply.
-
-    Only architectures of this package are built (on the meta device: no memory, no initialisation cost); other
-    registered classes may download or read files in their constructor. ``build_network`` is not used because it
-    would set up BasicSR's root logger before ``train_pipeline`` does.
-    """
-    from basicsr.utils.registry import ARCH_REGISTRY
-
-    network_opt = dict(network_opt)
-    type_name = network_opt.pop('type', None)
-    try:
-        cls = ARCH_REGISTRY.get(type_name)
-    except KeyError:
-        return None
-    if not getattr(cls, '__module__', '').startswith('rnan_basicsr.'):
-        return None
-    try:
-        with torch.device('meta'):
-            net = cls(**network_opt)
-    except Exception:  # bad options are reported by the option checks; here we only compare shapes
-        return None
-    return {key: tuple(value.shape) for key, value in net.state_dict().items()}
-
-
-def describe_mismatch(expected, found, limit=3):
-    """'' if the two ``{key: shape}`` maps agree, else a short description of the first differences."""
-    missing = [k for k in expected if k not in found]
-    unexpected = [k for k in found if k not in expected]
-    wrong = [k for k in expected if k in found and tuple(found[k]) != tuple(expected[k])]
-    parts = []
-    if wrong:
-        shown = '; '.join(f'{k} {tuple(found[k])} where the network has {tuple(expected[k])}' for k in wrong[:limit])
-        parts.append(f'{len(wrong)} tensor(s) of another shape ({shown}{"; ..." if len(wrong) > limit else ""})')
-    for title, keys in (('missing', missing), ('unexpected', unexpected)):
-        if keys:
-            shown = ', '.join(keys[:limit]) + (', ...' if len(keys) > limit else '')
-            parts.append(f'{len(keys)} {title} key(s) ({shown})')
-    return ', '.join(parts)
-
-
 def _mismatch_fix(opt):
     return (f"network_g or scale was changed since it was saved. To continue that run, restore the options it was "
             f"saved with (BasicSR keeps a copy in {opt['path'].get('experiments_root', 'experiments/<name>')}); to "
@@ -161,10 +109,10 @@ def check_networks_fit(opt, state_path, weights_by_key):
     """Raise an InputError if the saved network weights of a state do not fit the networks of ``opt``."""
     for key, (path, weights) in weights_by_key.items():
         expected = expected_state_dict(opt[key])
-        found = _selected_params(weights)
-        if expected is None or found is None:
+        if expected is None:
             continue
-        mismatch = describe_mismatch(expected, {k: tuple(v.shape) for k, v in found.items() if torch.is_tensor(v)})
+        found, _ = select_params(weights, 'params', path, f'network weights of training state {state_path!r}')
+        mismatch = describe_mismatch(expected, found)
         if mismatch:
             raise InputError(f'training state {state_path!r} is from a different network: its weights {path!r} do '
                              f'not fit {key} ({opt[key].get("type")}): {mismatch}. {_mismatch_fix(opt)}')
@@ -217,7 +165,7 @@ def remove_stale_temp_files(opt):
             continue
         for name in os.listdir(folder):
             match = TEMP_FILE.match(name)
-            if not match or _process_alive(int(match.group(1))):
+            if not match or process_is_running(int(match.group(1))):
                 continue
             try:
                 os.remove(osp.join(folder, name))
@@ -225,18 +173,6 @@ def remove_stale_temp_files(opt):
             except OSError:
                 pass
     return removed
-
-
-def _process_alive(pid):
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
 
 
 def _load_networks(opt, state, state_path):
@@ -302,6 +238,45 @@ def _auto_resume_state(opt):
                      f"experiments/{opt['name']} to {opt['name']}_archived_<time>).")
 
 
+def _newest_archived_state(opt):
+    """``(iteration, path)`` of the newest training state in ``experiments/<name>_archived_*``, or None."""
+    root = osp.dirname(opt['path']['experiments_root'])
+    prefix = f"{opt['name']}_archived_"
+    newest = None
+    if osp.isdir(root):
+        for folder in os.listdir(root):
+            if folder.startswith(prefix):
+                for path in list_training_states(osp.join(root, folder, 'training_states'))[:1]:
+                    iteration = int(osp.basename(path).split('.')[0])
+                    if newest is None or iteration > newest[0]:
+                        newest = (iteration, path)
+    return newest
+
+
+def check_archived_states(opt, resumed_iteration):
+    """Refuse to let ``--auto_resume`` forget a run whose newest state was archived.
+
+    When an earlier start without ``--auto_resume`` renamed ``experiments/<name>`` to ``<name>_archived_<time>``, the
+    newest state may sit there while ``experiments/<name>`` holds an older one, or none: resuming (or starting from
+    0) would silently drop those iterations. This says where the newest state is and how to continue from it.
+    """
+    archived = _newest_archived_state(opt)
+    if archived is None or (resumed_iteration is not None and archived[0] <= resumed_iteration):
+        return
+    iteration, path = archived
+    archive = osp.dirname(osp.dirname(path))
+    current = opt['path']['experiments_root']
+    here = (f'{current} holds no training state' if resumed_iteration is None else
+            f'{current} holds only older states (newest: iteration {resumed_iteration})')
+    other = ('to continue from the older state instead, set path.resume_state to it and run without --auto_resume'
+             if resumed_iteration is not None else f'to start over, run without --auto_resume (BasicSR then archives '
+             f'{current})')
+    raise InputError(f"--auto_resume: the newest training state of experiment {opt['name']!r} is iteration "
+                     f'{iteration} in the archived folder {archive} ({path}), but {here}. To continue from iteration '
+                     f'{iteration}, move {current} aside (mv {current} {current}_aside, if it exists) and the archive '
+                     f'back (mv {archive} {current}), then run the same command again; {other}.')
+
+
 def load_resume_state(opt):
     """Drop-in replacement for ``basicsr.train.load_resume_state`` (installed by :mod:`rnan_basicsr.compat`).
 
@@ -318,6 +293,7 @@ def load_resume_state(opt):
 
     if opt['auto_resume']:
         found = _auto_resume_state(opt)
+        check_archived_states(opt, found[0]['iter'] if found else None)
         if found is None:
             return None
         state, path, weights = found
@@ -343,3 +319,41 @@ def resume_iteration(opt):
         return None
     stem, ext = osp.splitext(osp.basename(path))
     return int(stem) if ext == '.state' and stem.isdigit() else None
+
+
+def patch_load_resume_state():
+    """Replace ``basicsr.train.load_resume_state`` by :func:`rnan_basicsr.utils.resume.load_resume_state`.
+
+    BasicSR's version maps the state onto ``torch.cuda.current_device()`` (fails without CUDA), loads it with full
+    pickle, and ``--auto_resume`` looks for ``experiments/<name>/training_states`` relative to the current directory
+    instead of the experiment root. Ours loads on the CPU with ``weights_only=True`` from
+    ``opt['path']['training_states']`` and explains bad resume files.
+    """
+    import basicsr.train as basicsr_train
+
+    original = basicsr_train.load_resume_state
+    if is_patched(original) or not source_contains(original, 'torch.cuda.current_device', "osp.join('experiments'"):
+        return False
+    basicsr_train.load_resume_state = mark(load_resume_state)
+    return True
+
+
+def patch_resume_training_check():
+    """Check that a training state belongs to the model's parameters before ``resume_training`` loads it.
+
+    BasicSR asserts only the number of optimizers; torch checks only group sizes, so Adam moments saved for another
+    network of the same depth load and fail later. See :func:`rnan_basicsr.utils.resume.check_optimizers_fit`.
+    """
+    from basicsr.models.base_model import BaseModel
+
+    original = BaseModel.resume_training
+    if is_patched(original):
+        return False
+
+    @functools.wraps(original)
+    def resume_training(self, resume_state):
+        check_optimizers_fit(self.optimizers, self.schedulers, resume_state, self.opt['path'].get('resume_state'))
+        return original(self, resume_state)
+
+    BaseModel.resume_training = mark(resume_training)
+    return True

@@ -1,12 +1,15 @@
-"""scripts/data_preparation/extract_subimages.py: windows, HR/LR pairs at matching places, skipping, errors."""
+"""rnan_basicsr/tools/extract_subimages.py (scripts/data_preparation/extract_subimages.py): windows, HR/LR pairs at
+matching places, skipping, errors, no temporaries left."""
 import cv2
 import numpy as np
 import os
 import pytest
-from conftest import load_script, synthetic_image, write_images
+import subprocess
+import sys
+from conftest import synthetic_image, write_images
 from os import path as osp
 
-extract_subimages = load_script('extract_subimages')
+from rnan_basicsr.tools import extract_subimages
 
 
 def run(*argv):
@@ -79,3 +82,15 @@ def test_errors(tmp_path, capsys):
     assert run(*common, '--output', tmp_path / 'a') == 0
     assert run(*common, '--output', tmp_path / 'a') == 2
     assert "--output '" in capsys.readouterr().err
+
+
+def test_temporaries_of_a_killed_run_are_removed_and_reported(tmp_path, capsys):
+    write_images(tmp_path / 'hr', 1, 16, 16)
+    dead_pid = int(subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True,
+                                  text=True).stdout)
+    (tmp_path / f'.sub2.tmp{dead_pid}').mkdir()
+    (tmp_path / f'.sub2.tmp{dead_pid}' / 'img000_s001.png').write_bytes(b'half')
+    assert extract_subimages.main(['--input', str(tmp_path / 'hr'), '--output', str(tmp_path / 'sub2'), '--crop-size',
+                                   '8', '--step', '8']) == 0
+    assert f'left by an interrupted run (process {dead_pid}, no longer running)' in capsys.readouterr().out
+    assert sorted(os.listdir(tmp_path)) == ['hr', 'sub2']

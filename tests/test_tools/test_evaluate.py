@@ -1,16 +1,16 @@
-"""scripts/evaluate.py from folders: the protocol per task, figures checked against independent formulas, the
-Markdown / CSV tables, the visual strip, and one-line errors when files do not pair up."""
+"""rnan_basicsr/tools/evaluate.py (scripts/evaluate.py) from folders: the protocol per task, figures checked against
+independent formulas, the Markdown / CSV tables, the visual strip, the report, and one-line errors when files do not
+pair up."""
 import csv
 import cv2
 import numpy as np
 import pytest
-import sys
-from conftest import ROOT, TEST_OPTIONS, synthetic_image
+from conftest import TEST_OPTIONS, synthetic_image
 from os import path as osp
 from skimage.metrics import structural_similarity
+from test_report import check_report
 
-sys.path.insert(0, osp.join(ROOT, 'scripts'))
-import evaluate  # noqa: E402
+from rnan_basicsr.tools import evaluate
 
 
 def _y(bgr):
@@ -59,8 +59,9 @@ def test_car_table_on_y_for_two_levels_with_strip(tmp_path, capsys):
                  str(tmp_path / level / 'lq_src' / 'restored'), '--dataset', 'LIVE1', '--level', level]
     assert evaluate.main(argv) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith('Evaluation protocol (--task car, JPEG artifact reduction): PSNR (dB) and SSIM with '
-                              'BasicSR calculate_psnr / calculate_ssim on 8-bit images, computed on the Y channel')
+    assert printed.startswith('Evaluation protocol (--task car, JPEG compression artifact reduction (Y channel)): '
+                              'PSNR (dB) and SSIM with BasicSR calculate_psnr / calculate_ssim on 8-bit images, '
+                              'computed on the Y channel')
     assert 'no border cropped' in printed
 
     rows = _read_csv(out / 'table.csv')
@@ -84,6 +85,12 @@ def test_car_table_on_y_for_two_levels_with_strip(tmp_path, capsys):
     top, left = (30 - 16) // 2, (28 - 16) // 2
     assert np.array_equal(strip[32:48, 18:34], sets['q=10']['img0'][top:top + 16, left:left + 16])
     assert np.array_equal(strip[32:48, 36:52], gt['img0'][top:top + 16, left:left + 16])
+
+    # the report: the table, then per set (2 levels) one row per image with LQ, output and GT
+    page = check_report(out, sections=2, rows=6, kinds=('lq', 'output', 'gt'))
+    assert cells[0] in page and 'LIVE1 q=10' in page
+    assert np.array_equal(cv2.imread(str(out / 'report_files' / 'LIVE1_q_10' / 'img0_output.png')),
+                          sets['q=10']['img0'])
 
 
 def test_sr_crops_the_scale_border_and_mod_crops_the_ground_truth(tmp_path):

@@ -1,5 +1,5 @@
-"""scripts/inference_rnan.py: the user's own images in (no ground truth), PNGs out; checkpoints checked against the
-task; one-line errors with exit status 2."""
+"""rnan_basicsr/tools/inference.py (scripts/inference_rnan.py): the user's own images in (no ground truth), PNGs out
+in the input's layout; checkpoints and every input checked against the task first; one-line errors with status 2."""
 import cv2
 import numpy as np
 import pytest
@@ -7,16 +7,13 @@ import subprocess
 import sys
 import torch
 from basicsr.utils.color_util import bgr2ycbcr
-from conftest import ROOT, synthetic_image, write_images
+from conftest import ROOT, official_shapes, synthetic_image, write_images
 from os import path as osp
 
 from rnan_basicsr.archs.rnan_arch import RNAN
-
-sys.path.insert(0, osp.join(ROOT, 'scripts'))
-import inference_rnan  # noqa: E402
+from rnan_basicsr.tools import inference as inference_rnan
 
 SCRIPT = osp.join(ROOT, 'scripts', 'inference_rnan.py')
-KEYS_DIR = osp.join(osp.dirname(ROOT), 'shared', 'docs', 'official_keys')
 
 
 def _checkpoint(tmp_path, name, channels=3, upscale=1, wrap='params', seed=0):
@@ -60,14 +57,15 @@ def test_colour_denoising_of_a_folder_from_the_command_line(tmp_path):
                              str(inputs), '--output', str(out), '--device', 'cpu'], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr
-    assert 'colour denoising with RNAN(num_in_ch=3, num_out_ch=3, num_feat=8, num_group=2, upscale=1) on cpu' in (
-        result.stdout)
+    assert ('colour image denoising (AWGN) with RNAN(num_in_ch=3, num_out_ch=3, num_feat=8, num_group=2, upscale=1) '
+            'on cpu') in result.stdout
     assert '3/3' in result.stderr  # tqdm's progress bar
     assert sorted(p.name for p in out.iterdir()) == ['grey000.png', 'img000.png', 'img001.png']
     bgr = cv2.imread(str(inputs / 'img001.png'))
     expected = _quantise(_run_net(net, bgr[..., ::-1].astype(np.float32) / 255))[..., ::-1]
     assert np.array_equal(cv2.imread(str(out / 'img001.png')), expected)
-    assert cv2.imread(str(out / 'grey000.png'), cv2.IMREAD_UNCHANGED).shape == (15, 16, 3)
+    assert cv2.imread(str(out / 'grey000.png'), cv2.IMREAD_UNCHANGED).shape == (15, 16)  # grey stays grey
+    assert 'note: 1 image(s) grey, restored as 3 equal channels whose outputs are averaged' in result.stdout
 
 
 def test_car_restores_y_and_keeps_the_chroma_of_a_colour_image(tmp_path):
@@ -135,14 +133,8 @@ def test_demosaic_from_a_raw_mosaic_a_zero_filled_mosaic_or_a_full_rgb_image(tmp
     assert 'is not a GRBG mosaic' in line and '--make_mosaic' in line
 
 
-@pytest.mark.skipif(not osp.isdir(KEYS_DIR), reason='official key lists not available')
 def test_the_authors_checkpoint_is_converted_on_the_fly(tmp_path, capsys):
-    state_dict = {}
-    with open(osp.join(KEYS_DIR, 'keys_rest_c1.txt')) as f:
-        for line in f:
-            if line.strip():
-                key, shape = line.split(' ', 1)
-                state_dict[key] = torch.randn(tuple(int(v) for v in shape.strip('()\n ').split(',') if v.strip()))
+    state_dict = {key: torch.randn(shape) for key, shape in official_shapes('keys_rest_c1').items()}
     torch.save(state_dict, tmp_path / 'RNAN_CAR_Y_F64G10P48L2N10.pt')
     cv2.imwrite(str(tmp_path / 'in.png'), synthetic_image(9, 10, 1)[..., 0])
     assert inference_rnan.main(['--task', 'car', '--model_path', str(tmp_path / 'RNAN_CAR_Y_F64G10P48L2N10.pt'), '-i',
@@ -172,8 +164,8 @@ def test_every_error_is_one_line_with_status_2(tmp_path, capsys):
     assert 'is a BasicSR training state (iteration 1000), not network weights' in call('dn_rgb', str(
         tmp_path / '1000.state'))
     assert ('is an RNAN with num_in_ch=1, num_out_ch=1, num_feat=8, num_group=2, upscale=1, but --task dn_rgb '
-            '(colour denoising) needs 3 input and output channel(s). It fits --task car / dn_gray.') in call(
-                'dn_rgb', grey_model)
+            '(colour image denoising (AWGN)) needs 3 input and output channel(s). It fits --task car / '
+            'dn_gray.') in call('dn_rgb', grey_model)
     assert 'needs 1 input and output channel(s). It fits --task demosaic / dn_rgb.' in call('car', rgb_model)
     assert 'is a x2 super-resolution model; use --task sr' in call('dn_rgb', sr_model)
     assert 'is a restoration model (upscale=1), not super-resolution' in call('sr', rgb_model)
@@ -192,3 +184,96 @@ def test_every_error_is_one_line_with_status_2(tmp_path, capsys):
     in_place = ['--task', 'dn_rgb', '--model_path', rgb_model, '-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'in')]
     assert 'would overwrite an input image' in _error(capsys, in_place)
     assert not (tmp_path / 'o').exists()  # nothing was written by any failed run
+
+
+def test_every_input_is_checked_before_any_output_is_written(tmp_path, capsys):
+    """Demosaicing a folder of a raw mosaic (fine) and a full RGB photo (not a mosaic): nothing is written."""
+    model, _ = _checkpoint(tmp_path, 'demosaic')
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    cv2.imwrite(str(folder / 'a_raw.png'), synthetic_image(12, 12, 1)[..., 0])
+    cv2.imwrite(str(folder / 'b_photo.png'), synthetic_image(12, 12, 3))
+    line = _error(capsys, ['--task', 'demosaic', '--model_path', model, '-i', str(folder), '-o', str(tmp_path / 'o')])
+    assert 'b_photo.png' in line and 'is not a GRBG mosaic' in line
+    assert not (tmp_path / 'o').exists()
+
+
+@pytest.mark.parametrize('dtype', [np.uint8, np.uint16])
+@pytest.mark.parametrize('task', ['dn_rgb', 'sr'])
+def test_alpha_is_carried_over_and_the_bit_depth_kept(tmp_path, task, dtype):
+    upscale = 2 if task == 'sr' else 1
+    model, net = _checkpoint(tmp_path, task, upscale=upscale)
+    peak = np.iinfo(dtype).max
+    bgr = (synthetic_image(10, 13, 3, seed=5).astype(np.float64) * peak / 255).round().astype(dtype)
+    alpha = np.tile(np.linspace(0, peak, 13).round().astype(dtype), (10, 1))
+    cv2.imwrite(str(tmp_path / 'rgba.png'), np.dstack([bgr, alpha]))
+    cv2.imwrite(str(tmp_path / 'rgb.png'), bgr)
+    for name in ('rgba', 'rgb'):
+        assert inference_rnan.main(['--task', task, '--model_path', model, '-i', str(tmp_path / f'{name}.png'), '-o',
+                                    str(tmp_path / 'out')]) == 0
+    with_alpha = cv2.imread(str(tmp_path / 'out' / 'rgba.png'), cv2.IMREAD_UNCHANGED)
+    without = cv2.imread(str(tmp_path / 'out' / 'rgb.png'), cv2.IMREAD_UNCHANGED)
+    assert with_alpha.dtype == without.dtype == dtype
+    assert with_alpha.shape == (10 * upscale, 13 * upscale, 4)
+    assert np.array_equal(with_alpha[..., :3], without)  # the colour is restored as without alpha
+    if upscale == 1:
+        assert np.array_equal(with_alpha[..., 3], alpha)
+    else:  # Matlab's bicubic, as the SR inputs are made
+        from basicsr.utils.matlab_functions import imresize
+        expected = np.round(np.clip(imresize(alpha.astype(np.float32) / peak, 2), 0, 1) * peak).astype(dtype)
+        assert np.array_equal(with_alpha[..., 3], expected)
+
+
+@pytest.mark.parametrize('task', ['dn_rgb', 'sr'])
+def test_a_grey_image_under_a_colour_task_comes_out_grey(tmp_path, task, capsys):
+    model, _ = _checkpoint(tmp_path, task, upscale=2 if task == 'sr' else 1)
+    grey = synthetic_image(11, 12, 1, seed=2)[..., 0]
+    cv2.imwrite(str(tmp_path / 'one.png'), grey)
+    cv2.imwrite(str(tmp_path / 'three.png'), np.repeat(grey[..., None], 3, axis=2))
+    for name in ('one', 'three'):
+        assert inference_rnan.main(['--task', task, '--model_path', model, '-i', str(tmp_path / f'{name}.png'), '-o',
+                                    str(tmp_path / 'out')]) == 0
+        assert 'grey, restored as 3 equal channels whose outputs are averaged' in capsys.readouterr().out
+    one = cv2.imread(str(tmp_path / 'out' / 'one.png'), cv2.IMREAD_UNCHANGED)
+    three = cv2.imread(str(tmp_path / 'out' / 'three.png'), cv2.IMREAD_UNCHANGED)
+    assert one.ndim == 2 and three.ndim == 3  # the input's layout
+    assert all(np.array_equal(three[..., c], one) for c in range(3))
+
+
+def test_output_naming_an_existing_file_is_one_clear_line(tmp_path, capsys):
+    model, _ = _checkpoint(tmp_path, 'rgb')
+    write_images(tmp_path, 1, 8, 8)
+    image = str(tmp_path / 'img000.png')
+    (tmp_path / 'rgb.png').write_bytes(b'')
+    line = _error(capsys, ['--task', 'dn_rgb', '--model_path', model, '-i', image, '-o', str(tmp_path / 'rgb.png')])
+    assert "is an existing file, but --output names the folder" in line
+    line = _error(capsys, ['--task', 'dn_rgb', '--model_path', model, '-i', image, '-o',
+                           str(tmp_path / 'rgb.png' / 'sub')])
+    assert 'is a file, not a folder' in line
+
+
+def test_precision_bf16_is_close_to_float32_and_the_device_is_checked_first(tmp_path, capsys, monkeypatch):
+    from rnan_basicsr import precision
+
+    model, _ = _checkpoint(tmp_path, 'dn_rgb')
+    write_images(tmp_path / 'in', 1, 16, 16)
+    outputs = {}
+    for name in ('fp32', 'bf16'):
+        argv = ['--task', 'dn_rgb', '--model_path', model, '-i', str(tmp_path / 'in'), '-o', str(tmp_path / name),
+                '--device', 'cpu', '--precision', name]
+        assert inference_rnan.main(argv) == 0
+        outputs[name] = cv2.imread(str(tmp_path / name / 'img000.png')).astype(np.float64)
+    assert 'bfloat16 autocast, TF32: not used on cpu' in capsys.readouterr().out
+    assert np.abs(outputs['bf16'] - outputs['fp32']).max() <= 4  # 8-bit levels
+
+    def call(*extra):
+        return _error(capsys, ['--task', 'dn_rgb', '--model_path', model, '-i', str(tmp_path / 'in'), '-o',
+                               str(tmp_path / 'o'), *extra])
+
+    monkeypatch.setattr(precision, '_autocast_runs', lambda *args: 'no float16 here')
+    assert "--precision fp16: cpu cannot run float16 autocast (no float16 here). Use fp32" in call(
+        '--device', 'cpu', '--precision', 'fp16')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    assert "--device 'cuda:7': this machine has 2 CUDA GPU(s), numbered 0..1" in call('--device', 'cuda:7')
+    assert not (tmp_path / 'o').exists()

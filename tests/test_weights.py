@@ -4,14 +4,15 @@ import subprocess
 import sys
 import torch
 from collections import OrderedDict
-from conftest import ROOT
+from conftest import ROOT, official_shapes
 from os import path as osp
 
 from rnan_basicsr.archs.rnan_arch import RNAN
-from rnan_basicsr.utils.convert import convert_official_state_dict, infer_official_config, unwrap_state_dict
+from rnan_basicsr.tools.convert_official import main as convert_main
 from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.weights import (convert_official_state_dict, find_params, infer_official_config, load_checkpoint,
+                                  load_rnan, save_safetensors, select_params)
 
-KEYS_DIR = osp.join(osp.dirname(ROOT), 'shared', 'docs', 'official_keys')
 VARIANTS = {
     'keys_rest_c1': dict(num_in_ch=1, num_out_ch=1, num_feat=64, num_group=10, upscale=1),
     'keys_rest_c3': dict(num_in_ch=3, num_out_ch=3, num_feat=64, num_group=10, upscale=1),
@@ -26,13 +27,8 @@ def official_state_dict(variant, seed=0):
     """Random tensors with the keys and shapes of a released checkpoint (mean shifts as the authors build them)."""
     generator = torch.Generator().manual_seed(seed)
     state_dict = OrderedDict()
-    with open(osp.join(KEYS_DIR, f'{variant}.txt')) as f:
-        for line in f:
-            if not line.strip():
-                continue
-            key, shape = line.split(' ', 1)
-            shape = tuple(int(v) for v in shape.strip('()\n ').split(',') if v.strip())
-            state_dict[key] = torch.randn(shape, generator=generator)
+    for key, shape in official_shapes(variant).items():
+        state_dict[key] = torch.randn(shape, generator=generator)
     if 'sub_mean.weight' in state_dict:
         for name, sign in (('sub_mean', -1), ('add_mean', 1)):
             state_dict[f'{name}.weight'] = torch.eye(3).view(3, 3, 1, 1)
@@ -40,7 +36,6 @@ def official_state_dict(variant, seed=0):
     return state_dict
 
 
-@pytest.mark.skipif(not osp.isdir(KEYS_DIR), reason='official key lists not available')
 @pytest.mark.parametrize('variant', sorted(VARIANTS))
 def test_round_trip_over_the_official_keys(variant):
     official = official_state_dict(variant)
@@ -59,7 +54,6 @@ def test_round_trip_over_the_official_keys(variant):
         torch.testing.assert_close(torch.tensor(config['rgb_mean']), MEAN, rtol=0, atol=1e-6)
 
 
-@pytest.mark.skipif(not osp.isdir(KEYS_DIR), reason='official key lists not available')
 def test_wrapped_and_prefixed_checkpoints():
     official = official_state_dict('keys_rest_c1')
     plain = convert_official_state_dict(official)
@@ -69,7 +63,6 @@ def test_wrapped_and_prefixed_checkpoints():
         assert list(converted) == list(plain) and all(torch.equal(converted[k], plain[k]) for k in plain)
 
 
-@pytest.mark.skipif(not osp.isdir(KEYS_DIR), reason='official key lists not available')
 def test_other_group_counts_are_inferred():
     """A 3-group network in the authors' layout: body.0 is the only local group and body.1 the closing conv."""
     official = official_state_dict('keys_rest_c1')
@@ -87,7 +80,6 @@ def test_other_group_counts_are_inferred():
     assert torch.equal(net.body[0].block.mask.down.weight, official['body.0.body.0.RA_MB.0.MB_Down.0.weight'])
 
 
-@pytest.mark.skipif(not osp.isdir(KEYS_DIR), reason='official key lists not available')
 def test_wrong_missing_and_misshapen_keys_are_listed():
     official = official_state_dict('keys_rest_c3')
     renamed = OrderedDict(official)
@@ -107,12 +99,11 @@ def test_refuses_what_is_not_an_authors_checkpoint():
     with pytest.raises(InputError, match='already in rnan_basicsr format'):
         convert_official_state_dict({'params': RNAN(num_feat=8, num_group=2).state_dict()})
     with pytest.raises(InputError, match='training state'):
-        unwrap_state_dict({'iter': 3, 'epoch': 0, 'optimizers': [], 'schedulers': []})
+        find_params({'iter': 3, 'epoch': 0, 'optimizers': [], 'schedulers': []})
     with pytest.raises(InputError, match='head.0.weight is missing'):
         convert_official_state_dict({'conv.weight': torch.zeros(1)})
 
 
-@pytest.mark.skipif(not osp.isdir(KEYS_DIR), reason='official key lists not available')
 def test_convert_script(tmp_path):
     source = tmp_path / 'model_x2.pt'
     torch.save(official_state_dict('keys_sr_x2'), source)
@@ -134,3 +125,30 @@ def test_convert_script(tmp_path):
     assert run('--input', str(source), '--output', str(output), '--force').returncode == 0
     result = run('--input', str(tmp_path / 'missing.pt'), '--output', str(tmp_path / 'x.pth'))
     assert result.returncode == 2 and 'does not exist' in result.stderr
+    # .safetensors output: the same weights, with the network_g settings in the file
+    assert convert_main(['--input', str(source), '--output', str(tmp_path / 'RNAN_SR_x2.safetensors')]) == 0
+    net, config = load_rnan(str(tmp_path / 'RNAN_SR_x2.safetensors'), task='sr', scale=2)
+    torch.testing.assert_close(torch.tensor(config['rgb_mean']), MEAN, rtol=0, atol=1e-6)
+    assert all(torch.equal(v, checkpoint['params'][k]) for k, v in net.state_dict().items())
+
+
+def test_safetensors_round_trip_carries_the_network_settings(tmp_path):
+    config = dict(num_in_ch=1, num_out_ch=1, num_feat=8, num_group=2, upscale=1, nl_softmax='key')
+    torch.manual_seed(0)
+    net = RNAN(**config).eval()
+    path = str(tmp_path / 'net.safetensors')
+    save_safetensors(net.state_dict(), path, dict(type='RNAN', **config))
+    checkpoint = load_checkpoint(path)
+    assert checkpoint['network_g'] == dict(type='RNAN', **config)
+    state_dict, used = select_params(checkpoint, 'params_ema', path)  # no EMA weights: params, as BasicSR
+    assert used == 'params' and all(torch.equal(state_dict[k], v) for k, v in net.state_dict().items())
+    rebuilt, rebuilt_config = load_rnan(path, task='dn_gray')
+    assert rebuilt_config['nl_softmax'] == 'key'  # from the file's settings: the weights cannot tell
+    x = torch.rand(1, 1, 12, 12)
+    with torch.no_grad():
+        assert torch.equal(rebuilt(x), net(x))
+    with pytest.raises(InputError, match='It fits --task car / dn_gray'):
+        load_rnan(path, task='dn_rgb')
+    (tmp_path / 'bad.safetensors').write_bytes(b'garbage')
+    with pytest.raises(InputError, match='as a .safetensors file'):
+        load_checkpoint(str(tmp_path / 'bad.safetensors'))

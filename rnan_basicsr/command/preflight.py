@@ -1,77 +1,24 @@
-"""Reading and checking BasicSR option files before a pipeline starts, with errors that name the file and key.
+"""The pre-flight of ``basicsr train|test``: every option BasicSR or this package reads, checked before anything is
+created, archived or written, with errors that name the file, the key and the fix.
 
-BasicSR reads the same file again in ``parse_options``. The checks here run first (the ``basicsr`` command calls
-:func:`check_options`), so that a typo fails in a second with one line instead of after BasicSR has renamed the
-previous experiment folder to ``*_archived_*``, or hours later with a bare ``KeyError``. Nothing here decodes an
-image, builds a network with weights, or sets up BasicSR's logger.
+:func:`check_options` runs on the options as read (see :mod:`rnan_basicsr.command.run` for the order): sections and
+registered types; networks (built on the meta device) against the datasets' channels and scale; the weights of
+``pretrain_network_g`` against the network; devices; the training keys (:mod:`.train_checks`); and, last, every
+dataset built or paired (:mod:`.data_checks`). :func:`check_layout` runs once BasicSR has laid the run out. A typo
+then fails in a second with one line instead of after BasicSR has renamed the previous experiment folder to
+``*_archived_*``, or hours later mid-run. Nothing here decodes an image or sets up BasicSR's logger.
 """
 import contextlib
 import copy
 import inspect
 import os
-import yaml
 from os import path as osp
 
+from rnan_basicsr.command.data_checks import check_paired_images
+from rnan_basicsr.command.train_checks import check_training
 from rnan_basicsr.tasks import RESTORATION_DATASETS
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import check_path_exists, did_you_mean, is_int, relative_to_cwd
-
-
-def load_option_file(opt_path):
-    """Read an option YAML the way BasicSR does (ordered mappings) and return the dict.
-
-    Raises:
-        InputError: the file is missing or unreadable, is not valid YAML (with line and column), or is not a mapping.
-    """
-    from basicsr.utils.options import ordered_yaml
-
-    if not osp.exists(opt_path):
-        raise InputError(f'option file {opt_path!r} does not exist (looked in {os.getcwd()}). '
-                         'Pass the path of a YAML file, e.g. basicsr train -opt options/train_RNAN_CAR_q10.yml')
-    if not osp.isfile(opt_path):
-        raise InputError(f'option file {opt_path!r} is not a file. Pass the path of a YAML file to -opt.')
-    try:
-        with open(opt_path, mode='r', encoding='utf-8') as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f'cannot read option file {opt_path!r}: {error}. Check its permissions and that it is a '
-                         'UTF-8 text file.') from None
-    try:
-        opt = yaml.load(text, Loader=ordered_yaml()[0])
-    except yaml.YAMLError as error:
-        mark = getattr(error, 'problem_mark', None)
-        where = f', line {mark.line + 1}, column {mark.column + 1}' if mark is not None else ''
-        problem = ' '.join(str(getattr(error, 'problem', None) or error).split())
-        raise InputError(f'invalid YAML in option file {opt_path!r}{where}: {problem}. Fix the syntax there '
-                         '(indentation, a missing colon or quote).') from None
-    if not isinstance(opt, dict):
-        raise InputError(f'option file {opt_path!r} must be a YAML mapping of options (name, model_type, datasets, '
-                         f'network_g, path, ...), but it holds a {type(opt).__name__}.')
-    return opt
-
-
-def apply_force_yml(opt, entries, opt_path):
-    """Apply ``--force_yml a:b:c=value`` entries to ``opt`` in place, as BasicSR's ``parse_options`` will.
-
-    Values are converted by BasicSR's own rules; like BasicSR, only existing keys may be changed.
-    """
-    from basicsr.utils.options import _postprocess_yml_value
-
-    for entry in entries or []:
-        if entry.count('=') != 1:
-            raise InputError(f'--force_yml {entry!r} must have the form key:subkey=value, e.g. train:total_iter=1000')
-        keys, value = (part.strip() for part in entry.split('='))
-        node = opt
-        keys = keys.split(':')
-        for depth, key in enumerate(keys):
-            if not isinstance(node, dict) or key not in node:
-                raise InputError(f'--force_yml {entry!r}: option {":".join(keys[:depth + 1])!r} is not in '
-                                 f'{opt_path!r}; --force_yml can only change existing options.')
-            if depth == len(keys) - 1:
-                node[key] = _postprocess_yml_value(value)
-            else:
-                node = node[key]
-    return opt
 
 
 def _describe_installation():
@@ -356,62 +303,92 @@ def _check_channels_and_scale(opt, datasets, opt_path):
                                  f'num_out_ch: {channels}, or change the dataset.')
 
 
-def _check_training_keys(opt, model_cls, opt_path):
-    """Keys train_pipeline reads mid-run with ``opt[...]`` (a KeyError after hours), and what BaseModel supports."""
-    import torch
-    from basicsr.models import lr_scheduler
-    from basicsr.models.base_model import BaseModel
-
-    train, logger = opt['train'], opt['logger']
-    for section, values, key, example in (('train', train, 'total_iter', '300000'),
-                                          ('logger', logger, 'print_freq', '100'),
-                                          ('logger', logger, 'save_checkpoint_freq', '5000')):
-        if not is_int(values.get(key)) or values[key] < 1:
-            raise InputError(f'{opt_path!r}: {section}.{key} must be a positive integer, got {values.get(key)!r}; '
-                             f'e.g. {key}: {example}.')
-    if not isinstance(logger.get('use_tb_logger'), bool):
-        raise InputError(f'{opt_path!r}: logger.use_tb_logger must be true or false, got '
-                         f'{logger.get("use_tb_logger")!r}.')
-    val = opt.get('val')
-    if val is not None:
-        if not isinstance(val, dict):
-            raise InputError(f'{opt_path!r}: val must be a mapping (val_freq, save_img, metrics), got {val!r}.')
-        if not is_int(val.get('val_freq')) or val['val_freq'] < 1:
-            raise InputError(f'{opt_path!r}: val.val_freq must be a positive integer (validate every that many '
-                             f'iterations), got {val.get("val_freq")!r}; remove the val section to train without '
-                             'validation.')
-    if getattr(model_cls, 'get_optimizer', None) is BaseModel.get_optimizer:
-        for key, value in train.items():
-            if key.startswith('optim_') and isinstance(value, dict):
-                if value.get('type') != 'Adam':
-                    raise InputError(f"{opt_path!r}: train.{key}.type {value.get('type')!r} is not supported by "
-                                     f"{model_cls.__name__} (BasicSR 1.4.2's BaseModel.get_optimizer knows only "
-                                     "Adam). Use type: Adam.")
-                _check_signature_keys(torch.optim.Adam, value, f'train.{key}', opt_path, skip=('type', 'params'))
-    schedulers = {'MultiStepLR': lr_scheduler.MultiStepRestartLR, 'MultiStepRestartLR': lr_scheduler.MultiStepRestartLR,
-                  'CosineAnnealingRestartLR': lr_scheduler.CosineAnnealingRestartLR}
-    scheduler = train.get('scheduler')
-    if getattr(model_cls, 'setup_schedulers', None) is BaseModel.setup_schedulers and isinstance(scheduler, dict):
-        if scheduler.get('type') not in schedulers:
-            hint = did_you_mean(scheduler.get('type'), schedulers)
-            raise InputError(f"{opt_path!r}: train.scheduler.type {scheduler.get('type')!r} is not one of "
-                             f"{', '.join(schedulers)} (BaseModel.setup_schedulers).{hint}")
-        _check_signature_keys(schedulers[scheduler['type']], scheduler, 'train.scheduler', opt_path,
-                              skip=('type', 'optimizer'))
-
-
 def _check_pretrained_paths(opt, opt_path, is_train):
     paths = opt['path']
     for key, value in paths.items():
         if key.startswith('pretrain_network') and value is not None:
             path = osp.expanduser(str(value))
             if not osp.isfile(path):
-                raise InputError(f'{opt_path!r}: path.{key} {value!r} does not exist{relative_to_cwd(path)}. Point it to a '
-                                 '.pth weights file, or set it to ~ to start from random weights.')
+                raise InputError(f'{opt_path!r}: path.{key} {value!r} does not exist{relative_to_cwd(path)}. Point it '
+                                 'to a .pth weights file, or set it to ~ to start from random weights.')
     if not is_train and paths.get('pretrain_network_g') is None:
         raise InputError(f'{opt_path!r}: path.pretrain_network_g is not set: basicsr test would evaluate a randomly '
                          'initialised network. Point it to the weights to test (e.g. experiments/<name>/models/'
                          'net_g_latest.pth).')
+
+
+def _check_pretrained_fit(opt, opt_path):
+    """``path.pretrain_network_<x>`` must fit network_<x> (keys and shapes) when it is loaded strictly."""
+    from rnan_basicsr.weights import check_fits, expected_state_dict, load_checkpoint, select_params
+
+    paths = opt['path']
+    for key in [k for k in opt if k.startswith('network_')]:
+        label = key[len('network_'):]
+        weights = paths.get(f'pretrain_network_{label}')
+        if weights is None or not paths.get(f'strict_load_{label}', True):
+            continue
+        expected = expected_state_dict(opt[key])
+        if expected is None:
+            continue
+        what = f'path.pretrain_network_{label}'
+        checkpoint = load_checkpoint(osp.expanduser(str(weights)), what)
+        state_dict, _ = select_params(checkpoint, paths.get(f'param_key_{label}', 'params'), weights, what)
+        check_fits(expected, state_dict, weights, what, key, opt[key].get('type'))
+
+
+def _check_devices(opt):
+    """``num_gpu`` against the CUDA devices that exist; ``dist_params.backend`` (nccl is replaced by gloo on machines
+    without CUDA, see :mod:`rnan_basicsr.compat.distributed`)."""
+    import torch
+
+    num_gpu = opt.get('num_gpu')
+    available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if num_gpu == 'auto':
+        return
+    if not is_int(num_gpu) or num_gpu < 0:
+        raise InputError(f'num_gpu must be an integer >= 0 (0 trains on the CPU) or auto, got {num_gpu!r}.')
+    if num_gpu > available:
+        found = f'{available} CUDA device(s)' if available else 'no CUDA device (torch.cuda.is_available() is False)'
+        raise InputError(f'num_gpu is {num_gpu} but this machine has {found}. Set num_gpu: {available} (0 runs on '
+                         'the CPU), or num_gpu: auto to use every GPU there is.')
+    backend = (opt.get('dist_params') or {}).get('backend')
+    if backend is not None and backend not in ('nccl', 'gloo', 'mpi'):
+        raise InputError(f'dist_params.backend must be nccl, gloo or mpi, got {backend!r}.')
+
+
+def _build_dataset(opt, phase_key, dataset, opt_path):
+    """Build our datasets (their constructors check every file's name, pairing and size); pair and measure
+    BasicSR's PairedImageDataset. Nothing is decoded but image headers."""
+    from basicsr.utils.registry import DATASET_REGISTRY
+
+    options = _dataset_as_basicsr_passes_it(opt, phase_key, dataset)
+    cls = DATASET_REGISTRY.get(dataset['type'])
+    try:
+        if dataset['type'] == 'PairedImageDataset':
+            check_paired_images(options, _dataset_label(phase_key, dataset))
+        elif getattr(cls, '__module__', '').startswith('rnan_basicsr.'):
+            with _root_logger_untouched():
+                cls(options)
+    except InputError as error:
+        raise InputError(f'{opt_path!r}: {error}') from None
+
+
+def check_layout(opt, opt_path):
+    """After BasicSR laid the run out: the folders it will create must be creatable (not files, writable)."""
+    root = opt['root_path']
+    folders = ['experiments' if opt['is_train'] else 'results']
+    if opt['is_train'] and opt['logger'].get('use_tb_logger') and 'debug' not in opt['name']:
+        folders.append('tb_logger')
+    for folder in folders:
+        path = osp.join(root, folder)
+        for target in (path, osp.join(path, opt['name'])):
+            if osp.exists(target) and not osp.isdir(target):
+                raise InputError(f'{target!r} is a file, but BasicSR keeps the run\'s {folder} there. Move the file '
+                                 'away, or run basicsr in another folder.')
+        existing = path if osp.isdir(path) else root
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise InputError(f'{existing!r} is not writable, so BasicSR cannot create {folder}/{opt["name"]} there. '
+                             'Run basicsr in a folder you can write to, or fix the permissions.')
 
 
 def check_options(opt, opt_path, is_train):
@@ -478,6 +455,16 @@ def check_options(opt, opt_path, is_train):
         _check_dataset(opt, phase_key, dataset, opt_path)
     _check_channels_and_scale(opt, datasets, opt_path)
     if is_train:
-        _check_training_keys(opt, model_cls, opt_path)
+        try:
+            check_training(opt, model_cls)
+        except InputError as error:
+            raise InputError(f'{opt_path!r}: {error}') from None
     _check_pretrained_paths(opt, opt_path, is_train)
     _call_class_check(model_cls, copy.deepcopy(opt), opt_path)
+    try:
+        _check_devices(opt)
+        _check_pretrained_fit(opt, opt_path)
+    except InputError as error:
+        raise InputError(f'{opt_path!r}: {error}') from None
+    for phase_key, dataset in datasets.items():  # last: reads every image header
+        _build_dataset(opt, phase_key, dataset, opt_path)

@@ -1,4 +1,4 @@
-"""Tiled inference and the x8 self-ensemble (rnan_basicsr.utils.inference)."""
+"""Tiled inference and the x8 self-ensemble (rnan_basicsr.test_time)."""
 import functools
 import pytest
 import torch
@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnan_basicsr.archs.rnan_arch import RNAN
-from rnan_basicsr.utils.inference import self_ensemble_forward, tile_forward
+from rnan_basicsr.test_time import build_test_forward, self_ensemble_forward, tile_forward
+from rnan_basicsr.utils.errors import InputError
 
 
 def _symmetric_kernel(generator, channels_out, channels_in):
@@ -134,3 +135,15 @@ def test_tile_forward_rejects_bad_arguments(kwargs, message):
 def test_tile_forward_explains_a_wrong_scale():
     with pytest.raises(ValueError, match='Is scale right'):
         tile_forward(nn.Identity(), torch.rand(1, 3, 20, 20), 8, 2, scale=2)
+
+
+def test_build_test_forward_composes_whole_tiled_and_self_ensembled_forwards():
+    net, x = ToyNet(symmetric=False, scale=2), torch.rand(1, 3, 20, 18)
+    tiled = functools.partial(tile_forward, tile_size=8, tile_overlap=2, scale=2)
+    with torch.no_grad():
+        assert torch.equal(build_test_forward()(net, x), net(x))
+        assert torch.equal(build_test_forward({'size': 8, 'overlap': 2}, scale=2)(net, x), tiled(net, x))
+        assert torch.equal(build_test_forward({'size': 8, 'overlap': 2}, self_ensemble=True, scale=2)(net, x),
+                           self_ensemble_forward(net, x, forward=tiled))
+    with pytest.raises(InputError, match=r'--tile.overlap must be an integer in \[0, --tile.size\) = \[0, 8\)'):
+        build_test_forward({'size': 8, 'overlap': 8}, what='--tile')

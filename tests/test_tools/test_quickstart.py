@@ -1,6 +1,6 @@
-"""scripts/quickstart.py --tiny: the quickstart's whole path in miniature (skimage.data photographs, extract_subimages,
-create_lmdb, generate_lq, a real `basicsr train` subprocess with TensorBoard, inference_rnan.py, evaluate.py), then
-what later runs over the same folder do: reuse what is complete, rebuild what is missing, continue an interrupted
+"""rnan_basicsr.tools.quickstart --tiny: the quickstart's whole path in miniature (skimage.data photographs,
+extract_subimages, create_lmdb, generate_lq, a real `basicsr train` subprocess with TensorBoard, inference, evaluate),
+then what later runs over the same folder do: reuse what is complete, rebuild what is missing, continue an interrupted
 training, and keep the previous run when training starts again."""
 import cv2
 import glob
@@ -8,10 +8,9 @@ import numpy as np
 import os
 import re
 import shutil
-from conftest import load_script
 from os import path as osp
 
-quickstart = load_script('quickstart', folder='')
+from rnan_basicsr.tools import quickstart
 
 NAME = 'RNAN_quickstart_DN_RGB_sigma30_tiny'
 DATA = osp.join('datasets', 'quickstart_tiny')

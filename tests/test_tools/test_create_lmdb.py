@@ -1,15 +1,17 @@
-"""scripts/data_preparation/create_lmdb.py: keys, meta_info, map size, collisions, overwrite, no half-written LMDB."""
+"""rnan_basicsr/tools/create_lmdb.py (scripts/data_preparation/create_lmdb.py): keys, meta_info, map size, collisions,
+overwrite, no half-written LMDB, no temporaries left."""
 import cv2
 import lmdb
 import numpy as np
 import os
 import pytest
-from conftest import load_script, write_images
+import subprocess
+import sys
+from conftest import write_images
 from os import path as osp
 
 from rnan_basicsr.data.data_util import lmdb_keys
-
-create_lmdb = load_script('create_lmdb')
+from rnan_basicsr.tools import create_lmdb
 
 
 def run(*argv):
@@ -105,3 +107,14 @@ def test_several_folders_and_argument_errors(tmp_path, capsys):
     os.makedirs(tmp_path / 'empty')
     assert run('--input', tmp_path / 'empty', '--output', tmp_path / 'e.lmdb') == 2
     assert 'contains no images' in capsys.readouterr().err
+
+
+def test_temporaries_of_a_killed_run_are_removed_and_reported(tmp_path, capsys):
+    write_images(tmp_path / 'hr', 2, 8, 8)
+    dead_pid = int(subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True,
+                                  text=True).stdout)
+    (tmp_path / f'.x.lmdb.tmp{dead_pid}.lmdb').mkdir()
+    (tmp_path / f'.x.lmdb.tmp{dead_pid}.lmdb' / 'data.mdb').write_bytes(b'half')
+    assert create_lmdb.main(['--input', str(tmp_path / 'hr'), '--output', str(tmp_path / 'x.lmdb')]) == 0
+    assert f'left by an interrupted run (process {dead_pid}, no longer running)' in capsys.readouterr().out
+    assert sorted(os.listdir(tmp_path)) == ['hr', 'x.lmdb']

@@ -1,0 +1,121 @@
+"""One run per experiment: a lock file held for the whole run, with the owner's pid, host and log inside.
+
+``basicsr train`` locks ``experiments/.<name>.lock`` and ``basicsr test`` locks ``results/.<name>.lock`` before
+anything is created, archived or written. The lock is an advisory ``flock`` on that file, so the operating system
+releases it when the process ends however it ends (even ``kill -9``); the text inside only tells the next run who
+holds it. The file is removed when the run ends; one left by a process that was killed is taken over with a
+warning. It lives beside the folders it protects, never inside one, since BasicSR may rename those.
+"""
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from os import path as osp
+
+from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.script_util import process_is_running
+
+
+def lock_path(opt):
+    """``<root>/experiments/.<name>.lock`` (training) or ``<root>/results/.<name>.lock`` (testing)."""
+    folder = 'experiments' if opt['is_train'] else 'results'
+    return osp.join(opt['root_path'], folder, f'.{opt["name"]}.lock')
+
+
+def _describe(owner):
+    when = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(owner.get('started', 0)))
+    return (f'process {owner.get("pid")} on {owner.get("host")} (started {when}: {owner.get("command")}; log: '
+            f'{owner.get("log") or "not yet created"})')
+
+
+class RunLock:
+    """The lock of one experiment (or one results folder). Use :meth:`acquire`, then :meth:`release` (or ``with``).
+
+    Args:
+        path (str): The lock file.
+        what (str): How messages call what is locked, e.g. ``experiment 'RNAN_CAR_q10'``.
+        command (str): The command line of this run, written into the lock for the next run's message.
+    """
+
+    def __init__(self, path, what, command):
+        self.path, self.what, self.command = path, what, command
+        self._fd = None
+
+    def _read_owner(self):
+        try:
+            with open(self.path, encoding='utf-8') as f:
+                return json.loads(f.read() or '{}')
+        except (OSError, ValueError):
+            return {}
+
+    def acquire(self):
+        """Take the lock, or raise an InputError naming the running process and its log.
+
+        Returns:
+            str | None: a warning to print when a lock of a process that is gone was taken over.
+        """
+        try:
+            os.makedirs(osp.dirname(self.path), exist_ok=True)
+            while True:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    owner = self._read_owner()
+                    raise InputError(f'{self.what} is already running: {_describe(owner)}. Wait for it to finish (or '
+                                     'stop it), or give this run another name; nothing was written.') from None
+                try:  # the holder may have removed the file between our open and flock: lock the file that is there
+                    if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                        break
+                except FileNotFoundError:
+                    pass
+                os.close(fd)
+        except OSError as error:
+            raise InputError(f'cannot create the lock file {self.path!r}: {error.strerror or error}. Run basicsr in a '
+                             'folder you can write to.') from None
+        previous = self._read_owner()
+        self._fd = fd
+        self._write({'pid': os.getpid(), 'host': socket.gethostname(), 'started': time.time(),
+                     'command': self.command, 'log': None})
+        pid = previous.get('pid')
+        if isinstance(pid, int) and pid != os.getpid():
+            if previous.get('host') == socket.gethostname() and not process_is_running(pid):
+                return (f'{self.what}: taking over the lock {self.path} of {_describe(previous)}, which is no longer '
+                        'running (it was killed or crashed).')
+        return None
+
+    def _write(self, owner):
+        self._owner = owner
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, json.dumps(owner).encode(), 0)
+        os.fsync(self._fd)
+
+    def set_log(self, log):
+        """Record the run's log file, for the message a second run prints."""
+        if self._fd is not None:
+            self._write(dict(self._owner, log=log))
+
+    def release(self):
+        """Remove the lock file, then release the lock (a run that opened the old file sees it is gone and retries)."""
+        if self._fd is None:
+            return
+        try:
+            os.remove(self.path)
+        except OSError:
+            pass
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self):
+        warning = self.acquire()
+        if warning:
+            print(f'rnan_basicsr: warning: {warning}', file=sys.stderr, flush=True)
+        return self
+
+    def __exit__(self, *exc):
+        self.release()

@@ -1,0 +1,244 @@
+"""The order of a ``basicsr train|test`` run, owned by the command so that no mistake costs an earlier run.
+
+1. read the option file once, with the safe loader, and apply ``--force_yml`` (:mod:`.options`);
+2. check everything BasicSR or this package will read (:mod:`.preflight`), building no folder;
+3. let BasicSR lay the run out (``parse_options`` on the options read in 1: distributed setup, seed, paths);
+4. check what depends on that layout: folders writable, what ``--auto_resume`` would continue from;
+5. lock the experiment (or the results folder) for this run (:mod:`.lock`);
+6. run BasicSR's ``train_pipeline`` / ``test_pipeline``, which creates (or archives) folders and trains.
+
+Mistakes in 1-5 print one line and exit 2 with every earlier ``experiments/<name>``, ``results/<name>`` and
+``tb_logger/<name>`` as it was. During 6, a checkpoint that cannot be written stops training (exit 1) and Ctrl-C or
+SIGTERM ends the run with one line saying where to continue (exit 130 / 143).
+"""
+import contextlib
+import copy
+import functools
+import io
+import os
+import shlex
+import signal
+import sys
+from os import path as osp
+
+from rnan_basicsr.command.lock import RunLock, lock_path
+from rnan_basicsr.command.options import apply_force_yml, load_option_file
+from rnan_basicsr.command.preflight import check_layout, check_options
+from rnan_basicsr.utils.errors import RunError
+
+
+class Interrupted(BaseException):
+    """Raised in the main thread by SIGINT / SIGTERM; ``status`` is the exit status (128 + signal number)."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.status = 128 + signum
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+def basicsr_argv(args):
+    """The command line BasicSR's ``parse_options`` reads from ``sys.argv``; ``--force_yml`` is already applied."""
+    argv = ['basicsr', '-opt', args.opt, '--launcher', args.launcher, '--local_rank', str(args.local_rank)]
+    if args.auto_resume:
+        argv.append('--auto_resume')
+    if args.debug:
+        argv.append('--debug')
+    return argv
+
+
+def _given_options_loader(opt):
+    """A PyYAML loader class whose document is ``opt``: BasicSR's ``yaml.load`` then returns the options we read
+    (and checked) instead of reading the file a second time."""
+
+    class GivenOptions:
+
+        def __init__(self, stream):
+            pass
+
+        def get_single_data(self):
+            return copy.deepcopy(opt)
+
+        def dispose(self):
+            pass
+
+    return GivenOptions
+
+
+def lay_out(opt, args, root_path, is_train):
+    """BasicSR's ``parse_options`` applied to ``opt``: dist, rank, seed, phase, paths, debug name.
+
+    Nothing is created here (``parse_options`` only computes paths; it initialises torch.distributed for launchers).
+
+    Returns:
+        tuple: (the laid-out options, BasicSR's argparse namespace, what ``parse_options`` printed).
+    """
+    import basicsr.utils.options as basicsr_options
+
+    saved_argv, saved_ordered_yaml = sys.argv, basicsr_options.ordered_yaml
+    sys.argv = basicsr_argv(args)
+    basicsr_options.ordered_yaml = lambda: (_given_options_loader(opt), None)
+    printed = io.StringIO()  # "Disable distributed.": shown once the run starts, not above an error
+    try:
+        with contextlib.redirect_stdout(printed):
+            laid_out, basicsr_args = basicsr_options.parse_options(root_path, is_train=is_train)
+    finally:
+        sys.argv, basicsr_options.ordered_yaml = saved_argv, saved_ordered_yaml
+    laid_out['root_path'] = root_path
+    return laid_out, basicsr_args, printed.getvalue()
+
+
+def _continue_hint(args):
+    """The command line that continues this training run."""
+    extra = ' --debug' if args.debug else ''
+    extra += f' --launcher {args.launcher}' if args.launcher != 'none' else ''
+    flags = ' '.join(shlex.quote(f) for f in (args.force_yml or []))
+    force = f' --force_yml {flags}' if flags else ''
+    return f'basicsr train -opt {shlex.quote(args.opt)} --auto_resume{extra}{force}'
+
+
+def _last_state(opt):
+    from rnan_basicsr.compat.resume import list_training_states
+
+    states = list_training_states(opt['path'].get('training_states', ''))
+    return states[0] if states else None
+
+
+class _Progress:
+    """The iteration a training run has reached, read from the model's per-iteration learning-rate update."""
+
+    def __init__(self, on_model_built=None):
+        self.iteration = None
+        self.on_model_built = on_model_built
+
+    @contextlib.contextmanager
+    def watching(self):
+        import basicsr.train as basicsr_train
+
+        build_model = basicsr_train.build_model
+
+        @functools.wraps(build_model)
+        def build_and_watch(opt):
+            model = build_model(opt)
+            update = model.update_learning_rate
+
+            @functools.wraps(update)
+            def update_learning_rate(current_iter, *args, **kwargs):
+                self.iteration = current_iter
+                return update(current_iter, *args, **kwargs)
+
+            model.update_learning_rate = update_learning_rate
+            if self.on_model_built is not None:
+                self.on_model_built()
+            return model
+
+        basicsr_train.build_model = build_and_watch
+        try:
+            yield self
+        finally:
+            basicsr_train.build_model = build_model
+
+
+@contextlib.contextmanager
+def _options_given_to_basicsr(opt, basicsr_args):
+    """``train_pipeline`` / ``test_pipeline`` get ``opt`` from ``parse_options`` instead of reading the file."""
+    import basicsr.test as basicsr_test
+    import basicsr.train as basicsr_train
+
+    saved = basicsr_train.parse_options, basicsr_test.parse_options
+
+    def parse_options(root_path, is_train=True):
+        return opt, basicsr_args
+
+    basicsr_train.parse_options = basicsr_test.parse_options = parse_options
+    try:
+        yield
+    finally:
+        basicsr_train.parse_options, basicsr_test.parse_options = saved
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread while the run goes on."""
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _log_file():
+    """The file BasicSR's root logger writes to, once ``train_pipeline`` / ``test_pipeline`` has set it up."""
+    import logging
+
+    for handler in logging.getLogger('basicsr').handlers:
+        if isinstance(handler, logging.FileHandler):
+            return handler.baseFilename
+    return None
+
+
+def _run_pipeline(opt, basicsr_args, args, is_train, lock=None):
+    from basicsr.test import test_pipeline
+    from basicsr.train import train_pipeline
+
+    progress = _Progress(on_model_built=(lambda: lock.set_log(_log_file())) if lock is not None else None)
+    try:
+        with _signals_interrupt(), _options_given_to_basicsr(opt, basicsr_args), progress.watching():
+            if is_train:
+                train_pipeline(opt['root_path'])
+            else:
+                test_pipeline(opt['root_path'])
+    except Interrupted as interrupted:
+        if is_train:
+            where = f'at iter {progress.iteration}' if progress.iteration is not None else 'before training started'
+            state = _last_state(opt)
+            last = f'last complete state {state}' if state else 'no complete training state yet'
+            message = f'interrupted {where}; {last}; continue with: {_continue_hint(args)}'
+        else:
+            message = (f'interrupted while testing; the results in {opt["path"]["results_root"]} are incomplete; run '
+                       'the same command again to test anew')
+        print(f'basicsr: {message}', file=sys.stderr, flush=True)
+        return interrupted.status
+    except RunError as error:
+        if not is_train:
+            raise
+        state = _last_state(opt)
+        last = f'the last complete state is {state}' if state else 'no training state was written yet'
+        at = f' at iteration {progress.iteration}' if progress.iteration is not None else ''
+        raise RunError(f'{error} Training stopped{at}; {last}. Free space (or raise the file-size limit, or fix the '
+                       f'permissions) and continue with: {_continue_hint(args)}', path=error.path) from None
+    return 0
+
+
+def run(args):
+    """Run ``basicsr train|test`` for the parsed command line ``args`` in the current directory; returns the exit
+    status (0, or 130 / 143 when interrupted). Raises InputError / RunError, which ``cli`` prints as one line."""
+    try:
+        with _signals_interrupt():
+            return _checked_run(args)
+    except Interrupted as interrupted:  # before the pipeline started
+        print('basicsr: interrupted before the run started; nothing was written.', file=sys.stderr, flush=True)
+        return interrupted.status
+
+
+def _checked_run(args):
+    import rnan_basicsr  # noqa: F401  (compatibility patches, then RNAN in the registries)
+
+    is_train = args.command == 'train'
+    raw = apply_force_yml(load_option_file(args.opt), args.force_yml, args.opt)
+    check_options(raw, args.opt, is_train=is_train)
+    opt, basicsr_args, printed = lay_out(raw, args, os.getcwd(), is_train)
+    check_layout(opt, args.opt)
+
+    if opt['rank'] != 0:  # rank 0 holds the lock and writes; the other processes follow it
+        print(printed, end='', flush=True)
+        return _run_pipeline(opt, basicsr_args, args, is_train)
+    what = f'experiment {opt["name"]!r}' if is_train else f'the test results {opt["name"]!r}'
+    lock = RunLock(lock_path(opt), what, ' '.join(shlex.quote(a) for a in ['basicsr', *sys.argv[1:]]))
+    with lock:
+        print(printed, end='', flush=True)
+        lock.set_log(osp.join(opt['path']['log'], f'{args.command}_{opt["name"]}_<time>.log'))
+        return _run_pipeline(opt, basicsr_args, args, is_train, lock)

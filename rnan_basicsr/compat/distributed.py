@@ -1,0 +1,71 @@
+"""Distributed training on machines without CUDA: gloo instead of NCCL, DDP without ``device_ids``."""
+import contextlib
+
+from rnan_basicsr.compat._patching import is_patched, mark
+
+
+@contextlib.contextmanager
+def _cpu_device_shims():
+    """Let code that computes ``rank % torch.cuda.device_count()`` and calls ``set_device`` run without CUDA."""
+    import torch
+
+    device_count, set_device = torch.cuda.device_count, torch.cuda.set_device
+    torch.cuda.device_count = lambda: 1
+    torch.cuda.set_device = lambda device: None
+    try:
+        yield
+    finally:
+        torch.cuda.device_count, torch.cuda.set_device = device_count, set_device
+
+
+def patch_dist_init_without_cuda():
+    """On a machine without CUDA, initialise torch.distributed with gloo instead of NCCL.
+
+    ``basicsr.utils.dist_util`` hard-codes the NCCL backend and ``rank % torch.cuda.device_count()``
+    (ZeroDivisionError without GPUs) in both launchers. The wrapped launchers run BasicSR's own code with the gloo
+    backend and a CPU stand-in for the device count. With CUDA present nothing is patched.
+    """
+    import torch
+    if torch.cuda.is_available():
+        return False
+    import basicsr.utils.dist_util as dist_util
+
+    patched = False
+    for name in ('_init_dist_pytorch', '_init_dist_slurm'):
+        original = getattr(dist_util, name)
+        if is_patched(original):
+            continue
+
+        def init_with_gloo(backend='gloo', *args, _original=original, **kwargs):
+            with _cpu_device_shims():
+                return _original('gloo', *args, **kwargs)
+
+        setattr(dist_util, name, mark(init_with_gloo))
+        patched = True
+    return patched
+
+
+def patch_ddp_without_cuda():
+    """Wrap networks in DistributedDataParallel without ``device_ids`` when training on the CPU.
+
+    ``BaseModel.model_to_device`` passes ``device_ids=[torch.cuda.current_device()]``, which fails without CUDA.
+    For CPU models in distributed mode the wrapper builds DDP itself; every other case goes to BasicSR's method.
+    """
+    import torch
+    if torch.cuda.is_available():
+        return False
+    from basicsr.models.base_model import BaseModel
+    from torch.nn.parallel import DistributedDataParallel
+
+    original = BaseModel.model_to_device
+    if is_patched(original):
+        return False
+
+    def model_to_device(self, net):
+        if self.opt['dist'] and self.device.type == 'cpu':
+            find_unused_parameters = self.opt.get('find_unused_parameters', False)
+            return DistributedDataParallel(net.to(self.device), find_unused_parameters=find_unused_parameters)
+        return original(self, net)
+
+    BaseModel.model_to_device = mark(model_to_device)
+    return True

@@ -1,0 +1,78 @@
+"""The training loop of ``basicsr.train``: epochs counted from the batches the loader yields, the final validation at
+``total_iter``."""
+import functools
+import math
+
+from rnan_basicsr.compat._patching import is_patched, mark
+
+
+def patch_iterations_per_epoch():
+    """Count the epochs from the batches the training loader really yields.
+
+    ``create_train_val_dataloader`` divides the dataset size by ``batch_size_per_gpu * world_size`` and rounds up,
+    but the loader drops the last incomplete batch (and multiplies the batch by ``num_gpu`` without DDP): a small
+    dataset then gets too few epochs and training stops before ``total_iter``. An empty loader (fewer images than
+    one batch) trains nothing; that is an InputError.
+    """
+    import basicsr.train as basicsr_train
+
+    original = basicsr_train.create_train_val_dataloader
+    if is_patched(original):
+        return False
+
+    @functools.wraps(original)
+    def create_train_val_dataloader(opt, logger):
+        train_loader, train_sampler, val_loaders, total_epochs, total_iters = original(opt, logger)
+        if train_loader is not None:
+            from rnan_basicsr.utils.errors import InputError
+
+            batches = len(train_loader)
+            if batches == 0:
+                dataset_opt = opt['datasets']['train']
+                raise InputError(f'datasets.train ({dataset_opt.get("name")}) has {len(train_loader.dataset)} '
+                                 f'item(s) (x dataset_enlarge_ratio {dataset_opt.get("dataset_enlarge_ratio", 1)}) '
+                                 f'for {opt["world_size"]} process(es): not one full batch of '
+                                 f'{train_loader.batch_size}. Add images, raise dataset_enlarge_ratio or lower '
+                                 'batch_size_per_gpu.')
+            epochs = math.ceil(total_iters / batches)
+            if epochs != total_epochs:
+                logger.info(f'Iterations per epoch: {batches} (incomplete batches are dropped); total epochs: '
+                            f'{epochs}.')
+            total_epochs = epochs
+        return train_loader, train_sampler, val_loaders, total_epochs, total_iters
+
+    basicsr_train.create_train_val_dataloader = mark(create_train_val_dataloader)
+    return True
+
+
+def patch_final_validation_iteration():
+    """Run the final validation of ``train_pipeline`` at ``total_iter``, not one past it (or more).
+
+    After the last iteration BasicSR's loop counter has gone past ``total_iter`` (once per remaining epoch), and the
+    validation after the loop is called with it: a 20-iteration run logged "Best ... @ 22 iter". The model built by
+    ``train_pipeline`` gets a ``validation`` that clamps the iteration to ``train.total_iter``; earlier validations
+    (always at or below it) are unchanged.
+    """
+    import basicsr.train as basicsr_train
+
+    original = basicsr_train.build_model
+    if is_patched(original):
+        return False
+
+    @functools.wraps(original)
+    def build_model(opt):
+        model = original(opt)
+        total = (opt.get('train') or {}).get('total_iter')
+        validation = model.validation
+
+        @functools.wraps(validation)
+        def validation_at_most_total_iter(dataloader, current_iter, *args, **kwargs):
+            if isinstance(current_iter, int) and isinstance(total, int) and current_iter > total:
+                current_iter = total
+            return validation(dataloader, current_iter, *args, **kwargs)
+
+        model.validation = validation_at_most_total_iter
+        return model
+
+    basicsr_train.build_model = mark(build_model)
+    return True

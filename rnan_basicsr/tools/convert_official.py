@@ -1,0 +1,55 @@
+"""Convert an authors' RNAN checkpoint (github.com/yulunzhang/RNAN, e.g. ``RNAN_Gray_F64G10P48L2N50.pt``) to BasicSR's
+format.
+
+    python scripts/convert_official_rnan.py --input RNAN_Gray_F64G10P48L2N50.pt \
+        --output experiments/pretrained_models/RNAN_DN_Gray_sigma50.pth
+
+The output's extension chooses its format: ``.pth`` (or any other) is ``{'params': state_dict}`` for
+``path.pretrain_network_g``; ``.safetensors`` is a safetensors file whose metadata carries the ``network_g`` settings,
+which ``path.pretrain_network_g`` and the inference script read as well. The network configuration is inferred from
+the weights and printed; use the same values in ``network_g`` of your option file.
+"""
+import argparse
+from os import path as osp
+
+from rnan_basicsr.utils.atomic import atomic_torch_save
+from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.script_util import run_main
+from rnan_basicsr.weights import convert_official_state_dict, infer_official_config, load_checkpoint, save_safetensors
+
+PROG = 'convert_official_rnan.py'
+
+
+def convert(input_path, output_path, force=False):
+    """Convert ``input_path`` to ``output_path`` (format by its extension); returns the inferred RNAN configuration."""
+    if osp.exists(output_path) and not force:
+        raise InputError(f'--output {output_path!r} exists; pass --force to overwrite it')
+    checkpoint = load_checkpoint(input_path, '--input')
+    config = infer_official_config(checkpoint)
+    params = convert_official_state_dict(checkpoint)
+    if output_path.endswith('.safetensors'):
+        save_safetensors(params, output_path, dict(type='RNAN', **config))
+    else:
+        atomic_torch_save({'params': params}, output_path)
+    return config
+
+
+def run(args):
+    config = convert(args.input, args.output, args.force)
+    print(f'Converted {args.input} -> {args.output}')
+    print('network_g:')
+    print('  type: RNAN')
+    for key in ('num_in_ch', 'num_out_ch', 'num_feat', 'num_group', 'upscale', 'rgb_mean'):
+        if key in config:
+            value = list(config[key]) if isinstance(config[key], tuple) else config[key]
+            print(f'  {key}: {value}')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--input', required=True, help="the authors' checkpoint (.pt)")
+    parser.add_argument('--output', required=True,
+                        help='where to write the BasicSR checkpoint: .pth, or .safetensors with the network_g settings')
+    parser.add_argument('--force', action='store_true', help='overwrite --output if it exists')
+    return run_main(PROG, run, parser.parse_args(argv))

@@ -1,0 +1,382 @@
+"""Restore your own images with a trained or converted RNAN: a file or a folder in, a folder of PNGs out.
+
+No ground truth is needed. The network (channels, features, groups, scale) is read off the checkpoint: this
+package's ``{'params' | 'params_ema': ...}`` files (``params_ema`` preferred when present), bare state dicts, and
+the authors' released checkpoints (converted on the fly by name, as ``scripts/convert_official_rnan.py`` does).
+
+    python scripts/inference_rnan.py --task dn_rgb --model_path experiments/pretrained_models/RNAN_DN_RGB_sigma30.pth \
+        --input my_photos --output results/my_photos_denoised
+
+Tasks (``--task``, the keys of rnan_basicsr/tasks.py):
+  dn_rgb    colour denoising: 3-channel model. A grey input is restored as 3 equal channels and comes out grey
+            (the 3 output channels averaged).
+  dn_gray   grey denoising: 1-channel model; colour inputs are converted to grey first (OpenCV BT.601 weights).
+  car       JPEG compression artifact reduction on Y (1-channel model). Colour inputs: Y (ITU-R BT.601, as Matlab's
+            rgb2ycbcr) is restored and recombined with the image's own Cb/Cr; grey inputs are restored directly.
+  demosaic  Bayer demosaicing, GRBG pattern (row 0: G R, row 1: B G), as the paper. The input is a raw mosaic:
+            either a 1-channel image holding one colour sample per pixel, or a 3-channel image with zeros at the
+            missing samples (the authors' test inputs). --make_mosaic instead samples a full RGB image on the
+            GRBG pattern first, to demonstrate demosaicing on an ordinary photo.
+  sr        super-resolution x2/x3/x4 (from the checkpoint; --scale, if given, must agree); grey inputs as for
+            dn_rgb.
+
+Outputs are ``<output>/<input name>[_<suffix>].png`` with the input's layout: 8-bit or 16-bit as the input, grey
+stays grey, and an alpha channel is carried over (resized with the same Matlab bicubic for SR). Every input is read
+and checked before the first output is written. Whole images go through the network at once (exact; memory grows
+linearly with the pixel count); ``--tile`` bounds memory at the cost of a slightly different result. Errors in the
+input print one line and exit with status 2.
+"""
+import argparse
+import cv2
+import functools
+import numpy as np
+import os
+import sys
+import torch
+from os import path as osp
+from tqdm import tqdm
+
+import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)
+from rnan_basicsr import precision
+from rnan_basicsr.archs.rnan_arch import RNAN
+from rnan_basicsr.data.degradations import bayer_mosaic
+from rnan_basicsr.tasks import SCALE, TASKS
+from rnan_basicsr.utils.checkpoint import (describe_config, describe_keys, infer_rnan_config, is_state_dict,
+                                           load_checkpoint)
+from rnan_basicsr.utils.convert import convert_official_state_dict, infer_official_config
+from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.image_io import (check_readable, from_float, is_grey, list_images, read_image, to_float,
+                                         write_image)
+from rnan_basicsr.utils.inference import self_ensemble_forward, tile_forward
+from rnan_basicsr.utils.script_util import run_main
+
+PROG = 'inference_rnan.py'
+
+
+def is_super_resolution(task):
+    return task.level is SCALE
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the network
+# ---------------------------------------------------------------------------------------------------------------
+def load_network(model_path, task, scale=None, nl_softmax='query'):
+    """Build RNAN from the weights in ``model_path`` and check that it fits ``task`` (and ``scale``).
+
+    Returns:
+        tuple[RNAN, dict]: the network on the CPU in eval mode, and its configuration.
+
+    Raises:
+        InputError: unreadable file, a training state, no RNAN weights, or channels / scale that do not fit.
+    """
+    what = '--model_path'
+    checkpoint = load_checkpoint(model_path, what)
+    for key in ('params_ema', 'params'):
+        if is_state_dict(checkpoint.get(key)):
+            state_dict = checkpoint[key]
+            break
+    else:
+        if not is_state_dict(checkpoint):
+            raise InputError(f'{what} {model_path!r} holds no network weights: expected params / params_ema or a '
+                             f'bare state dict, found {describe_keys(checkpoint)}.')
+        state_dict = checkpoint
+    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state_dict.items()}
+    if 'head.0.weight' in state_dict:  # the authors' layout
+        config = infer_official_config(state_dict)
+        state_dict = convert_official_state_dict(state_dict)
+    else:
+        config = infer_rnan_config(state_dict)
+        if config is None:
+            raise InputError(f'{what} {model_path!r} does not hold RNAN weights (no conv_first / conv_last / '
+                             f'group_nl_low keys; first keys: {list(state_dict)[:3]}).')
+
+    spec = TASKS[task]
+    channels = (config['num_in_ch'], config['num_out_ch'])
+    if channels != (spec.channels, spec.channels):
+        fits = [name for name, other in sorted(TASKS.items()) if (other.channels, other.channels) == channels
+                and is_super_resolution(other) == (config['upscale'] > 1)]
+        hint = f' It fits --task {" / ".join(fits)}.' if fits else ''
+        raise InputError(f'{what} {model_path!r} is an RNAN with {describe_config(config)}, but --task {task} '
+                         f'({spec.title}) needs {spec.channels} input and output channel(s).{hint}')
+    if is_super_resolution(spec) and config['upscale'] == 1:
+        raise InputError(f'{what} {model_path!r} is a restoration model (upscale=1), not super-resolution; use '
+                         '--task dn_rgb or demosaic with it.')
+    if not is_super_resolution(spec) and config['upscale'] > 1:
+        raise InputError(f'{what} {model_path!r} is a x{config["upscale"]} super-resolution model; use --task sr.')
+    if scale is not None and scale != config['upscale']:
+        raise InputError(f'--scale {scale} does not match {what} {model_path!r}, a x{config["upscale"]} model; use '
+                         f'--scale {config["upscale"]} or a x{scale} checkpoint.')
+    net = RNAN(**config, nl_softmax=nl_softmax)
+    try:
+        net.load_state_dict(state_dict, strict=True)
+    except RuntimeError as error:
+        raise InputError(f'{what} {model_path!r} does not load into RNAN({describe_config(config)}): '
+                         f'{" ".join(str(error).split())[:300]}') from None
+    return net.eval(), config
+
+
+def make_forward(tile=None, tile_overlap=0, scale=1, self_ensemble=False):
+    """``forward(net, lq)`` for (1, C, H, W) batches: whole image or tiled, with or without the x8 ensemble."""
+    if tile:
+        forward = functools.partial(tile_forward, tile_size=tile, tile_overlap=tile_overlap, scale=scale)
+    else:
+        def forward(net, lq):
+            return net(lq)
+    if self_ensemble:
+        return functools.partial(self_ensemble_forward, forward=forward)
+    return forward
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# images in and out
+# ---------------------------------------------------------------------------------------------------------------
+def _demosaic_input(img, path, make_mosaic):
+    """The network's GRBG mosaic (H, W, 3) RGB float32 in [0, 1] from a user's image (see the module docstring).
+
+    The pattern is :func:`rnan_basicsr.data.degradations.bayer_mosaic`'s, the one the training data is made with.
+    """
+    if img.ndim == 2:
+        if make_mosaic:
+            raise InputError(f'--make_mosaic needs a colour image, but {path!r} is grey.')
+        # one CFA sample per pixel: keep, in each pixel, the channel the pattern samples there
+        mosaic = bayer_mosaic(np.repeat(img[..., None], 3, axis=2))
+    else:
+        mosaic = bayer_mosaic(img)
+        if not make_mosaic:
+            off_pattern = np.count_nonzero(img != mosaic)
+            if off_pattern > 0.01 * 2 * img.shape[0] * img.shape[1]:  # 2 of the 3 samples per pixel are empty
+                raise InputError(f'{path!r} is not a GRBG mosaic: {off_pattern / (2 * img.size / 3):.0%} of the '
+                                 'samples the pattern leaves empty are non-zero. Give a raw mosaic (1 channel, or 3 '
+                                 'channels with zeros at the missing samples), or pass --make_mosaic to sample this '
+                                 'full RGB image on the GRBG pattern first.')
+    return to_float(mosaic)[..., ::-1]
+
+
+def _grey_like(grey, img):
+    """A grey (H, W) result in the layout of the input ``img``: (H, W), or 3 equal channels for a 3-channel one."""
+    return grey if img.ndim == 2 else np.repeat(grey[..., None], 3, axis=2)
+
+
+def split_alpha(img):
+    """``(colour, alpha)``: the BGR(A) image without its alpha channel, and that channel (None without one)."""
+    if img.ndim == 3 and img.shape[2] == 4:
+        return np.ascontiguousarray(img[..., :3]), np.ascontiguousarray(img[..., 3])
+    return img, None
+
+
+def _with_alpha(restored, alpha):
+    """Put ``alpha`` back on a restored image, resized with Matlab's bicubic when the network changed the size."""
+    if alpha is None:
+        return restored
+    if alpha.shape != restored.shape[:2]:
+        from basicsr.utils.matlab_functions import imresize  # here: basicsr only after rnan_basicsr's patches
+        alpha = from_float(imresize(to_float(alpha), restored.shape[0] // alpha.shape[0]), alpha.dtype)
+    colour = restored if restored.ndim == 3 else np.repeat(restored[..., None], 3, axis=2)
+    return np.dstack([colour, alpha])
+
+
+def prepare_image(img, path, task, make_mosaic=False):
+    """Check one image against the task and make the network's input; nothing is run yet.
+
+    Args:
+        img (ndarray): As :func:`read_image` with ``keep_alpha=True`` gives it: (H, W), (H, W, 3) BGR or
+            (H, W, 4) BGRA, uint8 / uint16.
+        path (str): Its file, for messages.
+        task (str): A key of :data:`rnan_basicsr.tasks.TASKS`.
+        make_mosaic (bool): Demosaicing: mosaic a full RGB image first.
+
+    Returns:
+        tuple: ``(net_input, finish, note)``: the network's input (H, W, C) float32 RGB (or grey / Y) in [0, 1];
+        ``finish(output)`` turning the network's output (H', W', C) float32 into the image to write (same dtype and
+        layout as ``img``: grey stays grey, alpha carried over); ``note``: None, or words for the run's summary
+        about what was done to this image that the user may not expect.
+
+    Raises:
+        InputError: the image does not fit the task (e.g. a full RGB image given as a mosaic).
+    """
+    from basicsr.utils.color_util import bgr2ycbcr, ycbcr2bgr  # here: basicsr only after rnan_basicsr's patches
+
+    dtype = img.dtype
+    colour, alpha = split_alpha(img)
+    grey = is_grey(colour)
+    grey_2d = colour if colour.ndim == 2 else colour[..., 0]
+    if task == 'car':
+        if grey:  # a grey JPEG: its intensity is the Y that was compressed
+            return (to_float(grey_2d)[..., None],
+                    lambda out: _with_alpha(_grey_like(from_float(out[..., 0], dtype), colour), alpha), None)
+        ycbcr = bgr2ycbcr(to_float(colour), y_only=False)  # float32 in [0, 1], BT.601 (Matlab's rgb2ycbcr)
+
+        def finish_car(out):
+            restored = ycbcr.copy()
+            restored[..., 0] = out[..., 0]
+            return _with_alpha(from_float(ycbcr2bgr(restored.astype(np.float32)), dtype), alpha)
+
+        return np.ascontiguousarray(ycbcr[..., :1]), finish_car, None
+    if task == 'dn_gray':
+        # cvtColor: the conversion of degradations.to_gray (Matlab's rgb2gray weights), which also takes 16-bit
+        converted = grey_2d if grey else cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
+        note = None if grey else 'colour, converted to grey first (--task dn_gray restores grey images)'
+        return (to_float(converted)[..., None],
+                lambda out: _with_alpha(from_float(out[..., 0], dtype), alpha), note)
+    if task == 'demosaic':  # the input is a mosaic, not an image: a 1-channel one is colour once demosaiced
+        return (_demosaic_input(colour, path, make_mosaic),
+                lambda out: _with_alpha(from_float(out[..., ::-1], dtype), alpha), None)
+    # dn_rgb, sr: 3 channels
+    bgr = colour if colour.ndim == 3 else np.repeat(colour[..., None], 3, axis=2)
+    rgb = np.ascontiguousarray(to_float(bgr)[..., ::-1])
+    if grey:  # a colour network may tint a grey image slightly: its 3 outputs are averaged, so grey stays grey
+        return (rgb, lambda out: _with_alpha(_grey_like(from_float(out.mean(axis=2), dtype), colour), alpha),
+                'grey, restored as 3 equal channels whose outputs are averaged (a colour model may tint it)')
+    return rgb, lambda out: _with_alpha(from_float(out[..., ::-1], dtype), alpha), None
+
+
+def restore_image(img, path, task, run, make_mosaic=False):
+    """Restore one image read by :func:`read_image` (``keep_alpha=True``); see :func:`prepare_image`.
+
+    Args:
+        run (callable): (H, W, C) float32 RGB in [0, 1] -> (H', W', C) float32 RGB in about [0, 1].
+
+    Returns:
+        ndarray: the restored image, same dtype and layout as ``img`` (grey, BGR or BGRA).
+    """
+    net_input, finish, _ = prepare_image(img, path, task, make_mosaic)
+    return finish(run(net_input))
+
+
+def _runner(net, forward, device, precision_name='fp32'):
+    """(H, W, C) float32 in [0, 1] -> network output (H', W', C) float32, through ``forward(net, lq)`` under the
+    autocast of ``precision_name`` (fp32: none)."""
+
+    def run(img):
+        lq = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].to(device)
+        with torch.no_grad(), precision.autocast(device, precision_name):
+            out = forward(net, lq)
+        return out[0].float().cpu().numpy().transpose(1, 2, 0)
+
+    return run
+
+
+def _resolve_device(name):
+    """``auto``: cuda if available, else cpu; otherwise a device this machine has (``cuda:7`` on a machine with
+    two GPUs is an InputError, see :func:`rnan_basicsr.precision.check_device`)."""
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    return precision.check_device(name, '--device')
+
+
+def check_output_folder(output):
+    """Refuse an ``--output`` that is, or lies under, an existing file (outputs go into the folder ``output``)."""
+    if osp.isfile(output):
+        raise InputError(f'--output {output!r} is an existing file, but --output names the folder the restored '
+                         f'images are written to (as <name>.png); give a folder, e.g. --output '
+                         f'{osp.dirname(output) or "."}.')
+    parent = osp.dirname(osp.abspath(output))
+    while not osp.exists(parent):
+        parent = osp.dirname(parent)
+    if not osp.isdir(parent):
+        raise InputError(f'--output {output!r} cannot be created: {parent!r} is a file, not a folder.')
+
+
+def output_paths(inputs, output, suffix):
+    """``<output>/<stem>[_<suffix>].png`` for each input; refuses name clashes and overwriting an input."""
+    check_output_folder(output)
+    outputs, seen = [], {}
+    input_set = {osp.abspath(p) for p in inputs}
+    for path in inputs:
+        stem = osp.splitext(osp.basename(path))[0]
+        target = osp.join(output, f'{stem}_{suffix}.png' if suffix else f'{stem}.png')
+        if target in seen:
+            raise InputError(f'{seen[target]!r} and {path!r} would both be written to {target!r}; rename one.')
+        if osp.abspath(target) in input_set:
+            raise InputError(f'{target!r} would overwrite an input image; choose another --output or a --suffix.')
+        seen[target] = path
+        outputs.append(target)
+    return outputs
+
+
+def check_inputs(inputs, task, make_mosaic):
+    """Read every input and check it against the task before anything is written.
+
+    Returns:
+        dict: note -> names of the images it applies to (see :func:`prepare_image`).
+    """
+    check_readable(inputs)
+    notes = {}
+    for path in inputs:
+        _, _, note = prepare_image(read_image(path, keep_alpha=True), path, task, make_mosaic)
+        if note:
+            notes.setdefault(note, []).append(osp.basename(path))
+    return notes
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------------------------------------------
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--task', required=True, choices=sorted(TASKS), help='what to restore (see above)')
+    parser.add_argument('--model_path', required=True, help='RNAN weights (.pth: ours, or the authors\' .pt)')
+    parser.add_argument('-i', '--input', required=True, help='an image file, or a folder of images')
+    parser.add_argument('-o', '--output', default='results/inference_rnan', help='output folder (created)')
+    parser.add_argument('--scale', type=int, default=None, help='sr: the expected scale (checked against the model)')
+    parser.add_argument('--tile', type=int, default=0,
+                        help='tile side in input pixels; 0 (default) restores whole images, which is exact')
+    parser.add_argument('--tile_overlap', type=int, default=16, help='overlap of neighbouring tiles (default 16)')
+    parser.add_argument('--self_ensemble', action='store_true', help='x8 flips/rotations averaged (RNAN+), 8x slower')
+    parser.add_argument('--make_mosaic', action='store_true',
+                        help='demosaic: sample full RGB inputs on the GRBG pattern first (demonstration)')
+    parser.add_argument('--suffix', default='', help='appended to output names: <name>_<suffix>.png')
+    parser.add_argument('--device', default='auto', help='auto (default: cuda if available), cpu, cuda or cuda:N')
+    parser.add_argument('--precision', default='fp32', choices=sorted(precision.PRECISIONS),
+                        help='fp32 (default), or bf16 / fp16 autocast (the non-local blocks stay float32); checked '
+                        'against the device before anything runs')
+    parser.add_argument('--tf32', action='store_true',
+                        help='allow TF32 for float32 convolutions and matmuls (Ampere+ GPUs; default: off, exact)')
+    parser.add_argument('--nl_softmax', default='query', choices=['query', 'key'],
+                        help='softmax of the non-local blocks the model was trained with (default query, as the '
+                        'released checkpoints and network_g default)')
+    return parser
+
+
+def run(args):
+    """Restore every input image; returns the written paths."""
+    if args.tile < 0:
+        raise InputError(f'--tile must be >= 0 (0: whole images), got {args.tile}.')
+    if args.tile and not 0 <= args.tile_overlap < args.tile:
+        raise InputError(f'--tile_overlap must be in [0, --tile) = [0, {args.tile}), got {args.tile_overlap}.')
+    if args.scale is not None and args.task != 'sr':
+        raise InputError(f'--scale applies to --task sr only; --task {args.task} keeps the image size.')
+    if args.make_mosaic and args.task != 'demosaic':
+        raise InputError('--make_mosaic applies to --task demosaic only.')
+    device = _resolve_device(args.device)
+    precision.check_precision(device, args.precision, '--precision')
+    inputs = list_images(args.input, '--input')
+    outputs = output_paths(inputs, args.output, args.suffix)
+    net, config = load_network(args.model_path, args.task, args.scale, args.nl_softmax)
+    notes = check_inputs(inputs, args.task, args.make_mosaic)
+    net = net.to(device)
+    forward = make_forward(args.tile, args.tile_overlap, config['upscale'], args.self_ensemble)
+    run_net = _runner(net, forward, device, args.precision)
+    mode = ('tiles of %d px (overlap %d)' % (args.tile, args.tile_overlap)) if args.tile else 'whole images'
+    print(f'{PROG}: {TASKS[args.task].title} with RNAN({describe_config(config)}) on {device}, {mode}'
+          f'{", x8 self-ensemble" if args.self_ensemble else ""}, {precision.PRECISION_NAMES[args.precision]}, '
+          f'{precision.describe_tf32(device, args.tf32, "--tf32")}: {len(inputs)} image(s) -> {args.output}',
+          flush=True)
+    os.makedirs(args.output, exist_ok=True)
+    with precision.tf32(args.tf32):
+        for path, target in tqdm(list(zip(inputs, outputs)), unit='image', disable=len(inputs) < 2):
+            write_image(target, restore_image(read_image(path, keep_alpha=True), path, args.task, run_net,
+                                              args.make_mosaic))
+    for note, names in notes.items():
+        shown = ', '.join(names[:5]) + (f' and {len(names) - 5} more' if len(names) > 5 else '')
+        print(f'{PROG}: note: {len(names)} image(s) {note}: {shown}', flush=True)
+    return outputs
+
+
+def main(argv=None):
+    return run_main(PROG, run, build_parser().parse_args(argv))
+
+
+if __name__ == '__main__':
+    sys.exit(main())

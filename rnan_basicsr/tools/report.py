@@ -1,0 +1,199 @@
+"""A self-contained HTML report of an evaluation: the tables, then per test set one row per image with its figures and
+a before/after comparison (LQ | output | GT: a slider between any two of them, and zoom).
+
+Written by ``scripts/evaluate.py`` and ``scripts/reproduce_paper.py`` as ``report.html`` beside ``table.md``. The
+page has no external resources (inline CSS and a few lines of JavaScript); the images are PNG files in
+``report_files/`` referenced by relative paths, so the output folder can be copied or zipped as a whole. Without
+JavaScript the comparison still shows (output over LQ, split in the middle).
+"""
+import html
+import os
+import shutil
+import tempfile
+from collections import namedtuple
+from os import path as osp
+
+from rnan_basicsr.utils.image_io import write_image, write_text
+
+REPORT = 'report.html'
+FILES = 'report_files'
+KINDS = ('lq', 'output', 'gt')
+LABELS = {'lq': 'LQ', 'output': 'output', 'gt': 'GT'}
+ZOOMS = (1, 2, 4, 8)
+
+# one table of the report: a caption, the header cells and rows of cells (text)
+HtmlTable = namedtuple('HtmlTable', ['caption', 'header', 'rows'])
+# one image row: its name, figures (text cells matching the section's columns) and {kind: relative path}
+ImageRow = namedtuple('ImageRow', ['name', 'cells', 'images', 'size'])
+# one test set at one level
+Section = namedtuple('Section', ['title', 'columns', 'rows'])
+
+
+def _safe(text):
+    return ''.join(c if c.isalnum() or c in '-_.' else '_' for c in str(text)) or '_'
+
+
+class ImageStore:
+    """Collects the images of a report in a temporary folder (``report_files/<section>/<name>_<kind>.png``) until
+    :meth:`publish` moves them beside the report, so a run that fails half-way leaves no partial output. Use as a
+    context manager: the temporary folder is removed on exit."""
+
+    def __init__(self):
+        self.root = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.discard()
+
+    def save(self, section, name, kind, img):
+        """Write ``img`` (uint8/uint16 BGR or grey); returns its path relative to the report (forward slashes)."""
+        if self.root is None:
+            self.root = tempfile.mkdtemp(prefix='rnan_report_')
+        relative = '/'.join((FILES, _safe(section), f'{_safe(name)}_{kind}.png'))
+        write_image(osp.join(self.root, *relative.split('/')), img)
+        return relative
+
+    def publish(self, out):
+        """Move the images to ``<out>/report_files/`` (replacing an older one)."""
+        target = osp.join(out, FILES)
+        if osp.isdir(target):
+            shutil.rmtree(target)
+        os.makedirs(out, exist_ok=True)
+        if self.root is not None and osp.isdir(osp.join(self.root, FILES)):
+            shutil.move(osp.join(self.root, FILES), target)
+        self.discard()
+
+    def discard(self):
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 1400px; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+p.protocol { background: #f4f4f4; padding: .6em .8em; font-size: .9em; }
+table { border-collapse: collapse; margin: .6em 0 1.2em; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; vertical-align: top; }
+th:first-child, td:first-child { text-align: left; }
+caption { text-align: left; font-size: .9em; padding-bottom: .3em; }
+td.compare { text-align: left; }
+.cmp .view { display: inline-block; overflow: auto; max-width: 820px; max-height: 560px; border: 1px solid #999;
+  background: #888; vertical-align: top; }
+.cmp .caption { font-size: .8em; color: #555; }
+.cmp .stage { position: relative; line-height: 0; }
+.cmp .stage img { position: absolute; left: 0; top: 0; width: 100%; height: 100%; image-rendering: pixelated; }
+.cmp .stage img.left { position: static; }
+.cmp .controls { font-size: .85em; margin-top: .3em; }
+.cmp .controls button { font-size: .85em; padding: 0 .4em; }
+.cmp .controls button.on { font-weight: 700; background: #cde; }
+.cmp input[type=range] { width: 14em; vertical-align: middle; }
+"""
+
+_JS = """
+document.querySelectorAll('.cmp').forEach(function (cmp) {
+  var left = cmp.querySelector('img.left'), right = cmp.querySelector('img.right');
+  var stage = cmp.querySelector('.stage'), split = cmp.querySelector('input.split');
+  var labelLeft = cmp.querySelector('.caption .l'), labelRight = cmp.querySelector('.caption .r');
+  var w = +stage.dataset.width, h = +stage.dataset.height;
+  function show() { right.style.clipPath = 'inset(0 0 0 ' + split.value + '%)'; }
+  function pick(side, kind, button) {
+    var img = side === 'l' ? left : right, label = side === 'l' ? labelLeft : labelRight;
+    img.src = cmp.dataset[kind]; label.textContent = button.textContent;
+    cmp.querySelectorAll('button.' + side).forEach(function (b) { b.classList.toggle('on', b === button); });
+  }
+  cmp.querySelectorAll('button.l, button.r').forEach(function (b) {
+    b.addEventListener('click', function () { pick(b.classList.contains('l') ? 'l' : 'r', b.dataset.kind, b); });
+  });
+  cmp.querySelectorAll('button.zoom').forEach(function (b) {
+    b.addEventListener('click', function () {
+      var z = +b.dataset.zoom;
+      stage.style.width = (w * z) + 'px'; stage.style.height = (h * z) + 'px';
+      cmp.querySelectorAll('button.zoom').forEach(function (o) { o.classList.toggle('on', o === b); });
+    });
+  });
+  split.addEventListener('input', show); show();
+  cmp.dataset.ready = 'yes';
+});
+"""
+
+
+def _table_html(table):
+    lines = ['<table>']
+    if table.caption:
+        lines.append(f'<caption>{html.escape(table.caption)}</caption>')
+    lines.append('<tr>' + ''.join(f'<th>{html.escape(str(c))}</th>' for c in table.header) + '</tr>')
+    for row in table.rows:
+        lines.append('<tr>' + ''.join(f'<td>{html.escape(str(c))}</td>' for c in row) + '</tr>')
+    lines.append('</table>')
+    return '\n'.join(lines)
+
+
+def initial_zoom(width, height):
+    """The first of 1, 2, 4, 8 that shows the image at least 256 pixels wide (small crops and test images), while it
+    still fits in 800 x 800."""
+    zoom = 1
+    for candidate in ZOOMS:
+        if max(width, height) * candidate > 800:
+            break
+        zoom = candidate
+        if width * candidate >= 256:
+            break
+    return zoom
+
+
+def _compare_html(row):
+    """The comparison widget of one image: ``left`` under ``right``, the right one clipped by the slider."""
+    images = row.images
+    kinds = [k for k in KINDS if k in images]
+    left = 'lq' if 'lq' in images else kinds[0]
+    right = 'output' if 'output' in images else kinds[-1]
+    width, height = row.size
+    zoom = initial_zoom(width, height)
+    data = ' '.join(f'data-{k}="{html.escape(images[k])}"' for k in kinds)
+    parts = [f'<div class="cmp" {data}>',
+             f'<div class="caption">left <span class="l">{LABELS[left]}</span> | right <span class="r">'
+             f'{LABELS[right]}</span> ({width}x{height})</div>',
+             f'<div class="view"><div class="stage" data-width="{width}" data-height="{height}" '
+             f'style="width:{width * zoom}px;height:{height * zoom}px">',
+             f'<img class="left" src="{html.escape(images[left])}" alt="{LABELS[left]}" width="{width}" '
+             f'height="{height}">',
+             f'<img class="right" src="{html.escape(images[right])}" alt="{LABELS[right]}" '
+             'style="clip-path: inset(0 0 0 50%)">', '</div></div>', '<div class="controls">left: ']
+    parts += [f'<button class="l{" on" if k == left else ""}" data-kind="{k}">{LABELS[k]}</button>' for k in kinds]
+    parts.append(' <input class="split" type="range" min="0" max="100" value="50" title="slide"> right: ')
+    parts += [f'<button class="r{" on" if k == right else ""}" data-kind="{k}">{LABELS[k]}</button>' for k in kinds]
+    parts.append(' zoom: ')
+    parts += [f'<button class="zoom{" on" if z == zoom else ""}" data-zoom="{z}">{z}x</button>' for z in ZOOMS]
+    parts.append('</div></div>')
+    return '\n'.join(parts)
+
+
+def render(title, protocol, tables, sections, notes=()):
+    """The report page as a string (see the module docstring)."""
+    body = [f'<h1>{html.escape(title)}</h1>', f'<p class="protocol">{html.escape(protocol)}</p>']
+    body += [f'<p class="note">{html.escape(note)}</p>' for note in notes]
+    body += [_table_html(t) for t in tables]
+    for index, section in enumerate(sections):
+        body.append(f'<h2 id="set{index}">{html.escape(section.title)}</h2>')
+        header = ['image'] + list(section.columns) + ['LQ | output | GT (slider: left | right; zoom)']
+        body.append('<table class="images">')
+        body.append('<tr>' + ''.join(f'<th>{html.escape(c)}</th>' for c in header) + '</tr>')
+        for row in section.rows:
+            cells = ''.join(f'<td>{html.escape(str(c))}</td>' for c in row.cells)
+            body.append(f'<tr><td>{html.escape(row.name)}</td>{cells}<td class="compare">{_compare_html(row)}</td>'
+                        '</tr>')
+        body.append('</table>')
+    return ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n' + '\n'.join(body) +
+            f'\n<script>{_JS}</script>\n</body>\n</html>\n')
+
+
+def write_report(out, title, protocol, tables, sections, notes=()):
+    """Write ``<out>/report.html``; returns its path. The images must already be in ``<out>/report_files/``."""
+    os.makedirs(out, exist_ok=True)
+    path = osp.join(out, REPORT)
+    write_text(path, render(title, protocol, tables, sections, notes))
+    return path
