@@ -651,10 +651,11 @@ def _get(cell, key='time_s'):
 
 
 def render(header, rows, train, tiling, seconds, switch_rows=(None, [], []), data_result=None, device=None):
-    out = [f'_{header}; measured in {seconds / 60:.1f} min._', '',
-           '**Forward pass, one image, no gradient** (time: best of runs; memory: peak RSS of a fresh process)', '',
-           '| config | size | floor s | ours s | direct s | speed-up (direct / ours) | ours / floor (time) '
-           '| floor MB | ours MB | direct MB | ours / floor (memory) |', '|' + '---|' * 11]
+    out = [f'_{header}; measured in {seconds / 60:.1f} min._']
+    if rows:
+        out += ['', '**Forward pass, one image, no gradient** (time: best of runs; memory: peak RSS of a fresh '
+                'process)', '', '| config | size | floor s | ours s | direct s | speed-up (direct / ours) '
+                '| ours / floor (time) | floor MB | ours MB | direct MB | ours / floor (memory) |', '|' + '---|' * 11]
     for row in rows:
         f, o, d = (row.get(v) for v in VARIANTS)
         speedup = ratio(_get(d), _get(o))
@@ -718,7 +719,8 @@ def render_switches(trained, forward_rows, train_rows, device):
                    f'| {fmt_db(_get(result, "psnr_trained_db"))} | {fmt_db(_get(result, "psnr_official_db"))} '
                    f'| {fmt(_get(step))} | {fmt_times(ratio(base_step, _get(step)))} '
                    f'| {fmt_db(_get(step, "psnr_trained_db"))} | {fmt(_get(step, "grad_rel_error"), 4)} |')
-    errors = [f'{setting_label(s)}: {r["error"]}' for s, r in list(forward_rows) + list(train_rows) if 'error' in r]
+    both = (('forward', forward_rows), ('training step', train_rows))
+    errors = [f'{kind} {setting_label(s)}: {r["error"]}' for kind, rows in both for s, r in rows if 'error' in r]
     if fell_back:
         out.append(f'\ntorch.compile could not run for {", ".join(sorted(set(fell_back)))}: those rows ran eagerly.')
     if errors:

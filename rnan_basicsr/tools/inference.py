@@ -36,6 +36,7 @@ from os import path as osp
 from tqdm import tqdm
 
 import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)
+from rnan_basicsr import precision
 from rnan_basicsr.data.degradations import bayer_mosaic
 from rnan_basicsr.tasks import TASKS
 from rnan_basicsr.test_time import build_test_forward
@@ -164,12 +165,13 @@ def restore_image(img, path, task, run, make_mosaic=False):
     return finish(run(net_input))
 
 
-def _runner(net, forward, device):
-    """(H, W, C) float32 in [0, 1] -> network output (H', W', C) float32, through ``forward(net, lq)``."""
+def _runner(net, forward, device, precision_name='fp32'):
+    """(H, W, C) float32 in [0, 1] -> network output (H', W', C) float32, through ``forward(net, lq)`` under the
+    autocast of ``precision_name`` (fp32: none)."""
 
     def run(img):
         lq = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].to(device)
-        with torch.no_grad():
+        with torch.no_grad(), precision.autocast(device, precision_name):
             out = forward(net, lq)
         return out[0].float().cpu().numpy().transpose(1, 2, 0)
 
@@ -177,15 +179,11 @@ def _runner(net, forward, device):
 
 
 def _resolve_device(name):
+    """``auto``: cuda if available, else cpu; otherwise a device this machine has (``cuda:7`` on a machine with
+    two GPUs is an InputError, see :func:`rnan_basicsr.precision.check_device`)."""
     if name == 'auto':
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InputError(f'--device {name!r} is not a device; use auto, cpu, cuda or cuda:N.') from None
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise InputError(f'--device {name}: CUDA is not available on this machine; use --device cpu (or auto).')
-    return device
+    return precision.check_device(name, '--device')
 
 
 def check_output_folder(output):
@@ -253,6 +251,11 @@ def build_parser():
                         help='demosaic: sample full RGB inputs on the GRBG pattern first (demonstration)')
     parser.add_argument('--suffix', default='', help='appended to output names: <name>_<suffix>.png')
     parser.add_argument('--device', default='auto', help='auto (default: cuda if available), cpu, cuda or cuda:N')
+    parser.add_argument('--precision', default='fp32', choices=sorted(precision.PRECISIONS),
+                        help='fp32 (default), or bf16 / fp16 autocast (the non-local blocks stay float32); checked '
+                        'against the device before anything runs')
+    parser.add_argument('--tf32', action='store_true',
+                        help='allow TF32 for float32 convolutions and matmuls (Ampere+ GPUs; default: off, exact)')
     parser.add_argument('--nl_softmax', default='query', choices=['query', 'key'],
                         help='softmax of the non-local blocks the model was trained with (default query, as the '
                         'released checkpoints and network_g default)')
@@ -270,6 +273,7 @@ def run(args):
     if args.make_mosaic and args.task != 'demosaic':
         raise InputError('--make_mosaic applies to --task demosaic only.')
     device = _resolve_device(args.device)
+    precision.check_precision(device, args.precision, '--precision')
     inputs = list_images(args.input, '--input')
     outputs = output_paths(inputs, args.output, args.suffix)
     net, config = load_rnan(args.model_path, '--model_path', args.task, args.scale, nl_softmax=args.nl_softmax)
@@ -277,15 +281,17 @@ def run(args):
     net = net.to(device)
     tile = {'size': args.tile, 'overlap': args.tile_overlap} if args.tile else None
     forward = build_test_forward(tile, args.self_ensemble, config['upscale'], what='--tile')
-    run_net = _runner(net, forward, device)
+    run_net = _runner(net, forward, device, args.precision)
     mode = ('tiles of %d px (overlap %d)' % (args.tile, args.tile_overlap)) if args.tile else 'whole images'
     print(f'{PROG}: {TASKS[args.task].title} with RNAN({describe_config(config)}) on {device}, {mode}'
-          f'{", x8 self-ensemble" if args.self_ensemble else ""}: {len(inputs)} image(s) -> {args.output}',
+          f'{", x8 self-ensemble" if args.self_ensemble else ""}, {precision.PRECISION_NAMES[args.precision]}, '
+          f'{precision.describe_tf32(device, args.tf32, "--tf32")}: {len(inputs)} image(s) -> {args.output}',
           flush=True)
     os.makedirs(args.output, exist_ok=True)
-    for path, target in tqdm(list(zip(inputs, outputs)), unit='image', disable=len(inputs) < 2):
-        write_image(target, restore_image(read_image(path, keep_alpha=True), path, args.task, run_net,
-                                          args.make_mosaic))
+    with precision.tf32(args.tf32):
+        for path, target in tqdm(list(zip(inputs, outputs)), unit='image', disable=len(inputs) < 2):
+            write_image(target, restore_image(read_image(path, keep_alpha=True), path, args.task, run_net,
+                                              args.make_mosaic))
     for note, names in notes.items():
         shown = ', '.join(names[:5]) + (f' and {len(names) - 5} more' if len(names) > 5 else '')
         print(f'{PROG}: note: {len(names)} image(s) {note}: {shown}', flush=True)

@@ -250,3 +250,30 @@ def test_output_naming_an_existing_file_is_one_clear_line(tmp_path, capsys):
     line = _error(capsys, ['--task', 'dn_rgb', '--model_path', model, '-i', image, '-o',
                            str(tmp_path / 'rgb.png' / 'sub')])
     assert 'is a file, not a folder' in line
+
+
+def test_precision_bf16_is_close_to_float32_and_the_device_is_checked_first(tmp_path, capsys, monkeypatch):
+    from rnan_basicsr import precision
+
+    model, _ = _checkpoint(tmp_path, 'dn_rgb')
+    write_images(tmp_path / 'in', 1, 16, 16)
+    outputs = {}
+    for name in ('fp32', 'bf16'):
+        argv = ['--task', 'dn_rgb', '--model_path', model, '-i', str(tmp_path / 'in'), '-o', str(tmp_path / name),
+                '--device', 'cpu', '--precision', name]
+        assert inference_rnan.main(argv) == 0
+        outputs[name] = cv2.imread(str(tmp_path / name / 'img000.png')).astype(np.float64)
+    assert 'bfloat16 autocast, TF32: not used on cpu' in capsys.readouterr().out
+    assert np.abs(outputs['bf16'] - outputs['fp32']).max() <= 4  # 8-bit levels
+
+    def call(*extra):
+        return _error(capsys, ['--task', 'dn_rgb', '--model_path', model, '-i', str(tmp_path / 'in'), '-o',
+                               str(tmp_path / 'o'), *extra])
+
+    monkeypatch.setattr(precision, '_autocast_runs', lambda *args: 'no float16 here')
+    assert "--precision fp16: cpu cannot run float16 autocast (no float16 here). Use fp32" in call(
+        '--device', 'cpu', '--precision', 'fp16')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    assert "--device 'cuda:7': this machine has 2 CUDA GPU(s), numbered 0..1" in call('--device', 'cuda:7')
+    assert not (tmp_path / 'o').exists()
