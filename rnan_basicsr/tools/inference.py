@@ -44,7 +44,7 @@ from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import (check_readable, from_float, is_grey, list_images, read_image, to_float,
                                          write_image)
 from rnan_basicsr.utils.script_util import run_main
-from rnan_basicsr.weights import describe_config, load_rnan
+from rnan_basicsr.weights import describe_config, load_rnan, save_safetensors
 
 PROG = 'inference_rnan.py'
 
@@ -256,6 +256,9 @@ def build_parser():
                         'against the device before anything runs')
     parser.add_argument('--tf32', action='store_true',
                         help='allow TF32 for float32 convolutions and matmuls (Ampere+ GPUs; default: off, exact)')
+    parser.add_argument('--save-safetensors', '--save_safetensors', dest='save_safetensors', metavar='FILE',
+                        help='also write the loaded network as one self-describing .safetensors file (its network_g '
+                        'settings in the metadata), e.g. to hand an authors\' checkpoint to other tools')
     parser.add_argument('--nl_softmax', default='query', choices=['query', 'key'],
                         help='softmax of the non-local blocks the model was trained with (default query, as the '
                         'released checkpoints and network_g default)')
@@ -272,12 +275,20 @@ def run(args):
         raise InputError(f'--scale applies to --task sr only; --task {args.task} keeps the image size.')
     if args.make_mosaic and args.task != 'demosaic':
         raise InputError('--make_mosaic applies to --task demosaic only.')
+    if args.save_safetensors is not None:
+        if not args.save_safetensors.endswith('.safetensors'):
+            raise InputError(f'--save-safetensors {args.save_safetensors!r} must end in .safetensors.')
+        if osp.exists(args.save_safetensors):
+            raise InputError(f'--save-safetensors {args.save_safetensors!r} exists; remove it or choose another name.')
     device = _resolve_device(args.device)
     precision.check_precision(device, args.precision, '--precision')
     inputs = list_images(args.input, '--input')
     outputs = output_paths(inputs, args.output, args.suffix)
     net, config = load_rnan(args.model_path, '--model_path', args.task, args.scale, nl_softmax=args.nl_softmax)
     notes = check_inputs(inputs, args.task, args.make_mosaic)
+    if args.save_safetensors is not None:
+        save_safetensors(net.state_dict(), args.save_safetensors, dict(config, type='RNAN'))
+        print(f'{PROG}: wrote {args.save_safetensors} (RNAN({describe_config(config)}))', flush=True)
     net = net.to(device)
     tile = {'size': args.tile, 'overlap': args.tile_overlap} if args.tile else None
     forward = build_test_forward(tile, args.self_ensemble, config['upscale'], what='--tile')

@@ -277,3 +277,23 @@ def test_precision_bf16_is_close_to_float32_and_the_device_is_checked_first(tmp_
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
     assert "--device 'cuda:7': this machine has 2 CUDA GPU(s), numbered 0..1" in call('--device', 'cuda:7')
     assert not (tmp_path / 'o').exists()
+
+
+def test_save_safetensors_writes_a_self_describing_copy_that_restores_the_same(tmp_path, capsys):
+    from rnan_basicsr.weights import load_checkpoint, load_rnan
+    model_path, net = _checkpoint(tmp_path, 'sr', upscale=2)
+    write_images(tmp_path / 'in', 1, 12, 10)
+    saved = str(tmp_path / 'sr.safetensors')
+    argv = ['--task', 'sr', '--model_path', model_path, '-i', str(tmp_path / 'in')]
+    assert inference_rnan.main(argv + ['-o', str(tmp_path / 'a'), '--save-safetensors', saved]) == 0
+    out = capsys.readouterr().out
+    assert f'wrote {saved} (RNAN(num_in_ch=3, num_out_ch=3, num_feat=8, num_group=2, upscale=2)' in out
+    assert load_checkpoint(saved)['network_g']['upscale'] == 2
+    loaded, config = load_rnan(saved, task='sr')
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), net.state_dict().values()))
+    assert inference_rnan.main(['--task', 'sr', '--model_path', saved, '-i', str(tmp_path / 'in'), '-o',
+                                str(tmp_path / 'b')]) == 0
+    first, second = (cv2.imread(str(tmp_path / folder / 'img000.png')) for folder in ('a', 'b'))
+    assert np.array_equal(first, second)
+    assert 'exists; remove it' in _error(capsys, argv + ['-o', str(tmp_path / 'c'), '--save-safetensors', saved])
+    assert 'must end in .safetensors' in _error(capsys, argv + ['--save-safetensors', str(tmp_path / 'x.pth')])
