@@ -12,9 +12,9 @@ from basicsr.utils import FileClient, img2tensor
 from os import path as osp
 from torch.utils import data as data
 
-from rnan_basicsr.data.data_util import (convert_channels, decode_image, image_key, image_size, is_lmdb, keys_of_folder,
-                                         lmdb_keys, read_meta_info)
+from rnan_basicsr.data.data_util import convert_channels, decode_image, is_lmdb
 from rnan_basicsr.data.degradations import image_rng
+from rnan_basicsr.data.pairing import check_sizes, pair_images
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import check_bool, check_int, check_path_exists, did_you_mean, is_number
 
@@ -124,6 +124,12 @@ class DegradedImageDataset(data.Dataset):
         """Channels C of the items' ``lq`` and ``gt`` tensors for these options (for cross-checks with the network)."""
         return 3 if cls.channels == 'color' else 1
 
+    @classmethod
+    def channels_reason(cls, opt):
+        """Why :meth:`num_channels` is what it is, in the words of an error message."""
+        return {'color': f'{cls.__name__} (RGB)', 'y': f'{cls.__name__} restores the Y channel',
+                'gray': f'{cls.__name__} (grey)'}[cls.channels]
+
     @staticmethod
     def _check_io_backend(opt, label):
         io_backend = opt.get('io_backend', {'type': 'disk'})
@@ -194,57 +200,13 @@ class DegradedImageDataset(data.Dataset):
     def _pair_paths(self):
         """List ``{'key', 'gt_path', 'lq_path'}`` per image (lq_path None without dataroot_lq), checking everything
         that can be checked without decoding: names, pairing, LMDB keys, image headers and sizes."""
-        label, lmdb = self.label, self.io_backend_opt['type'] == 'lmdb'
-        gt_files, gt_sizes = self._list_images(self.gt_root, 'dataroot_gt', self.opt.get('meta_info_file'))
-        if self.lq_root is not None:
-            lq_files, lq_sizes = self._list_images(self.lq_root, 'dataroot_lq', None)
-            lq_key_of = {key: self._lq_key(key) for key in gt_files}
-            missing = [key for key in gt_files if lq_key_of[key] not in lq_files]
-            if missing:
-                first = missing[0]
-                raise InputError(
-                    f'{label}: LQ and GT do not pair up: {len(missing)} of {len(gt_files)} GT images have no LQ image '
-                    f'in dataroot_lq {self.lq_root!r}. The first is GT {gt_files[first]!r}, whose LQ image should be '
-                    f'{lq_key_of[first]!r} (any image extension; filename_tmpl {self.filename_tmpl!r}). Put the '
-                    'matching LQ images there (generate_lq.py makes them), or remove dataroot_lq to degrade on the '
-                    'fly.')
-            extra = sorted(set(lq_files) - set(lq_key_of.values()))
-            if extra:
-                raise InputError(
-                    f'{label}: LQ and GT do not pair up: {len(extra)} images in dataroot_lq {self.lq_root!r} have no '
-                    f'GT partner in dataroot_gt {self.gt_root!r}. The first is {lq_files[extra[0]]!r} (filename_tmpl '
-                    f'{self.filename_tmpl!r}). Make both folders hold the same images.')
-
-        paths = []
-        for key in sorted(gt_files):
-            gt_path = gt_files[key] if lmdb else osp.join(self.gt_root, gt_files[key])
-            entry = {'key': key, 'gt_path': gt_path, 'lq_path': None}
-            size = gt_sizes.get(key) or self._header_size(gt_path)
-            if self.is_train and size is not None and min(size) < self.gt_size:
-                raise InputError(
-                    f'{label}: GT image {self._describe(gt_path, "gt")} is {size[1]}x{size[0]}, smaller than gt_size '
-                    f'{self.gt_size}. Remove it, lower gt_size, or extract sub-images of at least {self.gt_size} '
-                    'pixels.')
-            if self.lq_root is not None:
-                lq_key = lq_key_of[key]
-                entry['lq_path'] = lq_files[lq_key] if lmdb else osp.join(self.lq_root, lq_files[lq_key])
-                lq_size = lq_sizes.get(lq_key) or self._header_size(entry['lq_path'])
-                if size is not None and lq_size is not None and tuple(lq_size) != tuple(size):
-                    raise InputError(
-                        f'{label}: LQ image {self._describe(entry["lq_path"], "lq")} is {lq_size[1]}x{lq_size[0]} '
-                        f'but its GT {self._describe(gt_path, "gt")} is {size[1]}x{size[0]}; these tasks restore at '
-                        'scale 1, so both must have the same size. Regenerate the LQ image from this GT.')
-            paths.append(entry)
-        return paths
-
-    def _header_size(self, path):
-        """(h, w) of an image file from its header (None in an LMDB, whose meta_info has no shape)."""
-        if self.io_backend_opt['type'] == 'lmdb':
-            return None
-        try:
-            return image_size(path)
-        except InputError as error:
-            raise InputError(f'{self.label}: {error}') from None
+        pairs = pair_images(self.label, self.gt_root, self.lq_root, self.io_backend_opt['type'], self.filename_tmpl,
+                            self.opt.get('meta_info_file'),
+                            fix_missing='Put the matching LQ images there (generate_lq.py makes them), or remove '
+                            'dataroot_lq to degrade on the fly.')
+        check_sizes(pairs, self.label, gt_size=self.gt_size if self.is_train else None,
+                    fix='Regenerate the LQ image from this GT (generate_lq.py).')
+        return [{'key': pair.key, 'gt_path': pair.gt_path, 'lq_path': pair.lq_path} for pair in pairs]
 
     def _describe(self, path, client_key):
         """A file path, or an LMDB key with its LMDB."""
@@ -252,32 +214,6 @@ class DegradedImageDataset(data.Dataset):
             root = self.gt_root if client_key == 'gt' else self.lq_root
             return f'{path!r} in {root!r}'
         return repr(path)
-
-    def _lq_key(self, gt_key):
-        folder, _, stem = gt_key.rpartition('/')
-        return f'{folder}/{self.filename_tmpl.format(stem)}' if folder else self.filename_tmpl.format(stem)
-
-    def _list_images(self, root, option, meta_info_file):
-        """(key -> path relative to root, or LMDB key; key -> (h, w) where already known)."""
-        what = f'{self.label}: {option}'
-        if self.io_backend_opt['type'] == 'lmdb':
-            shapes = lmdb_keys(root, what)
-            return {key: key for key in shapes}, {k: v for k, v in shapes.items() if v}
-        if meta_info_file is None:
-            return keys_of_folder(root, what), {}
-        files, sizes = {}, {}
-        for name, shape in read_meta_info(meta_info_file, f'{self.label}: meta_info_file'):
-            key = image_key(name)
-            if key in files:
-                raise InputError(f'{self.label}: meta_info_file {meta_info_file!r} lists {files[key]!r} and {name!r}, '
-                                 'which have the same name without extension; keep one of them.')
-            if not osp.isfile(osp.join(root, name)):
-                raise InputError(f'{self.label}: {name!r} is listed in meta_info_file {meta_info_file!r} but '
-                                 f'{osp.join(root, name)!r} does not exist. Remove the line or add the image.')
-            files[key] = name
-            if shape is not None:
-                sizes[key] = shape[:2]
-        return files, sizes
 
     # ------------------------------------------------------------------ items
     def degrade(self, img_gt, rng):

@@ -147,7 +147,7 @@ def test_lq_and_gt_that_do_not_pair_up(tmp_path, gt, phase):
     os.remove(tmp_path / 'lq' / 'img001.png')
     message = error_of(DenoisingDataset, opt_for(gt, phase=phase, dataroot_lq=str(tmp_path / 'lq')))
     assert message.startswith(f'datasets.{phase} (Tiny): LQ and GT do not pair up: 1 of 2 GT images have no LQ image')
-    assert "The first is GT 'img001.png', whose LQ image should be 'img001'" in message
+    assert "The first is GT 'img001.png' in dataroot_gt" in message and "whose LQ image should be 'img001'" in message
     shutil.copy(gt / 'img001.png', tmp_path / 'lq' / 'img001.png')
     shutil.copy(gt / 'img001.png', tmp_path / 'lq' / 'extra.png')
     message = error_of(DenoisingDataset, opt_for(gt, phase=phase, dataroot_lq=str(tmp_path / 'lq')))
@@ -155,7 +155,8 @@ def test_lq_and_gt_that_do_not_pair_up(tmp_path, gt, phase):
     os.remove(tmp_path / 'lq' / 'extra.png')
     cv2.imwrite(str(tmp_path / 'lq' / 'img001.png'), cv2.imread(str(gt / 'img001.png'))[:10])
     message = error_of(DenoisingDataset, opt_for(gt, phase=phase, dataroot_lq=str(tmp_path / 'lq')))
-    assert "img001.png' is 20x10 but its GT" in message and 'must have the same size' in message
+    assert "img001.png' is 20x10 and its GT image" in message and 'is 20x20, which does not fit scale 1' in message
+    assert 'both the same size' in message
 
 
 def test_lq_lmdb_that_does_not_pair_up(tmp_path, gt):

@@ -1,0 +1,190 @@
+"""Pairing LQ images with their GT images by key, and checking every pair's sizes from the image headers.
+
+One rule for the two places that pair images before anything is decoded: our datasets (restoration at scale 1, LQ
+and GT the same size) and the pre-flight of BasicSR's ``PairedImageDataset`` (super-resolution, HR = LR x scale).
+
+Images are listed from a folder (searched recursively), a BasicSR ``meta_info_file`` or an LMDB's ``meta_info.txt``
+and named by their key (:func:`~rnan_basicsr.data.data_util.image_key`); the LQ partner of a GT image is found through
+``filename_tmpl``, applied to the name part of the key (``sub/0001`` -> ``sub/0001x2`` for ``'{}x2'``).
+"""
+from dataclasses import dataclass
+from os import path as osp
+from typing import Optional, Tuple
+
+from rnan_basicsr.data.data_util import image_key, image_size, keys_of_folder, lmdb_keys, read_meta_info
+from rnan_basicsr.utils.errors import InputError
+
+
+@dataclass
+class Pair:
+    """One GT image and its LQ partner (``lq_*`` None when the LQ is made on the fly).
+
+    ``*_path`` is the file's path, or the LMDB key; ``*_size`` is (h, w), or None for an LMDB whose meta_info has
+    no shapes; ``*_where`` names the image in messages (the path, or ``'key' in 'root.lmdb'``).
+    """
+    key: str
+    gt_path: str
+    gt_size: Optional[Tuple[int, int]]
+    gt_where: str
+    lq_path: Optional[str] = None
+    lq_size: Optional[Tuple[int, int]] = None
+    lq_where: Optional[str] = None
+
+
+def list_images(root, backend, what, meta_info_file=None):
+    """The images of a folder, a meta_info file's list, or an LMDB.
+
+    Args:
+        root (str): the folder or LMDB.
+        backend (str): ``'disk'`` or ``'lmdb'``.
+        what (str): how errors name the root, e.g. ``"datasets.train (DIV2K): dataroot_gt"``.
+        meta_info_file (str | None): a BasicSR meta_info file listing the folder's images (disk only).
+
+    Returns:
+        tuple[dict, dict]: key -> path relative to ``root`` (or the LMDB key); key -> (h, w) where the listing gives
+        it (the other sizes come from the image headers).
+    """
+    if backend == 'lmdb':
+        shapes = lmdb_keys(root, what)
+        return {key: key for key in shapes}, {k: v for k, v in shapes.items() if v}
+    if meta_info_file is None:
+        return keys_of_folder(root, what), {}
+    label = what.rsplit(':', 1)[0]
+    files, sizes = {}, {}
+    for name, shape in read_meta_info(meta_info_file, f'{label}: meta_info_file'):
+        key = image_key(name)
+        if key in files:
+            raise InputError(f'{label}: meta_info_file {meta_info_file!r} lists {files[key]!r} and {name!r}, which '
+                             'have the same name without extension; keep one of them.')
+        if not osp.isfile(osp.join(root, name)):
+            raise InputError(f'{label}: {name!r} is listed in meta_info_file {meta_info_file!r} but '
+                             f'{osp.join(root, name)!r} does not exist. Remove the line or add the image.')
+        files[key] = name
+        if shape is not None:
+            sizes[key] = shape[:2]
+    return files, sizes
+
+
+def lq_key(gt_key, filename_tmpl):
+    """The key of a GT image's LQ partner: ``filename_tmpl`` applied to the name, the sub-folder kept."""
+    folder, _, stem = gt_key.rpartition('/')
+    return f'{folder}/{filename_tmpl.format(stem)}' if folder else filename_tmpl.format(stem)
+
+
+def _side(root, backend, what, meta_info_file, label):
+    files, sizes = list_images(root, backend, what, meta_info_file)
+
+    def entry(key):
+        if backend == 'lmdb':
+            return files[key], sizes.get(key), f'{key!r} in {root!r}'
+        path = osp.join(root, files[key])
+        if key in sizes:
+            return path, sizes[key], repr(path)
+        try:
+            return path, image_size(path), repr(path)
+        except InputError as error:
+            raise InputError(f'{label}: {error}') from None
+
+    return files, entry
+
+
+def pair_images(label, gt_root, lq_root=None, backend='disk', filename_tmpl='{}', meta_info_file=None,
+                names=('GT', 'LQ'), fix_missing='Make both folders hold the same images.'):
+    """Pair every GT image with its LQ image by key, and read every size (headers only).
+
+    Args:
+        label (str): how errors name the dataset, e.g. ``"datasets.train (DIV2K)"``.
+        gt_root (str): ``dataroot_gt``, a folder or an LMDB.
+        lq_root (str | None): ``dataroot_lq``; None lists the GT images alone.
+        backend (str): ``'disk'`` or ``'lmdb'``.
+        filename_tmpl (str): maps a GT name to its LQ name (``'{}'``: the same name, any image extension).
+        meta_info_file (str | None): lists the GT images (disk only).
+        names (tuple[str, str]): how errors call the GT and LQ images (``('HR', 'LR')`` for super-resolution).
+        fix_missing (str): the advice when a GT image has no LQ partner.
+
+    Returns:
+        list[Pair]: sorted by key.
+
+    Raises:
+        InputError: a GT image without an LQ image, an LQ image without a GT image (naming the first and the
+            counts), unreadable headers, or what the listing refuses (no images, duplicate names, LMDB keys).
+    """
+    gt_name, lq_name = names
+    gt_files, gt_entry = _side(gt_root, backend, f'{label}: dataroot_gt', meta_info_file, label)
+    lq_key_of, lq_entry = {}, None
+    if lq_root is not None:
+        lq_files, lq_entry = _side(lq_root, backend, f'{label}: dataroot_lq', None, label)
+        lq_key_of = {key: lq_key(key, filename_tmpl) for key in gt_files}
+        missing = [key for key in sorted(gt_files) if lq_key_of[key] not in lq_files]
+        if missing:
+            first = missing[0]
+            raise InputError(
+                f'{label}: {lq_name} and {gt_name} do not pair up: {len(missing)} of {len(gt_files)} {gt_name} images '
+                f'have no {lq_name} image in dataroot_lq {lq_root!r}. The first is {gt_name} {gt_files[first]!r} in '
+                f'dataroot_gt {gt_root!r}, whose {lq_name} image should be {lq_key_of[first]!r} (any image '
+                f'extension; filename_tmpl {filename_tmpl!r}). {fix_missing}')
+        extra = sorted(set(lq_files) - set(lq_key_of.values()))
+        if extra:
+            raise InputError(
+                f'{label}: {lq_name} and {gt_name} do not pair up: {len(extra)} images in dataroot_lq {lq_root!r} '
+                f'have no {gt_name} partner in dataroot_gt {gt_root!r}. The first is {lq_files[extra[0]]!r} '
+                f'(filename_tmpl {filename_tmpl!r}). Make both folders hold the same images.')
+    pairs = []
+    for key in sorted(gt_files):
+        pair = Pair(key, *gt_entry(key))
+        if lq_entry is not None:
+            pair.lq_path, pair.lq_size, pair.lq_where = lq_entry(lq_key_of[key])
+        pairs.append(pair)
+    return pairs
+
+
+def _looks_like(gt, lq):
+    """Words for the factor between a GT size and an LQ size: ``x4``, ``the same size ...``, or None."""
+    (gh, gw), (lh, lw) = gt, lq
+    if (gh, gw) == (lh, lw):
+        return 'the same size as their HR images (x1: not downscaled)'
+    factor = round(gh / lh) if lh else 0
+    if factor >= 2 and gh // factor == lh and gw // factor == lw:
+        return f'x{factor}'
+    return None
+
+
+def check_sizes(pairs, label, scale=1, exact=True, gt_size=None, names=('GT', 'LQ'), fix=''):
+    """Check every pair's sizes (pairs whose sizes are unknown are skipped).
+
+    Args:
+        pairs (list[Pair]): from :func:`pair_images`.
+        label (str): how errors name the dataset.
+        scale (int): GT = LQ x scale.
+        exact (bool): the rule is ``GT = LQ x scale`` (training crops, restoration); False: ``GT // scale = LQ``
+            (BasicSR's testing crops the GT to LQ x scale).
+        gt_size (int | None): training patches: every GT image must be at least this large.
+        names (tuple[str, str]): how errors call the GT and LQ images.
+        fix (str): the advice when a pair does not fit.
+
+    Raises:
+        InputError: the first GT image smaller than ``gt_size``, or the first pair that does not fit, with both
+            sizes and, where recognisable, what the LQ images look like (``These LR images are x4.``).
+    """
+    gt_name, lq_name = names
+    for pair in pairs:
+        gt, lq = pair.gt_size, pair.lq_size
+        if gt_size is not None and gt is not None and min(gt) < gt_size:
+            raise InputError(f'{label}: {gt_name} image {pair.gt_where} is {gt[1]}x{gt[0]}, smaller than gt_size '
+                             f'{gt_size}. Remove it, lower gt_size, or extract sub-images of at least {gt_size} '
+                             'pixels.')
+        if gt is None or lq is None:
+            continue
+        fits = (gt[0] == lq[0] * scale and gt[1] == lq[1] * scale) if exact else (
+            gt[0] // scale == lq[0] and gt[1] // scale == lq[1])
+        if fits:
+            continue
+        if scale == 1:
+            rule = 'restoration at scale 1: both the same size'
+        else:
+            rule = f'{gt_name} = {lq_name} x scale' if exact else f'{gt_name} // scale = {lq_name}'
+        looks = _looks_like(gt, lq) if scale != 1 else None
+        seen = f' These {lq_name} images are {looks}.' if looks else ''
+        raise InputError(f'{label}: {lq_name} image {pair.lq_where} is {lq[1]}x{lq[0]} and its {gt_name} image '
+                         f'{pair.gt_where} is {gt[1]}x{gt[0]}, which does not fit scale {scale} ({rule}).{seen} '
+                         f'{fix}'.rstrip())
