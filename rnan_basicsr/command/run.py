@@ -24,6 +24,7 @@ from os import path as osp
 from rnan_basicsr.command.lock import RunLock, lock_path
 from rnan_basicsr.command.options import apply_force_yml, load_option_file
 from rnan_basicsr.command.preflight import check_layout, check_options
+from rnan_basicsr.compat.training_loop import model_built_hook
 from rnan_basicsr.utils.errors import RunError
 
 
@@ -113,32 +114,18 @@ class _Progress:
         self.iteration = None
         self.on_model_built = on_model_built
 
-    @contextlib.contextmanager
-    def watching(self):
-        import basicsr.train as basicsr_train
+    def watch(self, model):
+        """Called by :func:`~rnan_basicsr.compat.training_loop.model_built_hook` on the model BasicSR built."""
+        update = model.update_learning_rate
 
-        build_model = basicsr_train.build_model
+        @functools.wraps(update)
+        def update_learning_rate(current_iter, *args, **kwargs):
+            self.iteration = current_iter
+            return update(current_iter, *args, **kwargs)
 
-        @functools.wraps(build_model)
-        def build_and_watch(opt):
-            model = build_model(opt)
-            update = model.update_learning_rate
-
-            @functools.wraps(update)
-            def update_learning_rate(current_iter, *args, **kwargs):
-                self.iteration = current_iter
-                return update(current_iter, *args, **kwargs)
-
-            model.update_learning_rate = update_learning_rate
-            if self.on_model_built is not None:
-                self.on_model_built()
-            return model
-
-        basicsr_train.build_model = build_and_watch
-        try:
-            yield self
-        finally:
-            basicsr_train.build_model = build_model
+        model.update_learning_rate = update_learning_rate
+        if self.on_model_built is not None:
+            self.on_model_built()
 
 
 @contextlib.contextmanager
@@ -186,7 +173,7 @@ def _run_pipeline(opt, basicsr_args, args, is_train, lock=None):
 
     progress = _Progress(on_model_built=(lambda: lock.set_log(_log_file())) if lock is not None else None)
     try:
-        with _signals_interrupt(), _options_given_to_basicsr(opt, basicsr_args), progress.watching():
+        with _signals_interrupt(), _options_given_to_basicsr(opt, basicsr_args), model_built_hook(progress.watch):
             if is_train:
                 train_pipeline(opt['root_path'])
             else:

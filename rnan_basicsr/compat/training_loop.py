@@ -1,5 +1,6 @@
 """The training loop of ``basicsr.train``: epochs counted from the batches the loader yields, the final validation at
-``total_iter``."""
+``total_iter``, and the one wrapper of ``basicsr.train.build_model`` (:func:`model_built_hook` hangs more onto it)."""
+import contextlib
 import functools
 import math
 
@@ -45,13 +46,29 @@ def patch_iterations_per_epoch():
     return True
 
 
+_MODEL_BUILT_HOOKS = []
+
+
+@contextlib.contextmanager
+def model_built_hook(hook):
+    """While the context is open, call ``hook(model)`` on the model ``basicsr.train.train_pipeline`` builds.
+
+    The command uses it to follow the iteration a run has reached and to find the run's log file.
+    """
+    _MODEL_BUILT_HOOKS.append(hook)
+    try:
+        yield
+    finally:
+        _MODEL_BUILT_HOOKS.remove(hook)
+
+
 def patch_final_validation_iteration():
     """Run the final validation of ``train_pipeline`` at ``total_iter``, not one past it (or more).
 
     After the last iteration BasicSR's loop counter has gone past ``total_iter`` (once per remaining epoch), and the
     validation after the loop is called with it: a 20-iteration run logged "Best ... @ 22 iter". The model built by
     ``train_pipeline`` gets a ``validation`` that clamps the iteration to ``train.total_iter``; earlier validations
-    (always at or below it) are unchanged.
+    (always at or below it) are unchanged. The hooks of :func:`model_built_hook` are called on the model after.
     """
     import basicsr.train as basicsr_train
 
@@ -72,6 +89,8 @@ def patch_final_validation_iteration():
             return validation(dataloader, current_iter, *args, **kwargs)
 
         model.validation = validation_at_most_total_iter
+        for hook in list(_MODEL_BUILT_HOOKS):
+            hook(model)
         return model
 
     basicsr_train.build_model = mark(build_model)
