@@ -131,27 +131,23 @@ PAIRED_IMAGE_DATASET_KEYS = ('name', 'type', 'phase', 'scale', 'dataroot_gt', 'd
 def dataset_channels(dataset, cls=None):
     """``(channels, why)`` of the LQ/GT images a dataset gives, or None when that is not known before reading them.
 
-    The class's ``num_channels(opt)`` classmethod answers when it has one (our datasets do). Otherwise, by type:
-    DenoisingDataset: 1 with ``gray: true``, else 3; JPEGArtifactDataset: 1 (Y); DemosaicingDataset: 3;
-    PairedImageDataset: 3 (BasicSR decodes every image as colour) unless ``color: y`` (1).
+    The class answers when it has a ``num_channels(opt)`` classmethod (ours do, with ``channels_reason(opt)`` for the
+    words). BasicSR's PairedImageDataset decodes every image as colour (3) unless ``color: y`` (1). ``cls`` defaults
+    to the registered class of ``dataset['type']``.
     """
     kind = dataset.get('type')
-    known = None
-    if kind == 'DenoisingDataset':
-        known = (1, 'DenoisingDataset with gray: true') if dataset.get('gray', False) else (
-            3, 'DenoisingDataset with gray: false (RGB)')
-    elif kind == 'JPEGArtifactDataset':
-        known = 1, 'JPEGArtifactDataset restores the Y channel'
-    elif kind == 'DemosaicingDataset':
-        known = 3, 'DemosaicingDataset (RGB)'
-    elif kind == 'PairedImageDataset':
-        known = (1, 'PairedImageDataset with color: y') if dataset.get('color') == 'y' else (
-            3, 'PairedImageDataset decodes images as colour; color: y would give the Y channel')
+    if cls is None:
+        from basicsr.utils.registry import DATASET_REGISTRY
+
+        cls = DATASET_REGISTRY.get(kind) if kind in DATASET_REGISTRY else None
     counter = getattr(cls, 'num_channels', None)
     if callable(counter):
-        channels = counter(dataset)
-        return (channels, known[1]) if known and known[0] == channels else (channels, f'{kind}.num_channels')
-    return known
+        reason = getattr(cls, 'channels_reason', None)
+        return counter(dataset), reason(dataset) if callable(reason) else f'{kind}.num_channels'
+    if kind == 'PairedImageDataset':
+        return (1, 'PairedImageDataset with color: y') if dataset.get('color') == 'y' else (
+            3, 'PairedImageDataset decodes images as colour; color: y would give the Y channel')
+    return None
 
 
 def _dataset_as_basicsr_passes_it(opt, phase_key, dataset):

@@ -51,6 +51,10 @@ class DenoisingDataset(DegradedImageDataset):
     def num_channels(cls, opt):
         return 1 if opt.get('gray', False) else 3
 
+    @classmethod
+    def channels_reason(cls, opt):
+        return 'DenoisingDataset with gray: true' if opt.get('gray', False) else 'DenoisingDataset with gray: false (RGB)'
+
     def __init__(self, opt):
         super().__init__(opt)
         self.channels = 'gray' if opt.get('gray', False) else 'color'

@@ -56,7 +56,9 @@ def in_data_dir(tiny_paired_data, monkeypatch):
 
 
 def _stand_in_dataset(name, check):
-    """A dataset class with the contracted ``check_options`` classmethod, named like one of ours."""
+    """A dataset class with the contracted ``check_options`` classmethod, named like one of ours, whose channels
+    are those of ours."""
+    real = DATASET_REGISTRY.get(name)
 
     class StandIn:
         calls = []
@@ -68,6 +70,8 @@ def _stand_in_dataset(name, check):
         def check_options(cls, opt):
             cls.calls.append(dict(opt))
             check(opt)
+
+        num_channels, channels_reason = real.num_channels, real.channels_reason
 
     StandIn.__name__ = name
     return StandIn
@@ -132,8 +136,8 @@ def test_dataset_channels():
 
     assert dataset_channels({'type': 'SomeoneElsesDataset', 'gray': True}, WithNumChannels) == (
         1, 'SomeoneElsesDataset.num_channels')
-    assert dataset_channels({'type': 'DenoisingDataset', 'gray': True}, WithNumChannels) == (
-        1, 'DenoisingDataset with gray: true')
+    assert dataset_channels({'type': 'DenoisingDataset', 'gray': True}) == (1, 'DenoisingDataset with gray: true')
+    assert dataset_channels({'type': 'DemosaicingDataset'}) == (3, 'DemosaicingDataset (RGB)')
 
 
 def test_restoration_datasets_need_scale_1(in_data_dir, monkeypatch, capsys):
