@@ -169,12 +169,15 @@ def measure_forward(spec, device):
         with torch.inference_mode(), autocast():
             outputs[:] = [forward_net(x)]
 
-    # warm-up: kernels, allocator; a compiled network compiles for the timed size
+    # warm-up: kernels, allocator; a compiled network compiles for the timed size (its first call is timed too)
+    started = time.perf_counter()
     forward(lq if spec.get('compile') else lq[..., :32, :32])
+    first_s = time.perf_counter() - started
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
     best, times = timed(lambda: forward(lq), spec['repeats'], device)
-    result = dict(time_s=best, times_s=times, peak_mb=peak_memory_mb(device), compiled=forward_net.is_compiled)
+    result = dict(time_s=best, times_s=times, peak_mb=peak_memory_mb(device), compiled=forward_net.is_compiled,
+                  first_call_s=first_s if spec.get('compile') else None)
     if spec.get('save_output'):
         np.save(spec['save_output'], outputs[0].float().cpu().numpy())
     if spec.get('quality'):  # the same switches on the trained network
@@ -219,12 +222,16 @@ def measure_train_step(spec, device):
     def step():
         training_step(forward, to_format, autocast, net.parameters(), optimizer, lq, gt, scaler)
 
+    first_s = None
     if spec.get('compile') or spec.get('warmup', True):
+        started = time.perf_counter()
         step()  # warm-up (also allocates Adam's state, compiles)
+        first_s = time.perf_counter() - started
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
     best, times = timed(step, spec['repeats'], device)
-    result = dict(time_s=best, times_s=times, peak_mb=peak_memory_mb(device), compiled=forward.is_compiled)
+    result = dict(time_s=best, times_s=times, peak_mb=peak_memory_mb(device), compiled=forward.is_compiled,
+                  first_call_s=first_s if spec.get('compile') else None)
     if spec.get('quality'):  # one step's output and gradients on the trained network, same switches
         small = load_quality_net(spec, device).train()
         forward, to_format, autocast = prepare(small, spec, device)
@@ -719,6 +726,12 @@ def render_switches(trained, forward_rows, train_rows, device):
                    f'| {fmt_db(_get(result, "psnr_trained_db"))} | {fmt_db(_get(result, "psnr_official_db"))} '
                    f'| {fmt(_get(step))} | {fmt_times(ratio(base_step, _get(step)))} '
                    f'| {fmt_db(_get(step, "psnr_trained_db"))} | {fmt(_get(step, "grad_rel_error"), 4)} |')
+    first_calls = [f'{kind} {setting_label(s)} {fmt(r["first_call_s"])} s' for kind, rows in
+                   (('forward', forward_rows), ('training step', train_rows))
+                   for s, r in rows if 'error' not in r and r.get('compiled') and r.get('first_call_s') is not None]
+    if first_calls:
+        out.append('\nFirst call of the compiled rows (compilation included, not in the times above): '
+                   + '; '.join(first_calls) + '.')
     both = (('forward', forward_rows), ('training step', train_rows))
     errors = [f'{kind} {setting_label(s)}: {r["error"]}' for kind, rows in both for s, r in rows if 'error' in r]
     if fell_back:

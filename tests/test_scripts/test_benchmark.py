@@ -81,6 +81,20 @@ def test_switch_rows_report_speed_and_quality_against_float32(tmp_path, monkeypa
                      r'met\)', goals)
 
 
+def test_compiled_rows_report_their_first_call_apart_from_the_timed_calls():
+    trained = dict(size=16, steps=2, time_s=1.0, psnr_noisy_db=18.0, psnr_restored_db=25.0)
+    eager = dict(time_s=4.0, compiled=False, first_call_s=None, psnr_trained_db=float('inf'))
+    compiled = dict(time_s=3.0, compiled=True, first_call_s=72.25, psnr_trained_db=80.0)
+    fallen_back = dict(time_s=4.1, compiled=False, first_call_s=None, psnr_trained_db=90.0)
+    forward_rows = [({}, eager), ({'compile': True}, compiled), ({'amp': 'bf16', 'compile': True}, fallen_back)]
+    train_rows = [({}, dict(eager, time_s=10.0)), ({'compile': True}, dict(compiled, time_s=9.0, first_call_s=300.5))]
+    text = '\n'.join(benchmark.render_switches(trained, forward_rows, train_rows, None))
+    assert '| float32 + compile | 3.00 | 1.33× |' in text
+    assert ('First call of the compiled rows (compilation included, not in the times above): forward float32 + '
+            'compile 72.25 s; training step float32 + compile 300.50 s.') in text
+    assert 'torch.compile could not run for bf16 + compile: those rows ran eagerly.' in text
+
+
 def test_data_goals_compare_each_dataset_with_paired_image_dataset_of_its_task():
     rates = {'DenoisingDataset': 90., 'PairedImageDataset (denoise)': 100., 'JPEGArtifactDataset': 80.,
              'PairedImageDataset (jpeg)': 100.}
