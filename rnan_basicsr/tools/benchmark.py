@@ -497,6 +497,24 @@ def device_free_bytes(device):
     return available_bytes()
 
 
+SWITCH_WORDS = ('float32', 'bf16', 'fp16', 'channels_last', 'compile', 'tf32')
+
+
+def parse_switches(text, parser):
+    """``'bf16+channels_last'`` -> ``{'amp': 'bf16', 'channels_last': True}`` (``parser.error`` on a bad word)."""
+    setting = {}
+    for word in text.split('+'):
+        if word not in SWITCH_WORDS:
+            parser.error(f'--switches: unknown switch {word!r} in {text!r}; use {", ".join(SWITCH_WORDS)} joined by +')
+        if word in ('bf16', 'fp16'):
+            if setting.get('amp') not in (None, word):
+                parser.error(f'--switches: {text!r} names two precisions')
+            setting['amp'] = word
+        elif word != 'float32':
+            setting[word] = True
+    return setting
+
+
 def setting_label(setting):
     """``float32``, ``bf16 + channels_last + compile``, ``float32 + TF32``..."""
     words = [setting.get('amp') or 'float32']
@@ -567,6 +585,10 @@ def main(argv=None):
     parser.add_argument('--data-rounds', type=int, default=4, help='interleaved rounds of the data measurement')
     parser.add_argument('--data-samples', type=int, default=100, help='samples per dataset and round')
     parser.add_argument('--no-compile', action='store_true', help='skip the torch.compile rows')
+    parser.add_argument('--switches', nargs='+', metavar='SWITCHES',
+                        help='measure these switch rows instead of the default ones, each a "+"-joined set of '
+                        f'{", ".join(SWITCH_WORDS)} (e.g. channels_last bf16+channels_last compile); the float32 '
+                        'row, the reference of the quality columns, is always measured first')
     parser.add_argument('--precision-size', type=int, default=PRECISION_SIZE, help='image side of the switch rows')
     parser.add_argument('--quality-steps', type=int, default=QUALITY_STEPS, help='training steps of the quality net')
     parser.add_argument('--tf32', action='store_true', help='allow TF32 in the float32 rows (GPU; default: off)')
@@ -576,6 +598,12 @@ def main(argv=None):
     parser.add_argument('--json', default='benchmark_results.json', help='where to write all measurements')
     args = parser.parse_args(argv)
     RUN['timeout'] = args.timeout
+    switches = None
+    if args.switches:  # the float32 reference first, each setting once
+        switches = [{}]
+        for setting in (parse_switches(text, parser) for text in args.switches):
+            if setting not in switches:
+                switches.append(setting)
     if args.child:
         return run_child(json.loads(args.child))
 
@@ -615,8 +643,8 @@ def main(argv=None):
     workdir = tempfile.mkdtemp(prefix='rnan_benchmark_')
     try:
         if not args.no_precision:
-            settings = [dict(s, tf32=s.get('tf32', args.tf32)) for s in
-                        (GPU_SETTINGS if device.type == 'cuda' else CPU_SETTINGS)
+            chosen = switches or (GPU_SETTINGS if device.type == 'cuda' else CPU_SETTINGS)
+            settings = [dict(s, tf32=s.get('tf32', args.tf32)) for s in chosen
                         if not (args.no_compile and s.get('compile'))]
             switch_rows = measure_precision(base, settings, workdir, log, not args.no_train, args.precision_size,
                                             args.quality_steps)

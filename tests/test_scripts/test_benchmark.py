@@ -2,6 +2,7 @@
 process, the JSON holds the measurements, and the printed table and goals are computed from them. The real run
 (64-256 pixels, training step, tiling, switches, data; about 20 minutes) is for the README, not the test suite."""
 import json
+import pytest
 import re
 import subprocess
 import sys
@@ -103,3 +104,16 @@ def test_data_goals_compare_each_dataset_with_paired_image_dataset_of_its_task()
     assert "JPEGArtifactDataset: 0.80× PairedImageDataset's samples/s (goal ≥ 0.9 missed)" in text
     table = '\n'.join(benchmark.render_data(dict(samples_per_s=rates)))
     assert '| jpeg | JPEGArtifactDataset | 80 | 100 | 0.80 |' in table
+
+
+def test_switches_choose_the_rows_and_bad_words_are_refused(capsys):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog='benchmark.py')
+    both = benchmark.parse_switches('bf16+channels_last+compile', parser)
+    assert both == dict(amp='bf16', channels_last=True, compile=True)
+    assert benchmark.parse_switches('float32', parser) == {}
+    for text, said in (('bf17', "unknown switch 'bf17'"), ('bf16+fp16', 'names two precisions')):
+        with pytest.raises(SystemExit) as stop:
+            benchmark.parse_switches(text, parser)
+        assert stop.value.code == 2 and said in capsys.readouterr().err
