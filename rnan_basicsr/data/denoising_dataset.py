@@ -53,7 +53,8 @@ class DenoisingDataset(DegradedImageDataset):
 
     @classmethod
     def channels_reason(cls, opt):
-        return 'DenoisingDataset with gray: true' if opt.get('gray', False) else 'DenoisingDataset with gray: false (RGB)'
+        gray = opt.get('gray', False)
+        return 'DenoisingDataset with gray: true' if gray else 'DenoisingDataset with gray: false (RGB)'
 
     def __init__(self, opt):
         super().__init__(opt)
