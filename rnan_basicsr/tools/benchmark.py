@@ -20,14 +20,17 @@ of the official network in float32, bf16 autocast, channels_last and torch.compi
 TF32), each with its distance to float32 on a **trained** network: a 16-feature RNAN trained here for a minute on
 colour denoising (sigma 30) of scikit-image photographs, run under the same switches on a held-out 128 x 128 image
 (forward: PSNR of the output against float32's; training step: PSNR of the step's output and relative error of the
-gradients against float32's). Float32 rows run with TF32 off (``--tf32`` allows it for them).
+gradients against float32's). Float32 rows run with TF32 off (``--tf32`` allows it for them). Every timed call
+follows a warm-up call; the compiled rows also report that first call (compilation included). ``--switches``
+measures chosen rows instead of the default ones.
 
 Data pipeline (``--no-data`` skips it): training samples per second of each of our datasets against BasicSR's
 PairedImageDataset reading pre-made pairs of the same task, from LMDBs of the same 480 x 480 sub-images, gt_size 48,
 one process, no workers, one thread (OpenCV and torch), interleaved in rounds. Our datasets read the colour
 sub-images (the JPEG one also an LMDB of their Y channel, which it reads as it is).
 
-    python scripts/benchmark.py                     # everything (about 20 minutes on 2 CPU cores)
+    python scripts/benchmark.py                     # everything: about an hour on 2 CPU cores without AVX-512 BF16
+    python scripts/benchmark.py --no-variants --no-tiling --no-data --switches channels_last compile
     python scripts/benchmark.py --sizes 64 128 --configs grey --no-train --no-tiling --no-precision --no-data
 """
 import argparse
@@ -222,11 +225,9 @@ def measure_train_step(spec, device):
     def step():
         training_step(forward, to_format, autocast, net.parameters(), optimizer, lq, gt, scaler)
 
-    first_s = None
-    if spec.get('compile') or spec.get('warmup', True):
-        started = time.perf_counter()
-        step()  # warm-up (also allocates Adam's state, compiles)
-        first_s = time.perf_counter() - started
+    started = time.perf_counter()
+    step()  # warm-up (also allocates Adam's state, compiles)
+    first_s = time.perf_counter() - started
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
     best, times = timed(step, spec['repeats'], device)
@@ -541,8 +542,8 @@ def measure_precision(base, settings, workdir, log, train, size=PRECISION_SIZE, 
             quality_file = osp.join(workdir, f'{kind}_{index}_quality.' + ('npy' if kind == 'forward' else 'npz'))
             quality = dict(weights=weights, output=quality_file, size=size)
             spec = dict(base, kind=kind, config='grey', variant='ours', quality=quality, **setting)
-            if kind == 'train':  # one step; only compiled rows get a warm-up step (to exclude compile time)
-                spec.update(repeats=1, batch=SWITCH_TRAIN_BATCH, warmup=False)
+            if kind == 'train':  # a warm-up step (Adam's state, compilation), then one timed step
+                spec.update(repeats=1, batch=SWITCH_TRAIN_BATCH)
             if kind == 'forward':
                 spec.update(size=size, save_output=osp.join(workdir, f'forward_{index}_official.npy'))
             files = dict(quality=quality_file, official=spec.get('save_output'))
