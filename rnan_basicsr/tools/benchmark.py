@@ -41,6 +41,7 @@ import numpy as np
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -620,54 +621,51 @@ def main(argv=None):
     log, rows = [], []
     free = device_free_bytes(device)
     base = dict(device=str(device), repeats=args.repeats, tf32=args.tf32)
-    exact_paths = {}
-    for config in [] if args.no_variants else args.configs:
-        for size in args.sizes:
-            row = dict(config=config, size=size)
-            for variant in VARIANTS:
-                spec = dict(base, kind='forward', config=config, size=size, variant=variant)
-                if size >= 256 or (variant == 'direct' and size >= 128):
-                    spec['repeats'] = 1  # one long run; the warm-up already happened on a small input
-                needed = direct_attention_bytes(1, size)
-                if variant == 'direct' and free is not None and needed > 0.8 * free:
-                    row['direct'] = dict(skipped=f'needs about {needed / 2**30:.0f} GB for the attention matrices, '
-                                         f'{free / 2**30:.0f} GB free')
-                    print(f'  skipping direct {config} {size}x{size}: {row["direct"]["skipped"]}')
-                    continue
-                if variant == 'ours' and size == 256 and config == args.configs[0] and not args.no_tiling:
-                    exact_paths[config] = osp.abspath(f'.benchmark_exact_{config}_{os.getpid()}.npy')
-                    spec['save_output'] = exact_paths[config]
-                row[variant] = measure(spec, log)
-            rows.append(row)
-
-    switch_rows = (None, [], [])
-    workdir = tempfile.mkdtemp(prefix='rnan_benchmark_')
+    workdir = tempfile.mkdtemp(prefix='rnan_benchmark_')  # every intermediate file; removed however the run ends
     try:
+        exact_paths = {}
+        for config in [] if args.no_variants else args.configs:
+            for size in args.sizes:
+                row = dict(config=config, size=size)
+                for variant in VARIANTS:
+                    spec = dict(base, kind='forward', config=config, size=size, variant=variant)
+                    if size >= 256 or (variant == 'direct' and size >= 128):
+                        spec['repeats'] = 1  # one long run; the warm-up already happened on a small input
+                    needed = direct_attention_bytes(1, size)
+                    if variant == 'direct' and free is not None and needed > 0.8 * free:
+                        row['direct'] = dict(skipped=f'needs about {needed / 2**30:.0f} GB for the attention matrices, '
+                                             f'{free / 2**30:.0f} GB free')
+                        print(f'  skipping direct {config} {size}x{size}: {row["direct"]["skipped"]}')
+                        continue
+                    if variant == 'ours' and size == 256 and config == args.configs[0] and not args.no_tiling:
+                        exact_paths[config] = osp.join(workdir, f'exact_{config}.npy')
+                        spec['save_output'] = exact_paths[config]
+                    row[variant] = measure(spec, log)
+                rows.append(row)
+
+        switch_rows = (None, [], [])
         if not args.no_precision:
             chosen = switches or (GPU_SETTINGS if device.type == 'cuda' else CPU_SETTINGS)
             settings = [dict(s, tf32=s.get('tf32', args.tf32)) for s in chosen
                         if not (args.no_compile and s.get('compile'))]
             switch_rows = measure_precision(base, settings, workdir, log, not args.no_train, args.precision_size,
                                             args.quality_steps)
+
+        train = {}
+        if not args.no_train and not args.no_variants:
+            for variant in VARIANTS:
+                spec = dict(base, kind='train', config='grey', variant=variant, repeats=1)  # ~15 s a step
+                train[variant] = measure(spec, log)
+
+        tiling = []
+        if not args.no_tiling and exact_paths:
+            for config, exact in exact_paths.items():
+                for tile in (64, 128):
+                    spec = dict(base, kind='tiling', config=config, size=256, tile=tile, overlap=16, repeats=1,
+                                exact_output=exact)
+                    tiling.append((config, tile, measure(spec, log)))
     finally:
-        for name in os.listdir(workdir):
-            os.remove(osp.join(workdir, name))
-        os.rmdir(workdir)
-
-    train = {}
-    if not args.no_train and not args.no_variants:
-        for variant in VARIANTS:
-            spec = dict(base, kind='train', config='grey', variant=variant, repeats=1)  # ~15 s a step
-            train[variant] = measure(spec, log)
-
-    tiling = []
-    if not args.no_tiling and exact_paths:
-        for config, exact in exact_paths.items():
-            for tile in (64, 128):
-                spec = dict(base, kind='tiling', config=config, size=256, tile=tile, overlap=16, repeats=1,
-                            exact_output=exact)
-                tiling.append((config, tile, measure(spec, log)))
-            os.remove(exact)
+        shutil.rmtree(workdir, ignore_errors=True)
 
     data_result = None
     if not args.no_data:

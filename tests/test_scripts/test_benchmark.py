@@ -2,6 +2,7 @@
 process, the JSON holds the measurements, and the printed table and goals are computed from them. The real run
 (64-256 pixels, training step, tiling, switches, data; about 20 minutes) is for the README, not the test suite."""
 import json
+import os
 import pytest
 import re
 import subprocess
@@ -117,3 +118,29 @@ def test_switches_choose_the_rows_and_bad_words_are_refused(capsys):
         with pytest.raises(SystemExit) as stop:
             benchmark.parse_switches(text, parser)
         assert stop.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_an_interrupted_run_leaves_no_intermediate_file(tmp_path, monkeypatch):
+    """Intermediate outputs (the exact 256² output for the tiling rows, the switch rows' files) live in one
+    temporary folder, removed however the run ends; nothing is written beside the user's files."""
+    import tempfile
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path / 'tmp'))
+    (tmp_path / 'tmp').mkdir()
+    seen = []
+
+    def interrupted(spec, log, timeout=None):  # Ctrl-C while the exact output is being measured
+        seen.append(spec)
+        if not spec.get('save_output'):
+            return dict(time_s=1.0, peak_mb=1.0)
+        assert spec['save_output'].startswith(str(tmp_path / 'tmp'))
+        open(spec['save_output'], 'wb').close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(benchmark, 'measure', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        benchmark.main(['--sizes', '256', '--configs', 'grey', '--device', 'cpu', '--no-train', '--no-precision',
+                        '--no-data'])
+    assert [s['variant'] for s in seen] == ['floor', 'ours']
+    assert os.listdir(tmp_path / 'tmp') == [] and sorted(os.listdir(tmp_path)) == ['tmp']
