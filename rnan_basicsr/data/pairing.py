@@ -138,11 +138,11 @@ def pair_images(label, gt_root, lq_root=None, backend='disk', filename_tmpl='{}'
     return pairs
 
 
-def _looks_like(gt, lq):
+def _looks_like(gt, lq, gt_name):
     """Words for the factor between a GT size and an LQ size: ``x4``, ``the same size ...``, or None."""
     (gh, gw), (lh, lw) = gt, lq
     if (gh, gw) == (lh, lw):
-        return 'the same size as their HR images (x1: not downscaled)'
+        return f'the same size as their {gt_name} images (x1: not downscaled)'
     factor = round(gh / lh) if lh else 0
     if factor >= 2 and gh // factor == lh and gw // factor == lw:
         return f'x{factor}'
@@ -183,7 +183,7 @@ def check_sizes(pairs, label, scale=1, exact=True, gt_size=None, names=('GT', 'L
             rule = 'restoration at scale 1: both the same size'
         else:
             rule = f'{gt_name} = {lq_name} x scale' if exact else f'{gt_name} // scale = {lq_name}'
-        looks = _looks_like(gt, lq) if scale != 1 else None
+        looks = _looks_like(gt, lq, gt_name) if scale != 1 else None
         seen = f' These {lq_name} images are {looks}.' if looks else ''
         raise InputError(f'{label}: {lq_name} image {pair.lq_where} is {lq[1]}x{lq[0]} and its {gt_name} image '
                          f'{pair.gt_where} is {gt[1]}x{gt[0]}, which does not fit scale {scale} ({rule}).{seen} '

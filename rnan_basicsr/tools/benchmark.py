@@ -126,6 +126,20 @@ def timed(function, repeats, device):
     return min(times), times
 
 
+def warm_up_and_time(warm_up, call, spec, device, compiled):
+    """Call ``warm_up`` once (kernels, allocator, compilation), then time ``call`` (best of ``spec['repeats']``).
+
+    Returns the measurement: ``time_s``, ``times_s``, ``peak_mb`` (after the warm-up), ``compiled`` and, for compiled
+    rows, ``first_call_s``: the warm-up's time, compilation included.
+    """
+    first_s, _ = timed(warm_up, 1, device)
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+    best, times = timed(call, spec['repeats'], device)
+    return dict(time_s=best, times_s=times, peak_mb=peak_memory_mb(device), compiled=compiled,
+                first_call_s=first_s if spec.get('compile') else None)
+
+
 def setting_of(spec):
     """The switches of a spec: (precision name, channels_last, compile, tf32)."""
     return (spec.get('amp') or 'fp32', bool(spec.get('channels_last')), bool(spec.get('compile')),
@@ -173,15 +187,10 @@ def measure_forward(spec, device):
         with torch.inference_mode(), autocast():
             outputs[:] = [forward_net(x)]
 
-    # warm-up: kernels, allocator; a compiled network compiles for the timed size (its first call is timed too)
-    started = time.perf_counter()
-    forward(lq if spec.get('compile') else lq[..., :32, :32])
-    first_s = time.perf_counter() - started
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
-    best, times = timed(lambda: forward(lq), spec['repeats'], device)
-    result = dict(time_s=best, times_s=times, peak_mb=peak_memory_mb(device), compiled=forward_net.is_compiled,
-                  first_call_s=first_s if spec.get('compile') else None)
+    # a compiled network warms up (compiles) on the timed size, an eager one on a small crop
+    warm_up_input = lq if spec.get('compile') else lq[..., :32, :32]
+    result = warm_up_and_time(lambda: forward(warm_up_input), lambda: forward(lq), spec, device,
+                              forward_net.is_compiled)
     if spec.get('save_output'):
         np.save(spec['save_output'], outputs[0].float().cpu().numpy())
     if spec.get('quality'):  # the same switches on the trained network
@@ -226,14 +235,7 @@ def measure_train_step(spec, device):
     def step():
         training_step(forward, to_format, autocast, net.parameters(), optimizer, lq, gt, scaler)
 
-    started = time.perf_counter()
-    step()  # warm-up (also allocates Adam's state, compiles)
-    first_s = time.perf_counter() - started
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
-    best, times = timed(step, spec['repeats'], device)
-    result = dict(time_s=best, times_s=times, peak_mb=peak_memory_mb(device), compiled=forward.is_compiled,
-                  first_call_s=first_s if spec.get('compile') else None)
+    result = warm_up_and_time(step, step, spec, device, forward.is_compiled)  # the warm-up also allocates Adam's state
     if spec.get('quality'):  # one step's output and gradients on the trained network, same switches
         small = load_quality_net(spec, device).train()
         forward, to_format, autocast = prepare(small, spec, device)
