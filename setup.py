@@ -9,6 +9,7 @@ from setuptools import find_packages, setup
 from os import path as osp
 
 HERE = osp.dirname(osp.abspath(__file__))
+DOCS_REQUIRES = ['mkdocs>=1.6', 'mkdocs-material>=9.5']
 
 
 def get_version():
@@ -50,7 +51,11 @@ setup(
         'tqdm>=4.40',
     ],
     extras_require={
-        'test': ['pytest>=7', 'scikit-image>=0.19', 'flake8>=5', 'isort>=5.10'],
+        # The docs site (mkdocs.yml): MkDocs with the Material theme, the usual pair for plain-Markdown project docs;
+        # 1.6 for the link/anchor/nav validation that `mkdocs build --strict` enforces.
+        'docs': DOCS_REQUIRES,
+        # The test suite builds the site (tests/test_docs_site.py), so the test extra includes the docs extra.
+        'test': ['pytest>=7', 'scikit-image>=0.19', 'flake8>=5', 'isort>=5.10'] + DOCS_REQUIRES,
     },
     entry_points={'console_scripts': ['basicsr = rnan_basicsr.cli:main']},
     classifiers=[
