@@ -1,7 +1,9 @@
-"""The README's commands run as written: the fenced bash blocks marked ``<!-- README test: NAME -->`` (data
-preparation, test inputs, evaluation, inference) are expanded by bash and every command they give is run, in order,
-on tiny stand-in data laid out as the README says, so the README cannot drift from the scripts."""
+"""The documentation's commands run as written: the fenced bash blocks marked ``<!-- README test: NAME -->`` in
+README.md and the pages under docs/ (data preparation, test inputs, evaluation, inference) are expanded by bash and
+every command they give is run, in order, on tiny stand-in data laid out as the docs say, so neither the README nor
+the docs can drift from the scripts. A block keeps its name when it moves between the README and a page."""
 import cv2
+import glob
 import os
 import pytest
 import re
@@ -25,16 +27,37 @@ SCENARIOS = {
 TEST_SETS = ('Kodak24', 'CBSD68', 'Urban100', 'LIVE1', 'Classic5', 'McMaster', 'Set5', 'Set14', 'B100', 'Manga109')
 
 
+def documentation_files():
+    """README.md and every page of the docs site (docs/*.md), the files whose marked blocks are run."""
+    return [osp.join(ROOT, 'README.md')] + sorted(glob.glob(osp.join(ROOT, 'docs', '*.md')))
+
+
 def readme_blocks():
-    with open(osp.join(ROOT, 'README.md'), encoding='utf-8') as f:
-        found = MARKER.findall(f.read())
+    """``{name: bash script}`` of every marked block of the README and the docs pages."""
+    found, markers = [], 0
+    for file in documentation_files():
+        with open(file, encoding='utf-8') as f:
+            text = f.read()
+        found += MARKER.findall(text)
+        markers += text.count('<!-- README test:')
     blocks = dict(found)
-    assert len(blocks) == len(found), 'two README blocks have the same test name'
+    assert len(blocks) == len(found), 'two marked blocks of the README and docs/ have the same test name'
+    assert len(found) == markers, 'a "<!-- README test: NAME -->" marker is not followed by a ```bash block'
     return blocks
 
 
 def test_every_marked_block_is_run_by_a_scenario():
     assert sorted(readme_blocks()) == sorted(name for names in SCENARIOS.values() for name in names)
+
+
+def test_the_marked_blocks_are_read_from_the_docs_pages_too(tmp_path, monkeypatch):
+    """A block moved from the README into a page of docs/ is still found (and so still run)."""
+    (tmp_path / 'docs').mkdir()
+    (tmp_path / 'README.md').write_text('# entrance\n', encoding='utf-8')
+    (tmp_path / 'docs' / 'page.md').write_text('<!-- README test: moved -->\n```bash\npython scripts/x.py\n```\n',
+                                               encoding='utf-8')
+    monkeypatch.setattr(sys.modules[__name__], 'ROOT', str(tmp_path))
+    assert readme_blocks() == {'moved': 'python scripts/x.py\n'}
 
 
 def _write(path, img):
