@@ -14,7 +14,7 @@ Training, losses, optimizers, schedulers, EMA, checkpoints and the validation lo
 * validation images in TensorBoard (LQ | output | GT, side by side) when training logs to TensorBoard;
 * the learning rate in TensorBoard (scalar ``lr``, at every ``logger.print_freq`` iterations like the losses):
   BasicSR's MessageLogger prints the learning rates but does not send them there;
-* speed and precision switches (all optional; see ``README.md``, "Mixed precision and speed switches")::
+* speed and precision switches (all optional; see ``docs/performance.md``, "Mixed precision and speed switches")::
 
       train:
         mixed_precision: ~     # bf16 | fp16 (autocast; fp16 with a GradScaler saved in the training states) | ~
