@@ -291,6 +291,8 @@ def load_resume_state(opt):
     """
     from basicsr.utils import check_resume
 
+    from rnan_basicsr.models.resume_policy import check_resume_options
+
     if opt['auto_resume']:
         found = _auto_resume_state(opt)
         check_archived_states(opt, found[0]['iter'] if found else None)
@@ -306,6 +308,7 @@ def load_resume_state(opt):
         _check_state_belongs_to_experiment(opt, path)
         weights = _load_networks(opt, state, path)
     check_networks_fit(opt, path, weights)
+    check_resume_options(opt, state, path)
     for stale in remove_stale_temp_files(opt):
         _warn(f'removed {stale}, an incomplete file left by a run that was killed while saving.', opt)
     check_resume(opt, state['iter'])
