@@ -106,9 +106,12 @@ def _why_inexact(cls, saved, wanted, iteration):
         old = [step + 2 for step in _cosine_restarts(saved) if step < last]  # step e sets iteration e + 1's lr
         new = [step + 2 for step in _cosine_restarts(wanted) if step < last]
         if old != new:
-            return (f'the trained cycles restarted at iterations {old}, the new periods put those restarts at {new}. '
-                    f'Keep the periods of the cycles before iteration {iteration}; the current and later ones may '
-                    'change')
+            def restarts(steps):
+                return f'restarts at iterations {steps}' if steps else 'no restart'
+
+            return (f'up to iteration {iteration} the state\'s periods had {restarts(old)}, the new periods have '
+                    f'{restarts(new)}. Keep the periods of the cycles before iteration {iteration}; the current and '
+                    'later ones may change')
         return None
     if schedule_of(saved) != schedule_of(wanted):
         return f'{cls.__name__} is not one this policy knows how to continue'

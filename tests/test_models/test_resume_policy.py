@@ -130,8 +130,10 @@ def _opt(scheduler, optim=OPTIM, model_type='RNANModel'):
     (MULTISTEP, 6, dict(MULTISTEP, gamma=0.1), 'gamma 0.5 → 0.1): iteration 5 was trained at 0.5 x'),
     (MULTISTEP, 4, dict(MULTISTEP, milestones=[2]), 'milestones [4] → [2]): iteration 3 was trained at 1 x'),
     (dict(COSINE, periods=[3, 6], restart_weights=[1, 1]), 6, dict(COSINE, periods=[4, 5], restart_weights=[1, 1]),
-     'the trained cycles restarted at iterations [5], the new periods put those restarts at [6]'),
-    (COSINE, 6, dict(COSINE, periods=[2, 4], restart_weights=[1, 1]), 'the new periods put those restarts at [4]'),
+     "up to iteration 6 the state's periods had restarts at iterations [5], the new periods have restarts at "
+     'iterations [6]'),
+    (COSINE, 6, dict(COSINE, periods=[2, 4], restart_weights=[1, 1]),
+     'no restart, the new periods have restarts at iterations [4]'),
     (MULTISTEP, 4, COSINE, 'train.scheduler builds a CosineAnnealingRestartLR, but training state'),
 ])
 def test_changes_that_would_rewrite_trained_iterations_are_refused(old, iteration, new, expected):
