@@ -1,32 +1,45 @@
-"""The resume policy: what a resumed run does when the option file and the training state disagree.
+"""The resume policy: which training state a run resumes from, and what it does when the option file and the state
+disagree.
 
-BasicSR's ``resume_training`` loads the state's optimizer and scheduler dicts over the ones built from the option file,
-so the state's schedule silently won: new milestones were ignored, and a cosine schedule made longer crashed at its
-first new iteration. Here the option file wins wherever that is exact:
+**Which state** (:func:`choose_resume_state`): with ``--auto_resume`` the newest state whose files all load (damaged
+ones are skipped with a warning), never silently none when checkpoints exist, never one older than a state that an
+earlier start archived; with ``path.resume_state`` that file, which must belong to this experiment. Its networks must
+fit ``network_g`` and its optimizer moments the model's parameters.
 
-* **Schedule** (``train.scheduler``): its values (milestones, gamma, restarts, periods, restart_weights, eta_min) are
-  applied to the restored scheduler at the state's position; the position itself (iteration, base learning rates,
-  current learning rate) stays the state's. ``RNANModel.resume_training`` does this and logs one line naming what
-  changed (old → new).
-* **Refused** in one line before anything is written (:func:`check_resume_options`, called where the state is loaded,
-  before ``train_pipeline`` creates or writes anything): another scheduler type; a MultiStep change that alters the
-  learning rate of an iteration already trained (its learning rate is carried from step to step, so the run would not
-  be the one the option file describes); a cosine restart moved, added or removed before the state's iteration; an
-  optimizer of another type or with other settings (``lr``, ``betas``... were used by every iteration so far); a
-  model type that restores the state's schedule (BasicSR's ``SRModel``), since the change would be silently ignored.
+**The schedule**: BasicSR's ``resume_training`` loads the state's optimizer and scheduler dicts over the ones built
+from the option file, so the state's schedule silently won: new milestones were ignored, and a cosine schedule made
+longer crashed at its first new iteration. Here the option file wins wherever that is exact:
 
-A cosine cycle has no such carried value: its learning rate is a function of the iteration, so changing the current
-cycle (``periods=[6]`` → ``[12]``, its weight, ``eta_min``) continues on the new curve from the state's iteration.
+* ``train.scheduler``'s values (milestones, gamma, restarts, periods, restart_weights, eta_min) are applied to the
+  restored scheduler at the state's position; the position itself (iteration, base learning rates, current learning
+  rate) stays the state's. ``RNANModel.resume_training`` does this and logs one line naming what changed (old → new).
+* Refused in one line before anything is written (:func:`check_resume_options`): another scheduler type; a MultiStep
+  change that alters the learning rate of an iteration already trained (the rate is carried from step to step, so
+  the run would not be the one the option file describes); a cosine restart moved, added or removed before the
+  state's iteration; an optimizer of another type or with other settings (``lr``, ``betas``... were used by every
+  iteration so far); a model type that restores the state's schedule (BasicSR's ``SRModel``), since the change would
+  be silently ignored.
 
-This is the plugin's decision, not a BasicSR 1.4.2 adapter, so it lives beside the model that applies it rather than
-in :mod:`rnan_basicsr.compat` (whose :mod:`~rnan_basicsr.compat.resume` only finds and loads states safely).
+A cosine cycle has no carried value: its learning rate is a function of the iteration, so changing the current cycle
+(``periods=[6]`` → ``[12]``, its weight, ``eta_min``) continues on the new curve from the state's iteration.
+
+Why here and not in :mod:`rnan_basicsr.compat`: compat holds only adapters that make BasicSR 1.4.2 do what it means
+to on today's stack (:mod:`rnan_basicsr.compat.resume` loads states on the CPU with ``weights_only=True`` from the
+experiment root). These are decisions of this plugin; the schedule is applied at BasicSR's own place for it, the
+model's ``resume_training``, and everything refused is refused where the state is first loaded, before
+``train_pipeline`` creates or writes anything.
 """
 import inspect
 import math
+import os
 import torch
 from collections import Counter
+from os import path as osp
 
+from rnan_basicsr.compat.resume import (_warn, list_network_files, list_training_states, load_training_state,
+                                        network_files)
 from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.weights import describe_mismatch, expected_state_dict, load_checkpoint, select_params
 
 # torch's LRScheduler keeps the position in these attributes; every other entry of a scheduler's state dict is the
 # schedule (the class's arguments and what it derives from them, e.g. CosineAnnealingRestartLR.cumulative_period)
@@ -279,3 +292,192 @@ def _next_lr(scheduler):
         return scheduler.get_lr()[0]
     finally:
         scheduler.last_epoch -= 1
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# which state: the newest usable one, never one of another experiment or network, never forgetting an archived one
+# ---------------------------------------------------------------------------------------------------------------------
+def _mismatch_fix(opt):
+    return (f"network_g or scale was changed since it was saved. To continue that run, restore the options it was "
+            f"saved with (BasicSR keeps a copy in {opt['path'].get('experiments_root', 'experiments/<name>')}); to "
+            f"train the changed network, use a new name (starting over without --auto_resume / resume_state renames "
+            f"the experiment folder to <name>_archived_<time>).")
+
+
+def check_networks_fit(opt, state_path, weights_by_key):
+    """Raise an InputError if the saved network weights of a state do not fit the networks of ``opt``."""
+    for key, (path, weights) in weights_by_key.items():
+        expected = expected_state_dict(opt[key])
+        if expected is None:
+            continue
+        found, _ = select_params(weights, 'params', path, f'network weights of training state {state_path!r}')
+        mismatch = describe_mismatch(expected, found)
+        if mismatch:
+            raise InputError(f'training state {state_path!r} is from a different network: its weights {path!r} do '
+                             f'not fit {key} ({opt[key].get("type")}): {mismatch}. {_mismatch_fix(opt)}')
+
+
+def check_optimizers_fit(optimizers, schedulers, state, state_path):
+    """Raise an InputError if the optimizer / scheduler states of ``state`` do not belong to these parameters.
+
+    ``Optimizer.load_state_dict`` checks only the number of parameters per group; a state saved for another network
+    of the same depth (other ``num_feat``, channels or scale) would load and fail at the next step with a size error.
+    Every saved per-parameter tensor (Adam's ``exp_avg``, SGD's ``momentum_buffer``...) must have its parameter's
+    shape.
+    """
+    where = f'training state {state_path!r}' if state_path else 'the training state'
+    saved_optimizers, saved_schedulers = state['optimizers'], state['schedulers']
+    if len(saved_optimizers) != len(optimizers) or len(saved_schedulers) != len(schedulers):
+        raise InputError(f'{where} holds {len(saved_optimizers)} optimizer(s) and {len(saved_schedulers)} '
+                         f'scheduler(s), but this model has {len(optimizers)} and {len(schedulers)}: it was saved by '
+                         'another model_type or training setup (train.optim_*, scheduler).')
+    for index, (optimizer, saved) in enumerate(zip(optimizers, saved_optimizers)):
+        groups, saved_groups = optimizer.param_groups, saved.get('param_groups', [])
+        sizes, saved_sizes = [len(g['params']) for g in groups], [len(g['params']) for g in saved_groups]
+        if sizes != saved_sizes:
+            raise InputError(f'{where} is from a different network: optimizer {index} was saved for parameter '
+                             f'groups of sizes {saved_sizes}, this model has {sizes}. {_mismatch_fix_short()}')
+        for group, saved_group in zip(groups, saved_groups):
+            for param, param_id in zip(group['params'], saved_group['params']):
+                for name, value in saved.get('state', {}).get(param_id, {}).items():
+                    if torch.is_tensor(value) and value.dim() > 0 and tuple(value.shape) != tuple(param.shape):
+                        raise InputError(f'{where} is from a different network: optimizer {index} holds {name} '
+                                         f'of shape {tuple(value.shape)} for a parameter of shape '
+                                         f'{tuple(param.shape)}. {_mismatch_fix_short()}')
+
+
+def _mismatch_fix_short():
+    return ('The network options (network_g, scale) were changed since it was saved: restore them, or train the '
+            'changed network under a new name.')
+
+
+def _load_networks(opt, state, state_path):
+    """``{key: (path, weights)}`` of the networks saved with ``state``; InputError if one is missing or bad."""
+    loaded = {}
+    for key, path in network_files(opt, state['iter']).items():
+        if not osp.isfile(path):
+            raise InputError(f'training state {state_path!r} (iteration {state["iter"]}) needs its network weights '
+                             f'{path!r}, which do not exist (BasicSR loads {key} from there when resuming).')
+        loaded[key] = (path, load_checkpoint(path, what=f'network weights of training state {state_path!r}'))
+    return loaded
+
+
+def _check_state_belongs_to_experiment(opt, path):
+    """A state of experiments/A given while ``name`` is B would load B's networks and write into B: refuse it."""
+    state_dir = osp.realpath(osp.dirname(osp.abspath(path)))
+    expected = osp.realpath(opt['path']['training_states'])
+    if state_dir != expected and osp.basename(state_dir) == 'training_states':
+        other = osp.basename(osp.dirname(state_dir))
+        raise InputError(f"path.resume_state {path!r} belongs to experiment {other!r}, but name is {opt['name']!r}: "
+                         f"resuming reads the network weights from and writes to experiments/{opt['name']}. Set "
+                         f"name: {other} to continue that experiment (without --debug, which prefixes debug_), or "
+                         f"start a new experiment from its weights with path.pretrain_network_g.")
+
+
+def _auto_resume_state(opt):
+    """The newest usable state under the experiment root as ``(state, path, weights)``, or None to start fresh.
+
+    A state is usable when it and every network file of its iteration load. Unusable ones are skipped with a
+    warning naming them. Starting from iteration 0 is allowed only when nothing but an interrupted first checkpoint
+    would be lost; older checkpoints without any usable state raise an InputError (BasicSR would silently rename
+    the experiment to ``*_archived_*`` and start over).
+    """
+    states_dir, models_dir = opt['path']['training_states'], opt['path']['models']
+    skipped = []
+    for path in list_training_states(states_dir):
+        try:
+            state = load_training_state(path)
+            weights = _load_networks(opt, state, path)
+        except InputError as error:
+            _warn(f'--auto_resume skips {osp.basename(path)}: {error}', opt)
+            skipped.append(path)
+            continue
+        return state, path, weights
+
+    networks = list_network_files(models_dir)
+    if not networks and not skipped:
+        return None
+    iterations = {it for _, it in networks} | {int(osp.basename(p).split('.')[0]) for p in skipped}
+    newest = max(iterations)
+    if newest >= 0 and iterations == {newest}:  # only the first checkpoint exists, and it is incomplete
+        _warn(f'--auto_resume: no complete training state in {states_dir} (the run stopped while writing its first '
+              f'checkpoint, iteration {newest}); starting from iteration 0.', opt)
+        return None
+    ordered = sorted(networks.items(), key=lambda item: (item[0][1] < 0, item[0][1], item[0][0]))  # latest last
+    shown = ', '.join(osp.basename(path) for _, path in ordered[-3:])
+    states = (f'only unusable states ({", ".join(osp.basename(p) for p in skipped)}, see the warnings above)'
+              if skipped else 'no training state')
+    raise InputError(f'--auto_resume: {models_dir} holds network checkpoints ({shown}) but {states_dir} has '
+                     f'{states}, so training cannot continue where it stopped (a state holds the iteration, optimizer '
+                     f'and scheduler). To start a new run from those weights, set path.pretrain_network_g to one of '
+                     f'them under a new name; to start over, run without --auto_resume (BasicSR then renames '
+                     f"experiments/{opt['name']} to {opt['name']}_archived_<time>).")
+
+
+def _newest_archived_state(opt):
+    """``(iteration, path)`` of the newest training state in ``experiments/<name>_archived_*``, or None."""
+    root = osp.dirname(opt['path']['experiments_root'])
+    prefix = f"{opt['name']}_archived_"
+    newest = None
+    if osp.isdir(root):
+        for folder in os.listdir(root):
+            if folder.startswith(prefix):
+                for path in list_training_states(osp.join(root, folder, 'training_states'))[:1]:
+                    iteration = int(osp.basename(path).split('.')[0])
+                    if newest is None or iteration > newest[0]:
+                        newest = (iteration, path)
+    return newest
+
+
+def check_archived_states(opt, resumed_iteration):
+    """Refuse to let ``--auto_resume`` forget a run whose newest state was archived.
+
+    When an earlier start without ``--auto_resume`` renamed ``experiments/<name>`` to ``<name>_archived_<time>``, the
+    newest state may sit there while ``experiments/<name>`` holds an older one, or none: resuming (or starting from
+    0) would silently drop those iterations. This says where the newest state is and how to continue from it.
+    """
+    archived = _newest_archived_state(opt)
+    if archived is None or (resumed_iteration is not None and archived[0] <= resumed_iteration):
+        return
+    iteration, path = archived
+    archive = osp.dirname(osp.dirname(path))
+    current = opt['path']['experiments_root']
+    here = (f'{current} holds no training state' if resumed_iteration is None else
+            f'{current} holds only older states (newest: iteration {resumed_iteration})')
+    other = ('to continue from the older state instead, set path.resume_state to it and run without --auto_resume'
+             if resumed_iteration is not None else f'to start over, run without --auto_resume (BasicSR then archives '
+             f'{current})')
+    raise InputError(f"--auto_resume: the newest training state of experiment {opt['name']!r} is iteration "
+                     f'{iteration} in the archived folder {archive} ({path}), but {here}. To continue from iteration '
+                     f'{iteration}, move {current} aside (mv {current} {current}_aside, if it exists) and the archive '
+                     f'back (mv {archive} {current}), then run the same command again; {other}.')
+
+
+def choose_resume_state(opt):
+    """The training state a run resumes from, checked against the options: ``(state, path)``, or None to start anew.
+
+    With ``--auto_resume`` the newest usable state in ``opt['path']['training_states']`` (see
+    :func:`_auto_resume_state`), unless a newer one sits in an archive (:func:`check_archived_states`). Otherwise
+    ``opt['path']['resume_state']`` if set; it must belong to this experiment and its network weights must exist.
+    Either way the saved networks must fit the networks of ``opt`` (shapes), and the optimizer and schedule must be
+    ones the run can continue (:func:`check_resume_options`).
+
+    Raises:
+        InputError: one line naming the state, what does not fit, and the way on.
+    """
+    if opt['auto_resume']:
+        found = _auto_resume_state(opt)
+        check_archived_states(opt, found[0]['iter'] if found else None)
+        if found is None:
+            return None
+        state, path, weights = found
+    else:
+        path = opt['path'].get('resume_state')
+        if not path:
+            return None
+        state = load_training_state(path)
+        _check_state_belongs_to_experiment(opt, path)
+        weights = _load_networks(opt, state, path)
+    check_networks_fit(opt, path, weights)
+    check_resume_options(opt, state, path)
+    return state, path
