@@ -189,7 +189,8 @@ def check_optimizer_change(key, saved, optimizer, state_path):
         if not math.isclose(saved_lr, new_group['initial_lr'], rel_tol=1e-12):
             changes.insert(0, f'lr {saved_lr:g} → {new_group["initial_lr"]:g}')
         if changes:
-            raise InputError(f'train.{key} cannot change from training state {state_path!r} ({"; ".join(changes)}): '
+            raise InputError(f'train.{key} ({kind}) cannot change from training state {state_path!r} '
+                             f'({"; ".join(changes)}): '
                              'every iteration so far was trained with the saved settings, so the resumed run would '
                              f'not be the one the option file describes. To continue it, {HOW_TO_GO_ON}')
 

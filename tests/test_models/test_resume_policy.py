@@ -144,10 +144,12 @@ def test_changes_that_would_rewrite_trained_iterations_are_refused(old, iteratio
 
 
 @pytest.mark.parametrize('optim, expected', [
-    (dict(OPTIM, lr=2e-4), "train.optim_g cannot change from training state 's.state' (lr 0.0001 → 0.0002)"),
+    (dict(OPTIM, lr=2e-4), "train.optim_g (Adam) cannot change from training state 's.state' (lr 0.0001 → 0.0002)"),
     (dict(OPTIM, betas=[0.5, 0.999]), '(betas [0.9, 0.999] → [0.5, 0.999])'),
     ({'type': 'SGD', 'lr': 1e-4, 'momentum': 0.9}, "train.optim_g is SGD, but training state 's.state' holds another"),
     ({'type': 'Adamax', 'lr': 1e-4}, 'train.optim_g is Adamax, but'),
+    ({'type': 'AdamW', 'lr': 1e-4, 'weight_decay': 0}, '(AdamW) cannot change from training state \'s.state\' '
+                                                       '(decoupled_weight_decay False → True)'),
 ])
 def test_another_optimizer_or_other_optimizer_settings_are_refused(optim, expected):
     state, _ = _state(MULTISTEP, 4)
