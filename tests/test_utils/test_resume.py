@@ -1,4 +1,5 @@
-"""rnan_basicsr.utils.resume: which training state `--auto_resume` / `resume_state` use, and the errors for mistakes.
+"""Resuming (compat.resume loads, models.resume_policy chooses and checks): which training state `--auto_resume` /
+`resume_state` use, the schedule a resumed run trains, and the errors for mistakes.
 
 The experiments here are written as BasicSR writes them (a tiny RNAN trained a few Adam steps with BasicSR's
 MultiStepRestartLR; `{'params': ...}` weights and `{'epoch', 'iter', 'optimizers', 'schedulers'}` states).
