@@ -11,7 +11,7 @@ One module per concern:
 :mod:`.imports`           ``import basicsr`` on torchvision >= 0.17 (``functional_tensor`` was renamed)
 :mod:`.options`           option files read with a safe YAML loader; ``--force_yml`` values parsed as YAML, not eval
 :mod:`.checkpoints`       atomic checkpoint writes in a safe order; a write that fails stops training; safe loading
-:mod:`.resume`            resuming without CUDA, from the experiment root, with every state checked before use
+:mod:`.resume`            training states loaded without CUDA, with ``weights_only``, from the experiment root
 :mod:`.distributed`       gloo and DDP without ``device_ids`` when there is no CUDA
 :mod:`.tb_logger`         one TensorBoard events file per run, clean curves after a resume
 :mod:`.training_loop`     epochs counted from the real batches; the final validation at ``total_iter``

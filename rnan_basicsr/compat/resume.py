@@ -1,10 +1,16 @@
-"""Finding, loading and checking BasicSR training states (``<iter>.state``) for ``resume_state`` and ``--auto_resume``.
+"""Finding and loading BasicSR training states (``<iter>.state``) safely: the adapter behind ``--auto_resume`` and
+``path.resume_state``.
 
 A training state is what ``BaseModel.save_training_state`` writes: ``{'epoch', 'iter', 'optimizers',
 'schedulers'}``. The matching network weights are ``models/net_<x>_<iter>.pth`` in the same experiment, one per
 ``network_<x>`` of the options; BasicSR's ``check_resume`` points ``pretrain_network_<x>`` there. A state is only
 usable together with those files: with :mod:`rnan_basicsr.compat` every network file is written (atomically) before
 its state, so a kill leaves at worst a newest network file without its state, never a state without its network.
+
+What BasicSR 1.4.2 gets wrong is fixed here: states are loaded on the CPU with ``weights_only=True`` (its
+``load_resume_state`` needs CUDA and full pickle) from the experiment root (it looks under the current directory), and
+temporary files of a killed run are removed. Which state to resume from, and what to do when the option file and the
+state disagree, is the plugin's policy, not an adapter: :mod:`rnan_basicsr.models.resume_policy`.
 
 Nothing here calls ``get_root_logger``: resume states are read before ``train_pipeline`` sets up its logger, and an
 early call would leave the run without a log file. Warnings go to stderr, from rank 0 only.
@@ -19,8 +25,7 @@ from os import path as osp
 from rnan_basicsr.compat._patching import is_patched, mark, source_contains
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.script_util import process_is_running
-from rnan_basicsr.weights import (describe_mismatch, expected_state_dict, load_checkpoint, looks_like_weights,
-                                  select_params)
+from rnan_basicsr.weights import looks_like_weights
 
 STATE_KEYS = ('epoch', 'iter', 'optimizers', 'schedulers')
 # ``atomic_torch_save`` writes ``.<name>.tmp<pid>`` before renaming it to ``<name>``; a kill leaves such a file behind
@@ -98,60 +103,6 @@ def network_files(opt, iteration):
     }
 
 
-def _mismatch_fix(opt):
-    return (f"network_g or scale was changed since it was saved. To continue that run, restore the options it was "
-            f"saved with (BasicSR keeps a copy in {opt['path'].get('experiments_root', 'experiments/<name>')}); to "
-            f"train the changed network, use a new name (starting over without --auto_resume / resume_state renames "
-            f"the experiment folder to <name>_archived_<time>).")
-
-
-def check_networks_fit(opt, state_path, weights_by_key):
-    """Raise an InputError if the saved network weights of a state do not fit the networks of ``opt``."""
-    for key, (path, weights) in weights_by_key.items():
-        expected = expected_state_dict(opt[key])
-        if expected is None:
-            continue
-        found, _ = select_params(weights, 'params', path, f'network weights of training state {state_path!r}')
-        mismatch = describe_mismatch(expected, found)
-        if mismatch:
-            raise InputError(f'training state {state_path!r} is from a different network: its weights {path!r} do '
-                             f'not fit {key} ({opt[key].get("type")}): {mismatch}. {_mismatch_fix(opt)}')
-
-
-def check_optimizers_fit(optimizers, schedulers, state, state_path):
-    """Raise an InputError if the optimizer / scheduler states of ``state`` do not belong to these parameters.
-
-    ``Optimizer.load_state_dict`` checks only the number of parameters per group; a state saved for another network
-    of the same depth (other ``num_feat``, channels or scale) would load and fail at the next step with a size error.
-    Every saved per-parameter tensor (Adam's ``exp_avg``, SGD's ``momentum_buffer``...) must have its parameter's
-    shape.
-    """
-    where = f'training state {state_path!r}' if state_path else 'the training state'
-    saved_optimizers, saved_schedulers = state['optimizers'], state['schedulers']
-    if len(saved_optimizers) != len(optimizers) or len(saved_schedulers) != len(schedulers):
-        raise InputError(f'{where} holds {len(saved_optimizers)} optimizer(s) and {len(saved_schedulers)} '
-                         f'scheduler(s), but this model has {len(optimizers)} and {len(schedulers)}: it was saved by '
-                         'another model_type or training setup (train.optim_*, scheduler).')
-    for index, (optimizer, saved) in enumerate(zip(optimizers, saved_optimizers)):
-        groups, saved_groups = optimizer.param_groups, saved.get('param_groups', [])
-        sizes, saved_sizes = [len(g['params']) for g in groups], [len(g['params']) for g in saved_groups]
-        if sizes != saved_sizes:
-            raise InputError(f'{where} is from a different network: optimizer {index} was saved for parameter '
-                             f'groups of sizes {saved_sizes}, this model has {sizes}. {_mismatch_fix_short()}')
-        for group, saved_group in zip(groups, saved_groups):
-            for param, param_id in zip(group['params'], saved_group['params']):
-                for name, value in saved.get('state', {}).get(param_id, {}).items():
-                    if torch.is_tensor(value) and value.dim() > 0 and tuple(value.shape) != tuple(param.shape):
-                        raise InputError(f'{where} is from a different network: optimizer {index} holds {name} '
-                                         f'of shape {tuple(value.shape)} for a parameter of shape '
-                                         f'{tuple(param.shape)}. {_mismatch_fix_short()}')
-
-
-def _mismatch_fix_short():
-    return ('The network options (network_g, scale) were changed since it was saved: restore them, or train the '
-            'changed network under a new name.')
-
-
 def remove_stale_temp_files(opt):
     """Remove the ``.<name>.tmp<pid>`` files a killed run left in models/ and training_states/ (rank 0 only).
 
@@ -175,137 +126,26 @@ def remove_stale_temp_files(opt):
     return removed
 
 
-def _load_networks(opt, state, state_path):
-    """``{key: (path, weights)}`` of the networks saved with ``state``; InputError if one is missing or bad."""
-    loaded = {}
-    for key, path in network_files(opt, state['iter']).items():
-        if not osp.isfile(path):
-            raise InputError(f'training state {state_path!r} (iteration {state["iter"]}) needs its network weights '
-                             f'{path!r}, which do not exist (BasicSR loads {key} from there when resuming).')
-        loaded[key] = (path, load_checkpoint(path, what=f'network weights of training state {state_path!r}'))
-    return loaded
-
-
-def _check_state_belongs_to_experiment(opt, path):
-    """A state of experiments/A given while ``name`` is B would load B's networks and write into B: refuse it."""
-    state_dir = osp.realpath(osp.dirname(osp.abspath(path)))
-    expected = osp.realpath(opt['path']['training_states'])
-    if state_dir != expected and osp.basename(state_dir) == 'training_states':
-        other = osp.basename(osp.dirname(state_dir))
-        raise InputError(f"path.resume_state {path!r} belongs to experiment {other!r}, but name is {opt['name']!r}: "
-                         f"resuming reads the network weights from and writes to experiments/{opt['name']}. Set "
-                         f"name: {other} to continue that experiment (without --debug, which prefixes debug_), or "
-                         f"start a new experiment from its weights with path.pretrain_network_g.")
-
-
-def _auto_resume_state(opt):
-    """The newest usable state under the experiment root as ``(state, path, weights)``, or None to start fresh.
-
-    A state is usable when it and every network file of its iteration load. Unusable ones are skipped with a
-    warning naming them. Starting from iteration 0 is allowed only when nothing but an interrupted first checkpoint
-    would be lost; older checkpoints without any usable state raise an InputError (BasicSR would silently rename
-    the experiment to ``*_archived_*`` and start over).
-    """
-    states_dir, models_dir = opt['path']['training_states'], opt['path']['models']
-    skipped = []
-    for path in list_training_states(states_dir):
-        try:
-            state = load_training_state(path)
-            weights = _load_networks(opt, state, path)
-        except InputError as error:
-            _warn(f'--auto_resume skips {osp.basename(path)}: {error}', opt)
-            skipped.append(path)
-            continue
-        return state, path, weights
-
-    networks = list_network_files(models_dir)
-    if not networks and not skipped:
-        return None
-    iterations = {it for _, it in networks} | {int(osp.basename(p).split('.')[0]) for p in skipped}
-    newest = max(iterations)
-    if newest >= 0 and iterations == {newest}:  # only the first checkpoint exists, and it is incomplete
-        _warn(f'--auto_resume: no complete training state in {states_dir} (the run stopped while writing its first '
-              f'checkpoint, iteration {newest}); starting from iteration 0.', opt)
-        return None
-    ordered = sorted(networks.items(), key=lambda item: (item[0][1] < 0, item[0][1], item[0][0]))  # latest last
-    shown = ', '.join(osp.basename(path) for _, path in ordered[-3:])
-    states = (f'only unusable states ({", ".join(osp.basename(p) for p in skipped)}, see the warnings above)'
-              if skipped else 'no training state')
-    raise InputError(f'--auto_resume: {models_dir} holds network checkpoints ({shown}) but {states_dir} has '
-                     f'{states}, so training cannot continue where it stopped (a state holds the iteration, optimizer '
-                     f'and scheduler). To start a new run from those weights, set path.pretrain_network_g to one of '
-                     f'them under a new name; to start over, run without --auto_resume (BasicSR then renames '
-                     f"experiments/{opt['name']} to {opt['name']}_archived_<time>).")
-
-
-def _newest_archived_state(opt):
-    """``(iteration, path)`` of the newest training state in ``experiments/<name>_archived_*``, or None."""
-    root = osp.dirname(opt['path']['experiments_root'])
-    prefix = f"{opt['name']}_archived_"
-    newest = None
-    if osp.isdir(root):
-        for folder in os.listdir(root):
-            if folder.startswith(prefix):
-                for path in list_training_states(osp.join(root, folder, 'training_states'))[:1]:
-                    iteration = int(osp.basename(path).split('.')[0])
-                    if newest is None or iteration > newest[0]:
-                        newest = (iteration, path)
-    return newest
-
-
-def check_archived_states(opt, resumed_iteration):
-    """Refuse to let ``--auto_resume`` forget a run whose newest state was archived.
-
-    When an earlier start without ``--auto_resume`` renamed ``experiments/<name>`` to ``<name>_archived_<time>``, the
-    newest state may sit there while ``experiments/<name>`` holds an older one, or none: resuming (or starting from
-    0) would silently drop those iterations. This says where the newest state is and how to continue from it.
-    """
-    archived = _newest_archived_state(opt)
-    if archived is None or (resumed_iteration is not None and archived[0] <= resumed_iteration):
-        return
-    iteration, path = archived
-    archive = osp.dirname(osp.dirname(path))
-    current = opt['path']['experiments_root']
-    here = (f'{current} holds no training state' if resumed_iteration is None else
-            f'{current} holds only older states (newest: iteration {resumed_iteration})')
-    other = ('to continue from the older state instead, set path.resume_state to it and run without --auto_resume'
-             if resumed_iteration is not None else f'to start over, run without --auto_resume (BasicSR then archives '
-             f'{current})')
-    raise InputError(f"--auto_resume: the newest training state of experiment {opt['name']!r} is iteration "
-                     f'{iteration} in the archived folder {archive} ({path}), but {here}. To continue from iteration '
-                     f'{iteration}, move {current} aside (mv {current} {current}_aside, if it exists) and the archive '
-                     f'back (mv {archive} {current}), then run the same command again; {other}.')
-
-
 def load_resume_state(opt):
     """Drop-in replacement for ``basicsr.train.load_resume_state`` (installed by :mod:`rnan_basicsr.compat`).
 
-    With ``--auto_resume`` the newest usable state in ``opt['path']['training_states']`` (under the experiment root,
-    not the current directory) is used, see :func:`_auto_resume_state`. Otherwise ``opt['path']['resume_state']`` is
-    loaded if set; it must belong to this experiment and its network weights must exist. Either way the saved
-    networks must fit the networks of ``opt`` (shapes), all files are loaded with ``weights_only=True`` on the CPU,
-    and the temporary files a killed run left behind are removed. Nothing is written before these checks pass.
+    The state is chosen and checked against the options by
+    :func:`rnan_basicsr.models.resume_policy.choose_resume_state` (every file loaded with ``weights_only=True`` on the
+    CPU, from the experiment root); then ``path.resume_state`` is set to it, the temporary files a killed run left
+    behind are removed, and BasicSR's ``check_resume`` points ``pretrain_network_<x>`` at its networks. Nothing is
+    written before the checks pass.
 
     Returns:
         dict | None: the training state, or None to start from scratch.
     """
     from basicsr.utils import check_resume
 
-    if opt['auto_resume']:
-        found = _auto_resume_state(opt)
-        check_archived_states(opt, found[0]['iter'] if found else None)
-        if found is None:
-            return None
-        state, path, weights = found
-        opt['path']['resume_state'] = path
-    else:
-        path = opt['path'].get('resume_state')
-        if not path:
-            return None
-        state = load_training_state(path)
-        _check_state_belongs_to_experiment(opt, path)
-        weights = _load_networks(opt, state, path)
-    check_networks_fit(opt, path, weights)
+    from rnan_basicsr.models.resume_policy import choose_resume_state
+
+    chosen = choose_resume_state(opt)
+    if chosen is None:
+        return None
+    state, opt['path']['resume_state'] = chosen
     for stale in remove_stale_temp_files(opt):
         _warn(f'removed {stale}, an incomplete file left by a run that was killed while saving.', opt)
     check_resume(opt, state['iter'])
@@ -322,7 +162,7 @@ def resume_iteration(opt):
 
 
 def patch_load_resume_state():
-    """Replace ``basicsr.train.load_resume_state`` by :func:`rnan_basicsr.utils.resume.load_resume_state`.
+    """Replace ``basicsr.train.load_resume_state`` by :func:`load_resume_state`.
 
     BasicSR's version maps the state onto ``torch.cuda.current_device()`` (fails without CUDA), loads it with full
     pickle, and ``--auto_resume`` looks for ``experiments/<name>/training_states`` relative to the current directory
@@ -342,7 +182,8 @@ def patch_resume_training_check():
     """Check that a training state belongs to the model's parameters before ``resume_training`` loads it.
 
     BasicSR asserts only the number of optimizers; torch checks only group sizes, so Adam moments saved for another
-    network of the same depth load and fail later. See :func:`rnan_basicsr.utils.resume.check_optimizers_fit`.
+    network of the same depth load and fail later. See
+    :func:`rnan_basicsr.models.resume_policy.check_optimizers_fit`.
     """
     from basicsr.models.base_model import BaseModel
 
@@ -352,6 +193,8 @@ def patch_resume_training_check():
 
     @functools.wraps(original)
     def resume_training(self, resume_state):
+        from rnan_basicsr.models.resume_policy import check_optimizers_fit
+
         check_optimizers_fit(self.optimizers, self.schedulers, resume_state, self.opt['path'].get('resume_state'))
         return original(self, resume_state)
 

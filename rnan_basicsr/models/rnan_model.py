@@ -49,6 +49,7 @@ from collections import OrderedDict
 from os import path as osp
 
 from rnan_basicsr import precision
+from rnan_basicsr.models.resume_policy import keep_option_schedules
 from rnan_basicsr.test_time import build_test_forward, check_tile
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import check_known_keys, did_you_mean, is_int, is_number
@@ -214,6 +215,15 @@ class RNANModel(SRModel):
         """Build ``train.optim_*``: any optimizer of ``torch.optim`` or of the installed BasicSR
         (see :meth:`optimizer_class`); BasicSR 1.4.2's own method builds only Adam."""
         return self.optimizer_class(optim_type)(params, lr, **kwargs)
+
+    def resume_training(self, resume_state):
+        """BasicSR's resume (optimizers and schedulers from the state), then the option file's ``train.scheduler``
+        values at the state's position, with one log line naming what changed (see
+        :mod:`rnan_basicsr.models.resume_policy`; the pre-flight has refused what cannot be applied exactly)."""
+        option_states = [scheduler.state_dict() for scheduler in self.schedulers]
+        super().resume_training(resume_state)
+        keep_option_schedules(self.schedulers, option_states, resume_state, self.opt['path'].get('resume_state'),
+                              get_root_logger())
 
     # ---------------------------------------------------------------------------------------------------------
     # loading weights

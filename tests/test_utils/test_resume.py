@@ -1,17 +1,20 @@
-"""rnan_basicsr.utils.resume: which training state `--auto_resume` / `resume_state` use, and the errors for mistakes.
+"""Resuming (compat.resume loads, models.resume_policy chooses and checks): which training state `--auto_resume` /
+`resume_state` use, the schedule a resumed run trains, and the errors for mistakes.
 
 The experiments here are written as BasicSR writes them (a tiny RNAN trained a few Adam steps with BasicSR's
 MultiStepRestartLR; `{'params': ...}` weights and `{'epoch', 'iter', 'optimizers', 'schedulers'}` states).
 """
+import hashlib
 import os
 import pytest
+import re
 import subprocess
 import sys
 import textwrap
 import torch
 import yaml
 from collections import OrderedDict
-from conftest import TEST_OPTIONS
+from conftest import TEST_OPTIONS, run_basicsr
 
 from rnan_basicsr.archs.rnan_arch import RNAN
 from rnan_basicsr.cli import EXIT_INPUT_ERROR, main
@@ -21,14 +24,15 @@ from rnan_basicsr.utils.errors import InputError
 TINY_NET = {'type': 'RNAN', 'num_in_ch': 1, 'num_out_ch': 1, 'num_feat': 4, 'num_group': 2}
 
 
-def _write_experiment(root, name='exp', iterations=(2, 4), network=TINY_NET, seed=0):
-    """experiments/<name>/{models,training_states} under ``root`` with a pair at each of ``iterations``."""
+def _write_experiment(root, name='exp', iterations=(2, 4), network=TINY_NET, seed=0, lr=1e-3, milestones=(3, )):
+    """experiments/<name>/{models,training_states} under ``root`` with a pair at each of ``iterations``; the
+    scheduler is stepped as ``train_pipeline`` steps it (from iteration 2 on, before the optimizer)."""
     from basicsr.models.lr_scheduler import MultiStepRestartLR
     torch.manual_seed(seed)
     kwargs = {k: v for k, v in network.items() if k != 'type'}
     net = RNAN(**kwargs)
-    optimizer = torch.optim.Adam(net.parameters(), 1e-3)
-    scheduler = MultiStepRestartLR(optimizer, milestones=[3], gamma=0.5)
+    optimizer = torch.optim.Adam(net.parameters(), lr)
+    scheduler = MultiStepRestartLR(optimizer, milestones=list(milestones), gamma=0.5)
     exp = root / 'experiments' / name
     (exp / 'models').mkdir(parents=True, exist_ok=True)
     (exp / 'training_states').mkdir(exist_ok=True)
@@ -36,9 +40,10 @@ def _write_experiment(root, name='exp', iterations=(2, 4), network=TINY_NET, see
     torch.set_num_threads(1)  # tiny tensors: threads only contend on a busy machine (10x slower)
     try:
         for iteration in range(1, max(iterations) + 1):
+            if iteration > 1:
+                scheduler.step()
             net(torch.rand(1, kwargs['num_in_ch'], 4, 4)).square().mean().backward()
             optimizer.step()
-            scheduler.step()
             if iteration in iterations:
                 torch.save({'params': net.state_dict()}, exp / 'models' / f'net_g_{iteration}.pth')
                 torch.save({'epoch': iteration // 2, 'iter': iteration, 'optimizers': [optimizer.state_dict()],
@@ -217,12 +222,13 @@ def test_stale_temporary_files_are_removed_by_rank_0_only(tmp_path):
 # ---------------------------------------------------------------------------------------------------------------------
 # the same mistakes through the command: one line, exit status 2, nothing created or renamed
 # ---------------------------------------------------------------------------------------------------------------------
-def _options_file(tmp_path, name='tiny_rnan', **path):
+def _options_file(tmp_path, name='tiny_rnan', train=None, **path):
     with open(os.path.join(TEST_OPTIONS, 'train_tiny_rnan.yml')) as f:
         opt = yaml.safe_load(f)
     opt['name'] = name
     opt['network_g'].update(num_in_ch=3, num_out_ch=3, num_feat=4, num_group=2)
     opt['path'].update(path)
+    opt['train'].update(train or {})
     file = tmp_path / 'options.yml'
     file.write_text(yaml.safe_dump(opt))
     return str(file)
@@ -258,3 +264,63 @@ def test_resume_mistakes_from_the_command(tiny_paired_data, monkeypatch, capsys)
     assert main(['train', '-opt', _options_file(cwd), '--auto_resume']) == EXIT_INPUT_ERROR
     assert 'holds network checkpoints (net_g_2.pth, net_g_4.pth) but' in _error_line(capsys)
     assert sorted(os.listdir(cwd / 'experiments')) == before and not (cwd / 'tb_logger').exists()
+
+
+def _md5s(folder):
+    found = {}
+    for parent, _, files in os.walk(folder):
+        for name in files:
+            with open(os.path.join(parent, name), 'rb') as f:
+                found[os.path.join(parent, name)] = hashlib.md5(f.read()).hexdigest()
+    return found
+
+
+def _logged_lrs(log):
+    """``{iteration: lr}`` from the lines BasicSR's MessageLogger writes (``iter:   3, lr:(1.000e-04,)``)."""
+    return {int(it): float(lr) for it, lr in re.findall(r'iter:\s*(\d+), lr:\(([0-9.e+-]+),\)', log)}
+
+
+def test_auto_resume_with_new_milestones_trains_the_option_file_s_schedule(tiny_paired_data, monkeypatch, capsys):
+    """`--auto_resume --force_yml train:total_iter=4 'train:scheduler:milestones=[3]'` after 2 iterations with
+    milestones [2]: BasicSR kept the state's milestone 2 (lr halved at iteration 3); now the option file's."""
+    from basicsr.models.lr_scheduler import MultiStepRestartLR
+
+    cwd = tiny_paired_data
+    monkeypatch.chdir(cwd)
+    exp = _write_experiment(cwd, name='tiny_rnan', network=dict(TINY_NET, num_in_ch=3, num_out_ch=3),
+                            iterations=(2, ), lr=1e-4, milestones=(2, ))
+    options = _options_file(cwd, train={'scheduler': {'type': 'MultiStepLR', 'milestones': [2], 'gamma': 0.5},
+                                        'total_iter': 2})
+    with open(options) as f:
+        opt = yaml.safe_load(f)
+    opt['model_type'] = 'RNANModel'
+    opt['logger'].update(print_freq=1, save_checkpoint_freq=100, use_tb_logger=False)
+    del opt['datasets']['val'], opt['val']
+    with open(options, 'w') as f:
+        yaml.safe_dump(opt, f)
+    before = _md5s(cwd / 'experiments')
+
+    refused = ['train:total_iter=4', 'train:scheduler:milestones=[1]']  # milestone 1 would rewrite iteration 2
+    assert main(['train', '-opt', options, '--auto_resume', '--force_yml', *refused]) == EXIT_INPUT_ERROR
+    assert 'as asked (milestones [2] → [1]): iteration 2 was trained at 1 x' in _error_line(capsys)
+    assert _md5s(cwd / 'experiments') == before
+    assert sorted(os.listdir(cwd)) == ['datasets', 'experiments', 'options.yml']  # no tb_logger, no results
+
+    result = run_basicsr(['train', '-opt', options, '--auto_resume', '--force_yml', 'train:total_iter=4',
+                          'train:scheduler:milestones=[3]'], cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    logs = [name for name in os.listdir(exp) if name.startswith('train_tiny_rnan_') and name.endswith('.log')]
+    with open(exp / logs[0]) as f:
+        log = f.read()
+    resumed = [line for line in log.splitlines() if 'Resuming at iteration' in line]
+    assert len(resumed) == 1 and resumed[0].endswith("Resuming at iteration 2 with the option file's train.scheduler "
+                                                     "(MultiStepRestartLR), not the training state's: milestones [2] "
+                                                     "→ [3]; iteration 3 trains at lr 0.0001.")
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-4)
+    scheduler, uninterrupted = MultiStepRestartLR(optimizer, milestones=[3], gamma=0.5), {}
+    for iteration in range(1, 5):
+        if iteration > 1:
+            scheduler.step()
+        uninterrupted[iteration] = optimizer.param_groups[0]['lr']
+        optimizer.step()
+    assert _logged_lrs(log) == {3: uninterrupted[3], 4: uninterrupted[4]} and uninterrupted[4] < uninterrupted[3]

@@ -1,0 +1,484 @@
+"""The resume policy: which training state a run resumes from, and what it does when the option file and the state
+disagree.
+
+**Which state** (:func:`choose_resume_state`): with ``--auto_resume`` the newest state whose files all load (damaged
+ones are skipped with a warning), never silently none when checkpoints exist, never one older than a state that an
+earlier start archived; with ``path.resume_state`` that file, which must belong to this experiment. Its networks must
+fit ``network_g`` and its optimizer moments the model's parameters.
+
+**The schedule**: BasicSR's ``resume_training`` loads the state's optimizer and scheduler dicts over the ones built
+from the option file, so the state's schedule silently won: new milestones were ignored, and a cosine schedule made
+longer crashed at its first new iteration. Here the option file wins wherever that is exact:
+
+* ``train.scheduler``'s values (milestones, gamma, restarts, periods, restart_weights, eta_min) are applied to the
+  restored scheduler at the state's position; the position itself (iteration, base learning rates, current learning
+  rate) stays the state's. ``RNANModel.resume_training`` does this and logs one line naming what changed (old → new).
+* Refused in one line before anything is written (:func:`check_resume_options`): another scheduler type; a MultiStep
+  change that alters the learning rate of an iteration already trained (the rate is carried from step to step, so
+  the run would not be the one the option file describes); a cosine restart moved, added or removed before the
+  state's iteration; an optimizer of another type or with other settings (``lr``, ``betas``... were used by every
+  iteration so far); a model type that restores the state's schedule (BasicSR's ``SRModel``), since the change would
+  be silently ignored.
+
+A cosine cycle has no carried value: its learning rate is a function of the iteration, so changing the current cycle
+(``periods=[6]`` → ``[12]``, its weight, ``eta_min``) continues on the new curve from the state's iteration.
+
+Why here and not in :mod:`rnan_basicsr.compat`: compat holds only adapters that make BasicSR 1.4.2 do what it means
+to on today's stack (:mod:`rnan_basicsr.compat.resume` loads states on the CPU with ``weights_only=True`` from the
+experiment root). These are decisions of this plugin; the schedule is applied at BasicSR's own place for it, the
+model's ``resume_training``, and everything refused is refused where the state is first loaded, before
+``train_pipeline`` creates or writes anything.
+"""
+import inspect
+import math
+import os
+import torch
+from collections import Counter
+from os import path as osp
+
+from rnan_basicsr.compat.resume import (_warn, list_network_files, list_training_states, load_training_state,
+                                        network_files)
+from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.weights import describe_mismatch, expected_state_dict, load_checkpoint, select_params
+
+# torch's LRScheduler keeps the position in these attributes; every other entry of a scheduler's state dict is the
+# schedule (the class's arguments and what it derives from them, e.g. CosineAnnealingRestartLR.cumulative_period)
+POSITION_KEYS = ('base_lrs', 'last_epoch', '_step_count', '_is_initial', '_get_lr_called_within_step', '_last_lr',
+                 'verbose')
+# settings torch adds to an optimizer's param groups over releases; a state saved before they existed lacks them
+_RELEASE_FLAGS = (None, False)
+
+
+def schedule_of(state_dict):
+    """The schedule part of a scheduler's ``state_dict()`` (everything but :data:`POSITION_KEYS`)."""
+    return {key: value for key, value in state_dict.items() if key not in POSITION_KEYS}
+
+
+def _option_names(cls):
+    """The option keys of scheduler class ``cls`` (``train.scheduler`` without ``type``), from its signature."""
+    return [name for name in inspect.signature(cls).parameters if name not in ('optimizer', 'last_epoch')]
+
+
+def _shown(value):
+    """An option value as the option file writes it: a milestone Counter as its sorted list, tuples as lists."""
+    if isinstance(value, Counter):
+        return sorted(value.elements())
+    if isinstance(value, (list, tuple)):
+        return [_shown(item) for item in value]
+    return value
+
+
+def describe_changes(cls, saved, wanted):
+    """``['milestones [4] → [6]', ...]``: the options of ``cls`` whose value in ``saved`` (the training state's
+    scheduler state dict) differs from ``wanted`` (the option file's); [] when they agree."""
+    changes = []
+    for name in _option_names(cls):
+        old, new = _shown(saved.get(name)), _shown(wanted.get(name))
+        if old != new:
+            changes.append(f'{name} {old} → {new}')
+    return changes
+
+
+def _multistep_factor(schedule, epoch):
+    """Learning rate / initial lr of BasicSR's MultiStepRestartLR at scheduler step ``epoch`` (closed form).
+
+    ``get_lr`` restarts at ``initial_lr * weight`` and multiplies by ``gamma ** count`` at each milestone after the
+    last restart; in between the rate is carried unchanged.
+    """
+    restarts = list(schedule['restarts'])
+    passed = [r for r in restarts if r <= epoch]
+    start, weight = (max(passed), schedule['restart_weights'][restarts.index(max(passed))]) if passed else (-1, 1)
+    count = sum(n for milestone, n in Counter(schedule['milestones']).items() if start < milestone <= epoch)
+    return weight * schedule['gamma']**count
+
+
+def _cosine_restarts(schedule):
+    """The scheduler steps after which CosineAnnealingRestartLR starts a new cycle (cumulative periods but the last)."""
+    periods = list(schedule['periods'])
+    return [sum(periods[:i + 1]) for i in range(len(periods) - 1)]
+
+
+def _why_inexact(cls, saved, wanted, iteration):
+    """Why the option file's schedule ``wanted`` cannot continue training state ``saved`` exactly, or None.
+
+    ``iteration`` is the state's; scheduler step ``e`` sets the learning rate of iteration ``e + 1``.
+    """
+    from basicsr.models.lr_scheduler import CosineAnnealingRestartLR, MultiStepRestartLR
+
+    last = saved['last_epoch']  # the step of the state's iteration
+    if cls is MultiStepRestartLR:
+        steps = {0} | {e for s in (saved, wanted) for e in (*Counter(s['milestones']), *s['restarts']) if e <= last}
+        for step in sorted(steps):
+            old, new = _multistep_factor(saved, step), _multistep_factor(wanted, step)
+            if not math.isclose(old, new, rel_tol=1e-12):
+                return (f'iteration {step + 1} was trained at {old:g} x the initial lr and the new schedule gives it '
+                        f'{new:g} x (a resumed run carries the learning rate on from the state). Only milestones and '
+                        f'restarts from {iteration} on (they act after iteration {iteration}) may change')
+        return None
+    if cls is CosineAnnealingRestartLR:
+        old = [step + 2 for step in _cosine_restarts(saved) if step < last]  # step e sets iteration e + 1's lr
+        new = [step + 2 for step in _cosine_restarts(wanted) if step < last]
+        if old != new:
+            def restarts(steps):
+                return f'restarts at iterations {steps}' if steps else 'no restart'
+
+            return (f'up to iteration {iteration} the state\'s periods had {restarts(old)}, the new periods have '
+                    f'{restarts(new)}. Keep the periods of the cycles before iteration {iteration}; the current and '
+                    'later ones may change')
+        return None
+    if schedule_of(saved) != schedule_of(wanted):
+        return f'{cls.__name__} is not one this policy knows how to continue'
+    return None
+
+
+#: the ways on from a refused change, ending each message
+HOW_TO_GO_ON = ('restore the values the state was saved with, or start a new run from its weights '
+                '(path.pretrain_network_g) under a new name.')
+
+
+def check_scheduler_change(cls, saved, wanted, iteration, state_path):
+    """The changes from the state's scheduler ``saved`` to the option file's ``wanted`` (both state dicts of ``cls``).
+
+    Returns:
+        list[str]: what changes (:func:`describe_changes`); [] when nothing does.
+
+    Raises:
+        InputError: the saved state is another scheduler type, or the change alters what was already trained.
+    """
+    if set(saved) - set(POSITION_KEYS) != set(wanted) - set(POSITION_KEYS):
+        raise InputError(f'train.scheduler builds a {cls.__name__}, but training state {state_path!r} was saved with '
+                         f'another scheduler (its settings: {", ".join(sorted(schedule_of(saved)))}); a resumed run '
+                         f'cannot switch schedulers. To continue it, {HOW_TO_GO_ON}')
+    changes = describe_changes(cls, saved, wanted)
+    if changes:
+        why = _why_inexact(cls, saved, wanted, iteration)
+        if why:
+            raise InputError(f'train.scheduler cannot change from training state {state_path!r} (iteration '
+                             f'{iteration}) as asked ({"; ".join(changes)}): {why}. Or {HOW_TO_GO_ON}')
+    return changes
+
+
+def _settings(group):
+    return {key: _shown(value) for key, value in group.items() if key not in ('params', 'lr', 'initial_lr')}
+
+
+def check_optimizer_change(key, saved, optimizer, state_path):
+    """Refuse an optimizer whose type or settings differ from those of the training state's ``saved`` state dict.
+
+    ``optimizer`` is the option file's ``train.<key>`` built on one probe parameter that has taken one step (so that
+    its per-parameter state shows what the type keeps: Adam ``exp_avg``..., SGD ``momentum_buffer``). The initial
+    learning rate is compared with the state's ``initial_lr`` (its ``lr`` is the scheduled one).
+
+    Raises:
+        InputError: naming the settings (old → new) and the way on.
+    """
+    kind = type(optimizer).__name__
+    new_group, saved_groups = optimizer.param_groups[0], saved.get('param_groups', [])
+    new_state = next(iter(optimizer.state.values()), {})
+    saved_state = next(iter(saved.get('state', {}).values()), None)
+    for group in saved_groups:
+        old, new = _settings(group), _settings(new_group)
+        missing = [name for name in new if name not in old and new[name] not in _RELEASE_FLAGS]
+        if set(old) - set(new) or missing or (saved_state is not None and set(saved_state) != set(new_state)):
+            raise InputError(f'train.{key} is {kind}, but training state {state_path!r} holds another optimizer '
+                             f'(settings {", ".join(sorted(old))}; per-parameter state '
+                             f'{", ".join(sorted(saved_state or {})) or "none"}): a resumed run cannot switch '
+                             f'optimizers. To continue it, {HOW_TO_GO_ON}')
+        changes = [f'{name} {old[name]} → {new[name]}' for name in new if name in old and old[name] != new[name]]
+        saved_lr = group.get('initial_lr', group.get('lr'))
+        if not math.isclose(saved_lr, new_group['initial_lr'], rel_tol=1e-12):
+            changes.insert(0, f'lr {saved_lr:g} → {new_group["initial_lr"]:g}')
+        if changes:
+            raise InputError(f'train.{key} ({kind}) cannot change from training state {state_path!r} '
+                             f'({"; ".join(changes)}): '
+                             'every iteration so far was trained with the saved settings, so the resumed run would '
+                             f'not be the one the option file describes. To continue it, {HOW_TO_GO_ON}')
+
+
+def _probe_model(model_cls, train):
+    """An uninitialised ``model_cls`` with just what ``get_optimizer`` / ``setup_schedulers`` read."""
+    probe = object.__new__(model_cls)
+    probe.opt = {'train': train}
+    probe.optimizers, probe.schedulers = [], []
+    return probe
+
+
+def option_optimizer(model_cls, options):
+    """``train.optim_g`` built as ``model_cls`` builds it, on one probe parameter that has taken one step."""
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    kwargs = {key: value for key, value in options.items() if key != 'type'}
+    optimizer = model_cls.get_optimizer(_probe_model(model_cls, {}), options['type'], [parameter], **kwargs)
+    parameter.grad = torch.ones(1)
+    optimizer.step()
+    for group in optimizer.param_groups:  # as the schedulers set it on the model's optimizer
+        group.setdefault('initial_lr', group['lr'])
+    return optimizer
+
+
+def option_schedulers(model_cls, scheduler_options, optimizers):
+    """The state dicts of ``train.scheduler`` as ``model_cls.setup_schedulers`` builds it on ``optimizers``."""
+    import copy
+
+    probe = _probe_model(model_cls, {'scheduler': copy.deepcopy(scheduler_options)})
+    probe.optimizers = optimizers
+    model_cls.setup_schedulers(probe)
+    return probe.schedulers
+
+
+def applies_option_schedule(model_cls):
+    """Whether ``model_cls.resume_training`` applies the option file's schedule (RNANModel and its subclasses)."""
+    from rnan_basicsr.models.rnan_model import RNANModel
+
+    return issubclass(model_cls, RNANModel)
+
+
+def check_resume_options(opt, state, state_path):
+    """The pre-flight of a resume: refuse what the option file changes and cannot be applied exactly.
+
+    Called with the training state chosen by ``--auto_resume`` / ``path.resume_state``, before anything is created or
+    written. Models with one optimizer ``train.optim_g`` (SRModel, RNANModel) are checked; others are left to
+    BasicSR.
+
+    Raises:
+        InputError: one line naming the state, the option, old → new, and the way on.
+    """
+    from basicsr.utils.registry import MODEL_REGISTRY
+
+    train = opt.get('train') or {}
+    optimizer_keys = [key for key in train if key.startswith('optim_')]
+    if optimizer_keys != ['optim_g'] or len(state['optimizers']) != 1 or not train.get('scheduler'):
+        return
+    model_cls = MODEL_REGISTRY.get(opt['model_type'])
+    optimizer = option_optimizer(model_cls, train['optim_g'])
+    check_optimizer_change('optim_g', state['optimizers'][0], optimizer, state_path)
+    schedulers = option_schedulers(model_cls, train['scheduler'], [optimizer])
+    if len(schedulers) != len(state['schedulers']):
+        return  # check_optimizers_fit names this mismatch when the model loads the state
+    for scheduler, saved in zip(schedulers, state['schedulers']):
+        changes = check_scheduler_change(type(scheduler), saved, scheduler.state_dict(), state['iter'], state_path)
+        if changes and not applies_option_schedule(model_cls):
+            raise InputError(f'train.scheduler differs from training state {state_path!r} ({"; ".join(changes)}), '
+                             f'but model_type {opt["model_type"]} resumes with the state\'s schedule (BasicSR\'s '
+                             'resume_training), so the change would be ignored. Use model_type: RNANModel to resume '
+                             'with the option file\'s schedule, or restore the values.')
+
+
+def keep_option_schedules(schedulers, option_states, resume_state, state_path, logger=None):
+    """After BasicSR's ``resume_training``: put the option file's schedule back into each restored scheduler.
+
+    Args:
+        schedulers (list): The model's schedulers, holding the state's schedule and position.
+        option_states (list[dict]): Their ``state_dict()`` taken before the state was loaded (the option file's).
+        resume_state (dict): The training state (``iter``, ``schedulers``...).
+        state_path (str | None): Its file, for messages.
+        logger: Gets one ``info`` line naming what changed, when something did.
+
+    Raises:
+        InputError: the change cannot be applied exactly (:func:`check_resume_options` refuses it earlier).
+    """
+    for scheduler, wanted, saved in zip(schedulers, option_states, resume_state['schedulers']):
+        changes = check_scheduler_change(type(scheduler), saved, wanted, resume_state['iter'], state_path)
+        if changes:
+            scheduler.__dict__.update(schedule_of(wanted))
+            if logger is not None:
+                logger.info(f'Resuming at iteration {resume_state["iter"]} with the option file\'s train.scheduler '
+                            f'({type(scheduler).__name__}), not the training state\'s: {"; ".join(changes)}; '
+                            f'iteration {resume_state["iter"] + 1} trains at lr {_next_lr(scheduler):.4g}.')
+
+
+def _next_lr(scheduler):
+    """The learning rate the next ``scheduler.step()`` sets in the first param group (without stepping)."""
+    scheduler.last_epoch += 1
+    try:
+        return scheduler.get_lr()[0]
+    finally:
+        scheduler.last_epoch -= 1
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# which state: the newest usable one, never one of another experiment or network, never forgetting an archived one
+# ---------------------------------------------------------------------------------------------------------------------
+def _mismatch_fix(opt):
+    return (f"network_g or scale was changed since it was saved. To continue that run, restore the options it was "
+            f"saved with (BasicSR keeps a copy in {opt['path'].get('experiments_root', 'experiments/<name>')}); to "
+            f"train the changed network, use a new name (starting over without --auto_resume / resume_state renames "
+            f"the experiment folder to <name>_archived_<time>).")
+
+
+def check_networks_fit(opt, state_path, weights_by_key):
+    """Raise an InputError if the saved network weights of a state do not fit the networks of ``opt``."""
+    for key, (path, weights) in weights_by_key.items():
+        expected = expected_state_dict(opt[key])
+        if expected is None:
+            continue
+        found, _ = select_params(weights, 'params', path, f'network weights of training state {state_path!r}')
+        mismatch = describe_mismatch(expected, found)
+        if mismatch:
+            raise InputError(f'training state {state_path!r} is from a different network: its weights {path!r} do '
+                             f'not fit {key} ({opt[key].get("type")}): {mismatch}. {_mismatch_fix(opt)}')
+
+
+def check_optimizers_fit(optimizers, schedulers, state, state_path):
+    """Raise an InputError if the optimizer / scheduler states of ``state`` do not belong to these parameters.
+
+    ``Optimizer.load_state_dict`` checks only the number of parameters per group; a state saved for another network
+    of the same depth (other ``num_feat``, channels or scale) would load and fail at the next step with a size error.
+    Every saved per-parameter tensor (Adam's ``exp_avg``, SGD's ``momentum_buffer``...) must have its parameter's
+    shape.
+    """
+    where = f'training state {state_path!r}' if state_path else 'the training state'
+    saved_optimizers, saved_schedulers = state['optimizers'], state['schedulers']
+    if len(saved_optimizers) != len(optimizers) or len(saved_schedulers) != len(schedulers):
+        raise InputError(f'{where} holds {len(saved_optimizers)} optimizer(s) and {len(saved_schedulers)} '
+                         f'scheduler(s), but this model has {len(optimizers)} and {len(schedulers)}: it was saved by '
+                         'another model_type or training setup (train.optim_*, scheduler).')
+    for index, (optimizer, saved) in enumerate(zip(optimizers, saved_optimizers)):
+        groups, saved_groups = optimizer.param_groups, saved.get('param_groups', [])
+        sizes, saved_sizes = [len(g['params']) for g in groups], [len(g['params']) for g in saved_groups]
+        if sizes != saved_sizes:
+            raise InputError(f'{where} is from a different network: optimizer {index} was saved for parameter '
+                             f'groups of sizes {saved_sizes}, this model has {sizes}. {_mismatch_fix_short()}')
+        for group, saved_group in zip(groups, saved_groups):
+            for param, param_id in zip(group['params'], saved_group['params']):
+                for name, value in saved.get('state', {}).get(param_id, {}).items():
+                    if torch.is_tensor(value) and value.dim() > 0 and tuple(value.shape) != tuple(param.shape):
+                        raise InputError(f'{where} is from a different network: optimizer {index} holds {name} '
+                                         f'of shape {tuple(value.shape)} for a parameter of shape '
+                                         f'{tuple(param.shape)}. {_mismatch_fix_short()}')
+
+
+def _mismatch_fix_short():
+    return ('The network options (network_g, scale) were changed since it was saved: restore them, or train the '
+            'changed network under a new name.')
+
+
+def _load_networks(opt, state, state_path):
+    """``{key: (path, weights)}`` of the networks saved with ``state``; InputError if one is missing or bad."""
+    loaded = {}
+    for key, path in network_files(opt, state['iter']).items():
+        if not osp.isfile(path):
+            raise InputError(f'training state {state_path!r} (iteration {state["iter"]}) needs its network weights '
+                             f'{path!r}, which do not exist (BasicSR loads {key} from there when resuming).')
+        loaded[key] = (path, load_checkpoint(path, what=f'network weights of training state {state_path!r}'))
+    return loaded
+
+
+def _check_state_belongs_to_experiment(opt, path):
+    """A state of experiments/A given while ``name`` is B would load B's networks and write into B: refuse it."""
+    state_dir = osp.realpath(osp.dirname(osp.abspath(path)))
+    expected = osp.realpath(opt['path']['training_states'])
+    if state_dir != expected and osp.basename(state_dir) == 'training_states':
+        other = osp.basename(osp.dirname(state_dir))
+        raise InputError(f"path.resume_state {path!r} belongs to experiment {other!r}, but name is {opt['name']!r}: "
+                         f"resuming reads the network weights from and writes to experiments/{opt['name']}. Set "
+                         f"name: {other} to continue that experiment (without --debug, which prefixes debug_), or "
+                         f"start a new experiment from its weights with path.pretrain_network_g.")
+
+
+def _auto_resume_state(opt):
+    """The newest usable state under the experiment root as ``(state, path, weights)``, or None to start fresh.
+
+    A state is usable when it and every network file of its iteration load. Unusable ones are skipped with a
+    warning naming them. Starting from iteration 0 is allowed only when nothing but an interrupted first checkpoint
+    would be lost; older checkpoints without any usable state raise an InputError (BasicSR would silently rename
+    the experiment to ``*_archived_*`` and start over).
+    """
+    states_dir, models_dir = opt['path']['training_states'], opt['path']['models']
+    skipped = []
+    for path in list_training_states(states_dir):
+        try:
+            state = load_training_state(path)
+            weights = _load_networks(opt, state, path)
+        except InputError as error:
+            _warn(f'--auto_resume skips {osp.basename(path)}: {error}', opt)
+            skipped.append(path)
+            continue
+        return state, path, weights
+
+    networks = list_network_files(models_dir)
+    if not networks and not skipped:
+        return None
+    iterations = {it for _, it in networks} | {int(osp.basename(p).split('.')[0]) for p in skipped}
+    newest = max(iterations)
+    if newest >= 0 and iterations == {newest}:  # only the first checkpoint exists, and it is incomplete
+        _warn(f'--auto_resume: no complete training state in {states_dir} (the run stopped while writing its first '
+              f'checkpoint, iteration {newest}); starting from iteration 0.', opt)
+        return None
+    ordered = sorted(networks.items(), key=lambda item: (item[0][1] < 0, item[0][1], item[0][0]))  # latest last
+    shown = ', '.join(osp.basename(path) for _, path in ordered[-3:])
+    states = (f'only unusable states ({", ".join(osp.basename(p) for p in skipped)}, see the warnings above)'
+              if skipped else 'no training state')
+    raise InputError(f'--auto_resume: {models_dir} holds network checkpoints ({shown}) but {states_dir} has '
+                     f'{states}, so training cannot continue where it stopped (a state holds the iteration, optimizer '
+                     f'and scheduler). To start a new run from those weights, set path.pretrain_network_g to one of '
+                     f'them under a new name; to start over, run without --auto_resume (BasicSR then renames '
+                     f"experiments/{opt['name']} to {opt['name']}_archived_<time>).")
+
+
+def _newest_archived_state(opt):
+    """``(iteration, path)`` of the newest training state in ``experiments/<name>_archived_*``, or None."""
+    root = osp.dirname(opt['path']['experiments_root'])
+    prefix = f"{opt['name']}_archived_"
+    newest = None
+    if osp.isdir(root):
+        for folder in os.listdir(root):
+            if folder.startswith(prefix):
+                for path in list_training_states(osp.join(root, folder, 'training_states'))[:1]:
+                    iteration = int(osp.basename(path).split('.')[0])
+                    if newest is None or iteration > newest[0]:
+                        newest = (iteration, path)
+    return newest
+
+
+def check_archived_states(opt, resumed_iteration):
+    """Refuse to let ``--auto_resume`` forget a run whose newest state was archived.
+
+    When an earlier start without ``--auto_resume`` renamed ``experiments/<name>`` to ``<name>_archived_<time>``, the
+    newest state may sit there while ``experiments/<name>`` holds an older one, or none: resuming (or starting from
+    0) would silently drop those iterations. This says where the newest state is and how to continue from it.
+    """
+    archived = _newest_archived_state(opt)
+    if archived is None or (resumed_iteration is not None and archived[0] <= resumed_iteration):
+        return
+    iteration, path = archived
+    archive = osp.dirname(osp.dirname(path))
+    current = opt['path']['experiments_root']
+    here = (f'{current} holds no training state' if resumed_iteration is None else
+            f'{current} holds only older states (newest: iteration {resumed_iteration})')
+    other = ('to continue from the older state instead, set path.resume_state to it and run without --auto_resume'
+             if resumed_iteration is not None else f'to start over, run without --auto_resume (BasicSR then archives '
+             f'{current})')
+    raise InputError(f"--auto_resume: the newest training state of experiment {opt['name']!r} is iteration "
+                     f'{iteration} in the archived folder {archive} ({path}), but {here}. To continue from iteration '
+                     f'{iteration}, move {current} aside (mv {current} {current}_aside, if it exists) and the archive '
+                     f'back (mv {archive} {current}), then run the same command again; {other}.')
+
+
+def choose_resume_state(opt):
+    """The training state a run resumes from, checked against the options: ``(state, path)``, or None to start anew.
+
+    With ``--auto_resume`` the newest usable state in ``opt['path']['training_states']`` (see
+    :func:`_auto_resume_state`), unless a newer one sits in an archive (:func:`check_archived_states`). Otherwise
+    ``opt['path']['resume_state']`` if set; it must belong to this experiment and its network weights must exist.
+    Either way the saved networks must fit the networks of ``opt`` (shapes), and the optimizer and schedule must be
+    ones the run can continue (:func:`check_resume_options`).
+
+    Raises:
+        InputError: one line naming the state, what does not fit, and the way on.
+    """
+    if opt['auto_resume']:
+        found = _auto_resume_state(opt)
+        check_archived_states(opt, found[0]['iter'] if found else None)
+        if found is None:
+            return None
+        state, path, weights = found
+    else:
+        path = opt['path'].get('resume_state')
+        if not path:
+            return None
+        state = load_training_state(path)
+        _check_state_belongs_to_experiment(opt, path)
+        weights = _load_networks(opt, state, path)
+    check_networks_fit(opt, path, weights)
+    check_resume_options(opt, state, path)
+    return state, path
