@@ -21,9 +21,10 @@ import sys
 from os import path as osp
 
 from rnan_basicsr.command.interrupt import Interrupted, signals_interrupt
-from rnan_basicsr.command.lock import RunLock, lock_path
+from rnan_basicsr.command.lock import LOCK_VARIABLE, RunLock, lock_path, locking_enabled
 from rnan_basicsr.command.options import apply_force_yml, load_option_file
 from rnan_basicsr.command.preflight import check_layout, check_options
+from rnan_basicsr.command.ranks import RanksEndTogether
 from rnan_basicsr.compat.training_loop import model_built_hook
 from rnan_basicsr.utils.errors import RunError
 
@@ -103,6 +104,17 @@ class _Progress:
         self.started = self.finished = False
         self.iteration = None
         self.on_model_built = None
+        self.ranks = None  # the other ranks of a distributed run, told when this one stops
+
+    def interrupted(self, message, status):
+        """Print the one line of an interruption (and tell the other ranks); returns ``status``."""
+        line = f'basicsr: {message}'
+        if self.ranks is not None and self.ranks.ended_by_another_rank:  # e.g. torchrun's SIGTERM after that line
+            return status
+        print(line, file=sys.stderr, flush=True)
+        if self.ranks is not None:
+            self.ranks.stop(line, status)
+        return status
 
     def watch(self, model):
         """Called by :func:`~rnan_basicsr.compat.training_loop.model_built_hook` on the model BasicSR built."""
@@ -178,8 +190,7 @@ def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None):
         else:
             message = (f'interrupted while testing; the results in {opt["path"]["results_root"]} are incomplete; run '
                        'the same command again to test anew')
-        print(f'basicsr: {message}', file=sys.stderr, flush=True)
-        return interrupted.status
+        return progress.interrupted(message, interrupted.status)
     return 0
 
 
@@ -202,8 +213,7 @@ def run(args):
                 message = 'interrupted after the run had finished; its output is complete.'
             else:
                 message = 'interrupted while the run was stopping; see the log for how far it got.'
-            print(f'basicsr: {message}', file=sys.stderr, flush=True)
-            return interrupted.status
+            return progress.interrupted(message, interrupted.status)
 
 
 def _checked_run(args, progress):
@@ -213,12 +223,22 @@ def _checked_run(args, progress):
     raw = apply_force_yml(load_option_file(args.opt), args.force_yml, args.opt)
     check_options(raw, args.opt, is_train=is_train)
     opt, basicsr_args, printed = lay_out(raw, args, os.getcwd(), is_train)
+    with RanksEndTogether(opt) as progress.ranks:
+        return _locked_run(opt, basicsr_args, args, is_train, progress, printed)
+
+
+def _locked_run(opt, basicsr_args, args, is_train, progress, printed):
     check_layout(opt, args.opt)
 
     if opt['rank'] != 0:  # rank 0 holds the lock and writes; the other processes follow it
         print(printed, end='', flush=True)
         return _run_pipeline(opt, basicsr_args, args, is_train, progress)
     what = f'experiment {opt["name"]!r}' if is_train else f'the test results {opt["name"]!r}'
+    if not locking_enabled():
+        print(f'rnan_basicsr: warning: {LOCK_VARIABLE}=off: {what} is not locked; make sure no other run uses it.',
+              file=sys.stderr, flush=True)
+        print(printed, end='', flush=True)
+        return _run_pipeline(opt, basicsr_args, args, is_train, progress)
     lock = RunLock(lock_path(opt), what, ' '.join(shlex.quote(a) for a in ['basicsr', *sys.argv[1:]]))
     with lock:
         print(printed, end='', flush=True)
