@@ -8,7 +8,6 @@ are dumped by the test-only hook in tests/hooks/sitecustomize.py.
 import functools
 import glob
 import os
-import pytest
 import resource
 import signal
 import socket
@@ -18,7 +17,7 @@ import sys
 import time
 import torch
 import yaml
-from conftest import BASICSR, ROOT, TEST_OPTIONS
+from conftest import BASICSR, ROOT, TEST_OPTIONS, require_command
 from os import path as osp
 
 HOOKS = osp.join(ROOT, 'tests', 'hooks')
@@ -73,15 +72,8 @@ def _check_run(cwd, name, hook_dir, outputs):
     assert 'INFO:' in outputs[0] and 'INFO:' not in outputs[1], outputs[1][-2000:]
 
 
-def _require_torchrun():
-    """Skip without torchrun, except in CI (``CI`` set), where a missing command is a broken environment."""
-    if not osp.exists(TORCHRUN):
-        assert not os.environ.get('CI'), f'{TORCHRUN} is missing; CI must run the torchrun tests'
-        pytest.skip('torchrun is not installed beside this Python')
-
-
 def test_torchrun_two_processes_on_cpu(tiny_paired_data):
-    _require_torchrun()
+    require_command(TORCHRUN)
     cwd, hook_dir = tiny_paired_data, tiny_paired_data / 'hook'
     opt_path = _write_options(cwd, 'ddp')
     logs = cwd / 'torchrun_logs'
@@ -208,7 +200,7 @@ def test_every_slurm_task_ends_when_rank_0_cannot_write_a_checkpoint(tiny_paired
 
 
 def test_every_torchrun_rank_ends_when_rank_0_refuses_the_lock(tiny_paired_data):
-    _require_torchrun()
+    require_command(TORCHRUN)
     cwd = tiny_paired_data
     opt_path = _write_options(cwd, 'locked')
     holder = _hold_the_lock(cwd, 'locked')
