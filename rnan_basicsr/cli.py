@@ -79,8 +79,12 @@ def run(args):
 
 
 def main(argv=None):
+    from rnan_basicsr.command.interrupt import end_by_signal
+
     args = build_parser().parse_args(argv)
-    return run_main('basicsr', run, args)
+    status = run_main('basicsr', run, args)
+    end_by_signal()  # after Ctrl-C / SIGTERM: end by the signal, as a Unix tool does (the shell sees 130 / 143)
+    return status
 
 
 if __name__ == '__main__':

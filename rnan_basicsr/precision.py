@@ -18,6 +18,7 @@ benchmark:
 import contextlib
 import functools
 import sys
+import time
 import torch
 import warnings
 
@@ -230,6 +231,7 @@ class CompiledForward:
         self.logger = logger
         self.compiled = None
         self.fallback_reason = None
+        self._called = False
         if enabled:
             reason = self._cannot_compile()
             if reason:
@@ -261,10 +263,22 @@ class CompiledForward:
     def is_compiled(self):
         return self.compiled is not None
 
+    def _info(self, message):
+        if self.logger is not None:
+            self.logger.info(message)
+
     def __call__(self, *args, **kwargs):
         if self.compiled is not None:
+            first, start = not self._called, time.perf_counter()
+            self._called = True
+            if first:  # compilation happens now, and takes minutes on a CPU: say so, or the first step looks hung
+                self._info(f'{self.what}: compiling the network with torch.compile (first call; a new input shape '
+                           'compiles again)...')
             try:
-                return self.compiled(*args, **kwargs)
+                out = self.compiled(*args, **kwargs)
+                if first:
+                    self._info(f'{self.what}: compiled in {time.perf_counter() - start:.1f} s.')
+                return out
             except Exception as error:  # noqa: B902 - only compile failures are caught, the rest is re-raised
                 if not _is_compile_error(error):
                     raise

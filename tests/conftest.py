@@ -57,6 +57,14 @@ def write_images(folder, count, height, width, channels=3, seed=0, prefix='img')
     return paths
 
 
+def require_command(path):
+    """Skip the calling test when the command ``path`` is missing, except in CI (``CI`` set): there a missing command
+    is a broken environment, and a test that silently skips would hide it."""
+    if not osp.exists(path):
+        assert not os.environ.get('CI'), f'{path} is missing, and CI must run the tests that use it'
+        pytest.skip(f'{osp.basename(path)} is not installed beside this Python')
+
+
 def run_basicsr(args, cwd, timeout=600, env=None):
     """Run the installed ``basicsr`` console script; returns the CompletedProcess (text output)."""
     full_env = dict(os.environ, PYTHONWARNINGS='ignore', **(env or {}))

@@ -5,8 +5,10 @@ The kill points are made deterministic by tests/hooks/sitecustomize.py (test-onl
 renaming a finished temporary checkpoint file onto its final name, or at the start of an iteration, and the test
 kills it there.
 """
+import contextlib
 import glob
 import os
+import pytest
 import signal
 import subprocess
 import time
@@ -32,6 +34,22 @@ def _write_options(cwd):
     return path
 
 
+@pytest.fixture(autouse=True)
+def _no_process_left_behind():
+    """Every ``basicsr`` started by :func:`_start` is killed (with its process group) when the test ends, failed or
+    not: a failed assertion while a run sleeps at its kill point would otherwise leave it running."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+
+
+_STARTED = []
+
+
 def _start(cwd, opt_path, hook_dir, resume, **hold):
     os.makedirs(hook_dir, exist_ok=True)
     env = dict(os.environ, PYTHONWARNINGS='ignore', RNAN_TEST_HOOK_DIR=str(hook_dir), OMP_NUM_THREADS='1',
@@ -40,7 +58,9 @@ def _start(cwd, opt_path, hook_dir, resume, **hold):
         env[f'RNAN_TEST_HOLD_{key.upper()}'] = str(value)
     args = [BASICSR, 'train', '-opt', opt_path] + (['--auto_resume'] if resume else [])
     log = open(osp.join(hook_dir, 'stderr.txt'), 'w')
-    return subprocess.Popen(args, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT), log
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    _STARTED.append(proc)
+    return proc, log
 
 
 def _kill_when_holding(proc, log, hook_dir, timeout=240):

@@ -5,16 +5,19 @@ Checked: the run finishes; every rank ends with the same parameters, equal to wh
 checkpoints, states, the log file and TensorBoard events; the other rank's console stays quiet. Parameters per rank
 are dumped by the test-only hook in tests/hooks/sitecustomize.py.
 """
+import functools
 import glob
 import os
-import pytest
+import resource
+import signal
 import socket
 import stat
 import subprocess
 import sys
+import time
 import torch
 import yaml
-from conftest import BASICSR, ROOT, TEST_OPTIONS
+from conftest import BASICSR, ROOT, TEST_OPTIONS, require_command
 from os import path as osp
 
 HOOKS = osp.join(ROOT, 'tests', 'hooks')
@@ -69,8 +72,8 @@ def _check_run(cwd, name, hook_dir, outputs):
     assert 'INFO:' in outputs[0] and 'INFO:' not in outputs[1], outputs[1][-2000:]
 
 
-@pytest.mark.skipif(not osp.exists(TORCHRUN), reason='torchrun is not installed beside this Python')
 def test_torchrun_two_processes_on_cpu(tiny_paired_data):
+    require_command(TORCHRUN)
     cwd, hook_dir = tiny_paired_data, tiny_paired_data / 'hook'
     opt_path = _write_options(cwd, 'ddp')
     logs = cwd / 'torchrun_logs'
@@ -87,13 +90,13 @@ def test_torchrun_two_processes_on_cpu(tiny_paired_data):
     _check_run(cwd, 'ddp', hook_dir, outputs)
 
 
-def test_slurm_launcher_two_tasks_on_cpu(tiny_paired_data):
+def _start_slurm_tasks(cwd, opt_path, hook_dir, limit_rank0_file_size=None):
     """What `srun --ntasks=2 basicsr train -opt ... --launcher slurm` starts on one node: BasicSR's own launcher
-    reads SLURM_PROCID / SLURM_NTASKS / SLURM_NODELIST and asks `scontrol` for the master's host name."""
-    cwd, hook_dir = tiny_paired_data, tiny_paired_data / 'hook'
-    opt_path = _write_options(cwd, 'slurm')
+    reads SLURM_PROCID / SLURM_NTASKS / SLURM_NODELIST and asks `scontrol` for the master's host name.
+
+    Returns [(Popen, log file)] of the two tasks, each in its own process group (killed by :func:`_end_tasks`)."""
     bin_dir = cwd / 'fake_slurm_bin'
-    bin_dir.mkdir()
+    bin_dir.mkdir(exist_ok=True)
     scontrol = bin_dir / 'scontrol'
     scontrol.write_text('#!/bin/sh\necho 127.0.0.1\n')  # `scontrol show hostname <list>`: one host per line
     scontrol.chmod(scontrol.stat().st_mode | stat.S_IEXEC)
@@ -103,17 +106,123 @@ def test_slurm_launcher_two_tasks_on_cpu(tiny_paired_data):
                    PATH=f'{bin_dir}{os.pathsep}{os.environ.get("PATH", "")}')  # one thread per task, as torchrun
         for key in ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'):
             env.pop(key, None)
+        limit = None
+        if rank == 0 and limit_rank0_file_size:
+            limit = functools.partial(resource.setrlimit, resource.RLIMIT_FSIZE,
+                                      (limit_rank0_file_size, resource.RLIM_INFINITY))
         log = open(cwd / f'slurm_task{rank}.txt', 'w')
         procs.append((subprocess.Popen([BASICSR, 'train', '-opt', opt_path, '--launcher', 'slurm'], cwd=cwd, env=env,
-                                       stdout=log, stderr=subprocess.STDOUT), log))
-    codes = []
-    for proc, log in procs:
-        try:
-            codes.append(proc.wait(600))
-        finally:
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                       preexec_fn=limit), log))
+    return procs
+
+
+def _end_tasks(procs, timeout):
+    """The exit statuses of the tasks, each given until ``timeout`` seconds from now; what is left is killed."""
+    deadline, codes = time.monotonic() + timeout, []
+    try:
+        for proc, _ in procs:
+            codes.append(proc.wait(max(1, deadline - time.monotonic())))
+    finally:
+        for proc, log in procs:
             if proc.poll() is None:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
             log.close()
+    return codes
+
+
+def test_slurm_launcher_two_tasks_on_cpu(tiny_paired_data):
+    cwd, hook_dir = tiny_paired_data, tiny_paired_data / 'hook'
+    opt_path = _write_options(cwd, 'slurm')
+    codes = _end_tasks(_start_slurm_tasks(cwd, opt_path, hook_dir), 600)
     outputs = [(cwd / f'slurm_task{rank}.txt').read_text() for rank in (0, 1)]
     assert codes == [0, 0], (outputs[0] + outputs[1])[-4000:]
     _check_run(cwd, 'slurm', hook_dir, outputs)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# when one rank stops, every rank ends within seconds with the same line
+# ---------------------------------------------------------------------------------------------------------------------
+HOLD_LOCK = """
+import sys, time
+from rnan_basicsr.command.lock import RunLock
+RunLock(sys.argv[1], 'experiment', 'basicsr train -opt other.yml').acquire()
+print('locked', flush=True)
+time.sleep(900)
+"""
+
+
+def _final_lines(output):
+    return [line for line in output.splitlines() if line.startswith('basicsr:')]
+
+
+def _hold_the_lock(cwd, name):
+    holder = subprocess.Popen([sys.executable, '-c', HOLD_LOCK, str(cwd / 'experiments' / f'.{name}.lock')],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == 'locked'
+    return holder
+
+
+def test_every_slurm_task_ends_when_rank_0_refuses_the_lock(tiny_paired_data):
+    cwd = tiny_paired_data
+    opt_path = _write_options(cwd, 'locked')
+    holder = _hold_the_lock(cwd, 'locked')
+    try:
+        codes = _end_tasks(_start_slurm_tasks(cwd, opt_path, cwd / 'hook'), 180)  # not the 30-minute timeout
+    finally:
+        holder.kill()
+        holder.wait(30)
+    outputs = [(cwd / f'slurm_task{rank}.txt').read_text() for rank in (0, 1)]
+    assert codes == [2, 2], outputs
+    assert 'Traceback' not in outputs[0] + outputs[1], outputs
+    line = f"basicsr: error: experiment 'locked' is already running: process {holder.pid} on"
+    assert [_final_lines(o) for o in outputs] == [_final_lines(outputs[0])] * 2 and len(_final_lines(outputs[0])) == 1
+    assert _final_lines(outputs[0])[0].startswith(line), outputs
+    assert not (cwd / 'experiments' / 'locked').exists()
+
+
+def test_every_slurm_task_ends_when_rank_0_cannot_write_a_checkpoint(tiny_paired_data):
+    cwd = tiny_paired_data
+    opt_path = _write_options(cwd, 'full')
+    with open(opt_path) as f:
+        opt = yaml.safe_load(f)
+    opt['network_g'].update(num_feat=8, num_group=3)  # 170 kB of weights: more than the 64 kB rank 0 may write
+    with open(opt_path, 'w') as f:
+        yaml.safe_dump(opt, f)
+    codes = _end_tasks(_start_slurm_tasks(cwd, opt_path, cwd / 'hook', limit_rank0_file_size=64 * 1024), 300)
+    outputs = [(cwd / f'slurm_task{rank}.txt').read_text() for rank in (0, 1)]
+    assert codes == [1, 1], outputs
+    assert 'Traceback' not in outputs[0] + outputs[1], outputs
+    lines = [_final_lines(o) for o in outputs]
+    assert lines[0] == lines[1] and len(lines[0]) == 1, outputs
+    assert lines[0][0].startswith('basicsr: error: cannot write ') and 'File too large (errno 27)' in lines[0][0]
+
+
+def test_every_torchrun_rank_ends_when_rank_0_refuses_the_lock(tiny_paired_data):
+    require_command(TORCHRUN)
+    cwd = tiny_paired_data
+    opt_path = _write_options(cwd, 'locked')
+    holder = _hold_the_lock(cwd, 'locked')
+    logs = cwd / 'torchrun_logs'
+    proc = subprocess.Popen([TORCHRUN, '--standalone', '--nproc_per_node=2', '--log-dir', str(logs), '--redirects', '3',
+                             '--no-python', 'basicsr', 'train', '-opt', opt_path, '--launcher', 'pytorch'], cwd=cwd,
+                            env=_env(cwd / 'hook', PATH=f'{osp.dirname(BASICSR)}{os.pathsep}{os.environ["PATH"]}'),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        proc.wait(180)  # not the 30-minute timeout
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+        holder.kill()
+        holder.wait(30)
+    outputs = []
+    for rank in (0, 1):
+        files = glob.glob(str(logs / '**' / 'attempt_0' / str(rank) / 'std*.log'), recursive=True)
+        outputs.append(''.join(open(f).read() for f in sorted(files)))
+    assert proc.returncode != 0
+    assert 'Traceback' not in outputs[0] + outputs[1], outputs
+    lines = [_final_lines(o) for o in outputs]
+    assert lines[0] == lines[1] and len(lines[0]) == 1, outputs
+    assert lines[0][0].startswith(f"basicsr: error: experiment 'locked' is already running: process {holder.pid}")

@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from conftest import TEST_OPTIONS, run_basicsr
+from conftest import TEST_OPTIONS, require_command, run_basicsr
 from os import path as osp
 
 from rnan_basicsr.utils.environment import FIX_TENSORBOARD, installed_tensorboards, tensorboard_problem
@@ -45,8 +45,17 @@ def _get(port, path, **query):
     return body if response.headers.get_content_type().startswith('image/') else json.loads(body)
 
 
-@pytest.mark.skipif(not osp.exists(TENSORBOARD), reason='no tensorboard command beside this Python')
+def test_a_missing_command_fails_in_ci_instead_of_skipping(monkeypatch, tmp_path):
+    monkeypatch.setenv('CI', 'true')
+    with pytest.raises(AssertionError, match='CI must run the tests that use it'):
+        require_command(str(tmp_path / 'tensorboard'))
+    monkeypatch.delenv('CI')
+    with pytest.raises(pytest.skip.Exception):
+        require_command(str(tmp_path / 'tensorboard'))
+
+
 def test_tensorboard_serves_the_scalars_and_images_of_a_training_run(tiny_paired_data):
+    require_command(TENSORBOARD)
     cwd = tiny_paired_data
     result = run_basicsr(['train', '-opt', osp.join(TEST_OPTIONS, 'train_tiny_rnan.yml'), '--force_yml',
                           'model_type=RNANModel'], cwd=cwd)

@@ -5,7 +5,20 @@ anything is created, archived or written. The lock is an advisory ``flock`` on t
 releases it when the process ends however it ends (even ``kill -9``); the text inside only tells the next run who
 holds it. The file is removed when the run ends; one left by a process that was killed is taken over with a
 warning. It lives beside the folders it protects, never inside one, since BasicSR may rename those.
+
+Only EWOULDBLOCK / EAGAIN / EACCES from ``flock`` mean that another run holds the lock. A filesystem without locks
+(NFS without lockd, Lustre mounted without ``-o flock``, some CIFS mounts) answers ENOLCK, EOPNOTSUPP, EINVAL or
+ENOSYS: that is refused in one line naming the filesystem's missing locks and the way out (docs/clusters.md): run
+in a folder on a filesystem with locks, or set ``RNAN_BASICSR_LOCK=off`` and make sure yourself that one run uses
+the experiment.
+
+Why not the ``filelock`` package (installed with torch): its ``FileLock`` is the same ``flock``, but it treats only
+ENOSYS as "no locks" (NFS without lockd answers ENOLCK, which it reports as an error) and then falls back silently to
+its marker-file ``SoftFileLock``, whose marker outlives a run killed on another node until someone deletes it; and
+the refusal here must name the holder's command and log, which this file records inside the lock.
 """
+import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -16,6 +29,22 @@ from os import path as osp
 
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.script_util import process_is_running
+
+#: ``flock`` errors that mean "another process holds the lock"
+HELD = frozenset({errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES})
+#: ``flock`` errors of a filesystem that has no locks
+NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOSYS})
+#: the environment variable that turns the lock off (``RNAN_BASICSR_LOCK=off``) where the filesystem has none
+LOCK_VARIABLE = 'RNAN_BASICSR_LOCK'
+
+
+def locking_enabled():
+    """False when ``RNAN_BASICSR_LOCK=off``; an InputError for a value other than ``on`` / ``off``."""
+    value = os.environ.get(LOCK_VARIABLE, 'on').strip().lower()
+    if value not in ('on', 'off'):
+        raise InputError(f'the environment variable {LOCK_VARIABLE}={os.environ[LOCK_VARIABLE]!r} must be on or off '
+                         '(off: run without the experiment lock, on filesystems without locks; see docs/clusters.md).')
+    return value == 'on'
 
 
 def lock_path(opt):
@@ -62,8 +91,15 @@ class RunLock:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
+                except OSError as error:
                     os.close(fd)
+                    if error.errno in NO_LOCKS:
+                        with contextlib.suppress(OSError):  # the empty file this run just created
+                            if os.path.getsize(self.path) == 0:
+                                os.remove(self.path)
+                        raise InputError(self._no_locks_message(error)) from None
+                    if error.errno not in HELD:
+                        raise
                     owner = self._read_owner()
                     raise InputError(f'{self.what} is already running: {_describe(owner)}. Wait for it to finish (or '
                                      'stop it), or give this run another name; nothing was written.') from None
@@ -86,6 +122,14 @@ class RunLock:
                 return (f'{self.what}: taking over the lock {self.path} of {_describe(previous)}, which is no longer '
                         'running (it was killed or crashed).')
         return None
+
+    def _no_locks_message(self, error):
+        folder = osp.dirname(self.path)
+        return (f'cannot lock {self.path!r}: the filesystem of {folder!r} does not support file locks (flock: '
+                f'{error.strerror or error}, errno {error.errno}; e.g. NFS without lockd, Lustre without -o flock, '
+                'CIFS). Run basicsr in a folder on a filesystem with locks (a local disk), or set '
+                f'{LOCK_VARIABLE}=off and make sure no other run uses {self.what} (see docs/clusters.md); nothing was '
+                'written.')
 
     def _write(self, owner):
         self._owner = owner

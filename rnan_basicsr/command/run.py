@@ -17,27 +17,16 @@ import functools
 import io
 import os
 import shlex
-import signal
 import sys
 from os import path as osp
 
-from rnan_basicsr.command.lock import RunLock, lock_path
+from rnan_basicsr.command.interrupt import Interrupted, signals_interrupt
+from rnan_basicsr.command.lock import LOCK_VARIABLE, RunLock, lock_path, locking_enabled
 from rnan_basicsr.command.options import apply_force_yml, load_option_file
 from rnan_basicsr.command.preflight import check_layout, check_options
+from rnan_basicsr.command.ranks import RanksEndTogether
 from rnan_basicsr.compat.training_loop import model_built_hook
 from rnan_basicsr.utils.errors import RunError
-
-
-class Interrupted(BaseException):
-    """Raised in the main thread by SIGINT / SIGTERM; ``status`` is the exit status (128 + signal number)."""
-
-    def __init__(self, signum):
-        super().__init__(signum)
-        self.status = 128 + signum
-
-
-def _raise_interrupted(signum, frame):
-    raise Interrupted(signum)
 
 
 def basicsr_argv(args):
@@ -108,11 +97,24 @@ def _last_state(opt):
 
 
 class _Progress:
-    """The iteration a training run has reached, read from the model's per-iteration learning-rate update."""
+    """How far the run got: ``started`` / ``finished`` (the pipeline), and the iteration training has reached (read
+    from the model's per-iteration learning-rate update)."""
 
-    def __init__(self, on_model_built=None):
+    def __init__(self):
+        self.started = self.finished = False
         self.iteration = None
-        self.on_model_built = on_model_built
+        self.on_model_built = None
+        self.ranks = None  # the other ranks of a distributed run, told when this one stops
+
+    def interrupted(self, message, status):
+        """Print the one line of an interruption (and tell the other ranks); returns ``status``."""
+        line = f'basicsr: {message}'
+        if self.ranks is not None and self.ranks.ended_by_another_rank:  # e.g. torchrun's SIGTERM after that line
+            return status
+        print(line, file=sys.stderr, flush=True)
+        if self.ranks is not None:
+            self.ranks.stop(line, status)
+        return status
 
     def watch(self, model):
         """Called by :func:`~rnan_basicsr.compat.training_loop.model_built_hook` on the model BasicSR built."""
@@ -146,17 +148,6 @@ def _options_given_to_basicsr(opt, basicsr_args):
         basicsr_train.parse_options, basicsr_test.parse_options = saved
 
 
-@contextlib.contextmanager
-def _signals_interrupt():
-    """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread while the run goes on."""
-    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _log_file():
     """The file BasicSR's root logger writes to, once ``train_pipeline`` / ``test_pipeline`` has set it up."""
     import logging
@@ -167,18 +158,30 @@ def _log_file():
     return None
 
 
-def _run_pipeline(opt, basicsr_args, args, is_train, lock=None):
+def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None):
     from basicsr.test import test_pipeline
     from basicsr.train import train_pipeline
 
-    progress = _Progress(on_model_built=(lambda: lock.set_log(_log_file())) if lock is not None else None)
+    if lock is not None:
+        progress.on_model_built = lambda: lock.set_log(_log_file())
+    progress.started = True
     try:
-        with _signals_interrupt(), _options_given_to_basicsr(opt, basicsr_args), model_built_hook(progress.watch):
-            if is_train:
-                train_pipeline(opt['root_path'])
-            else:
-                test_pipeline(opt['root_path'])
-    except Interrupted as interrupted:
+        try:
+            with _options_given_to_basicsr(opt, basicsr_args), model_built_hook(progress.watch):
+                if is_train:
+                    train_pipeline(opt['root_path'])
+                else:
+                    test_pipeline(opt['root_path'])
+            progress.finished = True
+        except RunError as error:
+            if not is_train:
+                raise
+            state = _last_state(opt)
+            last = f'the last complete state is {state}' if state else 'no training state was written yet'
+            at = f' at iteration {progress.iteration}' if progress.iteration is not None else ''
+            raise RunError(f'{error} Training stopped{at}; {last}. Free space (or raise the file-size limit, or fix '
+                           f'the permissions) and continue with: {_continue_hint(args)}', path=error.path) from None
+    except Interrupted as interrupted:  # also while a RunError above was being reported
         if is_train:
             where = f'at iter {progress.iteration}' if progress.iteration is not None else 'before training started'
             state = _last_state(opt)
@@ -187,45 +190,57 @@ def _run_pipeline(opt, basicsr_args, args, is_train, lock=None):
         else:
             message = (f'interrupted while testing; the results in {opt["path"]["results_root"]} are incomplete; run '
                        'the same command again to test anew')
-        print(f'basicsr: {message}', file=sys.stderr, flush=True)
-        return interrupted.status
-    except RunError as error:
-        if not is_train:
-            raise
-        state = _last_state(opt)
-        last = f'the last complete state is {state}' if state else 'no training state was written yet'
-        at = f' at iteration {progress.iteration}' if progress.iteration is not None else ''
-        raise RunError(f'{error} Training stopped{at}; {last}. Free space (or raise the file-size limit, or fix the '
-                       f'permissions) and continue with: {_continue_hint(args)}', path=error.path) from None
+        return progress.interrupted(message, interrupted.status)
     return 0
 
 
 def run(args):
     """Run ``basicsr train|test`` for the parsed command line ``args`` in the current directory; returns the exit
-    status (0, or 130 / 143 when interrupted). Raises InputError / RunError, which ``cli`` prints as one line."""
-    try:
-        with _signals_interrupt():
-            return _checked_run(args)
-    except Interrupted as interrupted:  # before the pipeline started
-        print('basicsr: interrupted before the run started; nothing was written.', file=sys.stderr, flush=True)
-        return interrupted.status
+    status (0, or 130 / 143 when interrupted: see :func:`~rnan_basicsr.command.interrupt.end_by_signal`). Raises
+    InputError / RunError, which ``cli`` prints as one line.
+
+    One SIGINT / SIGTERM handler covers the whole run and raises once, so an interruption during the pipeline is
+    reported by the pipeline (where to continue), never as "nothing was written" (a second Ctrl-C is ignored).
+    """
+    progress = _Progress()
+    with signals_interrupt():
+        try:
+            return _checked_run(args, progress)
+        except Interrupted as interrupted:  # outside the pipeline, which reports its own interruptions
+            if not progress.started:
+                message = 'interrupted before the run started; nothing was written.'
+            elif progress.finished:
+                message = 'interrupted after the run had finished; its output is complete.'
+            else:
+                message = 'interrupted while the run was stopping; see the log for how far it got.'
+            return progress.interrupted(message, interrupted.status)
 
 
-def _checked_run(args):
+def _checked_run(args, progress):
     import rnan_basicsr  # noqa: F401  (compatibility patches, then RNAN in the registries)
 
     is_train = args.command == 'train'
     raw = apply_force_yml(load_option_file(args.opt), args.force_yml, args.opt)
     check_options(raw, args.opt, is_train=is_train)
     opt, basicsr_args, printed = lay_out(raw, args, os.getcwd(), is_train)
+    with RanksEndTogether(opt) as progress.ranks:
+        return _locked_run(opt, basicsr_args, args, is_train, progress, printed)
+
+
+def _locked_run(opt, basicsr_args, args, is_train, progress, printed):
     check_layout(opt, args.opt)
 
     if opt['rank'] != 0:  # rank 0 holds the lock and writes; the other processes follow it
         print(printed, end='', flush=True)
-        return _run_pipeline(opt, basicsr_args, args, is_train)
+        return _run_pipeline(opt, basicsr_args, args, is_train, progress)
     what = f'experiment {opt["name"]!r}' if is_train else f'the test results {opt["name"]!r}'
+    if not locking_enabled():
+        print(f'rnan_basicsr: warning: {LOCK_VARIABLE}=off: {what} is not locked; make sure no other run uses it.',
+              file=sys.stderr, flush=True)
+        print(printed, end='', flush=True)
+        return _run_pipeline(opt, basicsr_args, args, is_train, progress)
     lock = RunLock(lock_path(opt), what, ' '.join(shlex.quote(a) for a in ['basicsr', *sys.argv[1:]]))
     with lock:
         print(printed, end='', flush=True)
         lock.set_log(osp.join(opt['path']['log'], f'{args.command}_{opt["name"]}_<time>.log'))
-        return _run_pipeline(opt, basicsr_args, args, is_train, lock)
+        return _run_pipeline(opt, basicsr_args, args, is_train, progress, lock)

@@ -1,10 +1,12 @@
 """The ``basicsr`` command owns the run: every mistake is refused before BasicSR creates, archives or writes anything,
 one run per experiment, failures that cannot be missed, option files that cannot run code."""
+import contextlib
 import cv2
 import errno
 import os
 import pytest
 import resource
+import shlex
 import signal
 import subprocess
 import time
@@ -266,27 +268,92 @@ def test_a_file_size_limit_stops_the_run_with_one_line(trained, tmp_path):
     assert os.listdir(work / 'experiments' / 'tiny_rnan' / 'models') == []  # no partial file
 
 
-def test_ctrl_c_ends_in_one_line_with_how_to_continue(trained, tmp_path):
+def _group_members(pgid):
+    """The pids of the live (not zombie) processes of the process group ``pgid``."""
+    members = []
+    for entry in os.listdir('/proc'):
+        try:
+            with open(f'/proc/{entry}/stat') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != 'Z' and int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members
+
+
+def _kill_group(proc):
+    """Kill what is left of the process group of ``proc`` (started with ``start_new_session``)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.communicate(timeout=30)
+
+
+def _wait_for(path, proc, timeout=300):
+    deadline = time.time() + timeout
+    while not path.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    return path.exists()
+
+
+def test_ctrl_c_with_dataloader_workers_ends_the_run_and_the_script_in_one_line(trained, tmp_path):
+    """Ctrl-C in a terminal: SIGINT to every process of the foreground group (the shell script, basicsr and its two
+    DataLoader workers), twice, as an impatient user does."""
     work = tmp_path / 'sigint'
     subprocess.run(['cp', '-a', str(trained), str(work)], check=True)
     hook_dir = tmp_path / 'hook'
     hook_dir.mkdir()
     env = dict(os.environ, PYTHONWARNINGS='ignore', RNAN_TEST_HOOK_DIR=str(hook_dir), RNAN_TEST_HOLD_ITER='7',
                PYTHONPATH=os.pathsep.join([HOOKS, os.environ.get('PYTHONPATH', ROOT)]))
-    proc = subprocess.Popen([BASICSR, 'train', '-opt', TINY, '--auto_resume', '--force_yml', 'train:total_iter=8'],
-                            cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while not (hook_dir / 'holding').exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.5)
-    assert (hook_dir / 'holding').exists(), proc.communicate()[1][-2000:]
-    proc.send_signal(signal.SIGINT)
-    err = proc.communicate(timeout=120)[1]
-    assert proc.returncode == 130 and 'Traceback' not in err, err[-2000:]
+    train = [BASICSR, 'train', '-opt', TINY, '--auto_resume', '--force_yml', 'train:total_iter=8',
+             'datasets:train:num_worker_per_gpu=2']
+    script = f'{shlex.join(train)}; touch next_command_ran'  # a script that goes on to test: Ctrl-C must stop it
+    proc = subprocess.Popen(['bash', '-c', script], cwd=work, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert _wait_for(hook_dir / 'holding', proc), proc.communicate(timeout=30)[1][-2000:]
+        assert len(_group_members(proc.pid)) == 4  # bash, basicsr and its two workers
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.3)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        _kill_group(proc)
+    assert 'Traceback' not in err and 'Interrupted' not in err, err[-3000:]
     state = work / 'experiments' / 'tiny_rnan' / 'training_states' / '6.state'
-    assert err.strip().splitlines()[-1] == (f'basicsr: interrupted at iter 7; last complete state {state}; continue '
-                                            f'with: basicsr train -opt {TINY} --auto_resume --force_yml '
-                                            'train:total_iter=8')
+    lines = [line for line in err.splitlines() if line.startswith('basicsr:')]
+    assert lines == [f'basicsr: interrupted at iter 7; last complete state {state}; continue with: basicsr train -opt '
+                     f'{TINY} --auto_resume --force_yml train:total_iter=8 datasets:train:num_worker_per_gpu=2'], err
+    assert err.strip().splitlines()[-1] == lines[0]
+    assert proc.returncode in (-signal.SIGINT, 128 + signal.SIGINT)  # bash ends by the signal, or reports it
+    assert not (work / 'next_command_ran').exists()  # basicsr ended by SIGINT, so the script stopped
+    deadline = time.time() + 10
+    while _group_members(proc.pid) and time.time() < deadline:
+        time.sleep(0.2)
+    assert _group_members(proc.pid) == []
     assert not (work / 'experiments' / '.tiny_rnan.lock').exists()
+
+
+def test_sigterm_ends_basicsr_by_the_signal(trained, tmp_path):
+    work = tmp_path / 'sigterm'
+    subprocess.run(['cp', '-a', str(trained), str(work)], check=True)
+    hook_dir = tmp_path / 'hook'
+    hook_dir.mkdir()
+    env = dict(os.environ, PYTHONWARNINGS='ignore', RNAN_TEST_HOOK_DIR=str(hook_dir), RNAN_TEST_HOLD_ITER='5',
+               PYTHONPATH=os.pathsep.join([HOOKS, os.environ.get('PYTHONPATH', ROOT)]))
+    proc = subprocess.Popen([BASICSR, 'train', '-opt', TINY, '--auto_resume', '--force_yml', 'train:total_iter=6'],
+                            cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert _wait_for(hook_dir / 'holding', proc), proc.communicate(timeout=30)[1][-2000:]
+        os.killpg(proc.pid, signal.SIGTERM)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        _kill_group(proc)
+    assert proc.returncode == -signal.SIGTERM and 'Traceback' not in err, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith('basicsr: interrupted at iter 5; last complete state ')
 
 
 def test_auto_resume_never_forgets_an_archived_state(trained, tmp_path, capsys, monkeypatch):

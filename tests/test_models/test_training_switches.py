@@ -2,6 +2,7 @@
 channels_last, torch.compile (plain checkpoint keys, eager fallback), gradient clipping, any torch / BasicSR
 optimizer, and the TF32 policy (off for testing and validation, allowed for training)."""
 import pytest
+import re
 import torch
 import warnings
 from basicsr.models import build_model
@@ -155,6 +156,20 @@ def test_compile_falls_back_to_eager_with_one_clear_warning():
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         forward(x)  # warned once only
+
+
+def test_compilation_is_logged_when_it_starts_and_ends_with_its_time(caplog):
+    import logging
+    logger = logging.getLogger('rnan_basicsr_test_compile')
+    forward = precision.CompiledForward(torch.nn.Conv2d(1, 1, 3), what='train.compile', logger=logger,
+                                        compile_kwargs={'backend': 'eager'})
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        forward(torch.rand(1, 1, 5, 5))
+        forward(torch.rand(1, 1, 5, 5))
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 2, messages
+    assert messages[0].startswith('train.compile: compiling the network with torch.compile')
+    assert re.fullmatch(r'train\.compile: compiled in \d+\.\d s\.', messages[1]), messages
 
 
 def test_errors_of_the_network_itself_are_not_hidden_by_the_fallback():
