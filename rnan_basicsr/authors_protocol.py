@@ -85,7 +85,8 @@ _SAME = 'the same formula'
 PROTOCOL_NOTES = {
     'sr': ("Y of Matlab's rgb2ycbcr on doubles (not rounded, cast to float32), `scale` pixels shaved, Wang's "
            "ssim_index; BasicSR's bgr2ycbcr on float32 is the same Y (not rounded) in single precision and "
-           "calculate_ssim the same 11x11 Gaussian-window SSIM; rounding Y to 8 bits would not be"),
+           "calculate_ssim the same 11x11 Gaussian-window SSIM (a Y rounded to 8 bits, as some SR scripts make it, "
+           "would differ)"),
     'car': ("one channel (the Y images), no shave; BasicSR: " + _SAME + ' (a grey image is taken as Y)'),
     'dn_gray': ("one channel, no shave; BasicSR: " + _SAME),
     'dn_rgb': ("RGB, no shave, PSNR of the mean of the three channels' MSE, SSIM the mean of the three channels' "
