@@ -1,4 +1,4 @@
-"""Reproduce one task's table of the RNAN paper in one command: ours, the paper's and the difference per cell.
+"""Reproduce one task's table of the RNAN paper in one command: the paper's, ours and the difference per cell.
 
     python scripts/reproduce_paper.py --task car --weights experiments/pretrained_models
     python scripts/reproduce_paper.py --task sr --levels 4 --sets Set5 Set14 --also-chopped
