@@ -1,91 +1,111 @@
-"""The RNAN numbers published in the paper (arXiv 1903.10082, ICLR 2019, Tables 2-6), as data, one cell per task, test
-set and level of :mod:`rnan_basicsr.tasks`.
+"""The RNAN numbers published in the paper (Zhang et al., "Residual Non-local Attention Networks for Image
+Restoration", ICLR 2019, arXiv 1903.10082, Tables 2-6), as data, one cell per task, test set and level of
+:mod:`rnan_basicsr.tasks`.
 
-Every cell of every task's test sets and levels is listed below explicitly. A cell holds ``(psnr, ssim)`` as printed
-in the paper, or ``None``: **not found**, i.e. the number could not be read from the paper's text when this file was
-written. Nothing here is a guess or a number remembered from elsewhere; a ``None`` stays ``None`` until someone
-reads the number in the paper and writes it in (with the table it comes from in :data:`TABLES`).
+Source: the paper's tables as the authors' repository shows them, github.com/yulunzhang/RNAN, ``Figs/PSNR_DN_RGB.PNG``
+(Table 2), ``Figs/PSNR_DN_Gray.PNG`` (Table 3), ``Figs/PSNR_Demosaic.PNG`` (Table 4), ``Figs/PSNR_CAR.PNG``
+(Table 5) and ``Figs/PSNR_SR.PNG`` (Table 6); every value below was read from those images and checked a second time
+against them. Reprints in later papers (SwinIR Tables 4-6, PANet's README) agree where they overlap.
 
-Where the numbers were looked for (November 2026), and why every cell is still empty: the stored copies of the
-paper's text available to this project (the LaTeX source ``1903.10082v1.txt`` of the SPIQA dataset, raw TeX and
-extracted paragraphs; https://www.arxiv-vanity.com/papers/1903.10082/; emergentmind, zhuanzhi and mofii-notes pages
-about the paper) could only be read from their beginning (title, abstract, introduction); the experiment tables were
-not reachable. The authors' repository (github.com/yulunzhang/RNAN) shows its results as pictures
-(``Figs/PSNR_*.PNG``), not as text. The project's test for this file checks that every cell exists and that a value,
-once filled in, is a plausible PSNR / SSIM pair with a table number.
+What a cell can be (:func:`describe` words each state):
 
-Test set names are those of the option files (``CBSD68`` for colour denoising, where the paper writes BSD68).
-``RNAN+`` (x8 self-ensemble) values go to :data:`PLUS` in the same layout, for the tables that report RNAN+; which
-tables do could not be checked either, so it is empty and every RNAN+ cell reads "not found".
+* ``(psnr, ssim)``: published; ``ssim`` is None where the table gives PSNR only (Tables 2 and 3, denoising): shown
+  as "—" (absent from the paper), not as "not found";
+* :data:`NOT_IN_PAPER`: the paper publishes no such cell. Table 6 (super-resolution) has x2 and x4 only, so every
+  x3 cell is not in the paper; RNAN+ (x8 self-ensemble) appears in Table 6 only, so :data:`PLUS` has SR alone;
+* None: not found (kept as a state for cells added to :mod:`rnan_basicsr.tasks` later; no cell of Tables 2-6 is).
+
+Test set names are those of the option files: ``CBSD68`` is the paper's colour "BSD68" (Tables 2 and 4) and
+``McMaster`` its "McMaster18" (Table 4).
 """
 from collections import namedtuple
 
 from rnan_basicsr.tasks import TASKS
 
-Published = namedtuple('Published', ['psnr', 'ssim', 'table', 'method'])
+NOT_FOUND = 'not found'
+NOT_IN_PAPER = 'not in the paper'
+PUBLISHED = 'published'
+ABSENT = '—'  # a metric the table does not give (SSIM of the denoising tables)
+
+#: ``status`` is PUBLISHED (psnr set; ssim None when the table gives PSNR only), NOT_IN_PAPER or NOT_FOUND
+Published = namedtuple('Published', ['psnr', 'ssim', 'table', 'method', 'status'], defaults=(PUBLISHED, ))
 Table = namedtuple('Table', ['number', 'caption'])
 
-NOT_FOUND = 'not found'
-
-#: per task: the paper's table (number None: not read from the paper's text; Tables 2-6 hold these five tasks)
+#: per task: the paper's table (github.com/yulunzhang/RNAN, Figs/PSNR_*.PNG)
 TABLES = {
-    'dn_rgb': Table(None, 'colour image denoising (AWGN), PSNR (dB) / SSIM'),
-    'dn_gray': Table(None, 'grey image denoising (AWGN), PSNR (dB) / SSIM'),
-    'demosaic': Table(None, 'image demosaicing, PSNR (dB) / SSIM'),
-    'car': Table(None, 'JPEG compression artifact reduction (Y channel), PSNR (dB) / SSIM'),
-    'sr': Table(None, 'bicubic (BI) super-resolution, PSNR (dB) / SSIM on Y'),
+    'dn_rgb': Table(2, 'colour image denoising (AWGN), PSNR (dB) only'),
+    'dn_gray': Table(3, 'grey image denoising (AWGN), PSNR (dB) only'),
+    'demosaic': Table(4, 'colour image demosaicing, PSNR (dB) / SSIM'),
+    'car': Table(5, 'JPEG compression artifact reduction (Y channel), PSNR (dB) / SSIM'),
+    'sr': Table(6, 'bicubic (BI) super-resolution, PSNR (dB) / SSIM on Y, x2 and x4 only'),
 }
 
-_ = None  # not found in the paper's text
+_x3 = NOT_IN_PAPER  # Table 6 has no x3 rows
 
-#: RNAN (no self-ensemble): ``RESULTS[task][test set][level] = (psnr, ssim)`` or None (not found)
+#: RNAN (no self-ensemble): ``RESULTS[task][test set][level] = (psnr, ssim)``, NOT_IN_PAPER or None (not found)
 RESULTS = {
-    'dn_rgb': {
-        'Kodak24': {10: _, 30: _, 50: _, 70: _},
-        'CBSD68': {10: _, 30: _, 50: _, 70: _},
-        'Urban100': {10: _, 30: _, 50: _, 70: _},
+    'dn_rgb': {  # Table 2, PSNR only
+        'Kodak24': {10: (37.24, None), 30: (31.86, None), 50: (29.58, None), 70: (28.16, None)},
+        'CBSD68': {10: (36.43, None), 30: (30.63, None), 50: (28.27, None), 70: (26.83, None)},
+        'Urban100': {10: (36.59, None), 30: (31.50, None), 50: (29.08, None), 70: (27.45, None)},
     },
-    'dn_gray': {
-        'Kodak24': {10: _, 30: _, 50: _, 70: _},
-        'BSD68': {10: _, 30: _, 50: _, 70: _},
-        'Urban100': {10: _, 30: _, 50: _, 70: _},
+    'dn_gray': {  # Table 3, PSNR only
+        'Kodak24': {10: (35.20, None), 30: (30.04, None), 50: (27.93, None), 70: (26.60, None)},
+        'BSD68': {10: (34.04, None), 30: (28.61, None), 50: (26.48, None), 70: (25.18, None)},
+        'Urban100': {10: (35.52, None), 30: (30.20, None), 50: (27.65, None), 70: (25.89, None)},
     },
-    'car': {
-        'LIVE1': {10: _, 20: _, 30: _, 40: _},
-        'Classic5': {10: _, 20: _, 30: _, 40: _},
+    'car': {  # Table 5
+        'LIVE1': {10: (29.63, 0.8239), 20: (32.03, 0.8877), 30: (33.45, 0.9149), 40: (34.47, 0.9299)},
+        'Classic5': {10: (29.96, 0.8178), 20: (32.11, 0.8693), 30: (33.38, 0.8924), 40: (34.27, 0.9061)},
     },
-    'demosaic': {
-        'McMaster': {None: _},
-        'Kodak24': {None: _},
-        'CBSD68': {None: _},
-        'Urban100': {None: _},
+    'demosaic': {  # Table 4
+        'McMaster': {None: (39.71, 0.9725)},
+        'Kodak24': {None: (43.09, 0.9902)},
+        'CBSD68': {None: (42.50, 0.9929)},
+        'Urban100': {None: (39.75, 0.9848)},
     },
-    'sr': {
-        'Set5': {2: _, 3: _, 4: _},
-        'Set14': {2: _, 3: _, 4: _},
-        'B100': {2: _, 3: _, 4: _},
-        'Urban100': {2: _, 3: _, 4: _},
-        'Manga109': {2: _, 3: _, 4: _},
+    'sr': {  # Table 6, rows "RNAN (ours)"
+        'Set5': {2: (38.17, 0.9611), 3: _x3, 4: (32.49, 0.8982)},
+        'Set14': {2: (33.87, 0.9207), 3: _x3, 4: (28.83, 0.7878)},
+        'B100': {2: (32.32, 0.9014), 3: _x3, 4: (27.72, 0.7421)},
+        'Urban100': {2: (32.73, 0.9340), 3: _x3, 4: (26.61, 0.8023)},
+        'Manga109': {2: (39.23, 0.9785), 3: _x3, 4: (31.09, 0.9149)},
     },
 }
 
-#: RNAN+ (x8 self-ensemble), same layout; only tasks whose table gives RNAN+ (none could be checked yet)
-PLUS = {}
+#: RNAN+ (x8 self-ensemble), same layout; Table 6 (rows "RNAN+ (ours)") is the only table that reports it
+PLUS = {
+    'sr': {
+        'Set5': {2: (38.22, 0.9613), 3: _x3, 4: (32.56, 0.8992)},
+        'Set14': {2: (33.97, 0.9216), 3: _x3, 4: (28.90, 0.7883)},
+        'B100': {2: (32.36, 0.9018), 3: _x3, 4: (27.77, 0.7424)},
+        'Urban100': {2: (32.90, 0.9351), 3: _x3, 4: (26.75, 0.8052)},
+        'Manga109': {2: (39.41, 0.9789), 3: _x3, 4: (31.37, 0.9175)},
+    },
+}
 
 
 def published(task, dataset, level, self_ensemble=False):
-    """The paper's :class:`Published` value of one cell; ``psnr`` / ``ssim`` None when not found.
+    """The paper's :class:`Published` value of one cell.
+
+    ``psnr`` / ``ssim`` are None unless ``status`` is PUBLISHED (``ssim`` is also None where the table gives PSNR
+    only). RNAN+ of a task whose table reports RNAN alone is NOT_IN_PAPER, as is every SR x3 cell.
 
     Raises:
-        KeyError: the cell is not one of the paper's (``task``, ``dataset``, ``level``).
+        KeyError: the cell is not one of the tasks' (``task``, ``dataset``, ``level``).
     """
-    table = PLUS if self_ensemble else RESULTS
     method = 'RNAN+' if self_ensemble else 'RNAN'
     if task not in RESULTS or dataset not in RESULTS[task] or level not in RESULTS[task][dataset]:
         raise KeyError(f'({task!r}, {dataset!r}, {level!r}) is not a cell of the paper\'s tables')
-    value = ((table.get(task) or {}).get(dataset) or {}).get(level)
-    psnr, ssim = value if value is not None else (None, None)
-    return Published(psnr, ssim, TABLES[task].number, method)
+    number = TABLES[task].number
+    if self_ensemble and task not in PLUS:
+        return Published(None, None, number, method, NOT_IN_PAPER)
+    value = (PLUS if self_ensemble else RESULTS)[task][dataset][level]
+    if value is None:
+        return Published(None, None, number, method, NOT_FOUND)
+    if value == NOT_IN_PAPER:
+        return Published(None, None, number, method, NOT_IN_PAPER)
+    return Published(value[0], value[1], number, method, PUBLISHED)
 
 
 def cells(task):
@@ -95,15 +115,40 @@ def cells(task):
 
 
 def describe(value):
-    """``'<psnr> / <ssim> (Table <n>)'`` (2 and 4 decimals) of a :class:`Published`, or ``'not found'``."""
+    """``'<psnr> / <ssim> (Table <n>)'`` (2 and 4 decimals; ssim "—" when the table gives PSNR only) of a
+    :class:`Published`, or its state: ``'not in the paper'``, ``'not found'``."""
+    if value.status == NOT_IN_PAPER:
+        return NOT_IN_PAPER
     if value.psnr is None:
         return NOT_FOUND
     table = f' (Table {value.table})' if value.table is not None else ''
-    return f'{value.psnr:.2f} / {value.ssim:.4f}{table}'
+    ssim = ABSENT if value.ssim is None else f'{value.ssim:.4f}'
+    return f'{value.psnr:.2f} / {ssim}{table}'
 
 
-def coverage_text(task):
-    """One line: how many of ``task``'s cells have a published value."""
-    found = sum(published(task, d, level).psnr is not None for d, level in cells(task))
-    total = len(cells(task))
-    return f'paper values: {found} of {total} cells found in the paper\'s text ({total - found} not found)'
+def difference(psnr, ssim, value):
+    """``'<ours - paper PSNR> / <ours - paper SSIM>'`` (signed, 2 and 4 decimals; "—" for an absent SSIM), or
+    ``'n/a (<state>)'`` when the paper has no value."""
+    if value.psnr is None:
+        return f'n/a ({describe(value)})'
+    ssim_text = ABSENT if value.ssim is None else f'{ssim - value.ssim:+.4f}'
+    return f'{psnr - value.psnr:+.2f} / {ssim_text}'
+
+
+def coverage_text(task, self_ensemble=False):
+    """One line: how many of ``task``'s cells the paper publishes, which table, and what the others are."""
+    values = [published(task, d, level, self_ensemble) for d, level in cells(task)]
+    method = 'RNAN+' if self_ensemble else 'RNAN'
+    found = sum(v.status == PUBLISHED for v in values)
+    text = f'paper values ({method}): {found} of {len(values)} cells published in Table {TABLES[task].number}'
+    if found and all(v.ssim is None for v in values if v.status == PUBLISHED):
+        text += f' (PSNR only: the table gives no SSIM, shown as "{ABSENT}")'
+    for state in (NOT_IN_PAPER, NOT_FOUND):
+        count = sum(v.status == state for v in values)
+        if count:
+            text += f'; {count} {state}'
+    if self_ensemble and task not in PLUS:
+        text += ' (RNAN+ is reported in Table 6, super-resolution, only)'
+    elif task == 'sr' and any(v.status == NOT_IN_PAPER for v in values):
+        text += ' (Table 6 has x2 and x4 only)'
+    return text

@@ -1,4 +1,4 @@
-"""Reproduce one task's table of the RNAN paper in one command: ours, the paper's and the difference per cell.
+"""Reproduce one task's table of the RNAN paper in one command: the paper's, ours and the difference per cell.
 
     python scripts/reproduce_paper.py --task car --weights experiments/pretrained_models
     python scripts/reproduce_paper.py --task sr --levels 4 --sets Set5 Set14 --also-chopped
@@ -6,9 +6,13 @@
 For every level of ``--task`` (rnan_basicsr/tasks.py) it reads the test option file ``options/test_RNAN_<EXP>.yml``,
 loads its checkpoint from ``--weights`` (the file name the option file gives) into ``RNANModel`` and restores every
 image of the option file's test sets as ``basicsr test`` does (same datasets, same model, whole images, in this
-process). Each image is scored by the task's protocol (the line printed above the table), and each cell (test set x
-level) is set beside the paper's published value (rnan_basicsr/paper_results.py; "not found" where the paper's text
-could not be read).
+process). Each image is scored by the task's protocol (the line printed above the table, with the authors' Matlab
+protocol and how BasicSR's metrics compare to it), and each cell (test set x level) reads: the paper's published value
+(rnan_basicsr/paper_results.py, Tables 2-6: "—" for the SSIM the denoising tables do not give, "not in the paper" for
+SR x3 and for RNAN+ outside Table 6), ours, and the difference ours - paper.
+
+Test sets of your own may stand in the option files (``--options``) beside or instead of the paper's: they run the
+same way, their paper column reading "not in the paper" (e.g. to measure the chop on other images).
 
 ``--also-chopped`` restores the same images a second time with the authors' test-time chopping (their
 ``forward_chop``: four overlapping corner pieces, recursively, no blending; rnan_basicsr/chop.py) and reports the
@@ -31,6 +35,7 @@ from os import path as osp
 
 import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)
 from rnan_basicsr import paper_results
+from rnan_basicsr.authors_protocol import protocol_note
 from rnan_basicsr.chop import authors_min_size, chop_forward
 from rnan_basicsr.tasks import experiment_name, get_task, option_file_name
 from rnan_basicsr.tools import report
@@ -80,14 +85,29 @@ def _parse_levels(task, values):
     return [level for level in task.levels if level in chosen]
 
 
-def _parse_sets(task, values):
+def _parse_sets(task, values, names):
+    """The test sets to run, in the order of ``names`` (the test sets of the option files: the paper's, or your own)."""
     if not values:
-        return list(task.test_sets)
+        return list(names)
     for value in values:
-        if value not in task.test_sets:
+        if value not in names:
             raise InputError(f'--sets {value!r} is not a test set of --task {task.key}.'
-                             f'{did_you_mean(value, task.test_sets)} Its test sets: {", ".join(task.test_sets)}.')
-    return [name for name in task.test_sets if name in values]
+                             f'{did_you_mean(value, names)} Its test sets: {", ".join(names)}.')
+    return [name for name in names if name in values]
+
+
+def option_set_names(args, task, levels):
+    """The names of the test datasets in the option files of ``levels``: the paper's first, then any others."""
+    from rnan_basicsr.command.options import load_option_file
+
+    names = []
+    for level in levels:
+        opt = load_option_file(osp.join(args.options, option_file_name('test', task, level)))
+        for key, dataset_opt in (opt.get('datasets') or {}).items():
+            name = (dataset_opt or {}).get('name')
+            if key.split('_')[0] in ('test', 'val') and name and name not in names:
+                names.append(name)
+    return [n for n in task.test_sets if n in names] + [n for n in names if n not in task.test_sets]
 
 
 def _resolve(path, root):
@@ -227,20 +247,28 @@ def _diff(a, b, digits):
     return f'{a - b:+.{digits}f}'
 
 
+def paper_value(task, cell, self_ensemble):
+    """The paper's :class:`~rnan_basicsr.paper_results.Published` of a cell; a test set of your own is not in it."""
+    try:
+        return paper_results.published(task.key, cell.dataset, cell.level, self_ensemble)
+    except KeyError:
+        return paper_results.Published(None, None, None, 'RNAN+' if self_ensemble else 'RNAN',
+                                       paper_results.NOT_IN_PAPER)
+
+
 def result_table(task, cells, also_chopped, self_ensemble):
-    """(header, rows) of the reproduction table: one row per test set and level."""
+    """(header, rows) of the reproduction table: one row per test set and level, published | ours | Δ."""
     method = 'RNAN+' if self_ensemble else 'RNAN'
-    header = ['Test set', task.level.name if task.level else 'level', f'ours {method} PSNR / SSIM',
-              f'paper {method} PSNR / SSIM', 'ours - paper']
+    header = ['Test set', task.level.name if task.level else 'level', f'paper {method} PSNR / SSIM',
+              f'ours {method} PSNR / SSIM', 'Δ ours - paper']
     if also_chopped:
         header += ['ours, chopped PSNR / SSIM', 'chopped - whole']
     rows = []
     for cell in cells:
         psnr, ssim = _mean(cell.records, 1), _mean(cell.records, 2)
-        paper = paper_results.published(task.key, cell.dataset, cell.level, self_ensemble)
-        row = [cell.dataset, level_label(task, cell.level), f'{psnr:.2f} / {ssim:.4f}', paper_results.describe(paper),
-               (f'{_diff(psnr, paper.psnr, 2)} / {_diff(ssim, paper.ssim, 4)}' if paper.psnr is not None else
-                'n/a (paper value not found)')]
+        paper = paper_value(task, cell, self_ensemble)
+        row = [cell.dataset, level_label(task, cell.level), paper_results.describe(paper), f'{psnr:.2f} / {ssim:.4f}',
+               paper_results.difference(psnr, ssim, paper)]
         if also_chopped:
             c_psnr, c_ssim = _mean(cell.records, 3), _mean(cell.records, 4)
             row += [f'{c_psnr:.2f} / {c_ssim:.4f}', f'{_diff(c_psnr, psnr, 2)} / {_diff(c_ssim, ssim, 4)}']
@@ -261,7 +289,9 @@ def inference_text(task, args):
 
 def run(args):
     task = get_task(args.task)
-    levels, sets = _parse_levels(task, args.levels), _parse_sets(task, args.sets)
+    levels = _parse_levels(task, args.levels)
+    names = option_set_names(args, task, levels)
+    sets = _parse_sets(task, args.sets, names)
     if args.chop_min_size is not None and args.chop_min_size < 1:
         raise InputError(f'--chop_min_size must be >= 1, got {args.chop_min_size}.')
     runs = plan_runs(args, task, levels, sets)
@@ -275,28 +305,30 @@ def run(args):
             print(f'{r.opt_path} with {r.weights}', flush=True)
             cells += evaluate_run(r, task, args, device, store)
         store.publish(args.out)
-    cells.sort(key=lambda c: (task.test_sets.index(c.dataset), task.levels.index(c.level)))
+    cells.sort(key=lambda c: (names.index(c.dataset), task.levels.index(c.level)))
 
     scales = [int(r.opt.get('scale', 1)) for r in runs]
     protocol = protocol_text(task.key, scales)
     inference = inference_text(task, args)
-    coverage = paper_results.coverage_text(task.key)
+    authors = protocol_note(task.key)
+    coverage = paper_results.coverage_text(task.key, args.self_ensemble)
     header, rows = result_table(task, cells, args.also_chopped, args.self_ensemble)
     table = markdown(header, rows)
-    text = f'{protocol}\n{inference}\n{coverage}\n\n{table}\n'
+    text = f'{protocol}\n{authors}\n{inference}\n{coverage}\n\n{table}\n'
     print('\n' + text)
     os.makedirs(args.out, exist_ok=True)
     write_text(osp.join(args.out, 'table.md'), text)
-    csv_header = ['task', 'dataset', 'level', 'images', 'psnr', 'ssim', 'paper_psnr', 'paper_ssim', 'paper_table']
+    csv_header = ['task', 'dataset', 'level', 'images', 'psnr', 'ssim', 'paper_psnr', 'paper_ssim', 'paper_table',
+                  'paper_status']
     if args.also_chopped:
         csv_header += ['chopped_psnr', 'chopped_ssim']
     csv_rows = []
     for cell in cells:
-        paper = paper_results.published(task.key, cell.dataset, cell.level, args.self_ensemble)
+        paper = paper_value(task, cell, args.self_ensemble)
         row = [task.key, cell.dataset, level_label(task, cell.level), len(cell.records),
                f'{_mean(cell.records, 1):.4f}', f'{_mean(cell.records, 2):.6f}',
                '' if paper.psnr is None else paper.psnr, '' if paper.ssim is None else paper.ssim,
-               '' if paper.table is None else paper.table]
+               '' if paper.table is None else paper.table, paper.status]
         if args.also_chopped:
             row += [f'{_mean(cell.records, 3):.4f}', f'{_mean(cell.records, 4):.6f}']
         csv_rows.append(row)
@@ -325,7 +357,7 @@ def run(args):
                  f'{_mean(cell.records, 1):.2f} dB / {_mean(cell.records, 2):.4f}')
         sections.append(report.Section(title, columns, image_rows))
     report.write_report(args.out, f'RNAN paper reproduction: {task.title}', protocol,
-                        [report.HtmlTable(f'{inference} {coverage}', header, rows)], sections)
+                        [report.HtmlTable(f'{inference} {coverage}', header, rows)], sections, notes=[authors])
     elapsed = time.time() - start
     print(f'Wrote {osp.join(args.out, "table.md")}, table.csv, per_image.csv, report.html (+ report_files/) in '
           f'{elapsed:.1f} s.')

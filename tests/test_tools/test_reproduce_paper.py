@@ -79,8 +79,11 @@ def test_car_table_every_cell_with_the_paper_and_the_chop(tmp_path, capsys):
     printed = capsys.readouterr().out
     table = (out / 'table.md').read_text()
     assert table.startswith('Evaluation protocol (--task car, JPEG compression artifact reduction (Y channel))')
-    assert "chopped: the authors' forward_chop" in table and 'cells found in the paper' in table
+    assert "chopped: the authors' forward_chop" in table
+    assert 'paper values (RNAN): 8 of 8 cells published in Table 5' in table
+    assert "The paper's numbers come from the authors' Matlab scripts (PP_Evaluate_*.m): one channel" in table
     assert table.strip() in printed
+    assert '| Test set | quality | paper RNAN PSNR / SSIM | ours RNAN PSNR / SSIM | Δ ours - paper |' in table
 
     rows = _rows(out / 'table.csv')
     cells = [(d, lv) for d, lv in paper_results.cells('car')]
@@ -90,10 +93,15 @@ def test_car_table_every_cell_with_the_paper_and_the_chop(tmp_path, capsys):
     for (dataset, level), row, line in zip(cells, rows, lines):
         paper = paper_results.published('car', dataset, level)
         assert row['images'] == '2' and float(row['psnr']) > 5
-        assert paper_results.describe(paper) in line  # the paper's value, or "not found"
-        assert (row['paper_psnr'] == '') == (paper.psnr is None)
+        # published | ours | Δ, in that order
+        ours = f'{float(row["psnr"]):.2f} / {float(row["ssim"]):.4f}'
+        delta = f'{float(row["psnr"]) - paper.psnr:+.2f} / {float(row["ssim"]) - paper.ssim:+.4f}'
+        assert f'| {paper_results.describe(paper)} | {ours} | {delta} |' in line, line
+        assert (float(row['paper_psnr']), float(row['paper_ssim']), row['paper_table'], row['paper_status']) == (
+            paper.psnr, paper.ssim, '5', 'published')
         chopped_minus_whole = float(row['chopped_psnr']) - float(row['psnr'])
         assert chopped_minus_whole != 0 and abs(chopped_minus_whole) < 5  # 32 px: 4 pieces of 28 px
+    assert lines[0].startswith('| LIVE1 | q10 | 29.63 / 0.8239 (Table 5) |')
 
     # ours is what the network gives on the whole image, scored on Y without a border
     per_image = _rows(out / 'per_image.csv')
@@ -114,6 +122,7 @@ def test_car_table_every_cell_with_the_paper_and_the_chop(tmp_path, capsys):
 
     page = check_report(out, sections=8, rows=16, kinds=('lq', 'output', 'gt'))
     assert 'chopped - whole (dB)' in page and html.escape(paper_results.coverage_text('car')) in page
+    assert '<td>29.63 / 0.8239 (Table 5)</td>' in page and 'PP_Evaluate_*.m' in page
 
 
 def test_sr_subset_with_the_authors_sr_chop(tmp_path):
@@ -123,9 +132,42 @@ def test_sr_subset_with_the_authors_sr_chop(tmp_path):
                                  '--chop_min_size', '100', '--out', str(out)] + common) == 0
     rows = _rows(out / 'table.csv')
     assert [(r['dataset'], r['level']) for r in rows] == [('Set5', 'x3'), ('Manga109', 'x3')]
-    assert '>= 100 pixels' in (out / 'table.md').read_text()
+    assert [(r['paper_psnr'], r['paper_status']) for r in rows] == [('', 'not in the paper')] * 2
+    table = (out / 'table.md').read_text()
+    assert '>= 100 pixels' in table
+    assert '| Set5 | x3 | not in the paper |' in table and 'n/a (not in the paper)' in table
+    assert '10 of 15 cells published in Table 6; 5 not in the paper (Table 6 has x2 and x4 only)' in table
+    assert "rgb2ycbcr on doubles" in table
     check_report(out, sections=2, rows=2, kinds=('lq', 'output', 'gt'))
     assert cv2.imread(str(out / 'report_files' / 'Set5_x3' / 'im0_output.png')).shape == (36, 36, 3)
+
+
+def test_denoising_shows_psnr_only_cells_and_a_test_set_of_your_own(tmp_path, capsys):
+    common = _stand_in(tmp_path, 'dn_gray', images=1)
+    # a test set of your own beside the paper's, in the option file of sigma 50
+    opt_path = tmp_path / 'options' / 'test_RNAN_DN_Gray_sigma50.yml'
+    opt = yaml.safe_load(opt_path.read_text())
+    own = dict(opt['datasets']['test_1'], name='MyPhotos', dataroot_gt='datasets/MyPhotos/HQ',
+               dataroot_lq='datasets/MyPhotos/N50')
+    opt['datasets']['test_4'] = own
+    opt_path.write_text(yaml.safe_dump(opt))
+    for folder in ('HQ', 'N50'):
+        (tmp_path / 'datasets' / 'MyPhotos' / folder).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / 'datasets' / 'MyPhotos' / folder / 'mine.png'), synthetic_image(32, 32, 1, seed=5))
+    out = tmp_path / 'out'
+    assert reproduce_paper.main(['--task', 'dn_gray', '--levels', '50', '--sets', 'BSD68', 'MyPhotos', '--out',
+                                 str(out)] + common) == 0
+    table = (out / 'table.md').read_text()
+    rows = _rows(out / 'table.csv')
+    assert [(r['dataset'], r['paper_psnr'], r['paper_ssim'], r['paper_status']) for r in rows] == [
+        ('BSD68', '26.48', '', 'published'), ('MyPhotos', '', '', 'not in the paper')]
+    bsd68 = next(line for line in table.splitlines() if line.startswith('| BSD68'))
+    assert f'| 26.48 / — (Table 3) | {float(rows[0]["psnr"]):.2f} / {float(rows[0]["ssim"]):.4f} | ' \
+           f'{float(rows[0]["psnr"]) - 26.48:+.2f} / — |' in bsd68
+    assert '| MyPhotos | sigma50 | not in the paper |' in table
+    assert '(PSNR only: the table gives no SSIM, shown as "—")' in table
+    assert "Did you mean 'MyPhotos'?" in _error(capsys, ['--task', 'dn_gray', '--levels', '50', '--sets', 'MyPhoto',
+                                                         '--out', str(tmp_path / 'out2')] + common)
 
 
 def _error(capsys, argv):
