@@ -50,6 +50,15 @@ def list_training_states(states_dir):
     return [path for _, path in sorted(states, reverse=True)]
 
 
+def newest_training_state(states_dir):
+    """The path of the newest ``<iter>.state`` in ``states_dir`` (highest iteration), or None if there is none.
+
+    Newest, not necessarily usable: ``--auto_resume`` skips states whose files do not load (:func:`_auto_resume_state`).
+    """
+    states = list_training_states(states_dir)
+    return states[0] if states else None
+
+
 def list_network_files(models_dir):
     """``{(label, iteration): path}`` of BasicSR's ``net_<label>_<iter>.pth`` files; iteration -1 for ``latest``."""
     found = {}
@@ -246,7 +255,8 @@ def _newest_archived_state(opt):
     if osp.isdir(root):
         for folder in os.listdir(root):
             if folder.startswith(prefix):
-                for path in list_training_states(osp.join(root, folder, 'training_states'))[:1]:
+                path = newest_training_state(osp.join(root, folder, 'training_states'))
+                if path is not None:
                     iteration = int(osp.basename(path).split('.')[0])
                     if newest is None or iteration > newest[0]:
                         newest = (iteration, path)

@@ -15,7 +15,8 @@ from conftest import TEST_OPTIONS
 
 from rnan_basicsr.archs.rnan_arch import RNAN
 from rnan_basicsr.cli import EXIT_INPUT_ERROR, main
-from rnan_basicsr.compat.resume import load_resume_state, load_training_state, remove_stale_temp_files, resume_iteration
+from rnan_basicsr.compat.resume import (load_resume_state, load_training_state, newest_training_state,
+                                        remove_stale_temp_files, resume_iteration)
 from rnan_basicsr.utils.errors import InputError
 
 TINY_NET = {'type': 'RNAN', 'num_in_ch': 1, 'num_out_ch': 1, 'num_feat': 4, 'num_group': 2}
@@ -258,3 +259,14 @@ def test_resume_mistakes_from_the_command(tiny_paired_data, monkeypatch, capsys)
     assert main(['train', '-opt', _options_file(cwd), '--auto_resume']) == EXIT_INPUT_ERROR
     assert 'holds network checkpoints (net_g_2.pth, net_g_4.pth) but' in _error_line(capsys)
     assert sorted(os.listdir(cwd / 'experiments')) == before and not (cwd / 'tb_logger').exists()
+
+
+def test_newest_training_state_is_the_highest_iteration(tmp_path):
+    """The one lookup behind the interrupted-run message of ``basicsr train`` and the quickstart's resume decision."""
+    states = tmp_path / 'training_states'
+    assert newest_training_state(str(states)) is None
+    states.mkdir()
+    assert newest_training_state(str(states)) is None
+    for name in ('9.state', '100.state', '20.state', 'latest.state', '.200.state.tmp42', '300.pth'):
+        (states / name).write_bytes(b'')
+    assert newest_training_state(str(states)) == str(states / '100.state')  # 100 > 20 > 9, not by text
