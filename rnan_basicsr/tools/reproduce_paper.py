@@ -1,7 +1,7 @@
 """Reproduce one task's table of the RNAN paper in one command: ours, the paper's and the difference per cell.
 
     python scripts/reproduce_paper.py --task car --weights experiments/pretrained_models
-    python scripts/reproduce_paper.py --task sr --levels 4 --sets Set5 Set14 --also-chopped
+    python scripts/reproduce_paper.py --task sr --levels 4 --sets Set5 Set14 --also_chopped
 
 For every level of ``--task`` (rnan_basicsr/tasks.py) it reads the test option file ``options/test_RNAN_<EXP>.yml``,
 loads its checkpoint from ``--weights`` (the file name the option file gives) into ``RNANModel`` and restores every
@@ -10,7 +10,7 @@ process). Each image is scored by the task's protocol (the line printed above th
 level) is set beside the paper's published value (rnan_basicsr/paper_results.py; "not found" where the paper's text
 could not be read).
 
-``--also-chopped`` restores the same images a second time with the authors' test-time chopping (their
+``--also_chopped`` restores the same images a second time with the authors' test-time chopping (their
 ``forward_chop``: four overlapping corner pieces, recursively, no blending; rnan_basicsr/chop.py) and reports the
 per-cell difference against exact whole-image inference: how much the published numbers owe to chopping.
 
@@ -37,7 +37,7 @@ from rnan_basicsr.tools import report
 from rnan_basicsr.tools.evaluate import csv_text, markdown, protocol_text, save_report_images, score, set_key
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import write_text
-from rnan_basicsr.utils.script_util import run_main
+from rnan_basicsr.utils.script_util import add_option, run_main
 from rnan_basicsr.utils.validation import did_you_mean
 
 PROG = 'reproduce_paper.py'
@@ -345,8 +345,8 @@ def build_parser():
                         help='folder the option files\' relative dataset paths start from (default: here)')
     parser.add_argument('--sets', nargs='+', help='only these test sets (default: all of the task)')
     parser.add_argument('--levels', nargs='+', help='only these levels, e.g. 10 30, sigma50, q10, x4 (default: all)')
-    parser.add_argument('--also-chopped', '--also_chopped', dest='also_chopped', action='store_true',
-                        help='also restore with the authors\' forward_chop and report chopped - whole per cell')
+    add_option(parser, '--also_chopped', '--also-chopped', action='store_true',
+               help='also restore with the authors\' forward_chop and report chopped - whole per cell')
     parser.add_argument('--chop_min_size', type=int, default=None,
                         help='forward_chop min_size in LQ pixels (default: the authors\' 10000, SR 30000)')
     parser.add_argument('--self_ensemble', action='store_true', help='RNAN+ (x8 flips and rotations, 8x the time)')
