@@ -378,7 +378,7 @@ def quickstart(args):
     result, picture, (width, height) = step_evaluate(setting, workdir, restored, folders['val'], noisy)
 
     name = setting.held_out[0]
-    _, restored_psnr, restored_ssim = result.records[0]
+    restored_psnr, restored_ssim = result.records[0].psnr, result.records[0].ssim
     lq_psnr, lq_ssim = noisy_psnr_ssim(folders['val'], noisy, name)
     elapsed = time.time() - start
     print('\n' + '=' * 100)
