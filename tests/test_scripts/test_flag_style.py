@@ -8,7 +8,6 @@ import pytest
 import re
 import runpy
 import sys
-from conftest import write_images
 from os import path as osp
 
 from rnan_basicsr.tools import create_lmdb, extract_subimages, generate_lq, inference, reproduce_paper
@@ -65,13 +64,6 @@ def test_old_spelling_still_works(tool, required, old, new, value, dest, expecte
     parser.print_help()
     shown = capsys.readouterr().out
     assert new in shown and old not in shown
-
-
-def test_old_spelling_runs_the_tool(tmp_path, capsys):
-    write_images(tmp_path / 'hr', 1, 32, 32)
-    argv = ['--input', tmp_path / 'hr', '--output', tmp_path / 'sub', '--crop-size', 16, '--step', 16, '--threads', 1]
-    assert extract_subimages.main([str(a) for a in argv]) == 0
-    assert len(list((tmp_path / 'sub').iterdir())) == 4
 
 
 def test_required_option_takes_no_alias():
