@@ -3,7 +3,7 @@
 The released test scripts of RNAN (``Test_RNAN_*scripts.sh``: ``python main.py ... --test_only --chop``) restore every
 test image in pieces, because their non-local blocks need memory quadratic in the pixel count. The published numbers
 were made this way. This module reproduces that geometry exactly so that the same weights can be scored both ways
-(``scripts/reproduce_paper.py --also-chopped``); for ordinary use, whole-image inference is exact and RNAN's
+(``scripts/reproduce_paper.py --also_chopped``); for ordinary use, whole-image inference is exact and RNAN's
 attention here needs memory linear in H*W.
 
 Source: github.com/yulunzhang/RNAN, ``SR/code/model/__init__.py`` and ``DN_RGB/code/model/__init__.py``,

@@ -25,6 +25,7 @@ from rnan_basicsr.command.lock import LOCK_VARIABLE, RunLock, lock_path, locking
 from rnan_basicsr.command.options import apply_force_yml, load_option_file
 from rnan_basicsr.command.preflight import check_layout, check_options
 from rnan_basicsr.command.ranks import RanksEndTogether
+from rnan_basicsr.compat.resume import newest_training_state
 from rnan_basicsr.compat.training_loop import model_built_hook
 from rnan_basicsr.utils.errors import RunError
 
@@ -87,13 +88,6 @@ def _continue_hint(args):
     flags = ' '.join(shlex.quote(f) for f in (args.force_yml or []))
     force = f' --force_yml {flags}' if flags else ''
     return f'basicsr train -opt {shlex.quote(args.opt)} --auto_resume{extra}{force}'
-
-
-def _last_state(opt):
-    from rnan_basicsr.compat.resume import list_training_states
-
-    states = list_training_states(opt['path'].get('training_states', ''))
-    return states[0] if states else None
 
 
 class _Progress:
@@ -176,7 +170,7 @@ def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None):
         except RunError as error:
             if not is_train:
                 raise
-            state = _last_state(opt)
+            state = newest_training_state(opt['path'].get('training_states', ''))
             last = f'the last complete state is {state}' if state else 'no training state was written yet'
             at = f' at iteration {progress.iteration}' if progress.iteration is not None else ''
             raise RunError(f'{error} Training stopped{at}; {last}. Free space (or raise the file-size limit, or fix '
@@ -184,7 +178,7 @@ def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None):
     except Interrupted as interrupted:  # also while a RunError above was being reported
         if is_train:
             where = f'at iter {progress.iteration}' if progress.iteration is not None else 'before training started'
-            state = _last_state(opt)
+            state = newest_training_state(opt['path'].get('training_states', ''))
             last = f'last complete state {state}' if state else 'no complete training state yet'
             message = f'interrupted {where}; {last}; continue with: {_continue_hint(args)}'
         else:

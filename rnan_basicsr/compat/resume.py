@@ -55,6 +55,15 @@ def list_training_states(states_dir):
     return [path for _, path in sorted(states, reverse=True)]
 
 
+def newest_training_state(states_dir):
+    """The path of the newest ``<iter>.state`` in ``states_dir`` (highest iteration), or None if there is none.
+
+    Newest, not necessarily usable: ``--auto_resume`` skips states whose files do not load (:func:`_auto_resume_state`).
+    """
+    states = list_training_states(states_dir)
+    return states[0] if states else None
+
+
 def list_network_files(models_dir):
     """``{(label, iteration): path}`` of BasicSR's ``net_<label>_<iter>.pth`` files; iteration -1 for ``latest``."""
     found = {}

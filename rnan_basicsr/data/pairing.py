@@ -31,8 +31,11 @@ class Pair:
     lq_where: Optional[str] = None
 
 
-def list_images(root, backend, what, meta_info_file=None):
-    """The images of a folder, a meta_info file's list, or an LMDB.
+def list_dataset_images(root, backend, what, meta_info_file=None):
+    """The images of a dataset root, by key: a folder (searched recursively), a meta_info file's list, or an LMDB.
+
+    Unlike :func:`rnan_basicsr.utils.image_io.list_images` (the paths of the user's image files: one file, or the
+    images directly in a folder), this reads what a BasicSR dataset option points at and returns keys and sizes.
 
     Args:
         root (str): the folder or LMDB.
@@ -72,7 +75,7 @@ def lq_key(gt_key, filename_tmpl):
 
 
 def _side(root, backend, what, meta_info_file, label):
-    files, sizes = list_images(root, backend, what, meta_info_file)
+    files, sizes = list_dataset_images(root, backend, what, meta_info_file)
 
     def entry(key):
         if backend == 'lmdb':

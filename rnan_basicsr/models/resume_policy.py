@@ -37,7 +37,7 @@ from collections import Counter
 from os import path as osp
 
 from rnan_basicsr.compat.resume import (_warn, list_network_files, list_training_states, load_training_state,
-                                        network_files)
+                                        network_files, newest_training_state)
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.weights import describe_mismatch, expected_state_dict, load_checkpoint, select_params
 
@@ -423,7 +423,8 @@ def _newest_archived_state(opt):
     if osp.isdir(root):
         for folder in os.listdir(root):
             if folder.startswith(prefix):
-                for path in list_training_states(osp.join(root, folder, 'training_states'))[:1]:
+                path = newest_training_state(osp.join(root, folder, 'training_states'))
+                if path is not None:
                     iteration = int(osp.basename(path).split('.')[0])
                     if newest is None or iteration > newest[0]:
                         newest = (iteration, path)

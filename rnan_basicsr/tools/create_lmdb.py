@@ -7,7 +7,7 @@
         --output datasets/DIV2K/DIV2K_train_HR_sub.lmdb datasets/DIV2K/DIV2K_train_LR_bicubic_X4_sub.lmdb
 
 Each --input folder (searched recursively) becomes the LMDB at the same position in --output. Images are stored
-as PNG bytes (--compress-level) under their key, the path relative to the folder without extension (``0001_s001``,
+as PNG bytes (--compress_level) under their key, the path relative to the folder without extension (``0001_s001``,
 ``sub/kodim01``), and listed in meta_info.txt as ``<key>.png (<h>,<w>,<c>) <compress level>``: the layout of
 BasicSR's ``basicsr.utils.lmdb_util`` (which writes it here), readable by BasicSR's own datasets. So that the keys
 work there, two files with the same key (``a.png`` and ``a.jpg``), keys that are not ASCII, and names with a ``.``
@@ -32,8 +32,8 @@ from basicsr.utils.lmdb_util import LmdbMaker, read_img_worker
 
 from rnan_basicsr.data.data_util import image_size, keys_of_folder
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.script_util import (add_thread_argument, check_output_folder, parallel_map, run_main,
-                                            staged_folder)
+from rnan_basicsr.utils.script_util import (add_option, add_thread_argument, check_new_output_folder, parallel_map,
+                                            run_main, staged_folder)
 
 PAGE = 4096
 # bytes per pixel as cv2.IMREAD_UNCHANGED decodes an image, by Pillow mode (a palette may expand to BGRA)
@@ -140,7 +140,7 @@ def create(args):
         raise InputError(f'give one --output per --input: got {len(args.input)} inputs and {len(args.output)} '
                          'outputs.')
     if args.n_thread < 1 or args.batch < 1 or not 0 <= args.compress_level <= 9:
-        raise InputError('--n_thread and --batch must be >= 1 and --compress-level in 0..9.')
+        raise InputError('--n_thread and --batch must be >= 1 and --compress_level in 0..9.')
     if len({osp.realpath(p) for p in args.output}) != len(args.output):
         raise InputError('the --output paths must be different.')
     for folder, output in zip(args.input, args.output):
@@ -148,7 +148,7 @@ def create(args):
             raise InputError(f'--input {folder!r} is not a folder of images.')
         if not output.rstrip('/').endswith('.lmdb'):
             raise InputError(f'--output {output!r} must end with .lmdb (BasicSR\'s convention for LMDB folders).')
-        check_output_folder(output, args.overwrite, inputs=args.input, flag='--output')
+        check_new_output_folder(output, args.overwrite, inputs=args.input, flag='--output')
     for folder, output in zip(args.input, args.output):
         with staged_folder(output.rstrip('/'), args.overwrite, suffix='.lmdb') as tmp:
             count, map_size = build_lmdb(folder, tmp, args, desc=osp.basename(output.rstrip('/')))
@@ -159,10 +159,10 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', nargs='+', required=True, metavar='DIR', help='image folder(s)')
     parser.add_argument('--output', nargs='+', required=True, metavar='LMDB', help='LMDB path(s) ending in .lmdb')
-    parser.add_argument(
-        '--compress-level',
+    add_option(
+        parser,
         '--compress_level',
-        dest='compress_level',
+        '--compress-level',
         type=int,
         default=1,
         help='PNG compression level 0-9 of the stored images (default 1, as BasicSR)')

@@ -23,9 +23,7 @@ zoom; relative links, so the folder can be copied). Errors print one line, exit 
 """
 import argparse
 import copy
-import csv
 import cv2
-import io
 import numpy as np
 import re
 from collections import OrderedDict, namedtuple
@@ -34,15 +32,16 @@ from os import path as osp
 import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)
 from rnan_basicsr.tasks import TASKS
 from rnan_basicsr.tools import report
+from rnan_basicsr.tools.results import ImageRecord, csv_score, mean, write_results
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.image_io import list_images, read_image, write_image, write_text
+from rnan_basicsr.utils.image_io import list_images, read_image, write_image
 from rnan_basicsr.utils.script_util import run_main
 
 PROG = 'evaluate.py'
 
 # one evaluated set: a test set at one level; ``items`` yields (name, restored, gt, lq or None, restored_path)
 EvalSet = namedtuple('EvalSet', ['dataset', 'level', 'scale', 'items', 'source'])
-# ``records``: (name, psnr, ssim) per image; ``images``: {name: ({kind: path relative to --out}, (width, height))}
+# ``records``: a results.ImageRecord per image; ``images``: {name: ({kind: path relative to --out}, (width, height))}
 SetResult = namedtuple('SetResult', ['dataset', 'level', 'scale', 'records', 'sample', 'images'])
 
 
@@ -297,7 +296,7 @@ def evaluate_set(eval_set, task, strip_image=None, store=None):
     records, sample, images = [], None, {}
     for name, restored, gt, lq, restored_path, gt_path in eval_set.items():
         psnr, ssim = score(restored, gt, task, eval_set.scale, restored_path, gt_path)
-        records.append((name, psnr, ssim))
+        records.append(ImageRecord(name, psnr, ssim))
         if store is not None:
             images[name] = save_report_images(store, set_key(eval_set.dataset, eval_set.level), name, lq, restored, gt)
         if sample is None and (strip_image is None or name == strip_image):
@@ -311,16 +310,12 @@ def evaluate_set(eval_set, task, strip_image=None, store=None):
 # ---------------------------------------------------------------------------------------------------------------
 # outputs
 # ---------------------------------------------------------------------------------------------------------------
-def _mean(records, index):
-    return float(np.mean([r[index] for r in records]))
-
-
 def summary_table(results):
     """(header, rows) of the summary: rows are test sets, columns levels, cells ``PSNR / SSIM`` (2 and 4 decimals,
     as in the paper)."""
     datasets = list(OrderedDict.fromkeys(r.dataset for r in results))
     levels = list(OrderedDict.fromkeys(r.level for r in results))
-    cells = {(r.dataset, r.level): f'{_mean(r.records, 1):.2f} / {_mean(r.records, 2):.4f}' for r in results}
+    cells = {(r.dataset, r.level): f'{mean(r.records, "psnr"):.2f} / {mean(r.records, "ssim"):.4f}' for r in results}
     header = ['Dataset (PSNR / SSIM)'] + [level or 'RNAN' for level in levels]
     return header, [[dataset] + [cells.get((dataset, level), '-') for level in levels] for dataset in datasets]
 
@@ -341,22 +336,14 @@ def report_sections(results, extra=None):
     sections = []
     for r in results:
         rows = []
-        for name, psnr, ssim in r.records:
-            images, size = r.images[name]
-            cells = [f'{psnr:.2f}', f'{ssim:.4f}'] + (extra(r, name) if extra else [])
-            rows.append(report.ImageRow(name, cells, images, size))
+        for record in r.records:
+            images, size = r.images[record.name]
+            cells = [f'{record.psnr:.2f}', f'{record.ssim:.4f}'] + (extra(r, record.name) if extra else [])
+            rows.append(report.ImageRow(record.name, cells, images, size))
         title = f'{r.dataset} {r.level}'.strip() + f': {len(r.records)} image(s), mean ' \
-            f'{_mean(r.records, 1):.2f} dB / {_mean(r.records, 2):.4f}'
+            f'{mean(r.records, "psnr"):.2f} dB / {mean(r.records, "ssim"):.4f}'
         sections.append(report.Section(title, ['PSNR (dB)', 'SSIM'], rows))
     return sections
-
-
-def csv_text(rows, header):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator='\n')
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def _to_bgr(img):
@@ -433,22 +420,19 @@ def run(args):
         print(note)
     print(protocol + '\n\n' + table)
 
-    write_text(osp.join(args.out, 'table.md'), f'{protocol}\n\n{table}\n')
     spec = TASKS[args.task]
-    csv_rows = [[args.task, r.dataset, r.level, len(r.records), f'{_mean(r.records, 1):.4f}',
-                 f'{_mean(r.records, 2):.6f}', r.scale if spec.crop_border else 0, spec.y_channel] for r in results]
-    write_text(osp.join(args.out, 'table.csv'),
-               csv_text(csv_rows, ['task', 'dataset', 'level', 'images', 'psnr', 'ssim', 'crop_border', 'y_channel']))
-    per_image = [[r.dataset, r.level, name, f'{psnr:.4f}', f'{ssim:.6f}'] for r in results
-                 for name, psnr, ssim in r.records]
-    write_text(osp.join(args.out, 'per_image.csv'), csv_text(per_image, ['dataset', 'level', 'image', 'psnr', 'ssim']))
+    csv_rows = [[args.task, r.dataset, r.level, len(r.records), csv_score('psnr', mean(r.records, 'psnr')),
+                 csv_score('ssim', mean(r.records, 'ssim')), r.scale if spec.crop_border else 0, spec.y_channel]
+                for r in results]
+    csv_header = ['task', 'dataset', 'level', 'images', 'psnr', 'ssim', 'crop_border', 'y_channel']
     strip = make_strip(results, args.crop, args.crop_at)
     if strip is not None:
         write_image(osp.join(args.out, 'strip.png'), strip)
     elif args.strip_image:
         print(f'note: no set has an image named {args.strip_image!r}; strip.png not written.')
-    report.write_report(args.out, f'RNAN evaluation: {TASKS[args.task].title}', protocol,
-                        [report.HtmlTable('', header, rows)], report_sections(results), notes)
+    write_results(args.out, f'{protocol}\n\n{table}\n', (csv_header, csv_rows),
+                  [(r.dataset, r.level, r.records) for r in results], f'RNAN evaluation: {spec.title}', protocol,
+                  [report.HtmlTable('', header, rows)], report_sections(results), notes)
     print(f'Wrote {osp.join(args.out, "table.md")}, table.csv, per_image.csv'
           f'{", strip.png" if strip is not None else ""}, report.html (+ report_files/)')
     return results

@@ -1,22 +1,22 @@
 """Cut large images into overlapping sub-images for fast training I/O (e.g. DIV2K 2K images -> 480x480 pieces).
 
     python scripts/data_preparation/extract_subimages.py --input datasets/DIV2K/DIV2K_train_HR \
-        --output datasets/DIV2K/DIV2K_train_HR_sub --crop-size 480 --step 240
+        --output datasets/DIV2K/DIV2K_train_HR_sub --crop_size 480 --step 240
     # HR and matching bicubic LR sub-images for x4 super-resolution, cut at the same places:
     python scripts/data_preparation/extract_subimages.py --input datasets/DIV2K/DIV2K_train_HR \
-        --output datasets/DIV2K/DIV2K_train_HR_sub --crop-size 480 --step 240 \
-        --scale 4 --input-lr datasets/DIV2K/DIV2K_train_LR_bicubic/X4 \
-        --output-lr datasets/DIV2K/DIV2K_train_LR_bicubic/X4_sub
+        --output datasets/DIV2K/DIV2K_train_HR_sub --crop_size 480 --step 240 \
+        --scale 4 --input_lr datasets/DIV2K/DIV2K_train_LR_bicubic/X4 \
+        --output_lr datasets/DIV2K/DIV2K_train_LR_bicubic/X4_sub
 
-Windows of --crop-size pixels start every --step pixels along each axis; when the last window leaves more than
---thresh-size pixels uncovered at the bottom or right, one more window is added flush with that edge (BasicSR's
+Windows of --crop_size pixels start every --step pixels along each axis; when the last window leaves more than
+--thresh_size pixels uncovered at the bottom or right, one more window is added flush with that edge (BasicSR's
 rule). Each sub-image is written as PNG (lossless; the pixels are kept as read, alpha and 16 bits included) under
 ``<name>_s<index>.png``, ``<name>`` being the image's path relative to --input without extension; images smaller
-than --crop-size are skipped and listed.
+than --crop_size are skipped and listed.
 
 With --scale, the LR image of each HR image (same name, or DIV2K's ``<name>x<scale>``) is cut at the same places
 scaled down (crop size and step divided by the scale, which must divide them), and written under the same names
-to --output-lr, so HR and LR sub-images pair up by name. An HR image must be the LR size times the scale (up to
+to --output_lr, so HR and LR sub-images pair up by name. An HR image must be the LR size times the scale (up to
 the rest of the division).
 
 Outputs are built in a temporary folder and moved into place when complete; existing outputs are replaced only
@@ -31,8 +31,8 @@ from os import path as osp
 
 from rnan_basicsr.data.data_util import keys_of_folder
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.script_util import (add_thread_argument, check_output_folder, parallel_map, run_main,
-                                            staged_folder)
+from rnan_basicsr.utils.script_util import (add_option, add_thread_argument, check_new_output_folder, parallel_map,
+                                            run_main, staged_folder)
 
 
 def crop_starts(length, crop_size, step, thresh_size):
@@ -68,12 +68,12 @@ def pair_lr_files(hr_files, lr_files, scale, lr_folder):
                 used.add(candidate)
                 break
         else:
-            raise InputError(f'HR and LR folders do not pair up: no LR image for HR {hr_files[key]!r} in --input-lr '
+            raise InputError(f'HR and LR folders do not pair up: no LR image for HR {hr_files[key]!r} in --input_lr '
                              f'{lr_folder!r} (expected {key}.* or {key}x{scale}.*).')
     extra = sorted(set(lr_files) - used)
     if extra:
         raise InputError(f'HR and LR folders do not pair up: {len(extra)} LR images have no HR image, the first is '
-                         f'{lr_files[extra[0]]!r} in --input-lr {lr_folder!r}.')
+                         f'{lr_files[extra[0]]!r} in --input_lr {lr_folder!r}.')
     return pairs
 
 
@@ -82,7 +82,7 @@ def extract(args):
     hr_files = keys_of_folder(args.input, '--input')
     lr_pairs = {}
     if args.scale:
-        lr_pairs = pair_lr_files(hr_files, keys_of_folder(args.input_lr, '--input-lr'), args.scale, args.input_lr)
+        lr_pairs = pair_lr_files(hr_files, keys_of_folder(args.input_lr, '--input_lr'), args.scale, args.input_lr)
     scale = args.scale or 1
     crop, step, thresh = args.crop_size // scale, args.step // scale, args.thresh_size // scale
 
@@ -128,52 +128,52 @@ def extract(args):
     print(f'Wrote {sum(counts)} sub-images of {len(hr_files) - len(skipped)} images to {args.output}' +
           (f' and {args.output_lr}' if args.scale else ''))
     if skipped:
-        print(f'Skipped {len(skipped)} images smaller than --crop-size {args.crop_size}: '
+        print(f'Skipped {len(skipped)} images smaller than --crop_size {args.crop_size}: '
               f'{", ".join(skipped[:10])}{" ..." if len(skipped) > 10 else ""}')
 
 
 def check_arguments(args):
     if not osp.isdir(args.input):
         raise InputError(f'--input {args.input!r} is not a folder of images.')
-    for flag, value, minimum in (('--crop-size', args.crop_size, 1), ('--step', args.step, 1),
-                                 ('--thresh-size', args.thresh_size, 0), ('--n_thread', args.n_thread, 1),
-                                 ('--compression-level', args.compression_level, 0)):
+    for flag, value, minimum in (('--crop_size', args.crop_size, 1), ('--step', args.step, 1),
+                                 ('--thresh_size', args.thresh_size, 0), ('--n_thread', args.n_thread, 1),
+                                 ('--compression_level', args.compression_level, 0)):
         if value < minimum:
             raise InputError(f'{flag} must be >= {minimum}, got {value}.')
     if args.compression_level > 9:
-        raise InputError(f'--compression-level must be in 0..9, got {args.compression_level}.')
+        raise InputError(f'--compression_level must be in 0..9, got {args.compression_level}.')
     lr_flags = (args.scale, args.input_lr, args.output_lr)
     if any(v is not None for v in lr_flags) and not all(v is not None for v in lr_flags):
-        raise InputError('--scale, --input-lr and --output-lr go together: give all three for matching LR '
+        raise InputError('--scale, --input_lr and --output_lr go together: give all three for matching LR '
                          'sub-images, or none.')
     if args.scale is not None:
         if args.scale < 1 or args.crop_size % args.scale or args.step % args.scale:
-            raise InputError(f'--scale {args.scale} must be a positive integer dividing --crop-size '
+            raise InputError(f'--scale {args.scale} must be a positive integer dividing --crop_size '
                              f'({args.crop_size}) and --step ({args.step}).')
         if not osp.isdir(args.input_lr):
-            raise InputError(f'--input-lr {args.input_lr!r} is not a folder of images.')
+            raise InputError(f'--input_lr {args.input_lr!r} is not a folder of images.')
         if osp.realpath(args.output) == osp.realpath(args.output_lr):
-            raise InputError('--output and --output-lr must be different folders.')
+            raise InputError('--output and --output_lr must be different folders.')
     inputs = [args.input] + ([args.input_lr] if args.scale else [])
-    check_output_folder(args.output, args.overwrite, inputs=inputs, flag='--output')
+    check_new_output_folder(args.output, args.overwrite, inputs=inputs, flag='--output')
     if args.scale:
-        check_output_folder(args.output_lr, args.overwrite, inputs=inputs, flag='--output-lr')
+        check_new_output_folder(args.output_lr, args.overwrite, inputs=inputs, flag='--output_lr')
 
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', required=True, help='folder of (HR) images, searched recursively')
     parser.add_argument('--output', required=True, help='folder for the sub-images')
-    parser.add_argument('--crop-size', '--crop_size', dest='crop_size', type=int, default=480,
-                        help='sub-image size in HR pixels (default 480)')
+    add_option(parser, '--crop_size', '--crop-size', type=int, default=480,
+               help='sub-image size in HR pixels (default 480)')
     parser.add_argument('--step', type=int, default=240, help='distance between windows (default 240)')
-    parser.add_argument('--thresh-size', '--thresh_size', dest='thresh_size', type=int, default=0,
-                        help='add an edge-flush window when more than this many pixels are left over (default 0)')
-    parser.add_argument('--scale', type=int, help='with --input-lr/--output-lr: the LR scale factor')
-    parser.add_argument('--input-lr', '--input_lr', dest='input_lr', help='folder of LR images matching --input')
-    parser.add_argument('--output-lr', '--output_lr', dest='output_lr', help='folder for the LR sub-images')
-    parser.add_argument('--compression-level', '--compression_level', dest='compression_level', type=int, default=3,
-                        help='PNG compression level 0-9 (default 3)')
+    add_option(parser, '--thresh_size', '--thresh-size', type=int, default=0,
+               help='add an edge-flush window when more than this many pixels are left over (default 0)')
+    parser.add_argument('--scale', type=int, help='with --input_lr/--output_lr: the LR scale factor')
+    add_option(parser, '--input_lr', '--input-lr', help='folder of LR images matching --input')
+    add_option(parser, '--output_lr', '--output-lr', help='folder for the LR sub-images')
+    add_option(parser, '--compression_level', '--compression-level', type=int, default=3,
+               help='PNG compression level 0-9 (default 3)')
     parser.add_argument('--overwrite', action='store_true', help='replace existing output folders')
     add_thread_argument(parser)
     return parser

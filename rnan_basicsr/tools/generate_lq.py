@@ -4,21 +4,21 @@
     python $G --task denoise --sigma 50 --input datasets/CBSD68/HQ --output datasets/CBSD68/N50
     python $G --task denoise --sigma 10 30 50 70 --input datasets/CBSD68/HQ --output 'datasets/CBSD68/N{}'
     python $G --task denoise --sigma 10 30 50 70 --gray --input datasets/Kodak24/HQ \
-        --output 'datasets/Kodak24_gray/N{}' --gt-output datasets/Kodak24_gray/HQ
+        --output 'datasets/Kodak24_gray/N{}' --gt_output datasets/Kodak24_gray/HQ
     python $G --task jpeg --quality 10 20 30 40 --input datasets/LIVE1/HQ --output 'datasets/LIVE1/Q{}' \
-        --gt-output datasets/LIVE1/Y
+        --gt_output datasets/LIVE1/Y
     python $G --task demosaic --input datasets/McMaster/HQ --output datasets/McMaster/mosaic
     python $G --task sr --scale 2 3 4 --input datasets/Set5/HQ --output 'datasets/Set5/LRbicx{}' \
-        --gt-output 'datasets/Set5/GTmod{}'
+        --gt_output 'datasets/Set5/GTmod{}'
 
 Several levels (--sigma, --quality, --scale) in one call give one output folder per level: ``{}`` in --output
 stands for the level as written on the command line (``N{}`` -> ``N10``, ``N30``...; a sigma of 12.5 gives
-``N12.5``), and is required with more than one level. --gt-output is written once when it has no ``{}`` (the
+``N12.5``), and is required with more than one level. --gt_output is written once when it has no ``{}`` (the
 ground truth of denoising and JPEG does not depend on the level), per level when it has one (required for several
 SR scales: the HR is cropped to a multiple of each scale). Each image is read once for all levels.
 
 Every image under --input (searched recursively) gives a PNG under its own name (relative path, extension .png) in
-each output folder, and with --gt-output the ground truth it was made from: the image itself (grey-converted with
+each output folder, and with --gt_output the ground truth it was made from: the image itself (grey-converted with
 --gray), its Y channel for --task jpeg on colour input, the HR cropped to a multiple of the scale for --task sr.
 The degradations are those of rnan_basicsr/data/degradations.py, the same code the datasets use; the levels and
 their ranges are those of rnan_basicsr/tasks.py:
@@ -52,8 +52,8 @@ from rnan_basicsr.data.degradations import (add_gaussian_noise, bayer_mosaic, bi
 from rnan_basicsr.tasks import DEGRADATIONS, QUALITY, SCALE, TASKS
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import read_image
-from rnan_basicsr.utils.script_util import (add_thread_argument, check_output_folder, parallel_map, run_main,
-                                            staged_folder)
+from rnan_basicsr.utils.script_util import (add_option, add_thread_argument, check_new_output_folder, parallel_map,
+                                            run_main, staged_folder)
 
 DEGRADATION_LEVELS = OrderedDict((task.degradation, task.level) for task in TASKS.values())  # denoise: SIGMA ...
 # The options of each degradation; any other option given is an error, not silently ignored.
@@ -134,15 +134,15 @@ def check_arguments(args):
     if not several and level is None and PLACEHOLDER in args.output + (args.gt_output or ''):
         raise InputError(f'--task {args.task} has no level to put in {PLACEHOLDER}; give plain folder names.')
     if several and args.task == 'sr' and args.gt_output and PLACEHOLDER not in args.gt_output:
-        raise InputError(f'--gt-output {args.gt_output!r} needs {PLACEHOLDER} with several --scale values: the HR is '
-                         f'cropped to a multiple of each scale (e.g. --gt-output {args.gt_output + PLACEHOLDER!r}).')
+        raise InputError(f'--gt_output {args.gt_output!r} needs {PLACEHOLDER} with several --scale values: the HR is '
+                         f'cropped to a multiple of each scale (e.g. --gt_output {args.gt_output + PLACEHOLDER!r}).')
     folders = [('--output', lq) for _, lq, _ in output_folders(args)]
-    folders += [('--gt-output', gt) for _, _, gt in output_folders(args) if gt]
+    folders += [('--gt_output', gt) for _, _, gt in output_folders(args) if gt]
     for flag, folder in folders:
-        check_output_folder(folder, args.overwrite, inputs=[args.input], flag=flag)
+        check_new_output_folder(folder, args.overwrite, inputs=[args.input], flag=flag)
     real = [osp.realpath(folder) for _, folder in folders]
     if len(set(real)) != len(real):
-        raise InputError('--output and --gt-output must give different folders (for every level).')
+        raise InputError('--output and --gt_output must give different folders (for every level).')
 
 
 def _paper_levels(degradation):
@@ -224,8 +224,8 @@ def build_parser():
                         help=f'jpeg: JPEG quality(ies) {QUALITY.minimum}-{QUALITY.maximum} (paper: {_levels("jpeg")})')
     parser.add_argument('--scale', type=int, nargs='+', metavar='S',
                         help=f'sr: down-scaling factor(s) {SCALE.minimum}-{SCALE.maximum} (paper: {_levels("sr")})')
-    parser.add_argument(
-        '--gt-output', '--gt_output', dest='gt_output',
+    add_option(
+        parser, '--gt_output', '--gt-output',
         help='also write the matching ground truth (PNG) here; with {}, one folder per level')
     parser.add_argument('--overwrite', action='store_true', help='replace existing output folders')
     add_thread_argument(parser)

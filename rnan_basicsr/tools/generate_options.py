@@ -165,13 +165,13 @@ def test_set_entries(exp, set_name):
             ('gray', False)]
     if key == 'dn_gray':
         return head + [
-            ('dataroot_gt', f'datasets/{set_name}_gray/HQ', 'grey GT of generate_lq.py --gray --gt-output'),
+            ('dataroot_gt', f'datasets/{set_name}_gray/HQ', 'grey GT of generate_lq.py --gray --gt_output'),
             ('dataroot_lq', f'datasets/{set_name}_gray/N{level}', 'noisy inputs of generate_lq.py --seed 0'), disk,
             ('sigma', level, 'used without dataroot_lq: noise made on the fly, seed 0 (the same images)'),
             ('gray', True, '1-channel images')]
     if key == 'car':
         return head + [
-            ('dataroot_gt', f'datasets/{set_name}/Y', 'Y channel of generate_lq.py --task jpeg --gt-output'),
+            ('dataroot_gt', f'datasets/{set_name}/Y', 'Y channel of generate_lq.py --task jpeg --gt_output'),
             ('dataroot_lq', f'datasets/{set_name}/Q{level}', 'its JPEG-compressed copies'), disk,
             ('quality', level, 'used without dataroot_lq: compressed on the fly')]
     if key == 'demosaic':
@@ -179,7 +179,7 @@ def test_set_entries(exp, set_name):
             ('dataroot_gt', f'datasets/{set_name}/HQ', 'clean colour images'),
             ('dataroot_lq', f'datasets/{set_name}/mosaic', 'GRBG mosaics of generate_lq.py (or made on the fly)'), disk]
     return head + [
-        ('dataroot_gt', f'datasets/{set_name}/GTmod{level}', f'HR cropped to a multiple of {level} (--gt-output)'),
+        ('dataroot_gt', f'datasets/{set_name}/GTmod{level}', f'HR cropped to a multiple of {level} (--gt_output)'),
         ('dataroot_lq', f'datasets/{set_name}/LRbicx{level}', 'Matlab-style bicubic LR of generate_lq.py'), disk]
 
 
@@ -270,17 +270,17 @@ def data_header(exp):
     if task == 'dn_gray':
         return [f'  {g} --task denoise --sigma {level} --seed 0 --gray \\',
                 f'      --input datasets/<set>/HQ --output datasets/<set>_gray/N{level} '
-                '--gt-output datasets/<set>_gray/HQ',
-                '  (--gt-output with one level only; BSD68_gray is made from datasets/CBSD68/HQ)']
+                '--gt_output datasets/<set>_gray/HQ',
+                '  (--gt_output with one level only; BSD68_gray is made from datasets/CBSD68/HQ)']
     if task == 'car':
         return [f'  {g} --task jpeg --quality {level} \\',
-                f'      --input datasets/<set>/HQ --output datasets/<set>/Q{level} --gt-output datasets/<set>/Y',
-                '  (--gt-output with one quality only)']
+                f'      --input datasets/<set>/HQ --output datasets/<set>/Q{level} --gt_output datasets/<set>/Y',
+                '  (--gt_output with one quality only)']
     if task == 'demosaic':
         return [f'  {g} --task demosaic \\', '      --input datasets/<set>/HQ --output datasets/<set>/mosaic']
     return [f'  {g} --task sr --scale {level} \\',
             f'      --input datasets/<set>/HQ --output datasets/<set>/LRbicx{level} '
-            f'--gt-output datasets/<set>/GTmod{level}']
+            f'--gt_output datasets/<set>/GTmod{level}']
 
 
 def datasets_comment(exp):

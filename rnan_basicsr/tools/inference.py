@@ -43,7 +43,7 @@ from rnan_basicsr.test_time import build_test_forward
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import (check_readable, from_float, is_grey, list_images, read_image, to_float,
                                          write_image)
-from rnan_basicsr.utils.script_util import run_main
+from rnan_basicsr.utils.script_util import add_option, run_main
 from rnan_basicsr.weights import describe_config, load_rnan, save_safetensors
 
 PROG = 'inference_rnan.py'
@@ -186,8 +186,13 @@ def _resolve_device(name):
     return precision.check_device(name, '--device')
 
 
-def check_output_folder(output):
-    """Refuse an ``--output`` that is, or lies under, an existing file (outputs go into the folder ``output``)."""
+def check_output_folder_creatable(output):
+    """Refuse an ``--output`` that is, or lies under, an existing file (outputs go into the folder ``output``).
+
+    An existing folder is fine: the restored images are added to it (name clashes are refused by
+    :func:`output_paths`). Unlike ``rnan_basicsr.utils.script_util.check_new_output_folder``, for the folders the
+    data-preparation scripts build whole and therefore must not exist.
+    """
     if osp.isfile(output):
         raise InputError(f'--output {output!r} is an existing file, but --output names the folder the restored '
                          f'images are written to (as <name>.png); give a folder, e.g. --output '
@@ -201,7 +206,7 @@ def check_output_folder(output):
 
 def output_paths(inputs, output, suffix):
     """``<output>/<stem>[_<suffix>].png`` for each input; refuses name clashes and overwriting an input."""
-    check_output_folder(output)
+    check_output_folder_creatable(output)
     outputs, seen = [], {}
     input_set = {osp.abspath(p) for p in inputs}
     for path in inputs:
@@ -256,9 +261,9 @@ def build_parser():
                         'against the device before anything runs')
     parser.add_argument('--tf32', action='store_true',
                         help='allow TF32 for float32 convolutions and matmuls (Ampere+ GPUs; default: off, exact)')
-    parser.add_argument('--save-safetensors', '--save_safetensors', dest='save_safetensors', metavar='FILE',
-                        help='also write the loaded network as one self-describing .safetensors file (its network_g '
-                        'settings in the metadata), e.g. to hand an authors\' checkpoint to other tools')
+    add_option(parser, '--save_safetensors', '--save-safetensors', metavar='FILE',
+               help='also write the loaded network as one self-describing .safetensors file (its network_g settings '
+               'in the metadata), e.g. to hand an authors\' checkpoint to other tools')
     parser.add_argument('--nl_softmax', default='query', choices=['query', 'key'],
                         help='softmax of the non-local blocks the model was trained with (default query, as the '
                         'released checkpoints and network_g default)')
@@ -277,9 +282,9 @@ def run(args):
         raise InputError('--make_mosaic applies to --task demosaic only.')
     if args.save_safetensors is not None:
         if not args.save_safetensors.endswith('.safetensors'):
-            raise InputError(f'--save-safetensors {args.save_safetensors!r} must end in .safetensors.')
+            raise InputError(f'--save_safetensors {args.save_safetensors!r} must end in .safetensors.')
         if osp.exists(args.save_safetensors):
-            raise InputError(f'--save-safetensors {args.save_safetensors!r} exists; remove it or choose another name.')
+            raise InputError(f'--save_safetensors {args.save_safetensors!r} exists; remove it or choose another name.')
     device = _resolve_device(args.device)
     precision.check_precision(device, args.precision, '--precision')
     inputs = list_images(args.input, '--input')

@@ -45,6 +45,7 @@ import time
 from os import path as osp
 
 import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)
+from rnan_basicsr.compat.resume import newest_training_state
 from rnan_basicsr.tools import create_lmdb, evaluate, extract_subimages, generate_lq, inference
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import read_image, write_image, write_text
@@ -211,7 +212,7 @@ def step_samples(setting, workdir, stamps):
 def step_subimages(setting, workdir, stamps, upstream, train_hr):
     banner(2, 'Sub-images of the training images (scripts/data_preparation/extract_subimages.py)')
     output = osp.join(workdir, setting.data, 'train_HR_sub')
-    params = ['--crop-size', str(setting.crop_size), '--step', str(setting.step)]
+    params = ['--crop_size', str(setting.crop_size), '--step', str(setting.step)]
     value = fingerprint('subimages', upstream, params)
     if not up_to_date(stamps, 'subimages', value, [output]):
         run_tool(extract_subimages, 'data_preparation/extract_subimages.py', 'extract',
@@ -280,14 +281,6 @@ def archive_run(workdir, name, reason):
         say(f'  {shown(folder)} -> {shown(target)}')
 
 
-def newest_state(experiment):
-    """The newest ``<iter>.state`` in the experiment's training_states, or None."""
-    from rnan_basicsr.compat.resume import list_training_states
-
-    states = list_training_states(osp.join(experiment, 'training_states'))
-    return states[0] if states else None
-
-
 def step_training(setting, workdir, stamps, upstream, retrain):
     banner(5, 'Training a reduced RNAN with BasicSR (basicsr train, options/train_RNAN_quickstart_DN_RGB_sigma30.yml)')
     option_file = osp.relpath(OPTION_FILE, workdir)
@@ -299,7 +292,7 @@ def step_training(setting, workdir, stamps, upstream, retrain):
     experiment = osp.join(workdir, 'experiments', setting.name)
     latest = osp.join(experiment, 'models', 'net_g_latest.pth')
     same = stamps.matches('train', value)
-    state = newest_state(experiment) if same and not retrain else None
+    state = newest_training_state(osp.join(experiment, 'training_states')) if same and not retrain else None
     if same and not retrain and osp.isfile(latest):
         say(f'reusing the complete model {shown(latest)} (training started {stamps.read("train").get("time", "?")} '
             'with the same options and data); pass --retrain to train again')
@@ -385,7 +378,7 @@ def quickstart(args):
     result, picture, (width, height) = step_evaluate(setting, workdir, restored, folders['val'], noisy)
 
     name = setting.held_out[0]
-    _, restored_psnr, restored_ssim = result.records[0]
+    restored_psnr, restored_ssim = result.records[0].psnr, result.records[0].ssim
     lq_psnr, lq_ssim = noisy_psnr_ssim(folders['val'], noisy, name)
     elapsed = time.time() - start
     print('\n' + '=' * 100)

@@ -1,7 +1,7 @@
 """Reproduce one task's table of the RNAN paper in one command: the paper's, ours and the difference per cell.
 
     python scripts/reproduce_paper.py --task car --weights experiments/pretrained_models
-    python scripts/reproduce_paper.py --task sr --levels 4 --sets Set5 Set14 --also-chopped
+    python scripts/reproduce_paper.py --task sr --levels 4 --sets Set5 Set14 --also_chopped
 
 For every level of ``--task`` (rnan_basicsr/tasks.py) it reads the test option file ``options/test_RNAN_<EXP>.yml``,
 loads its checkpoint from ``--weights`` (the file name the option file gives) into ``RNANModel`` and restores every
@@ -14,7 +14,7 @@ SR x3 and for RNAN+ outside Table 6), ours, and the difference ours - paper.
 Test sets of your own may stand in the option files (``--options``) beside or instead of the paper's: they run the
 same way, their paper column reading "not in the paper" (e.g. to measure the chop on other images).
 
-``--also-chopped`` restores the same images a second time with the authors' test-time chopping (their
+``--also_chopped`` restores the same images a second time with the authors' test-time chopping (their
 ``forward_chop``: four overlapping corner pieces, recursively, no blending; rnan_basicsr/chop.py) and reports the
 per-cell difference against exact whole-image inference: how much the published numbers owe to chopping.
 
@@ -26,8 +26,6 @@ to get them, before anything runs. Errors print one line, exit status 2.
 import argparse
 import copy
 import functools
-import numpy as np
-import os
 import time
 import torch
 from collections import namedtuple
@@ -39,10 +37,10 @@ from rnan_basicsr.authors_protocol import protocol_note
 from rnan_basicsr.chop import authors_min_size, chop_forward
 from rnan_basicsr.tasks import experiment_name, get_task, option_file_name
 from rnan_basicsr.tools import report
-from rnan_basicsr.tools.evaluate import csv_text, markdown, protocol_text, save_report_images, score, set_key
+from rnan_basicsr.tools.evaluate import markdown, protocol_text, save_report_images, score, set_key
+from rnan_basicsr.tools.results import ImageRecord, csv_score, mean, write_results
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.image_io import write_text
-from rnan_basicsr.utils.script_util import run_main
+from rnan_basicsr.utils.script_util import add_option, run_main
 from rnan_basicsr.utils.validation import did_you_mean
 
 PROG = 'reproduce_paper.py'
@@ -50,7 +48,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 README_WEIGHTS = 'README, "Experiments of the paper" > "The authors\' checkpoints"'
 README_DATA = 'README, "Experiments of the paper" > "Data layout"'
 
-# one cell of the table: a test set at one level, with its per-image records (name, psnr, ssim[, chopped psnr, ssim])
+# one cell of the table: a test set at one level, with its per-image results.ImageRecord (extra: chopped_psnr, _ssim)
 Cell = namedtuple('Cell', ['dataset', 'level', 'records', 'images'])
 # what one level needs: its option file, the checkpoint, and the datasets (option dicts, paths resolved)
 Run = namedtuple('Run', ['level', 'opt_path', 'opt', 'weights', 'datasets'])
@@ -224,23 +222,21 @@ def evaluate_run(run, task, args, device, store):
             model.feed_data({'lq': data['lq'][None], 'gt': data['gt'][None]})
             model.test()
             restored, gt, lq = (tensor2img(t.detach().cpu()) for t in (model.output, data['gt'], data['lq']))
-            record = [name, *score(restored, gt, task.key, scale, f'{label} {name} (restored)', f'{label} {name}')]
+            psnr, ssim = score(restored, gt, task.key, scale, f'{label} {name} (restored)', f'{label} {name}')
+            extra = {}
             if chopped is not None:
                 chopped_img = tensor2img(_restore(model, chopped).detach().cpu())
-                record += score(chopped_img, gt, task.key, scale, f'{label} {name} (chopped)', f'{label} {name}')
-            records.append(tuple(record))
+                extra['chopped_psnr'], extra['chopped_ssim'] = score(chopped_img, gt, task.key, scale,
+                                                                     f'{label} {name} (chopped)', f'{label} {name}')
+            records.append(ImageRecord(name, psnr, ssim, extra))
             images[name] = save_report_images(store, set_key(dataset_opt['name'], level_label(task, run.level)), name,
                                               lq, restored, gt)
-            print(f'  {label} {name}: {record[1]:.2f} dB' + (f' (chopped {record[3]:.2f} dB)' if chopped else ''),
+            print(f'  {label} {name}: {psnr:.2f} dB' + (f' (chopped {extra["chopped_psnr"]:.2f} dB)' if extra else ''),
                   flush=True)
         if not records:
             raise InputError(f'test set {dataset_opt["name"]} of {run.opt_path!r} has no images.')
         cells.append(Cell(dataset_opt['name'], run.level, records, images))
     return cells
-
-
-def _mean(records, index):
-    return float(np.mean([r[index] for r in records]))
 
 
 def _diff(a, b, digits):
@@ -265,12 +261,12 @@ def result_table(task, cells, also_chopped, self_ensemble):
         header += ['ours, chopped PSNR / SSIM', 'chopped - whole']
     rows = []
     for cell in cells:
-        psnr, ssim = _mean(cell.records, 1), _mean(cell.records, 2)
+        psnr, ssim = mean(cell.records, 'psnr'), mean(cell.records, 'ssim')
         paper = paper_value(task, cell, self_ensemble)
         row = [cell.dataset, level_label(task, cell.level), paper_results.describe(paper), f'{psnr:.2f} / {ssim:.4f}',
                paper_results.difference(psnr, ssim, paper)]
         if also_chopped:
-            c_psnr, c_ssim = _mean(cell.records, 3), _mean(cell.records, 4)
+            c_psnr, c_ssim = mean(cell.records, 'chopped_psnr'), mean(cell.records, 'chopped_ssim')
             row += [f'{c_psnr:.2f} / {c_ssim:.4f}', f'{_diff(c_psnr, psnr, 2)} / {_diff(c_ssim, ssim, 4)}']
         rows.append(row)
     return header, rows
@@ -316,8 +312,6 @@ def run(args):
     table = markdown(header, rows)
     text = f'{protocol}\n{authors}\n{inference}\n{coverage}\n\n{table}\n'
     print('\n' + text)
-    os.makedirs(args.out, exist_ok=True)
-    write_text(osp.join(args.out, 'table.md'), text)
     csv_header = ['task', 'dataset', 'level', 'images', 'psnr', 'ssim', 'paper_psnr', 'paper_ssim', 'paper_table',
                   'paper_status']
     if args.also_chopped:
@@ -326,22 +320,18 @@ def run(args):
     for cell in cells:
         paper = paper_value(task, cell, args.self_ensemble)
         row = [task.key, cell.dataset, level_label(task, cell.level), len(cell.records),
-               f'{_mean(cell.records, 1):.4f}', f'{_mean(cell.records, 2):.6f}',
+               csv_score('psnr', mean(cell.records, 'psnr')), csv_score('ssim', mean(cell.records, 'ssim')),
                '' if paper.psnr is None else paper.psnr, '' if paper.ssim is None else paper.ssim,
                '' if paper.table is None else paper.table, paper.status]
         if args.also_chopped:
-            row += [f'{_mean(cell.records, 3):.4f}', f'{_mean(cell.records, 4):.6f}']
+            row += [csv_score(c, mean(cell.records, c)) for c in ('chopped_psnr', 'chopped_ssim')]
         csv_rows.append(row)
-    write_text(osp.join(args.out, 'table.csv'), csv_text(csv_rows, csv_header))
-    per_image_header = ['dataset', 'level', 'image', 'psnr', 'ssim'] + (['chopped_psnr', 'chopped_ssim']
-                                                                        if args.also_chopped else [])
-    per_image = [[c.dataset, level_label(task, c.level), r[0]] + [f'{v:.4f}' if i % 2 == 0 else f'{v:.6f}'
-                                                                  for i, v in enumerate(r[1:])]
-                 for c in cells for r in c.records]
-    write_text(osp.join(args.out, 'per_image.csv'), csv_text(per_image, per_image_header))
 
     def extra(cell, record):
-        return [f'{record[3]:.2f}', f'{record[4]:.4f}', f'{record[3] - record[1]:+.2f}'] if args.also_chopped else []
+        if not args.also_chopped:
+            return []
+        c_psnr, c_ssim = record.extra['chopped_psnr'], record.extra['chopped_ssim']
+        return [f'{c_psnr:.2f}', f'{c_ssim:.4f}', f'{c_psnr - record.psnr:+.2f}']
 
     sections = []
     for cell in cells:
@@ -350,14 +340,16 @@ def run(args):
             columns += ['chopped PSNR', 'chopped SSIM', 'chopped - whole (dB)']
         image_rows = []
         for record in cell.records:
-            images, size = cell.images[record[0]]
-            image_rows.append(report.ImageRow(record[0], [f'{record[1]:.2f}', f'{record[2]:.4f}'] +
+            images, size = cell.images[record.name]
+            image_rows.append(report.ImageRow(record.name, [f'{record.psnr:.2f}', f'{record.ssim:.4f}'] +
                                               extra(cell, record), images, size))
         title = (f'{cell.dataset} {level_label(task, cell.level)}: {len(cell.records)} image(s), ours '
-                 f'{_mean(cell.records, 1):.2f} dB / {_mean(cell.records, 2):.4f}')
+                 f'{mean(cell.records, "psnr"):.2f} dB / {mean(cell.records, "ssim"):.4f}')
         sections.append(report.Section(title, columns, image_rows))
-    report.write_report(args.out, f'RNAN paper reproduction: {task.title}', protocol,
-                        [report.HtmlTable(f'{inference} {coverage}', header, rows)], sections, notes=[authors])
+    write_results(args.out, text, (csv_header, csv_rows),
+                  [(cell.dataset, level_label(task, cell.level), cell.records) for cell in cells],
+                  f'RNAN paper reproduction: {task.title}', protocol,
+                  [report.HtmlTable(f'{inference} {coverage}', header, rows)], sections, notes=[authors])
     elapsed = time.time() - start
     print(f'Wrote {osp.join(args.out, "table.md")}, table.csv, per_image.csv, report.html (+ report_files/) in '
           f'{elapsed:.1f} s.')
@@ -377,8 +369,8 @@ def build_parser():
                         help='folder the option files\' relative dataset paths start from (default: here)')
     parser.add_argument('--sets', nargs='+', help='only these test sets (default: all of the task)')
     parser.add_argument('--levels', nargs='+', help='only these levels, e.g. 10 30, sigma50, q10, x4 (default: all)')
-    parser.add_argument('--also-chopped', '--also_chopped', dest='also_chopped', action='store_true',
-                        help='also restore with the authors\' forward_chop and report chopped - whole per cell')
+    add_option(parser, '--also_chopped', '--also-chopped', action='store_true',
+               help='also restore with the authors\' forward_chop and report chopped - whole per cell')
     parser.add_argument('--chop_min_size', type=int, default=None,
                         help='forward_chop min_size in LQ pixels (default: the authors\' 10000, SR 30000)')
     parser.add_argument('--self_ensemble', action='store_true', help='RNAN+ (x8 flips and rotations, 8x the time)')

@@ -19,6 +19,8 @@ def list_images(path, what='input'):
     """The image files of ``path``: ``[path]`` for a file, else the images directly in the folder, sorted.
 
     Images are files with an extension of :data:`IMG_EXTENSIONS` (any case); hidden files and sub-folders are skipped.
+    Unlike :func:`rnan_basicsr.data.pairing.list_dataset_images` (a dataset root by key: recursive, meta_info, LMDB),
+    this lists the files a script is given to read.
 
     Raises:
         InputError: ``path`` does not exist, or the folder has no image files.

@@ -1,5 +1,6 @@
-"""Helpers shared by the data-preparation scripts: all-or-nothing output folders (and the clean-up of those that
-interrupted runs left), a thread pool with a progress bar, and the one-line error exit."""
+"""Helpers shared by the scripts: all-or-nothing output folders (and the clean-up of those that interrupted runs
+left), a thread pool with a progress bar, options with hidden alias spellings, and the one-line error exit."""
+import argparse
 import contextlib
 import itertools
 import os
@@ -14,8 +15,13 @@ from tqdm import tqdm
 from rnan_basicsr.utils.errors import EXIT_INPUT_ERROR, EXIT_RUN_ERROR, InputError, RunError
 
 
-def check_output_folder(path, overwrite, inputs=(), flag='--output'):
-    """Refuse an output folder that exists (unless ``overwrite``), is a file, or overlaps one of ``inputs``."""
+def check_new_output_folder(path, overwrite, inputs=(), flag='--output'):
+    """Refuse an output folder that exists (unless ``overwrite``), is a file, or overlaps one of ``inputs``.
+
+    For the folders a script builds whole (:func:`staged_folder`): an existing one would be replaced, input and all.
+    Unlike ``rnan_basicsr.tools.inference.check_output_folder_creatable``, which accepts an existing folder that
+    images are added to.
+    """
     if osp.exists(path) and not osp.isdir(path):
         raise InputError(f'{flag} {path!r} exists and is not a folder; choose another path.')
     if osp.exists(path) and not overwrite:
@@ -129,13 +135,34 @@ def parallel_map(func, items, n_thread, desc, unit='image'):
                     future.cancel()
 
 
+def add_option(parser, flag, *aliases, **kwargs):
+    """``parser.add_argument(flag, **kwargs)``, plus older spellings of ``flag`` that still work but are not shown.
+
+    The scripts spell options as BasicSR does (``--n_thread``, ``--model_path``); ``aliases`` such as
+    ``'--n-thread'`` keep earlier command lines working while ``--help`` lists ``flag`` only. An alias given on the
+    command line sets the same attribute as ``flag``; it cannot stand in for a required ``flag``.
+
+    Returns:
+        argparse.Action: the action of ``flag``.
+    """
+    action = parser.add_argument(flag, **kwargs)
+    if aliases:
+        if action.required:
+            raise ValueError(f'{flag}: a required option cannot have aliases (argparse would ask for {flag})')
+        shared = {key: value for key, value in kwargs.items() if key not in ('help', 'default', 'metavar', 'dest')}
+        parser.add_argument(
+            *aliases, dest=action.dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **shared)
+    return action
+
+
 def add_thread_argument(parser, default=None):
+    """``--n_thread`` (BasicSR's spelling; ``--threads`` and ``--n-thread`` are hidden aliases)."""
     default = default or min(8, os.cpu_count() or 1)
-    parser.add_argument(
+    add_option(
+        parser,
         '--n_thread',
         '--threads',
         '--n-thread',
-        dest='n_thread',
         type=int,
         default=default,
         help=f'number of worker threads (default: {default})')

@@ -102,7 +102,7 @@ def paper_layout(tmp_path_factory):
 
     def run(script, *argv):
         with contextlib.redirect_stdout(open(os.devnull, 'w')), contextlib.redirect_stderr(open(os.devnull, 'w')):
-            assert script.main([str(a) for a in argv] + ['--threads', '1']) == 0, argv
+            assert script.main([str(a) for a in argv] + ['--n_thread', '1']) == 0, argv
 
     # training: DIV2K sub-images in an LMDB; for SR, HR/LR sub-image LMDBs with the same keys
     write_images(data / 'DIV2K' / 'DIV2K_train_HR_sub', 2, 56, 60, prefix='0001_s')
@@ -124,12 +124,12 @@ def paper_layout(tmp_path_factory):
             run(generate_lq, '--task', 'denoise', '--sigma', sigma, '--seed', 0, '--input', data / name / 'HQ',
                 '--output', data / name / f'N{sigma}')
         for name, source in (('Kodak24', 'Kodak24'), ('BSD68', 'CBSD68'), ('Urban100', 'Urban100')):
-            gt = ['--gt-output', data / f'{name}_gray' / 'HQ'] if sigma == 10 else []
+            gt = ['--gt_output', data / f'{name}_gray' / 'HQ'] if sigma == 10 else []
             run(generate_lq, '--task', 'denoise', '--sigma', sigma, '--seed', 0, '--gray', '--input',
                 data / source / 'HQ', '--output', data / f'{name}_gray' / f'N{sigma}', *gt)
     for quality in (10, 20, 30, 40):
         for name in TASKS['CAR']['test_sets']:
-            gt = ['--gt-output', data / name / 'Y'] if quality == 10 else []
+            gt = ['--gt_output', data / name / 'Y'] if quality == 10 else []
             run(generate_lq, '--task', 'jpeg', '--quality', quality, '--input', data / name / 'HQ', '--output',
                 data / name / f'Q{quality}', *gt)
     for name in TASKS['Demosaic']['test_sets']:
@@ -137,7 +137,7 @@ def paper_layout(tmp_path_factory):
     for s in (2, 3, 4):
         for name in TASKS['SR']['test_sets']:
             run(generate_lq, '--task', 'sr', '--scale', s, '--input', data / name / 'HQ', '--output',
-                data / name / f'LRbicx{s}', '--gt-output', data / name / f'GTmod{s}')
+                data / name / f'LRbicx{s}', '--gt_output', data / name / f'GTmod{s}')
 
     # weights: a tiny initialised network per experiment (check_options needs the files; the basicsr test loads one)
     os.makedirs(root / 'experiments' / 'pretrained_models')
@@ -183,9 +183,9 @@ def test_parses_with_basicsr_and_follows_the_paper(kind, exp, tmp_path, monkeypa
         assert dataset['io_backend'] == {'type': 'disk'} and dataset['dataroot_lq']  # the fixed inputs
         if task in ('DN_RGB', 'DN_Gray'):
             assert dataset['sigma'] == level and dataset['gray'] is (task == 'DN_Gray')
-        if task == 'DN_Gray':  # grey GT as generate_lq.py --gray --gt-output writes it
+        if task == 'DN_Gray':  # grey GT as generate_lq.py --gray --gt_output writes it
             assert dataset['dataroot_gt'] == f'datasets/{dataset["name"]}_gray/HQ'
-        if task == 'CAR':  # Y GT as generate_lq.py --task jpeg --gt-output writes it
+        if task == 'CAR':  # Y GT as generate_lq.py --task jpeg --gt_output writes it
             assert dataset['quality'] == level and dataset['dataroot_gt'] == f'datasets/{dataset["name"]}/Y'
 
     if kind == 'test':

@@ -30,7 +30,7 @@ def test_keys_meta_info_and_contents(tmp_path, capsys):
     paths = write_images(tmp_path / 'imgs', 2, 20, 30)
     write_images(tmp_path / 'imgs' / 'sub', 1, 16, 16, channels=1, prefix='gray')
     (tmp_path / 'imgs' / '.DS_Store').write_text('hidden')
-    assert run('--input', tmp_path / 'imgs', '--output', tmp_path / 'out.lmdb', '--threads', 2) == 0
+    assert run('--input', tmp_path / 'imgs', '--output', tmp_path / 'out.lmdb', '--n_thread', 2) == 0
     assert 'out.lmdb: 3 images' in capsys.readouterr().out
     meta = (tmp_path / 'out.lmdb' / 'meta_info.txt').read_text().splitlines()
     assert meta == ['img000.png (20,30,3) 1', 'img001.png (20,30,3) 1', 'sub/gray000.png (16,16,1) 1']
@@ -53,7 +53,7 @@ def test_map_size_fits_incompressible_images_and_is_not_a_guess(tmp_path, capsys
         cv2.imwrite(str(tmp_path / 'noise' / f'b{i}.png'), rng.integers(0, 256, (200, 200, 3), dtype=np.uint8))
     bound = create_lmdb.map_size_for([(str(tmp_path / 'noise' / f'b{i}.png'), f'b{i}') for i in range(6)])
     assert bound > 6 * 200 * 200 * 3
-    assert run('--input', tmp_path / 'noise', '--output', tmp_path / 'noise.lmdb', '--compress-level', 0) == 0
+    assert run('--input', tmp_path / 'noise', '--output', tmp_path / 'noise.lmdb', '--compress_level', 0) == 0
     assert 'retrying' not in capsys.readouterr().out
     assert len(read_lmdb(tmp_path / 'noise.lmdb')) == 7
 

@@ -33,11 +33,11 @@ def test_window_starts_follow_basicsr(length, crop, step, thresh, expected):
 def test_hr_sub_images(tmp_path, capsys):
     big = write_images(tmp_path / 'hr', 1, 100, 90)[0]
     write_images(tmp_path / 'hr', 1, 30, 30, prefix='tiny')
-    assert run('--input', tmp_path / 'hr', '--output', tmp_path / 'sub', '--crop-size', 48, '--step', 24,
-               '--threads', 2) == 0
+    assert run('--input', tmp_path / 'hr', '--output', tmp_path / 'sub', '--crop_size', 48, '--step', 24,
+               '--n_thread', 2) == 0
     out = capsys.readouterr().out
     assert 'Wrote 12 sub-images of 1 images' in out
-    assert 'Skipped 1 images smaller than --crop-size 48: tiny000.png' in out
+    assert 'Skipped 1 images smaller than --crop_size 48: tiny000.png' in out
     assert sorted(os.listdir(tmp_path / 'sub')) == [f'img000_s{i:03d}.png' for i in range(1, 13)]
     img = read(big)
     # rows start at 0, 24, 48, 52 and columns at 0, 24, 42; index runs along rows first
@@ -52,8 +52,8 @@ def test_hr_and_lr_sub_images_are_cut_at_the_same_places(tmp_path):
     lr = cv2.resize(hr, (40, 48), interpolation=cv2.INTER_AREA)
     cv2.imwrite(str(tmp_path / 'hr' / '0001.png'), hr)
     cv2.imwrite(str(tmp_path / 'lr' / '0001x2.png'), lr)  # DIV2K's LR naming
-    assert run('--input', tmp_path / 'hr', '--output', tmp_path / 'hr_sub', '--crop-size', 48, '--step', 32,
-               '--scale', 2, '--input-lr', tmp_path / 'lr', '--output-lr', tmp_path / 'lr_sub') == 0
+    assert run('--input', tmp_path / 'hr', '--output', tmp_path / 'hr_sub', '--crop_size', 48, '--step', 32,
+               '--scale', 2, '--input_lr', tmp_path / 'lr', '--output_lr', tmp_path / 'lr_sub') == 0
     names = sorted(os.listdir(tmp_path / 'hr_sub'))
     assert names == sorted(os.listdir(tmp_path / 'lr_sub')) == [f'0001_s{i:03d}.png' for i in range(1, 7)]
     # LR grid: rows 0, 16, 24 (flush); columns 0, 16 (flush at 40 - 24 = 16)
@@ -64,17 +64,17 @@ def test_hr_and_lr_sub_images_are_cut_at_the_same_places(tmp_path):
 def test_errors(tmp_path, capsys):
     write_images(tmp_path / 'hr', 2, 64, 64)
     write_images(tmp_path / 'lr', 1, 32, 32)
-    common = ['--input', tmp_path / 'hr', '--crop-size', 32, '--step', 16]
-    assert run(*common, '--output', tmp_path / 'a', '--scale', 2, '--input-lr', tmp_path / 'lr', '--output-lr',
+    common = ['--input', tmp_path / 'hr', '--crop_size', 32, '--step', 16]
+    assert run(*common, '--output', tmp_path / 'a', '--scale', 2, '--input_lr', tmp_path / 'lr', '--output_lr',
                tmp_path / 'b') == 2
     assert "no LR image for HR 'img001.png'" in capsys.readouterr().err
-    assert run(*common, '--output', tmp_path / 'a', '--scale', 3, '--input-lr', tmp_path / 'lr', '--output-lr',
+    assert run(*common, '--output', tmp_path / 'a', '--scale', 3, '--input_lr', tmp_path / 'lr', '--output_lr',
                tmp_path / 'b') == 2
-    assert '--scale 3 must be a positive integer dividing --crop-size (32) and --step (16)' in capsys.readouterr().err
+    assert '--scale 3 must be a positive integer dividing --crop_size (32) and --step (16)' in capsys.readouterr().err
     assert run(*common, '--output', tmp_path / 'a', '--scale', 2) == 2
-    assert '--scale, --input-lr and --output-lr go together' in capsys.readouterr().err
+    assert '--scale, --input_lr and --output_lr go together' in capsys.readouterr().err
     write_images(tmp_path / 'lr', 2, 20, 32)
-    assert run(*common, '--output', tmp_path / 'a', '--scale', 2, '--input-lr', tmp_path / 'lr', '--output-lr',
+    assert run(*common, '--output', tmp_path / 'a', '--scale', 2, '--input_lr', tmp_path / 'lr', '--output_lr',
                tmp_path / 'b') == 2
     assert 'is 32x20, not 1/2 of it' in capsys.readouterr().err
     assert not osp.exists(tmp_path / 'a') and not osp.exists(tmp_path / 'b')  # nothing half-written
@@ -90,7 +90,7 @@ def test_temporaries_of_a_killed_run_are_removed_and_reported(tmp_path, capsys):
                                   text=True).stdout)
     (tmp_path / f'.sub2.tmp{dead_pid}').mkdir()
     (tmp_path / f'.sub2.tmp{dead_pid}' / 'img000_s001.png').write_bytes(b'half')
-    assert extract_subimages.main(['--input', str(tmp_path / 'hr'), '--output', str(tmp_path / 'sub2'), '--crop-size',
+    assert extract_subimages.main(['--input', str(tmp_path / 'hr'), '--output', str(tmp_path / 'sub2'), '--crop_size',
                                    '8', '--step', '8']) == 0
     assert f'left by an interrupted run (process {dead_pid}, no longer running)' in capsys.readouterr().out
     assert sorted(os.listdir(tmp_path)) == ['hr', 'sub2']

@@ -39,7 +39,7 @@ def names(folder):
 def test_denoise_same_seed_same_bytes_and_same_as_the_validation_dataset(tmp_path, clean):
     for out, seed, threads in (('a', 0, 1), ('b', 0, 2), ('c', 1, 2)):
         assert run('--task', 'denoise', '--sigma', 30, '--seed', seed, '--input', clean, '--output', tmp_path / out,
-                   '--threads', threads) == 0
+                   '--n_thread', threads) == 0
     expected = ['gray.png', 'img000.png', 'img001.png', 'sub/photo.png']
     assert names(tmp_path / 'a') == expected
     for name in expected:
@@ -58,7 +58,7 @@ def test_denoise_same_seed_same_bytes_and_same_as_the_validation_dataset(tmp_pat
 
 def test_gray_denoise_writes_one_channel_pngs_and_the_grey_ground_truth(tmp_path, clean):
     assert run('--task', 'denoise', '--sigma', 50, '--gray', '--input', clean, '--output', tmp_path / 'lq',
-               '--gt-output', tmp_path / 'gt') == 0
+               '--gt_output', tmp_path / 'gt') == 0
     gt = read(tmp_path / 'gt' / 'img000.png')
     assert gt.ndim == 2 and np.array_equal(gt, to_gray(read(clean / 'img000.png'))[..., 0])
     assert read(tmp_path / 'lq' / 'img000.png').ndim == 2
@@ -66,7 +66,7 @@ def test_gray_denoise_writes_one_channel_pngs_and_the_grey_ground_truth(tmp_path
 
 
 def test_jpeg_is_the_compressed_y_channel(tmp_path, clean):
-    assert run('--task', 'jpeg', '--quality', 10, '--input', clean, '--output', tmp_path / 'lq', '--gt-output',
+    assert run('--task', 'jpeg', '--quality', 10, '--input', clean, '--output', tmp_path / 'lq', '--gt_output',
                tmp_path / 'gt') == 0
     colour = read(clean / 'img001.png')
     assert np.array_equal(read(tmp_path / 'gt' / 'img001.png'), y_channel(colour)[..., 0])
@@ -81,7 +81,7 @@ def test_demosaic_and_sr(tmp_path, clean):
     assert np.array_equal(read(tmp_path / 'mosaic' / 'img000.png'), bayer_mosaic(read(clean / 'img000.png')))
     grey_mosaic = read(tmp_path / 'mosaic' / 'gray.png')
     assert grey_mosaic.shape == (17, 15, 3)  # grey images get three equal channels first
-    assert run('--task', 'sr', '--scale', 4, '--input', clean, '--output', tmp_path / 'lr', '--gt-output',
+    assert run('--task', 'sr', '--scale', 4, '--input', clean, '--output', tmp_path / 'lr', '--gt_output',
                tmp_path / 'hr') == 0
     photo = read(clean / 'sub' / 'photo.bmp')
     assert read(tmp_path / 'hr' / 'sub' / 'photo.png').shape == (16, 24, 3)  # 19x24 cropped to a multiple of 4
@@ -97,7 +97,7 @@ def test_demosaic_and_sr(tmp_path, clean):
     (['--task', 'sr', '--scale', 5], '--scale must be in 2..4 (super-resolution factor), got 5.'),
     (['--task', 'jpeg', '--quality', 10, 20], 'has no {} for the level, but 2 levels give one folder each: e.g.'),
     (['--task', 'jpeg', '--quality', 10, 10, '--output', 'Q{}'], '--quality lists a level twice: 10 10.'),
-    (['--task', 'sr', '--scale', 2, 3, '--output', 'LR{}', '--gt-output', 'GT'], "needs {} with several --scale"),
+    (['--task', 'sr', '--scale', 2, 3, '--output', 'LR{}', '--gt_output', 'GT'], "needs {} with several --scale"),
     (['--task', 'demosaic', '--output', 'M{}'], '--task demosaic has no level to put in {}'),
     (['--task', 'denoise', '--sigma', 0.2], 'looks like the [0, 1] scale; sigma is on the 0-255 scale: --sigma 51.'),
     (['--task', 'demosaic', '--gray'], '--gray does not apply to --task demosaic'),
@@ -144,14 +144,14 @@ def test_the_command_line_gives_the_same_bytes_in_another_process(tmp_path, clea
 
 def test_several_levels_in_one_call_give_the_files_of_one_call_per_level(tmp_path, clean):
     assert run('--task', 'denoise', '--sigma', 10, 12.5, 50, '--gray', '--input', clean, '--output',
-               tmp_path / 'all' / 'N{}', '--gt-output', tmp_path / 'all' / 'HQ') == 0
+               tmp_path / 'all' / 'N{}', '--gt_output', tmp_path / 'all' / 'HQ') == 0
     assert sorted(os.listdir(tmp_path / 'all')) == ['HQ', 'N10', 'N12.5', 'N50']  # the ground truth once
     assert run('--task', 'denoise', '--sigma', 50, '--gray', '--input', clean, '--output', tmp_path / 'one',
-               '--gt-output', tmp_path / 'one_gt') == 0
+               '--gt_output', tmp_path / 'one_gt') == 0
     for name in names(tmp_path / 'one'):
         assert (tmp_path / 'all' / 'N50' / name).read_bytes() == (tmp_path / 'one' / name).read_bytes()
         assert (tmp_path / 'all' / 'HQ' / name).read_bytes() == (tmp_path / 'one_gt' / name).read_bytes()
-    assert run('--task', 'sr', '--scale', 2, 3, 4, '--input', clean, '--output', tmp_path / 'LRbicx{}', '--gt-output',
+    assert run('--task', 'sr', '--scale', 2, 3, 4, '--input', clean, '--output', tmp_path / 'LRbicx{}', '--gt_output',
                tmp_path / 'GTmod{}') == 0
     photo = read(clean / 'sub' / 'photo.bmp')
     for scale in (2, 3, 4):

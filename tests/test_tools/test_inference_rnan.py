@@ -285,7 +285,7 @@ def test_save_safetensors_writes_a_self_describing_copy_that_restores_the_same(t
     write_images(tmp_path / 'in', 1, 12, 10)
     saved = str(tmp_path / 'sr.safetensors')
     argv = ['--task', 'sr', '--model_path', model_path, '-i', str(tmp_path / 'in')]
-    assert inference_rnan.main(argv + ['-o', str(tmp_path / 'a'), '--save-safetensors', saved]) == 0
+    assert inference_rnan.main(argv + ['-o', str(tmp_path / 'a'), '--save_safetensors', saved]) == 0
     out = capsys.readouterr().out
     assert f'wrote {saved} (RNAN(num_in_ch=3, num_out_ch=3, num_feat=8, num_group=2, upscale=2)' in out
     assert load_checkpoint(saved)['network_g']['upscale'] == 2
@@ -295,5 +295,5 @@ def test_save_safetensors_writes_a_self_describing_copy_that_restores_the_same(t
                                 str(tmp_path / 'b')]) == 0
     first, second = (cv2.imread(str(tmp_path / folder / 'img000.png')) for folder in ('a', 'b'))
     assert np.array_equal(first, second)
-    assert 'exists; remove it' in _error(capsys, argv + ['-o', str(tmp_path / 'c'), '--save-safetensors', saved])
-    assert 'must end in .safetensors' in _error(capsys, argv + ['--save-safetensors', str(tmp_path / 'x.pth')])
+    assert 'exists; remove it' in _error(capsys, argv + ['-o', str(tmp_path / 'c'), '--save_safetensors', saved])
+    assert 'must end in .safetensors' in _error(capsys, argv + ['--save_safetensors', str(tmp_path / 'x.pth')])

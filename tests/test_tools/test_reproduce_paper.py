@@ -75,7 +75,7 @@ def _rows(path):
 def test_car_table_every_cell_with_the_paper_and_the_chop(tmp_path, capsys):
     common = _stand_in(tmp_path, 'car')
     out = tmp_path / 'out'
-    assert reproduce_paper.main(['--task', 'car', '--also-chopped', '--out', str(out)] + common) == 0
+    assert reproduce_paper.main(['--task', 'car', '--also_chopped', '--out', str(out)] + common) == 0
     printed = capsys.readouterr().out
     table = (out / 'table.md').read_text()
     assert table.startswith('Evaluation protocol (--task car, JPEG compression artifact reduction (Y channel))')
@@ -128,7 +128,7 @@ def test_car_table_every_cell_with_the_paper_and_the_chop(tmp_path, capsys):
 def test_sr_subset_with_the_authors_sr_chop(tmp_path):
     common = _stand_in(tmp_path, 'sr', size=36, images=1)
     out = tmp_path / 'out'
-    assert reproduce_paper.main(['--task', 'sr', '--levels', 'x3', '--sets', 'Set5', 'Manga109', '--also-chopped',
+    assert reproduce_paper.main(['--task', 'sr', '--levels', 'x3', '--sets', 'Set5', 'Manga109', '--also_chopped',
                                  '--chop_min_size', '100', '--out', str(out)] + common) == 0
     rows = _rows(out / 'table.csv')
     assert [(r['dataset'], r['level']) for r in rows] == [('Set5', 'x3'), ('Manga109', 'x3')]

@@ -18,7 +18,8 @@ from conftest import TEST_OPTIONS, run_basicsr
 
 from rnan_basicsr.archs.rnan_arch import RNAN
 from rnan_basicsr.cli import EXIT_INPUT_ERROR, main
-from rnan_basicsr.compat.resume import load_resume_state, load_training_state, remove_stale_temp_files, resume_iteration
+from rnan_basicsr.compat.resume import (load_resume_state, load_training_state, newest_training_state,
+                                        remove_stale_temp_files, resume_iteration)
 from rnan_basicsr.utils.errors import InputError
 
 TINY_NET = {'type': 'RNAN', 'num_in_ch': 1, 'num_out_ch': 1, 'num_feat': 4, 'num_group': 2}
@@ -324,3 +325,14 @@ def test_auto_resume_with_new_milestones_trains_the_option_file_s_schedule(tiny_
         uninterrupted[iteration] = optimizer.param_groups[0]['lr']
         optimizer.step()
     assert _logged_lrs(log) == {3: uninterrupted[3], 4: uninterrupted[4]} and uninterrupted[4] < uninterrupted[3]
+
+
+def test_newest_training_state_is_the_highest_iteration(tmp_path):
+    """The one lookup behind the interrupted-run message of ``basicsr train`` and the quickstart's resume decision."""
+    states = tmp_path / 'training_states'
+    assert newest_training_state(str(states)) is None
+    states.mkdir()
+    assert newest_training_state(str(states)) is None
+    for name in ('9.state', '100.state', '20.state', 'latest.state', '.200.state.tmp42', '300.pth'):
+        (states / name).write_bytes(b'')
+    assert newest_training_state(str(states)) == str(states / '100.state')  # 100 > 20 > 9, not by text
