@@ -43,6 +43,7 @@ setup(
         'opencv-python>=4.5',
         'packaging>=20',
         'Pillow>=8',
+        'pydantic>=2.7,<3',  # the declared option file (rnan_basicsr.options.schema)
         'lmdb>=1.0',
         'pyyaml>=5.1',
         'safetensors>=0.3',
@@ -50,7 +51,7 @@ setup(
         'tqdm>=4.40',
     ],
     extras_require={
-        'test': ['pytest>=7', 'scikit-image>=0.19', 'flake8>=5', 'isort>=5.10'],
+        'test': ['pytest>=7', 'scikit-image>=0.19', 'flake8>=5', 'isort>=5.10', 'jsonschema>=4.18'],
     },
     entry_points={'console_scripts': ['basicsr = rnan_basicsr.cli:main']},
     classifiers=[

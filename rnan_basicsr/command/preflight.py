@@ -16,6 +16,8 @@ from os import path as osp
 
 from rnan_basicsr.command.data_checks import check_paired_images
 from rnan_basicsr.command.train_checks import check_training
+from rnan_basicsr.options.loader import OptionFile
+from rnan_basicsr.options.validate import check_declared_keys, check_declared_values
 from rnan_basicsr.tasks import RESTORATION_DATASETS
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import check_path_exists, did_you_mean, is_int, relative_to_cwd
@@ -67,17 +69,6 @@ def _signature_parameters(cls):
     return {name: p for name, p in parameters.items() if p.kind != inspect.Parameter.VAR_POSITIONAL}
 
 
-def _check_signature_keys(cls, options, key, opt_path, skip=('type', )):
-    """Every option of ``key`` (a mapping passed as ``cls(**options)``) must be a parameter of ``cls``."""
-    parameters = _signature_parameters(cls)
-    if parameters is None:
-        return
-    for name in options:
-        if name not in skip and name not in parameters:
-            raise InputError(f'{opt_path!r}: {key}.{name} is not an option of {cls.__name__}.'
-                             f'{did_you_mean(name, parameters)} Its options: {", ".join(parameters)}.')
-
-
 def _effective(options, cls, name):
     """``options[name]``, else the default of ``cls``'s parameter ``name``; None if ``cls`` has no such parameter."""
     if name in options:
@@ -118,14 +109,6 @@ def _call_class_check(cls, options, opt_path):
             check(options)
     except InputError as error:
         raise InputError(f'{opt_path!r}: {error}') from None
-
-
-# BasicSR's PairedImageDataset (super-resolution data) and its loader read these keys; anything else is a typo.
-LOADER_KEYS = ('batch_size_per_gpu', 'num_worker_per_gpu', 'dataset_enlarge_ratio', 'prefetch_mode', 'pin_memory',
-               'persistent_workers', 'num_prefetch_queue')
-PAIRED_IMAGE_DATASET_KEYS = ('name', 'type', 'phase', 'scale', 'dataroot_gt', 'dataroot_lq', 'meta_info_file',
-                             'filename_tmpl', 'io_backend', 'gt_size', 'use_hflip', 'use_rot', 'color', 'mean',
-                             'std') + LOADER_KEYS
 
 
 def dataset_channels(dataset, cls=None):
@@ -170,12 +153,8 @@ def _check_path_exists(path, key, label, opt_path, kind='folder or .lmdb'):
 
 
 def _check_paired_image_dataset(options, label, opt_path):
-    """What BasicSR's PairedImageDataset reads without checking: keys, data roots, io_backend, training keys."""
-    for key in options:
-        if key not in PAIRED_IMAGE_DATASET_KEYS:
-            raise InputError(f'{opt_path!r}: {label}: unknown option {key!r} for PairedImageDataset.'
-                             f'{did_you_mean(key, PAIRED_IMAGE_DATASET_KEYS)} Known: '
-                             f'{", ".join(PAIRED_IMAGE_DATASET_KEYS)}.')
+    """What BasicSR's PairedImageDataset reads without checking: data roots, io_backend, training keys (its keys
+    are declared in :mod:`rnan_basicsr.options.schema`)."""
     backend = options.get('io_backend')
     if not isinstance(backend, dict) or backend.get('type') not in ('disk', 'lmdb', 'memcached'):
         raise InputError(f'{opt_path!r}: {label}: io_backend must be {{type: disk}} or {{type: lmdb}}, got '
@@ -243,15 +222,14 @@ def _check_dataset(opt, phase_key, dataset, opt_path):
 
 
 def _check_networks(opt, networks, opt_path):
-    """Unknown keys of every network (constructor signature); our architectures are also built on the meta device
-    so that their own argument checks run now (no memory is allocated)."""
+    """Our architectures are built on the meta device so that their own argument checks run now (no memory is
+    allocated); the keys of every network are declared by its signature (:mod:`rnan_basicsr.options.registered`)."""
     import torch
     from basicsr.utils.registry import ARCH_REGISTRY
 
     for key in networks:
         options = opt[key]
         cls = ARCH_REGISTRY.get(options['type'])
-        _check_signature_keys(cls, options, key, opt_path)
         if getattr(cls, '__module__', '').startswith('rnan_basicsr.'):
             kwargs = {k: v for k, v in options.items() if k != 'type'}
             try:
@@ -390,6 +368,11 @@ def check_layout(opt, opt_path):
 def check_options(opt, opt_path, is_train):
     """Check the options before BasicSR's pipelines create or rename anything.
 
+    ``opt`` is an :class:`~rnan_basicsr.options.loader.OptionFile` (messages then give ``file:line:column``) or a
+    dict. First every key is checked against the declared options (:mod:`rnan_basicsr.options.validate`): unknown,
+    overridden keys, and ``name``; then the checks below; then every value against its declared type and
+    range; last the data.
+
     Required sections and registered types; the options of every dataset (``check_options`` of its class when it has
     one, BasicSR's PairedImageDataset checked here), of every network and loss (their signatures; our architectures
     are also built on the meta device), of the model (its ``check_options``); data roots and weights files that must
@@ -401,7 +384,10 @@ def check_options(opt, opt_path, is_train):
     """
     from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
+    options = opt if isinstance(opt, OptionFile) else OptionFile(opt_path, opt)
+    opt = options.opt
     _require(opt, 'name', opt_path, str, 'my_experiment')
+    check_declared_keys(options)
     _require(opt, 'num_gpu', opt_path, int, '0  # 0 for CPU, or auto')
     _check_type(MODEL_REGISTRY, _require(opt, 'model_type', opt_path, str, 'RNANModel'), 'model_type', opt_path)
     datasets = _require(opt, 'datasets', opt_path, dict, '{train: {...}, val: {...}}')
@@ -432,7 +418,6 @@ def check_options(opt, opt_path, is_train):
         for key, value in train.items():
             if key.endswith('_opt') and isinstance(value, dict):
                 _check_type(LOSS_REGISTRY, value.get('type'), f'train.{key}.type', opt_path)
-                _check_signature_keys(LOSS_REGISTRY.get(value['type']), value, f'train.{key}', opt_path)
         _require(opt, 'logger', opt_path, dict, '{print_freq: 100, save_checkpoint_freq: 5000, use_tb_logger: true}')
     else:
         _require(opt, 'val', opt_path, dict, '{save_img: true, metrics: {...}}')
@@ -462,5 +447,6 @@ def check_options(opt, opt_path, is_train):
         _check_pretrained_fit(opt, opt_path)
     except InputError as error:
         raise InputError(f'{opt_path!r}: {error}') from None
+    check_declared_values(options)
     for phase_key, dataset in datasets.items():  # last: reads every image header
         _build_dataset(opt, phase_key, dataset, opt_path)

@@ -5,16 +5,9 @@ A wrong value here used to surface hours (or 200,000 iterations) into a run: ``g
 works. Optimizers and schedulers are also built once on a dummy parameter, exactly as the model will build them, so
 the installed BasicSR and torch judge what they support (nothing is hard-coded but the ranges below).
 """
-import inspect
-
+from rnan_basicsr.options.yaml_rules import number_hint
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import did_you_mean, is_int, is_number
-
-
-def _number_hint(value):
-    if isinstance(value, str):
-        return ' (YAML reads 1e-4 without a dot as a string: write !!float 1e-4 or 1.0e-4)' if 'e' in value else ''
-    return ''
 
 
 def _check_number(options, key, where, low=None, high=None, low_open=False, high_open=False, example=''):
@@ -33,7 +26,7 @@ def _check_number(options, key, where, low=None, high=None, low_open=False, high
             interval = f' {">" if low_open else ">="} {low}'
         elif low is not None:
             interval = f' in {"(" if low_open else "["}{low}, {high}{")" if high_open else "]"}'
-        raise InputError(f'{where}.{key} must be a number{interval}, got {value!r}{_number_hint(value)}; e.g. '
+        raise InputError(f'{where}.{key} must be a number{interval}, got {value!r}{number_hint(value)}; e.g. '
                          f'{key}: {example}.')
 
 
@@ -125,13 +118,7 @@ def check_scheduler(model_cls, options, optimizer, total_iter, where='train.sche
     if kind not in schedulers:
         raise InputError(f'{where}.type {kind!r} is not one of {", ".join(schedulers)} (BaseModel.setup_schedulers).'
                          f'{did_you_mean(kind, schedulers)}')
-    cls = schedulers[kind]
-    known = [name for name in inspect.signature(cls).parameters if name not in ('optimizer', 'last_epoch')]
-    for key in options:
-        if key != 'type' and key not in known:
-            raise InputError(f'{where}.{key} is not an option of {cls.__name__}.{did_you_mean(key, known)} Its '
-                             'options: '
-                             f'{", ".join(known)}.')
+    cls = schedulers[kind]  # its keys are declared by its signature (rnan_basicsr.options.registered)
     if cls is lr_scheduler.MultiStepRestartLR:
         _check_int_list(options, 'milestones', where, '[200000, 400000]')
         _check_number(options, 'gamma', where, low=0, high=1, low_open=True, example='0.5')
