@@ -12,7 +12,8 @@ from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
 from conftest import TEST_OPTIONS
 
 from rnan_basicsr.cli import EXIT_INPUT_ERROR, main
-from rnan_basicsr.command.preflight import _root_logger_untouched, dataset_channels
+from rnan_basicsr.command.preflight import _root_logger_untouched
+from rnan_basicsr.options.rules import dataset_channels
 from rnan_basicsr.utils.errors import InputError
 
 TINY = os.path.join(TEST_OPTIONS, 'train_tiny_rnan.yml')
