@@ -2,8 +2,9 @@
 
 Generated from :class:`~rnan_basicsr.options.schema.Options`: each section whose ``type`` names a registered class
 becomes a ``oneOf`` of that kind's classes, told apart by their ``type`` constant. The shipped file
-(``options/rnan_options.schema.json``) lists the classes of BasicSR, torch.optim and this plugin only, so that it does
-not depend on what else is installed; the ``basicsr`` command checks other plugins' classes too.
+(``options/rnan_options.schema.json``) lists the classes of BasicSR and this plugin only, so that it does not depend
+on what else is installed, and leaves an optimizer's arguments (which change with torch) open; the ``basicsr`` command
+checks other plugins' classes and the installed torch's optimizers too.
 """
 import json
 
@@ -21,8 +22,31 @@ def _merge_defs(schema, defs):
     return schema
 
 
+#: optimizers' arguments change with the installed torch (the command checks them against it): the shipped schema
+#: names only what every torch.optim optimizer takes
+OPTIMIZER_SCHEMA = {
+    'type': 'object',
+    'required': ['type', 'lr'],
+    'properties': {
+        'type': {
+            'type': 'string',
+            'description': 'a torch.optim optimizer (Adam, AdamW, SGD...); SRModel builds Adam only'
+        },
+        'lr': {
+            'type': 'number',
+            'exclusiveMinimum': 0,
+            'description': 'learning rate'
+        }
+    },
+    'additionalProperties': True,
+    'description': 'the other keys are the optimizer\'s arguments in the installed torch (checked by basicsr train)'
+}
+
+
 def _kind_schema(kind, defs):
     """``oneOf`` the schemas of every shipped class of ``kind``, each stored in ``$defs`` as ``<kind>.<type>``."""
+    if kind == 'optimizer':
+        return dict(OPTIMIZER_SCHEMA)
     choices = []
     for name in registered_types(kind, shipped_only=True):
         model = options_model(kind, name)

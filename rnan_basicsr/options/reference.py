@@ -9,7 +9,6 @@ from rnan_basicsr.options.json_schema import SCHEMA_FILE_NAME, build_json_schema
 DOCUMENTED_TYPES = {
     'dataset': ('PairedImageDataset', 'DenoisingDataset', 'JPEGArtifactDataset', 'DemosaicingDataset'),
     'arch': ('RNAN', ),
-    'optimizer': ('Adam', 'AdamW', 'SGD'),
     'scheduler': ('MultiStepLR', 'CosineAnnealingRestartLR'),
     'loss': ('L1Loss', 'MSELoss', 'CharbonnierLoss'),
     'metric': ('calculate_psnr', 'calculate_ssim'),
@@ -17,7 +16,6 @@ DOCUMENTED_TYPES = {
 _WHERE = {
     'dataset': 'datasets.<phase>',
     'arch': 'network_g',
-    'optimizer': 'train.optim_g',
     'scheduler': 'train.scheduler',
     'loss': 'train.pixel_opt',
     'metric': 'val.metrics.<name>'
@@ -104,7 +102,9 @@ def options_reference():
     lines += ['', '## Registered types', '',
               'Sections with a `type` take the arguments of the registered class (or function) of that name, read from '
               'its signature: the tables below list those of the types this plugin ships and uses; any other '
-              'registered type (of BasicSR or another plugin) takes its own constructor arguments.', '']
+              'registered type (of BasicSR or another plugin) takes its own constructor arguments. `train.optim_g` '
+              'takes `type` (a torch.optim optimizer: Adam, AdamW, SGD...; SRModel builds Adam only), `lr` and the '
+              "optimizer's arguments in the installed torch (e.g. Adam's `betas`, `eps`, `weight_decay`).", '']
     for kind, names in DOCUMENTED_TYPES.items():
         for name in names:
             key = f'{kind}.{name}'

@@ -157,6 +157,8 @@ class PathOptions(Section):
                                              'params_ema)')
     resume_state: Optional[StrictStr] = Field(None, description='training state (.state) to resume from; '
                                               '--auto_resume finds the newest')
+    ignore_resume_networks: Optional[List[StrictStr]] = Field(None, description='networks not loaded from models/ '
+                                                              'when resuming, e.g. [network_d]')
     pretrain_network_d: Optional[StrictStr] = Field(None, description='weights of network_d (GAN models)')
     strict_load_d: StrictBool = Field(True, description='the weights must fit network_d key by key')
     param_key_d: Optional[StrictStr] = Field('params', description='key of the network_d weights in the checkpoint')
