@@ -44,6 +44,7 @@ setup(
         'opencv-python>=4.5',
         'packaging>=20',
         'Pillow>=8',
+        'pydantic>=2.7,<3',  # the declared option file (rnan_basicsr.options.schema)
         'lmdb>=1.0',
         'pyyaml>=5.1',
         'safetensors>=0.3',
@@ -55,7 +56,7 @@ setup(
         # 1.6 for the link/anchor/nav validation that `mkdocs build --strict` enforces.
         'docs': DOCS_REQUIRES,
         # The test suite builds the site (tests/test_docs_site.py), so the test extra includes the docs extra.
-        'test': ['pytest>=7', 'scikit-image>=0.19', 'flake8>=5', 'isort>=5.10'] + DOCS_REQUIRES,
+        'test': ['pytest>=7', 'scikit-image>=0.19', 'flake8>=5', 'isort>=5.10', 'jsonschema>=4.18'] + DOCS_REQUIRES,
     },
     entry_points={'console_scripts': ['basicsr = rnan_basicsr.cli:main']},
     classifiers=[

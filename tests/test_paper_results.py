@@ -11,7 +11,7 @@ from rnan_basicsr.tasks import TASKS, option_file_name
 
 
 def test_every_cell_of_the_option_files_is_listed():
-    from rnan_basicsr.command.options import load_option_file
+    from rnan_basicsr.options.loader import load_option_file
 
     for key, task in TASKS.items():
         assert set(paper_results.RESULTS[key]) == set(task.test_sets), key

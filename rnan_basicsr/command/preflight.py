@@ -10,13 +10,14 @@ then fails in a second with one line instead of after BasicSR has renamed the pr
 """
 import contextlib
 import copy
-import inspect
 import os
 from os import path as osp
 
 from rnan_basicsr.command.data_checks import check_paired_images
 from rnan_basicsr.command.train_checks import check_training
-from rnan_basicsr.tasks import RESTORATION_DATASETS
+from rnan_basicsr.options import rules
+from rnan_basicsr.options.loader import OptionFile
+from rnan_basicsr.options.validate import check_declared_keys, check_declared_values
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import check_path_exists, did_you_mean, is_int, relative_to_cwd
 
@@ -56,39 +57,6 @@ def _dataset_label(phase_key, dataset):
     return f'datasets.{phase_key} ({dataset.get("name")})'
 
 
-def _signature_parameters(cls):
-    """Keyword parameters of ``cls(...)``, or None when it accepts ``**kwargs`` (or has no signature)."""
-    try:
-        parameters = inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return None
-    return {name: p for name, p in parameters.items() if p.kind != inspect.Parameter.VAR_POSITIONAL}
-
-
-def _check_signature_keys(cls, options, key, opt_path, skip=('type', )):
-    """Every option of ``key`` (a mapping passed as ``cls(**options)``) must be a parameter of ``cls``."""
-    parameters = _signature_parameters(cls)
-    if parameters is None:
-        return
-    for name in options:
-        if name not in skip and name not in parameters:
-            raise InputError(f'{opt_path!r}: {key}.{name} is not an option of {cls.__name__}.'
-                             f'{did_you_mean(name, parameters)} Its options: {", ".join(parameters)}.')
-
-
-def _effective(options, cls, name):
-    """``options[name]``, else the default of ``cls``'s parameter ``name``; None if ``cls`` has no such parameter."""
-    if name in options:
-        return options[name]
-    parameters = _signature_parameters(cls) or {}
-    parameter = parameters.get(name)
-    if parameter is None or parameter.default is inspect.Parameter.empty:
-        return None
-    return parameter.default
-
-
 @contextlib.contextmanager
 def _root_logger_untouched():
     """Undo a ``get_root_logger()`` call made by a class check: ``train_pipeline`` must set the logger up itself,
@@ -120,36 +88,6 @@ def _call_class_check(cls, options, opt_path):
         raise InputError(f'{opt_path!r}: {error}') from None
 
 
-# BasicSR's PairedImageDataset (super-resolution data) and its loader read these keys; anything else is a typo.
-LOADER_KEYS = ('batch_size_per_gpu', 'num_worker_per_gpu', 'dataset_enlarge_ratio', 'prefetch_mode', 'pin_memory',
-               'persistent_workers', 'num_prefetch_queue')
-PAIRED_IMAGE_DATASET_KEYS = ('name', 'type', 'phase', 'scale', 'dataroot_gt', 'dataroot_lq', 'meta_info_file',
-                             'filename_tmpl', 'io_backend', 'gt_size', 'use_hflip', 'use_rot', 'color', 'mean',
-                             'std') + LOADER_KEYS
-
-
-def dataset_channels(dataset, cls=None):
-    """``(channels, why)`` of the LQ/GT images a dataset gives, or None when that is not known before reading them.
-
-    The class answers when it has a ``num_channels(opt)`` classmethod (ours do, with ``channels_reason(opt)`` for the
-    words). BasicSR's PairedImageDataset decodes every image as colour (3) unless ``color: y`` (1). ``cls`` defaults
-    to the registered class of ``dataset['type']``.
-    """
-    kind = dataset.get('type')
-    if cls is None:
-        from basicsr.utils.registry import DATASET_REGISTRY
-
-        cls = DATASET_REGISTRY.get(kind) if kind in DATASET_REGISTRY else None
-    counter = getattr(cls, 'num_channels', None)
-    if callable(counter):
-        reason = getattr(cls, 'channels_reason', None)
-        return counter(dataset), reason(dataset) if callable(reason) else f'{kind}.num_channels'
-    if kind == 'PairedImageDataset':
-        return (1, 'PairedImageDataset with color: y') if dataset.get('color') == 'y' else (
-            3, 'PairedImageDataset decodes images as colour; color: y would give the Y channel')
-    return None
-
-
 def _dataset_as_basicsr_passes_it(opt, phase_key, dataset):
     """The dataset options as ``parse_options`` hands them to the class: with ``phase``, ``scale``, ``~`` expanded."""
     options = copy.deepcopy(dataset)
@@ -170,12 +108,8 @@ def _check_path_exists(path, key, label, opt_path, kind='folder or .lmdb'):
 
 
 def _check_paired_image_dataset(options, label, opt_path):
-    """What BasicSR's PairedImageDataset reads without checking: keys, data roots, io_backend, training keys."""
-    for key in options:
-        if key not in PAIRED_IMAGE_DATASET_KEYS:
-            raise InputError(f'{opt_path!r}: {label}: unknown option {key!r} for PairedImageDataset.'
-                             f'{did_you_mean(key, PAIRED_IMAGE_DATASET_KEYS)} Known: '
-                             f'{", ".join(PAIRED_IMAGE_DATASET_KEYS)}.')
+    """What BasicSR's PairedImageDataset reads without checking: data roots, io_backend, training keys (its keys
+    are declared in :mod:`rnan_basicsr.options.schema`)."""
     backend = options.get('io_backend')
     if not isinstance(backend, dict) or backend.get('type') not in ('disk', 'lmdb', 'memcached'):
         raise InputError(f'{opt_path!r}: {label}: io_backend must be {{type: disk}} or {{type: lmdb}}, got '
@@ -221,20 +155,13 @@ def _check_dataset(opt, phase_key, dataset, opt_path):
                 _check_path_exists(value, key, label, opt_path, kind='file or folder')
 
     scale = opt.get('scale', 1)
-    if dataset['type'] in RESTORATION_DATASETS and scale != 1:
-        raise InputError(f'{opt_path!r}: {label} is a {dataset["type"]}, whose LQ and GT images have the same size, '
-                         f'but scale is {scale!r}. Set scale: 1 (and network_g.upscale: 1); super-resolution data '
-                         'goes through PairedImageDataset.')
+    try:
+        rules.restoration_data_at_scale_1(dataset['type'], label, scale)
+        if options['phase'] == 'train':
+            rules.gt_size_fits_scale(options.get('gt_size'), scale, label)
+    except InputError as error:
+        raise InputError(f'{opt_path!r}: {error}') from None
     if options['phase'] == 'train':
-        gt_size = options.get('gt_size')
-        if gt_size is not None:
-            if not is_int(gt_size) or gt_size < 1:
-                raise InputError(f'{opt_path!r}: {label}: gt_size must be a positive integer (GT patch side in '
-                                 f'pixels), got {gt_size!r}.')
-            if is_int(scale) and scale >= 1 and gt_size % scale:
-                lower, upper = gt_size - gt_size % scale, gt_size - gt_size % scale + scale
-                raise InputError(f'{opt_path!r}: {label}: gt_size {gt_size} is not a multiple of scale {scale} (LQ '
-                                 f'patches are gt_size / scale pixels). Use gt_size: {lower or upper} or {upper}.')
         for key, minimum, example in (('batch_size_per_gpu', 1, 16), ('num_worker_per_gpu', 0, 4)):
             value = options.get(key)
             if not is_int(value) or value < minimum:
@@ -243,15 +170,14 @@ def _check_dataset(opt, phase_key, dataset, opt_path):
 
 
 def _check_networks(opt, networks, opt_path):
-    """Unknown keys of every network (constructor signature); our architectures are also built on the meta device
-    so that their own argument checks run now (no memory is allocated)."""
+    """Our architectures are built on the meta device so that their own argument checks run now (no memory is
+    allocated); the keys of every network are declared by its signature (:mod:`rnan_basicsr.options.registered`)."""
     import torch
     from basicsr.utils.registry import ARCH_REGISTRY
 
     for key in networks:
         options = opt[key]
         cls = ARCH_REGISTRY.get(options['type'])
-        _check_signature_keys(cls, options, key, opt_path)
         if getattr(cls, '__module__', '').startswith('rnan_basicsr.'):
             kwargs = {k: v for k, v in options.items() if k != 'type'}
             try:
@@ -263,7 +189,7 @@ def _check_networks(opt, networks, opt_path):
 
 
 def _check_channels_and_scale(opt, datasets, opt_path):
-    """network_g channels against what the datasets give; network_g.upscale against scale."""
+    """network_g channels against what the datasets give; network_g.upscale against scale (:mod:`.rules`)."""
     from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY
 
     network = opt.get('network_g')
@@ -274,29 +200,16 @@ def _check_channels_and_scale(opt, datasets, opt_path):
     if 'scale' in opt and (not is_int(scale) or scale < 1):
         raise InputError(f'{opt_path!r}: scale must be a positive integer (1 for restoration, 2/3/4 for '
                          f'super-resolution), got {scale!r}.')
-    if 'scale' not in opt and any(d.get('type') == 'PairedImageDataset' for d in datasets.values()):
-        raise InputError(f'{opt_path!r}: scale is missing; PairedImageDataset needs it (1 when LQ and GT have the '
-                         'same size, else the super-resolution factor): add scale: 1 (or 2, 3, 4).')
-    upscale = _effective(network, cls, 'upscale')
-    if upscale is not None and upscale != scale:
-        raise InputError(f'{opt_path!r}: network_g.upscale is {upscale!r} but scale is {scale!r}: the network must '
-                         'enlarge its input by the factor between LQ and GT images. Set both to the same value (1 for '
-                         'denoising, demosaicing and JPEG; 2, 3 or 4 for super-resolution).')
-    for phase_key, dataset in datasets.items():
-        options = _dataset_as_basicsr_passes_it(opt, phase_key, dataset)
-        try:
-            found = dataset_channels(options, DATASET_REGISTRY.get(dataset['type']))
-        except InputError as error:
-            raise InputError(f'{opt_path!r}: {error}') from None
-        if found is None:
-            continue
-        channels, why = found
-        for key in ('num_in_ch', 'num_out_ch'):
-            value = _effective(network, cls, key)
-            if value is not None and value != channels:
-                raise InputError(f'{opt_path!r}: network_g.{key} is {value!r} but {_dataset_label(phase_key, dataset)} '
-                                 f'gives {channels}-channel images ({why}). Set network_g.num_in_ch: {channels} and '
-                                 f'num_out_ch: {channels}, or change the dataset.')
+    try:
+        rules.scale_given_for_paired_data(opt, datasets)
+        rules.upscale_matches_scale(network, cls, scale)
+        for phase_key, dataset in datasets.items():
+            options = _dataset_as_basicsr_passes_it(opt, phase_key, dataset)
+            found = rules.dataset_channels(options, DATASET_REGISTRY.get(dataset['type']))
+            if found is not None:
+                rules.channels_match_dataset(network, cls, _dataset_label(phase_key, dataset), found)
+    except InputError as error:
+        raise InputError(f'{opt_path!r}: {error}') from None
 
 
 def _check_pretrained_paths(opt, opt_path, is_train):
@@ -390,6 +303,11 @@ def check_layout(opt, opt_path):
 def check_options(opt, opt_path, is_train):
     """Check the options before BasicSR's pipelines create or rename anything.
 
+    ``opt`` is an :class:`~rnan_basicsr.options.loader.OptionFile` (messages then give ``file:line:column``) or a
+    dict. First every key is checked against the declared options (:mod:`rnan_basicsr.options.validate`): unknown,
+    overridden keys, and ``name``; then the checks below; then every value against its declared type and
+    range; last the data.
+
     Required sections and registered types; the options of every dataset (``check_options`` of its class when it has
     one, BasicSR's PairedImageDataset checked here), of every network and loss (their signatures; our architectures
     are also built on the meta device), of the model (its ``check_options``); data roots and weights files that must
@@ -401,7 +319,10 @@ def check_options(opt, opt_path, is_train):
     """
     from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
+    options = opt if isinstance(opt, OptionFile) else OptionFile(opt_path, opt)
+    opt = options.opt
     _require(opt, 'name', opt_path, str, 'my_experiment')
+    check_declared_keys(options)
     _require(opt, 'num_gpu', opt_path, int, '0  # 0 for CPU, or auto')
     _check_type(MODEL_REGISTRY, _require(opt, 'model_type', opt_path, str, 'RNANModel'), 'model_type', opt_path)
     datasets = _require(opt, 'datasets', opt_path, dict, '{train: {...}, val: {...}}')
@@ -432,7 +353,6 @@ def check_options(opt, opt_path, is_train):
         for key, value in train.items():
             if key.endswith('_opt') and isinstance(value, dict):
                 _check_type(LOSS_REGISTRY, value.get('type'), f'train.{key}.type', opt_path)
-                _check_signature_keys(LOSS_REGISTRY.get(value['type']), value, f'train.{key}', opt_path)
         _require(opt, 'logger', opt_path, dict, '{print_freq: 100, save_checkpoint_freq: 5000, use_tb_logger: true}')
     else:
         _require(opt, 'val', opt_path, dict, '{save_img: true, metrics: {...}}')
@@ -462,5 +382,6 @@ def check_options(opt, opt_path, is_train):
         _check_pretrained_fit(opt, opt_path)
     except InputError as error:
         raise InputError(f'{opt_path!r}: {error}') from None
+    check_declared_values(options)
     for phase_key, dataset in datasets.items():  # last: reads every image header
         _build_dataset(opt, phase_key, dataset, opt_path)

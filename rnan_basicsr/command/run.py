@@ -22,11 +22,11 @@ from os import path as osp
 
 from rnan_basicsr.command.interrupt import Interrupted, signals_interrupt
 from rnan_basicsr.command.lock import LOCK_VARIABLE, RunLock, lock_path, locking_enabled
-from rnan_basicsr.command.options import apply_force_yml, load_option_file
 from rnan_basicsr.command.preflight import check_layout, check_options
 from rnan_basicsr.command.ranks import RanksEndTogether
 from rnan_basicsr.compat.resume import newest_training_state
 from rnan_basicsr.compat.training_loop import model_built_hook
+from rnan_basicsr.options.loader import apply_force_yml, read_option_file
 from rnan_basicsr.utils.errors import RunError
 
 
@@ -214,9 +214,9 @@ def _checked_run(args, progress):
     import rnan_basicsr  # noqa: F401  (compatibility patches, then RNAN in the registries)
 
     is_train = args.command == 'train'
-    raw = apply_force_yml(load_option_file(args.opt), args.force_yml, args.opt)
-    check_options(raw, args.opt, is_train=is_train)
-    opt, basicsr_args, printed = lay_out(raw, args, os.getcwd(), is_train)
+    options = apply_force_yml(read_option_file(args.opt), args.force_yml)
+    check_options(options, args.opt, is_train=is_train)
+    opt, basicsr_args, printed = lay_out(options.opt, args, os.getcwd(), is_train)
     with RanksEndTogether(opt) as progress.ranks:
         return _locked_run(opt, basicsr_args, args, is_train, progress, printed)
 

@@ -5,16 +5,10 @@ A wrong value here used to surface hours (or 200,000 iterations) into a run: ``g
 works. Optimizers and schedulers are also built once on a dummy parameter, exactly as the model will build them, so
 the installed BasicSR and torch judge what they support (nothing is hard-coded but the ranges below).
 """
-import inspect
-
+from rnan_basicsr.options.rules import periods_cover_total_iter, warmup_before_total_iter
+from rnan_basicsr.options.yaml_rules import number_hint
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import did_you_mean, is_int, is_number
-
-
-def _number_hint(value):
-    if isinstance(value, str):
-        return ' (YAML reads 1e-4 without a dot as a string: write !!float 1e-4 or 1.0e-4)' if 'e' in value else ''
-    return ''
 
 
 def _check_number(options, key, where, low=None, high=None, low_open=False, high_open=False, example=''):
@@ -33,7 +27,7 @@ def _check_number(options, key, where, low=None, high=None, low_open=False, high
             interval = f' {">" if low_open else ">="} {low}'
         elif low is not None:
             interval = f' in {"(" if low_open else "["}{low}, {high}{")" if high_open else "]"}'
-        raise InputError(f'{where}.{key} must be a number{interval}, got {value!r}{_number_hint(value)}; e.g. '
+        raise InputError(f'{where}.{key} must be a number{interval}, got {value!r}{number_hint(value)}; e.g. '
                          f'{key}: {example}.')
 
 
@@ -125,13 +119,7 @@ def check_scheduler(model_cls, options, optimizer, total_iter, where='train.sche
     if kind not in schedulers:
         raise InputError(f'{where}.type {kind!r} is not one of {", ".join(schedulers)} (BaseModel.setup_schedulers).'
                          f'{did_you_mean(kind, schedulers)}')
-    cls = schedulers[kind]
-    known = [name for name in inspect.signature(cls).parameters if name not in ('optimizer', 'last_epoch')]
-    for key in options:
-        if key != 'type' and key not in known:
-            raise InputError(f'{where}.{key} is not an option of {cls.__name__}.{did_you_mean(key, known)} Its '
-                             'options: '
-                             f'{", ".join(known)}.')
+    cls = schedulers[kind]  # its keys are declared by its signature (rnan_basicsr.options.registered)
     if cls is lr_scheduler.MultiStepRestartLR:
         _check_int_list(options, 'milestones', where, '[200000, 400000]')
         _check_number(options, 'gamma', where, low=0, high=1, low_open=True, example='0.5')
@@ -141,10 +129,7 @@ def check_scheduler(model_cls, options, optimizer, total_iter, where='train.sche
         weights_owner = restarts
     else:
         periods = _check_int_list(options, 'periods', where, '[250000, 250000]', increasing=False)
-        if is_int(total_iter) and sum(periods) < total_iter:
-            raise InputError(f'{where}.periods {periods} add up to {sum(periods)}, fewer than train.total_iter '
-                             f'{total_iter}: the schedule has no learning rate after iteration {sum(periods)}. Make '
-                             'the periods cover total_iter.')
+        periods_cover_total_iter(periods, total_iter, where)
         _check_number(options, 'eta_min', where, low=0, example='!!float 1e-7')
         weights_owner = periods
     weights = options.get('restart_weights', [1])
@@ -176,10 +161,7 @@ def check_training(opt, model_cls):
     _check_positive_int(logger, 'save_checkpoint_freq', 'logger', '5000')
     if not isinstance(logger.get('use_tb_logger'), bool):
         raise InputError(f'logger.use_tb_logger must be true or false, got {logger.get("use_tb_logger")!r}.')
-    warmup = train.get('warmup_iter', -1)
-    if not is_int(warmup) or not (warmup == -1 or 0 <= warmup < train['total_iter']):
-        raise InputError(f'train.warmup_iter must be -1 (no warm-up) or an integer in [0, total_iter) = [0, '
-                         f'{train["total_iter"]}), got {warmup!r}.')
+    warmup_before_total_iter(train)
     _check_number(train, 'ema_decay', 'train', low=0, high=1, high_open=True, example='0.999')
     val = opt.get('val')
     if val is not None:

@@ -9,7 +9,6 @@ One module per concern:
 
 ========================  ==========================================================================================
 :mod:`.imports`           ``import basicsr`` on torchvision >= 0.17 (``functional_tensor`` was renamed)
-:mod:`.options`           option files read with a safe YAML loader; ``--force_yml`` values parsed as YAML, not eval
 :mod:`.checkpoints`       atomic checkpoint writes in a safe order; a write that fails stops training; safe loading
 :mod:`.resume`            training states loaded without CUDA, with ``weights_only``, from the experiment root
 :mod:`.distributed`       gloo and DDP without ``device_ids`` when there is no CUDA
@@ -17,19 +16,21 @@ One module per concern:
 :mod:`.training_loop`     epochs counted from the real batches; the final validation at ``total_iter``
 ========================  ==========================================================================================
 
-:data:`SUPPORTED_BASICSR` is the version window these fixes were written and tested for.
+:data:`SUPPORTED_BASICSR` is the version window these fixes were written and tested for. BasicSR's option reading is
+replaced by :mod:`rnan_basicsr.options.basicsr_yaml` (the option rules live in :mod:`rnan_basicsr.options`).
 """
 import importlib.metadata
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from rnan_basicsr.compat import checkpoints, distributed, imports, options, resume, tb_logger, training_loop
+from rnan_basicsr.compat import checkpoints, distributed, imports, resume, tb_logger, training_loop
+from rnan_basicsr.options import basicsr_yaml
 
 #: BasicSR releases the patches are written for: 1.4.2 is the last release; a 1.5 may change what they wrap
 SUPPORTED_BASICSR = SpecifierSet('>=1.4.2,<1.5')
 
 # The alias must come first: every other patch imports basicsr.
-PATCHES = (imports.alias_functional_tensor, options.patch_safe_yaml, options.patch_force_yml_values,
+PATCHES = (imports.alias_functional_tensor, basicsr_yaml.patch_safe_yaml, basicsr_yaml.patch_force_yml_values,
            resume.patch_load_resume_state, distributed.patch_dist_init_without_cuda,
            distributed.patch_ddp_without_cuda, checkpoints.patch_checkpoint_io, checkpoints.patch_checkpoint_order,
            checkpoints.patch_load_network_errors, resume.patch_resume_training_check,

@@ -2,40 +2,23 @@
 
 Training, losses, optimizers, schedulers, EMA, checkpoints and the validation loop are SRModel's. This model adds:
 
-* test-time options in the ``val`` section (validation during training and ``basicsr test`` alike)::
-
-      val:
-        tile: ~                # or {size: 128, overlap: 16}: tiled inference (LQ pixels), overlaps blended
-        self_ensemble: false   # true: x8 flips/rotations averaged ("RNAN+")
-        tb_images: 3           # validation images logged to TensorBoard per dataset (0: none)
-
-  Without ``tile`` the whole image goes through the network at once; that is exact, and RNAN's attention needs
-  memory linear in H*W.
+* test-time options in the ``val`` section (validation during training and ``basicsr test`` alike): whole-image or
+  tiled inference, x8 self-ensemble, validation images in TensorBoard;
 * validation images in TensorBoard (LQ | output | GT, side by side) when training logs to TensorBoard;
 * the learning rate in TensorBoard (scalar ``lr``, at every ``logger.print_freq`` iterations like the losses):
   BasicSR's MessageLogger prints the learning rates but does not send them there;
-* speed and precision switches (all optional; see ``docs/performance.md``, "Mixed precision and speed switches")::
-
-      train:
-        mixed_precision: ~     # bf16 | fp16 (autocast; fp16 with a GradScaler saved in the training states) | ~
-        channels_last: false   # network and batches in NHWC memory format
-        compile: false         # true, or torch.compile arguments {mode: ..., backend: ..., dynamic: ...}
-        grad_clip: ~           # clip the gradients' global L2 norm to this value (logged as grad_norm)
-        tf32: true             # TF32 for float32 convolutions / matmuls on Ampere+ GPUs while training
-        optim_g: {type: AdamW, lr: !!float 2e-4, weight_decay: 0.01}   # any optimizer of BasicSR or torch.optim
-      val:                     # validation during training and ``basicsr test``
-        mixed_precision: ~
-        channels_last: false
-        compile: false
-        tf32: false            # test numbers in IEEE float32 unless asked
-
-  A precision the device cannot run is an :class:`InputError` at the option check, before anything runs;
-  compile falls back to eager execution with a warning where it cannot run; checkpoints keep plain keys;
+* speed and precision switches in ``train`` and ``val`` (mixed precision, channels_last, torch.compile, TF32,
+  gradient clipping) and any optimizer of BasicSR or torch.optim. A precision the device cannot run is an
+  :class:`InputError` at the option check, before anything runs; compile falls back to eager execution with a
+  warning where it cannot run; checkpoints keep plain keys;
 * the network back in the mode it had before validation (train mode during training);
 * ``path.pretrain_network_g`` loaded with ``weights_only=True``, with an :class:`InputError` for a training
   state, a missing param key, or weights whose channels / scale / size do not fit ``network_g``. When testing, a
   checkpoint with EMA weights is evaluated with them (``params_ema``) unless ``path.param_key_g`` says otherwise,
   matching what validation reported during training.
+
+Every option key, its type, default and meaning: ``docs/options.md`` (generated from
+:mod:`rnan_basicsr.options.schema`).
 """
 import inspect
 import numpy as np
@@ -65,9 +48,8 @@ TB_CROP = 256  # largest side (output pixels) of an image sent to TensorBoard: a
 class RNANModel(SRModel):
     """SRModel with RNAN's test-time options: whole-image or tiled inference, x8 self-ensemble, TensorBoard images.
 
-    Option keys read (all in ``val``, all optional): ``tile`` (``~`` or ``{size: int >= 1, overlap: int >= 0,
-    < size}``; default overlap 0), ``self_ensemble`` (bool, default false), ``tb_images`` (int >= 0, default 3).
-    Outputs of :meth:`test` are (B, C_out, H * scale, W * scale) in about [0, 1], like SRModel's.
+    Its options are declared in :mod:`rnan_basicsr.options.schema` (``docs/options.md``). Outputs of :meth:`test`
+    are (B, C_out, H * scale, W * scale) in about [0, 1], like SRModel's.
     """
 
     def __init__(self, opt):

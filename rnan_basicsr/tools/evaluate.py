@@ -172,7 +172,7 @@ def option_sets(task, opt_paths, root, levels):
     from basicsr.data import build_dataset
     from basicsr.utils import tensor2img
 
-    from rnan_basicsr.command.options import load_option_file
+    from rnan_basicsr.options.loader import load_option_file
 
     if levels and len(levels) != len(opt_paths):
         raise InputError(f'give --level for every --opt or for none: {len(opt_paths)} --opt, {len(levels)} --level.')

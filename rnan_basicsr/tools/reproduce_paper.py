@@ -115,7 +115,7 @@ def _resolve(path, root):
 
 def plan_runs(args, task, levels, sets):
     """The option file, checkpoint and datasets of every level; an InputError naming everything that is missing."""
-    from rnan_basicsr.command.options import load_option_file
+    from rnan_basicsr.options.loader import load_option_file
 
     runs, missing_weights, missing_data = [], [], []
     for level in levels:

@@ -182,3 +182,17 @@ def run_main(prog, func, args):
         print(f'{prog}: error: {error}', file=sys.stderr, flush=True)
         return EXIT_RUN_ERROR
     return status if isinstance(status, int) and not isinstance(status, bool) else 0
+
+
+def differing_texts(expected):
+    """The paths of ``expected`` (``{path: text}``, what a generator writes) missing on disk or with other text."""
+    differ = []
+    for path, text in expected.items():
+        try:
+            with open(path, encoding='utf-8') as f:
+                same = f.read() == text
+        except OSError:
+            same = False
+        if not same:
+            differ.append(path)
+    return differ

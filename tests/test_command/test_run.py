@@ -17,7 +17,7 @@ from os import path as osp
 
 from rnan_basicsr.cli import main
 from rnan_basicsr.command.lock import RunLock
-from rnan_basicsr.compat.options import parse_option_value
+from rnan_basicsr.options.yaml_rules import parse_option_value
 from rnan_basicsr.utils.errors import EXIT_INPUT_ERROR, EXIT_RUN_ERROR, RunError
 
 TINY = osp.join(TEST_OPTIONS, 'train_tiny_rnan.yml')

@@ -18,8 +18,8 @@ import torch
 from conftest import ROOT, run_basicsr, write_images
 from os import path as osp
 
-from rnan_basicsr.command.options import load_option_file
 from rnan_basicsr.command.preflight import _root_logger_untouched, check_options
+from rnan_basicsr.options.loader import load_option_file
 from rnan_basicsr.utils.errors import InputError
 
 OPTIONS = osp.join(ROOT, 'options')

@@ -12,7 +12,8 @@ from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
 from conftest import TEST_OPTIONS
 
 from rnan_basicsr.cli import EXIT_INPUT_ERROR, main
-from rnan_basicsr.command.preflight import _root_logger_untouched, dataset_channels
+from rnan_basicsr.command.preflight import _root_logger_untouched
+from rnan_basicsr.options.rules import dataset_channels
 from rnan_basicsr.utils.errors import InputError
 
 TINY = os.path.join(TEST_OPTIONS, 'train_tiny_rnan.yml')
@@ -151,8 +152,8 @@ def test_restoration_datasets_need_scale_1(in_data_dir, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize('changes,delete,expected', [
-    ({'datasets.train.use_filp': True}, [], "datasets.train (TinyTrain): unknown option 'use_filp' for "
-     "PairedImageDataset. Did you mean 'use_hflip'?"),
+    ({'datasets.train.use_filp': True}, [], "datasets.train.use_filp is not an option of PairedImageDataset. Did you "
+     "mean 'use_hflip'?"),
     ({'datasets.val.dataroot_lq': 'datasets/tiny/val/LR'}, [], "datasets.val (TinyVal): dataroot_lq "
      "'datasets/tiny/val/LR' does not exist (relative to "),
     ({}, ['datasets.train.dataroot_lq'], 'datasets.train (TinyTrain): dataroot_lq is missing; PairedImageDataset '
@@ -184,7 +185,8 @@ def test_restoration_datasets_need_scale_1(in_data_dir, monkeypatch, capsys):
 def test_training_options_are_checked_before_anything_is_created(changes, delete, expected, in_data_dir, capsys):
     opt_path = _options(in_data_dir, changes, delete)
     message = _fails(['train', '-opt', opt_path], capsys)
-    assert message.startswith(f"'{opt_path}': ") and expected in message, message
+    # key mistakes are placed at file:line:column, value mistakes name the file
+    assert message.startswith((f"'{opt_path}': ", f'{opt_path}:')) and expected in message, message
 
 
 def test_basicsr_test_needs_weights(in_data_dir, capsys):

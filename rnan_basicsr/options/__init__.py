@@ -1,0 +1,1 @@
+"""Option files: YAML rules, loading, --force_yml, the declared schema and the cross-field rules."""

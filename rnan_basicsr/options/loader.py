@@ -1,0 +1,151 @@
+"""Reading an option file once, safely, and applying ``--force_yml``: the first step of ``basicsr train|test``.
+
+:func:`read_option_file` returns the options and where each key was written (:class:`OptionFile`), so that every later
+error can name ``file:line:column``. The YAML rules (safe, ordered, ``1e-4`` a float, no duplicate keys, bounded
+aliases, merge keys) are those of :mod:`rnan_basicsr.options.yaml_rules`.
+"""
+import os
+import yaml
+from dataclasses import dataclass, field
+from os import path as osp
+
+from rnan_basicsr.options.yaml_rules import YAMLRuleError, compose, construct, parse_option_value, tag_name
+from rnan_basicsr.utils.errors import InputError
+
+
+@dataclass
+class OptionFile:
+    """The options of one file, with the position of every key.
+
+    Attributes:
+        path (str): The file as the user named it.
+        opt (dict): The options (ordered mappings), after ``--force_yml``.
+        positions (dict): ``(key, subkey, ...)`` -> ``(line, column)`` (1-based) of that key in the file; list
+            items by their index.
+        forced (set): The key paths whose value ``--force_yml`` set.
+    """
+    path: str
+    opt: dict
+    positions: dict = field(default_factory=dict)
+    forced: set = field(default_factory=set)
+
+    def where(self, loc):
+        """``file:line:column`` of the deepest written key of ``loc`` (a tuple of keys), or ``file``."""
+        for depth in range(len(loc), 0, -1):
+            if tuple(loc[:depth]) in self.positions:
+                line, column = self.positions[tuple(loc[:depth])]
+                return f'{self.path}:{line}:{column}'
+        return self.path
+
+
+def _yaml_problem(error):
+    """``(where, problem)`` of a YAMLError: ``', line 3, column 7'`` and its one-line description."""
+    mark = getattr(error, 'problem_mark', None)
+    where = f', line {mark.line + 1}, column {mark.column + 1}' if mark is not None else ''
+    problem = ' '.join(str(getattr(error, 'problem', None) or error).split())
+    return where, problem
+
+
+def _refused_tag(error):
+    """The tag (as written) a ConstructorError could not construct, or None."""
+    problem = str(getattr(error, 'problem', '') or '')
+    if isinstance(error, yaml.constructor.ConstructorError) and 'constructor for the tag' in problem:
+        return tag_name(problem.split("'")[1]) if "'" in problem else problem
+    return None
+
+
+def _positions(node, prefix=(), found=None):
+    """``key path -> (line, column)`` of every key (and list item) under a constructed node tree."""
+    found = {} if found is None else found
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                path = prefix + (key.value, )
+                found.setdefault(path, (key.start_mark.line + 1, key.start_mark.column + 1))
+                _positions(value, path, found)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            path = prefix + (index, )
+            found.setdefault(path, (item.start_mark.line + 1, item.start_mark.column + 1))
+            _positions(item, path, found)
+    return found
+
+
+def _tag_error(tag, where):
+    if 'python/' in tag:
+        return (f'the tag {tag} is refused: it would construct a Python object (and can run code) while the file is '
+                'read. Option files hold plain values; remove the tag.')
+    return f'the tag {tag} is not a YAML type option files use; remove it (plain values, lists and mappings only).'
+
+
+def read_option_file(opt_path):
+    """Read an option YAML with :mod:`~rnan_basicsr.options.yaml_rules` and return an :class:`OptionFile`.
+
+    Raises:
+        InputError: the file is missing or unreadable, is not valid YAML (with line and column), breaks a YAML rule
+            (duplicate key, alias expansion), uses a tag (a Python tag could run code), or is not a mapping.
+    """
+    if not osp.exists(opt_path):
+        raise InputError(f'option file {opt_path!r} does not exist (looked in {os.getcwd()}). '
+                         'Pass the path of a YAML file, e.g. basicsr train -opt options/train_RNAN_CAR_q10.yml')
+    if not osp.isfile(opt_path):
+        raise InputError(f'option file {opt_path!r} is not a file. Pass the path of a YAML file to -opt.')
+    try:
+        with open(opt_path, mode='r', encoding='utf-8') as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f'cannot read option file {opt_path!r}: {error}. Check its permissions and that it is a '
+                         'UTF-8 text file.') from None
+    try:
+        node = compose(text)
+        opt = construct(node)
+    except yaml.YAMLError as error:
+        where, problem = _yaml_problem(error)
+        tag = _refused_tag(error)
+        if tag is not None:
+            raise InputError(f'option file {opt_path!r}{where}: {_tag_error(tag, where)}') from None
+        if isinstance(error, YAMLRuleError):
+            raise InputError(f'option file {opt_path!r}{where}: {problem}.') from None
+        raise InputError(f'invalid YAML in option file {opt_path!r}{where}: {problem}. Fix the syntax there '
+                         '(indentation, a missing colon or quote).') from None
+    if not isinstance(opt, dict):
+        raise InputError(f'option file {opt_path!r} must be a YAML mapping of options (name, model_type, datasets, '
+                         f'network_g, path, ...), but it holds a {type(opt).__name__}.')
+    return OptionFile(opt_path, opt, _positions(node))
+
+
+def load_option_file(opt_path):
+    """The options of an option file (see :func:`read_option_file`), as a dict."""
+    return read_option_file(opt_path).opt
+
+
+def apply_force_yml(options, entries):
+    """Apply ``--force_yml a:b:c=value`` entries to ``options`` (an :class:`OptionFile`) in place.
+
+    Values are parsed as YAML (:func:`~rnan_basicsr.options.yaml_rules.parse_option_value`): ``-5`` and ``1e-4`` are
+    numbers, ``[0.9, 0.99]`` a list, ``~`` null. As in BasicSR, only existing keys may be changed.
+    """
+    for entry in entries or []:
+        if entry.count('=') != 1:
+            raise InputError(f'--force_yml {entry!r} must have the form key:subkey=value, e.g. train:total_iter=1000')
+        keys, text = (part.strip() for part in entry.split('='))
+        try:
+            value = parse_option_value(text)
+        except yaml.YAMLError as error:
+            tag = _refused_tag(error)
+            problem = f'the tag {tag} is refused (it would construct a Python object)' if tag else _yaml_problem(
+                error)[1]
+            raise InputError(f'--force_yml {entry!r}: the value is not valid YAML: {problem}. Write a plain value, '
+                             'e.g. 1e-4, -1, true, ~ or [0.9, 0.99].') from None
+        node = options.opt
+        keys = keys.split(':')
+        for depth, key in enumerate(keys):
+            if not isinstance(node, dict) or key not in node:
+                raise InputError(f'--force_yml {entry!r}: option {":".join(keys[:depth + 1])!r} is not in '
+                                 f'{options.path!r}; --force_yml can only change existing options.')
+            if depth == len(keys) - 1:
+                node[key] = value
+            else:
+                node = node[key]
+        options.forced.add(tuple(keys))
+    return options

@@ -1,0 +1,293 @@
+"""The declared option file: every key BasicSR 1.4.2 or this plugin reads, with its type, range, default and meaning.
+
+One class per section, in BasicSR's layout (general, datasets, network_g, path, train, val, logger, dist_params).
+Sections that name a registered type (``network_g``, ``train.optim_g``, ``train.scheduler``, ``train.*_opt`` losses,
+``val.metrics.*``, ``datasets.*``) are declared here as mappings; their keys come from the registered class
+(:mod:`rnan_basicsr.options.registered`), so a plugin's class is checked like BasicSR's own.
+
+pydantic v2 rather than msgspec: its errors are structured (a location tuple per error, a type, a context), which
+is what turns an error into ``file:line:column`` and a did-you-mean, and it writes the JSON Schema editors use.
+"""
+import re
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic_core import PydanticCustomError
+from typing import Any, ClassVar, Dict, List, Literal, Optional, Union
+
+#: a float or an int (strict mode accepts ints for floats, never bools or strings)
+Number = float
+Precision = Optional[Literal['fp32', 'bf16', 'fp16']]
+
+
+class Section(BaseModel):
+    """A mapping of declared keys: an unknown key is refused with the keys it could have meant.
+
+    Subclasses are strict (``strict=True``): ``'1'`` is not an integer, ``1`` is not ``true``, as YAML wrote them.
+
+    ``overridden`` maps keys BasicSR sets itself (so a value in the file would be ignored) to the reason.
+    """
+    model_config = ConfigDict(extra='forbid', strict=True)
+    overridden: ClassVar[Dict[str, str]] = {}
+    #: the registered class or function whose arguments these are ('' for a section of the file)
+    owner: ClassVar[str] = ''
+
+    @model_validator(mode='before')
+    @classmethod
+    def _refuse_unknown_keys(cls, data):
+        if isinstance(data, dict):
+            for key in data:
+                if key in cls.overridden:
+                    raise PydanticCustomError('overridden_key', '{reason}', {'key': key, 'reason': cls.overridden[key]})
+                if cls.model_config.get('extra') == 'allow':  # another plugin's section: its own keys are its own
+                    continue
+                if key not in cls.model_fields:
+                    raise PydanticCustomError('unknown_key', 'unknown key', {
+                        'key': key,
+                        'known': list(cls.model_fields),
+                        'owner': cls.owner
+                    })
+        return data
+
+
+def registered(kind, description, required=False):
+    """A mapping whose ``type`` names a class of BasicSR's ``kind`` registry (checked against its signature)."""
+    if required:
+        return Field(description=description, json_schema_extra={'x-registered': kind})
+    return Field(None, description=description, json_schema_extra={'x-registered': kind})
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# datasets (keys read by BasicSR's data loader, and by every dataset class)
+# ---------------------------------------------------------------------------------------------------------------------
+_BASICSR_SETS = 'BasicSR sets it from the datasets key (train, val, test, val_2...); remove it'
+
+
+class IOBackend(Section):
+    type: Literal['disk', 'lmdb', 'memcached'] = Field('disk', description='where the images are read from: image '
+                                                       'folders (disk) or LMDBs made by create_lmdb.py (lmdb)')
+    overridden: ClassVar[Dict[str, str]] = {
+        'db_paths': 'the dataset sets it from dataroot_gt / dataroot_lq; remove it',
+        'client_keys': 'the dataset sets it from dataroot_gt / dataroot_lq; remove it'
+    }
+
+
+class DatasetOptions(Section):
+    """What every dataset has: BasicSR's data loader reads these (``build_dataloader``, ``train.py``)."""
+    name: StrictStr = Field(description='name of the dataset in logs and result folders')
+    type: StrictStr = Field(description='registered dataset class, e.g. PairedImageDataset or DenoisingDataset')
+    batch_size_per_gpu: Optional[StrictInt] = Field(None, ge=1, description='training batch size per process')
+    num_worker_per_gpu: Optional[StrictInt] = Field(None, ge=0, description='DataLoader workers per process (training)')
+    dataset_enlarge_ratio: Number = Field(1, gt=0, description='training: the dataset is repeated this many times '
+                                          'per epoch')
+    prefetch_mode: Optional[Literal['cpu', 'cuda']] = Field(None, description='~ (plain DataLoader), cpu or cuda '
+                                                            'prefetching of training batches')
+    pin_memory: StrictBool = Field(False, description='DataLoader pin_memory (training)')
+    persistent_workers: StrictBool = Field(False, description='keep DataLoader workers between epochs (training)')
+    num_prefetch_queue: StrictInt = Field(1, ge=1, description='batches prefetched with prefetch_mode: cpu')
+    overridden: ClassVar[Dict[str, str]] = {
+        'phase': _BASICSR_SETS,
+        'scale': 'BasicSR copies the top-level scale into every dataset; set scale at the top level'
+    }
+
+
+class ImageFolderOptions(DatasetOptions):
+    """Keys shared by datasets that read a GT folder or LMDB (and optionally an LQ one)."""
+    dataroot_lq: Optional[StrictStr] = Field(None, description='folder or .lmdb of the degraded (LQ) images')
+    meta_info_file: Optional[StrictStr] = Field(None, description='text file listing the images to use (disk only)')
+    filename_tmpl: StrictStr = Field('{}', description="LQ name of a GT name, e.g. '{}x2' for babyx2.png")
+    io_backend: IOBackend = Field(default_factory=IOBackend, description='{type: disk} or {type: lmdb}')
+    gt_size: Optional[StrictInt] = Field(None, ge=1, description='side of the square GT training patches, pixels')
+    use_hflip: StrictBool = Field(True, description='training: random horizontal flips')
+    use_rot: StrictBool = Field(True, description='training: random 90-degree rotations and vertical flips')
+
+
+class PairedImageDatasetOptions(ImageFolderOptions):
+    """BasicSR's PairedImageDataset (super-resolution pairs): what ``paired_image_dataset.py`` reads."""
+    dataroot_gt: StrictStr = Field(description='folder or .lmdb of the ground-truth (HR) images')
+    dataroot_lq: StrictStr = Field(description='folder or .lmdb of the LR images')
+    color: Optional[Literal['y']] = Field(None, description="'y': train and test on the Y channel; ~: colour")
+    mean: Optional[List[Number]] = Field(None, description='per-channel mean subtracted from LQ and GT (normalize)')
+    std: Optional[List[Number]] = Field(None, description='per-channel std LQ and GT are divided by (normalize)')
+
+
+class DegradedImageDatasetOptions(ImageFolderOptions):
+    """Our datasets: ground truth in, the degraded copy made on the fly (or read from dataroot_lq)."""
+    dataroot_gt: StrictStr = Field(description='folder or .lmdb of the ground-truth images')
+    io_backend: IOBackend = Field(default_factory=IOBackend, description='{type: disk} or {type: lmdb}')
+    seed: StrictInt = Field(0, ge=0, description='validation / test: degradations seeded from it and the image name')
+
+
+class DenoisingDatasetOptions(DegradedImageDatasetOptions):
+    sigma: Optional[Union[Number, List[Number]]] = Field(None, description='noise standard deviation on the 0-255 '
+                                                         'scale, or [low, high] drawn per patch')
+    gray: StrictBool = Field(False, description='true: 1-channel grey items; false: RGB')
+    clip: StrictBool = Field(True, description='clip the noisy image to [0, 255] and round it to 8 bits')
+
+
+class JPEGArtifactDatasetOptions(DegradedImageDatasetOptions):
+    quality: Optional[Union[StrictInt, List[StrictInt]]] = Field(None, description='JPEG quality 1-100, or [low, '
+                                                                 'high] drawn per patch')
+
+
+class DemosaicingDatasetOptions(DegradedImageDatasetOptions):
+    pass
+
+
+#: the declared options of the dataset classes whose options are not constructor arguments; any other registered
+#: dataset class (another plugin's) gets :class:`DatasetOptions` with its own keys allowed
+DATASET_OPTIONS = {
+    'PairedImageDataset': PairedImageDatasetOptions,
+    'DenoisingDataset': DenoisingDatasetOptions,
+    'JPEGArtifactDataset': JPEGArtifactDatasetOptions,
+    'DemosaicingDataset': DemosaicingDatasetOptions,
+}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# path, train, val, logger, dist_params
+# ---------------------------------------------------------------------------------------------------------------------
+def _laid_out_by_basicsr(folder):
+    return f'BasicSR replaces it with {folder} (parse_options); remove it'
+
+
+class PathOptions(Section):
+    pretrain_network_g: Optional[StrictStr] = Field(None, description='weights network_g starts from (.pth or '
+                                                    '.safetensors); ~ for random weights')
+    strict_load_g: StrictBool = Field(True, description='the weights must fit network_g key by key')
+    param_key_g: Optional[StrictStr] = Field('params', description='key of the weights in the checkpoint (params, '
+                                             'params_ema)')
+    resume_state: Optional[StrictStr] = Field(None, description='training state (.state) to resume from; '
+                                              '--auto_resume finds the newest')
+    ignore_resume_networks: Optional[List[StrictStr]] = Field(None, description='networks not loaded from models/ '
+                                                              'when resuming, e.g. [network_d]')
+    pretrain_network_d: Optional[StrictStr] = Field(None, description='weights of network_d (GAN models)')
+    strict_load_d: StrictBool = Field(True, description='the weights must fit network_d key by key')
+    param_key_d: Optional[StrictStr] = Field('params', description='key of the network_d weights in the checkpoint')
+    overridden: ClassVar[Dict[str, str]] = {
+        'experiments_root': _laid_out_by_basicsr('experiments/<name>'),
+        'models': _laid_out_by_basicsr('experiments/<name>/models'),
+        'training_states': _laid_out_by_basicsr('experiments/<name>/training_states'),
+        'log': _laid_out_by_basicsr('experiments/<name> (results/<name> when testing)'),
+        'visualization': _laid_out_by_basicsr('experiments/<name>/visualization (results/<name>/... when testing)'),
+        'results_root': _laid_out_by_basicsr('results/<name>'),
+    }
+
+
+class CompileOptions(Section):
+    """torch.compile arguments."""
+    backend: Optional[StrictStr] = Field(None, description='torch.compile backend (default inductor)')
+    mode: Optional[StrictStr] = Field(None, description='torch.compile mode, e.g. reduce-overhead')
+    dynamic: Optional[StrictBool] = Field(None, description='torch.compile dynamic shapes')
+    fullgraph: Optional[StrictBool] = Field(None, description='torch.compile fullgraph')
+
+
+Compile = Union[StrictBool, CompileOptions]
+
+
+class TrainOptions(Section):
+    total_iter: StrictInt = Field(ge=1, description='iterations to train')
+    warmup_iter: StrictInt = Field(-1, ge=-1, description='linear learning-rate warm-up iterations; -1: none')
+    ema_decay: Number = Field(0, ge=0, lt=1, description='EMA of the weights (params_ema); 0: no EMA')
+    optim_g: Dict[str, Any] = registered('optimizer', 'optimizer of network_g: type (Adam, AdamW, SGD...) and its '
+                                         'arguments', required=True)
+    scheduler: Optional[Dict[str, Any]] = registered('scheduler', 'learning-rate schedule: MultiStepLR or '
+                                                     'CosineAnnealingRestartLR and its arguments')
+    pixel_opt: Optional[Dict[str, Any]] = registered('loss', 'pixel loss: type (L1Loss, MSELoss...) and arguments')
+    perceptual_opt: Optional[Dict[str, Any]] = registered('loss', 'perceptual loss (PerceptualLoss) and arguments')
+    mixed_precision: Precision = Field(None, description='autocast while training: bf16, fp16 (with a GradScaler) '
+                                       'or ~ (float32)')
+    channels_last: StrictBool = Field(False, description='network and batches in NHWC memory format')
+    compile: Compile = Field(False, description='torch.compile the training forward: true, or its arguments')
+    grad_clip: Optional[Number] = Field(None, gt=0, description="clip the gradients' global L2 norm; ~: no clipping")
+    tf32: StrictBool = Field(True, description='TF32 for float32 convolutions and matmuls on Ampere+ GPUs')
+
+
+class TileOptions(Section):
+    size: StrictInt = Field(ge=1, description='tile side in LQ pixels')
+    overlap: StrictInt = Field(0, ge=0, description='overlap of neighbouring tiles in LQ pixels, < size')
+
+
+class ValOptions(Section):
+    val_freq: Optional[StrictInt] = Field(None, ge=1, description='training: validate every that many iterations')
+    save_img: StrictBool = Field(description='save the restored images under visualization/')
+    suffix: Optional[StrictStr] = Field(None, description='saved images are <image>_<suffix>.png (default: _<name>)')
+    pbar: StrictBool = Field(False, description='show a progress bar while validating')
+    metrics: Optional[Dict[str, Dict[str, Any]]] = registered('metric', 'metrics by name: type (calculate_psnr, '
+                                                              'calculate_ssim...) and arguments')
+    tile: Optional[TileOptions] = Field(None, description='~: whole images; {size, overlap}: tiled inference')
+    self_ensemble: StrictBool = Field(False, description='x8 flips and rotations averaged (RNAN+)')
+    tb_images: StrictInt = Field(3, ge=0, description='validation images per dataset sent to TensorBoard')
+    mixed_precision: Precision = Field(None, description='autocast while testing: bf16, fp16 or ~ (float32)')
+    channels_last: StrictBool = Field(False, description='network and images in NHWC memory format')
+    compile: Compile = Field(False, description='torch.compile the test forward: true, or its arguments')
+    tf32: StrictBool = Field(False, description='TF32 for float32 convolutions and matmuls while testing')
+
+
+class WandbOptions(Section):
+    project: Optional[StrictStr] = Field(None, description='wandb project that syncs the TensorBoard logs')
+    resume_id: Optional[StrictStr] = Field(None, description='wandb run id to resume')
+
+
+class LoggerOptions(Section):
+    print_freq: StrictInt = Field(ge=1, description='log losses and learning rate every that many iterations')
+    save_checkpoint_freq: StrictInt = Field(ge=1, description='save weights and training state every that many '
+                                            'iterations')
+    use_tb_logger: StrictBool = Field(description='write TensorBoard logs to tb_logger/<name>')
+    wandb: Optional[WandbOptions] = Field(None, description='Weights & Biases (needs use_tb_logger: true)')
+
+
+class DistParams(Section):
+    backend: Literal['nccl', 'gloo', 'mpi'] = Field('nccl', description='torch.distributed backend (gloo on '
+                                                    'machines without CUDA)')
+    port: StrictInt = Field(29500, ge=1, le=65535, description='master port (--launcher slurm)')
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the file
+# ---------------------------------------------------------------------------------------------------------------------
+_COMMAND_LINE = 'BasicSR sets it from the command line ({}); remove it'
+#: a name is one folder under experiments/ and results/
+_NAME = re.compile(r'^(?!\.{1,2}$)[^/\\\x00]+$')
+
+
+class Options(Section):
+    """An option file of ``basicsr train`` / ``basicsr test``."""
+    name: Any = Field(description='experiment name: the folder experiments/<name> (results/<name> when testing)',
+                      json_schema_extra={
+                          'type': 'string',
+                          'pattern': _NAME.pattern
+                      })
+    model_type: StrictStr = Field(description='registered model, e.g. RNANModel or SRModel')
+    scale: StrictInt = Field(1, ge=1, description='GT size / LQ size: 1 for restoration, 2, 3, 4 for '
+                             'super-resolution')
+    num_gpu: Union[StrictInt, Literal['auto']] = Field(description='GPUs to use: 0 for the CPU, or auto for every '
+                                                       'visible GPU')
+    manual_seed: Optional[StrictInt] = Field(None, description='random seed (of Python, numpy and torch); ~: random')
+    find_unused_parameters: StrictBool = Field(False, description='DistributedDataParallel find_unused_parameters')
+    datasets: Dict[str, Dict[str, Any]] = registered('dataset', 'datasets by phase: train, val (val_2...) or test_1, '
+                                                     'test_2...', required=True)
+    network_g: Dict[str, Any] = registered('arch', 'the network: type (RNAN...) and its arguments', required=True)
+    network_d: Optional[Dict[str, Any]] = registered('arch', 'discriminator of GAN models')
+    path: PathOptions = Field(description='weights to start from and the state to resume')
+    train: Optional[TrainOptions] = Field(None, description='training settings (basicsr train)')
+    val: Optional[ValOptions] = Field(None, description='validation (during training) and test settings')
+    logger: Optional[LoggerOptions] = Field(None, description='logging and checkpoint frequency (basicsr train)')
+    dist_params: Optional[DistParams] = Field(None, description='distributed settings for --launcher slurm')
+    overridden: ClassVar[Dict[str, str]] = {
+        'is_train': _COMMAND_LINE.format('basicsr train or basicsr test'),
+        'auto_resume': _COMMAND_LINE.format('--auto_resume'),
+        'dist': _COMMAND_LINE.format('--launcher'),
+        'rank': _COMMAND_LINE.format('--launcher'),
+        'world_size': _COMMAND_LINE.format('--launcher'),
+        'root_path': 'BasicSR sets it to the folder basicsr runs in; remove it',
+    }
+
+    @model_validator(mode='before')
+    @classmethod
+    def _name_is_one_folder(cls, data):
+        if isinstance(data, dict) and 'name' in data:
+            name = data['name']
+            if not isinstance(name, str):
+                raise PydanticCustomError('name_type', 'name', {'key': 'name', 'value': name})
+            if not _NAME.match(name):
+                raise PydanticCustomError('name_folder', 'name', {'key': 'name', 'value': name})
+        return data
