@@ -322,7 +322,7 @@ def resume_iteration(opt):
 
 
 def patch_load_resume_state():
-    """Replace ``basicsr.train.load_resume_state`` by :func:`rnan_basicsr.utils.resume.load_resume_state`.
+    """Replace ``basicsr.train.load_resume_state`` by :func:`load_resume_state` (this module).
 
     BasicSR's version maps the state onto ``torch.cuda.current_device()`` (fails without CUDA), loads it with full
     pickle, and ``--auto_resume`` looks for ``experiments/<name>/training_states`` relative to the current directory
@@ -342,7 +342,7 @@ def patch_resume_training_check():
     """Check that a training state belongs to the model's parameters before ``resume_training`` loads it.
 
     BasicSR asserts only the number of optimizers; torch checks only group sizes, so Adam moments saved for another
-    network of the same depth load and fail later. See :func:`rnan_basicsr.utils.resume.check_optimizers_fit`.
+    network of the same depth load and fail later. See :func:`check_optimizers_fit` (this module).
     """
     from basicsr.models.base_model import BaseModel
 

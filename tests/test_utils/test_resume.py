@@ -1,4 +1,4 @@
-"""rnan_basicsr.utils.resume: which training state `--auto_resume` / `resume_state` use, and the errors for mistakes.
+"""rnan_basicsr.compat.resume: which training state `--auto_resume` / `resume_state` use, and the errors for mistakes.
 
 The experiments here are written as BasicSR writes them (a tiny RNAN trained a few Adam steps with BasicSR's
 MultiStepRestartLR; `{'params': ...}` weights and `{'epoch', 'iter', 'optimizers', 'schedulers'}` states).
