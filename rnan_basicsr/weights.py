@@ -15,6 +15,7 @@ one gets an :class:`InputError` that says what the file is and what to use. Used
 ``load_network`` and by resuming (through :mod:`rnan_basicsr.compat`), by the inference tool (:func:`load_rnan`) and
 by the converter (:mod:`rnan_basicsr.tools.convert_official`).
 """
+import inspect
 import json
 import re
 import torch
@@ -295,18 +296,91 @@ def check_task(config, task_key, scale=None, what='--model_path', path=None):
                          f'--scale {upscale} or a x{scale} checkpoint.')
 
 
-def load_rnan(path, what='--model_path', task=None, scale=None, **network_opt):
+#: RNAN arguments that change the output but cannot be read off the weights: a file's saved ``network_g`` settings
+#: give them (see :func:`network_settings`)
+SETTING_KEYS = ('img_range', 'rgb_mean', 'nl_softmax')
+
+
+def full_settings(network_opt):
+    """The :data:`SETTING_KEYS` of ``network_opt`` (RNAN arguments), RNAN's defaults for those it leaves out;
+    ``rgb_mean`` only for super-resolution (restoration does not use it). Saved with the weights so that no later
+    reader has to assume them."""
+    from rnan_basicsr.archs.rnan_arch import RNAN
+
+    defaults = {k: p.default for k, p in inspect.signature(RNAN).parameters.items()}
+    settings = {key: network_opt.get(key, defaults[key]) for key in SETTING_KEYS}
+    if network_opt.get('upscale', defaults['upscale']) == 1:
+        del settings['rgb_mean']
+    return settings
+
+
+def _same_setting(a, b):
+    """Equal settings, a JSON list (as saved in ``.safetensors`` metadata) matching a tuple."""
+    normal = (lambda v: tuple(v) if isinstance(v, (list, tuple)) else v)
+    return normal(a) == normal(b)
+
+
+def network_settings(checkpoint, given, path, what='--model_path', flags=None):
+    """The :data:`SETTING_KEYS` of a network to build from ``checkpoint``: saved settings win, flags only fill gaps.
+
+    A ``.safetensors`` file written by this package (``--save-safetensors``, the converter) carries the ``network_g``
+    it was trained with; a flag or option that contradicts it would build a different network from the same weights
+    (for ``nl_softmax``: other images, no error), so it is refused.
+
+    Args:
+        checkpoint (dict): As :func:`load_checkpoint` returns it.
+        given (dict): Values the user asked for (a flag, an option); None values mean "not given".
+        path, what (str): The file and how messages name it.
+        flags (dict | None): How messages name each key of ``given`` (default ``--<key>``).
+
+    Returns:
+        tuple[dict, dict]: the network arguments the file or the user gave (RNAN's defaults fill the rest), and
+        for each key of :data:`SETTING_KEYS` where its value comes from: ``'saved'``, ``'given'`` or ``'default'``.
+
+    Raises:
+        InputError: a given value contradicts the file's saved setting.
+    """
+    flags = flags or {}
+    saved = {k: v for k, v in (checkpoint.get(NETWORK_KEY) or {}).items() if k != 'type'}
+    given = {k: v for k, v in given.items() if v is not None}
+    for key, value in given.items():
+        if key in SETTING_KEYS and key in saved and not _same_setting(saved[key], value):
+            flag = flags.get(key, f'--{key}')
+            raise InputError(f'{flag} {value} contradicts {what} {path!r}, whose saved network_g has {key}: '
+                             f'{saved[key]} (the setting it was trained with). Drop {flag}: a file\'s saved '
+                             'settings are used.')
+    sources = {key: 'saved' if key in saved else 'given' if key in given else 'default' for key in SETTING_KEYS}
+    # other keys (e.g. nl_impl, the same results computed another way) follow the user
+    return {**saved, **given, **{k: saved[k] for k in SETTING_KEYS if k in saved}}, sources
+
+
+def describe_softmax(config, source):
+    """Words for the run line: which softmax the non-local blocks use and why (``source`` as
+    :func:`network_settings` gives it)."""
+    softmax = config.get('nl_softmax', 'query')
+    why = {'saved': 'saved in the file', 'given': 'as --nl_softmax asks',
+           'default': 'assumed: the file saves no network settings; --nl_softmax key for a model trained with the '
+                      "paper's formula"}[source]
+    return f'nl_softmax={softmax} ({why})'
+
+
+def load_rnan(path, what='--model_path', task=None, scale=None, sources=None, **network_opt):
     """Build the RNAN that ``path`` holds, whatever its format, and check that it fits ``task`` and ``scale``.
 
-    The configuration is read off the weights (:data:`CONFIG_KEYS`); the other RNAN arguments come from
-    ``network_opt`` (e.g. ``nl_softmax``; None values are ignored), else from the ``network_g`` settings a
-    ``.safetensors`` file carries, else RNAN's defaults. The authors' layout is converted by name.
+    The configuration is read off the weights (:data:`CONFIG_KEYS`); the settings the weights cannot tell
+    (:data:`SETTING_KEYS`) come from the ``network_g`` a ``.safetensors`` file carries, else from ``network_opt``
+    (e.g. ``nl_softmax``; None values are ignored), else RNAN's defaults. A ``network_opt`` value that contradicts the
+    file's saved setting is refused (:func:`network_settings`). The authors' layout is converted by name.
+
+    Args:
+        sources (dict | None): If given, filled with where each setting came from (see :func:`network_settings`).
 
     Returns:
         tuple[RNAN, dict]: the network on the CPU in eval mode, and its arguments.
 
     Raises:
-        InputError: unreadable file, a training state, no RNAN weights, or a task / scale it does not fit.
+        InputError: unreadable file, a training state, no RNAN weights, a contradicted saved setting, or a task /
+            scale it does not fit.
     """
     from rnan_basicsr.archs.rnan_arch import RNAN
 
@@ -320,8 +394,10 @@ def load_rnan(path, what='--model_path', task=None, scale=None, **network_opt):
         if config is None:
             raise InputError(f'{what} {path!r} does not hold RNAN weights (no conv_first / conv_last / group_nl_low '
                              f'keys; first keys: {list(state_dict)[:3]}).')
-    saved = {k: v for k, v in (checkpoint.get(NETWORK_KEY) or {}).items() if k != 'type'}
-    config = {**saved, **{k: v for k, v in network_opt.items() if v is not None}, **config}
+    settings, found_sources = network_settings(checkpoint, network_opt, path, what)
+    if sources is not None:
+        sources.update(found_sources)
+    config = {**settings, **config}
     if task is not None:
         check_task(config, task, scale, what, path)
     net = RNAN(**config)
@@ -331,6 +407,25 @@ def load_rnan(path, what='--model_path', task=None, scale=None, **network_opt):
         raise InputError(f'{what} {path!r} does not load into RNAN({describe_config(config)}): '
                          f'{" ".join(str(error).split())[:300]}') from None
     return net.eval(), config
+
+
+def check_saved_settings(checkpoint, network_opt, path, what='path.pretrain_network_g', network_key='network_g'):
+    """Refuse weights whose saved ``network_g`` settings (:data:`SETTING_KEYS`) differ from the option file's.
+
+    ``network_opt`` is the option file's ``network_<x>``; a key it leaves out counts with RNAN's default. Other
+    architectures than RNAN, and files without saved settings, pass.
+    """
+    saved = checkpoint.get(NETWORK_KEY) or {}
+    if not saved or network_opt.get('type') != 'RNAN' or saved.get('type', 'RNAN') != 'RNAN':
+        return
+    effective = full_settings(network_opt)
+    for key in effective:
+        if key in saved and not _same_setting(saved[key], effective[key]):
+            stated = (f'has {key}: {effective[key]}' if key in network_opt else
+                      f'leaves {key} out (default: {effective[key]})')
+            raise InputError(f'{what} {path!r} was saved with {network_key}.{key}: {saved[key]}, but {network_key} '
+                             f'{stated}; the same weights would give other outputs. Set {network_key}.{key}: '
+                             f'{saved[key]}.')
 
 
 def save_safetensors(state_dict, path, network_opt):

@@ -152,3 +152,40 @@ def test_safetensors_round_trip_carries_the_network_settings(tmp_path):
     (tmp_path / 'bad.safetensors').write_bytes(b'garbage')
     with pytest.raises(InputError, match='as a .safetensors file'):
         load_checkpoint(str(tmp_path / 'bad.safetensors'))
+
+
+def test_saved_settings_win_and_a_contradiction_is_refused(tmp_path):
+    """network_settings: a file's saved nl_softmax beats the default, and a value given against it is refused;
+    check_saved_settings: an option file's network_g (explicit or by default) against the file's saved settings."""
+    from rnan_basicsr.weights import check_saved_settings, network_settings
+    saved = {'params': {}, 'network_g': {'type': 'RNAN', 'nl_softmax': 'key', 'img_range': 255., 'nl_impl': 'direct'}}
+    settings, sources = network_settings(saved, {'nl_softmax': None, 'nl_impl': 'chunked'}, 'f.safetensors')
+    assert settings == {'nl_softmax': 'key', 'img_range': 255., 'nl_impl': 'chunked'}
+    assert sources == {'img_range': 'saved', 'rgb_mean': 'default', 'nl_softmax': 'saved'}
+    assert network_settings(saved, {'nl_softmax': 'key'}, 'f.safetensors')[0]['nl_softmax'] == 'key'
+    with pytest.raises(InputError, match="--nl_softmax query contradicts --model_path 'f.safetensors', whose saved "
+                       'network_g has nl_softmax: key'):
+        network_settings(saved, {'nl_softmax': 'query'}, 'f.safetensors')
+    assert network_settings({'params': {}}, {'nl_softmax': 'key'}, 'f.pth')[1]['nl_softmax'] == 'given'
+    assert network_settings({'params': {}}, {'nl_softmax': None}, 'f.pth')[1]['nl_softmax'] == 'default'
+
+    network = dict(type='RNAN', num_feat=8)
+    with pytest.raises(InputError, match=r"saved with network_g.nl_softmax: key, but network_g leaves nl_softmax out "
+                       r"\(default: query\).*Set network_g.nl_softmax: key"):
+        check_saved_settings(saved, network, 'f.safetensors')
+    with pytest.raises(InputError, match='but network_g has nl_softmax: query'):
+        check_saved_settings(saved, dict(network, nl_softmax='query'), 'f.safetensors')
+    check_saved_settings(saved, dict(network, nl_softmax='key'), 'f.safetensors')
+    check_saved_settings({'params': {}}, network, 'f.pth')  # nothing saved: nothing to contradict
+    sr = {'params': {}, 'network_g': {'type': 'RNAN', 'upscale': 2, 'rgb_mean': [0.5, 0.5, 0.5]}}
+    with pytest.raises(InputError, match='network_g.rgb_mean'):
+        check_saved_settings(sr, dict(network, upscale=2), 'f.safetensors')
+
+
+def test_the_converter_saves_the_authors_softmax_in_a_safetensors_file(tmp_path):
+    from rnan_basicsr.tools.convert_official import convert
+    state_dict = {key: torch.randn(shape) for key, shape in official_shapes('keys_rest_c1').items()}
+    torch.save(state_dict, tmp_path / 'official.pt')
+    convert(str(tmp_path / 'official.pt'), str(tmp_path / 'converted.safetensors'))
+    saved = load_checkpoint(str(tmp_path / 'converted.safetensors'))['network_g']
+    assert saved['nl_softmax'] == 'query' and saved['img_range'] == 255

@@ -52,7 +52,7 @@ from rnan_basicsr import precision
 from rnan_basicsr.test_time import build_test_forward, check_tile
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import check_known_keys, did_you_mean, is_int, is_number
-from rnan_basicsr.weights import check_fits, load_checkpoint, select_params
+from rnan_basicsr.weights import check_fits, check_saved_settings, load_checkpoint, select_params
 
 #: torch.compile keyword arguments accepted in ``train.compile`` / ``val.compile`` given as a mapping
 COMPILE_KEYS = ('backend', 'mode', 'dynamic', 'fullgraph')
@@ -222,13 +222,15 @@ class RNANModel(SRModel):
         """Load ``load_path`` into ``net`` (BasicSR's signature), refusing files that do not fit.
 
         Differences from BaseModel.load_network: ``weights_only=True``; clear errors for a training state, a
-        missing ``param_key``, and (with ``strict``) weights whose keys or shapes do not fit the network (for RNAN:
+        missing ``param_key``, settings saved with the weights that ``network_g`` contradicts (e.g. ``nl_softmax``),
+        and (with ``strict``) weights whose keys or shapes do not fit the network (for RNAN:
         what configuration the checkpoint implies next to what ``network_g`` says). When testing and
         ``path.param_key_g`` is not set, EMA weights (``params_ema``) are used when the file has them.
         """
         logger = get_root_logger()
         what = 'path.pretrain_network_g'
         checkpoint = load_checkpoint(load_path, what)
+        check_saved_settings(checkpoint, self.opt['network_g'], load_path, what)
         if (not self.is_train and self.opt['path'].get('param_key_g') is None and param_key == 'params'
                 and 'params_ema' in checkpoint):
             param_key = 'params_ema'

@@ -231,3 +231,16 @@ def test_non_strict_loading_keeps_basicsr_behaviour(tmp_path):
     x4 = _weights(upscale=4)
     model = _load(tmp_path, {'params': _weights(upscale=2)}, upscale=4, strict_load_g=False)
     assert set(model.net_g.state_dict()) == set(x4)
+
+
+def test_loading_refuses_weights_saved_with_another_softmax(tmp_path):
+    """A .safetensors file saved with nl_softmax: key is refused by a network_g that builds the query softmax (the
+    same weights would give other images), and loads when network_g says key."""
+    from rnan_basicsr.weights import save_safetensors
+    file = str(tmp_path / 'key.safetensors')
+    save_safetensors(_weights(nl_softmax='key'), file, dict(type='RNAN', upscale=2, nl_softmax='key', **TINY))
+    with pytest.raises(InputError, match='saved with network_g.nl_softmax: key, but network_g leaves nl_softmax out'):
+        build_model(make_opt(tmp_path, path={'pretrain_network_g': file}))
+    opt = make_opt(tmp_path, path={'pretrain_network_g': file})
+    opt['network_g']['nl_softmax'] = 'key'
+    assert _same(build_model(opt).net_g, _weights(nl_softmax='key'))
