@@ -166,7 +166,6 @@ def test_temporaries_of_an_interrupted_run_are_removed_by_the_next_one(tmp_path,
     dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
     (tmp_path / f'.out.tmp{dead_pid}' / 'sub').mkdir(parents=True)  # what a killed run leaves
-    (tmp_path / f'.out.old{dead_pid}').mkdir()
     (tmp_path / f'.out.tmp{os.getppid()}').mkdir()  # a running process's: left alone
     assert run('--task', 'demosaic', '--input', clean, '--output', tmp_path / 'out') == 0
     out = capsys.readouterr().out
