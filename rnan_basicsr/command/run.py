@@ -195,8 +195,10 @@ def _run_pipeline(opt, basicsr_args, args, is_train, lock=None):
         state = _last_state(opt)
         last = f'the last complete state is {state}' if state else 'no training state was written yet'
         at = f' at iteration {progress.iteration}' if progress.iteration is not None else ''
-        raise RunError(f'{error} Training stopped{at}; {last}. Free space (or raise the file-size limit, or fix the '
-                       f'permissions) and continue with: {_continue_hint(args)}', path=error.path) from None
+        fix = ('Free space (or raise the file-size limit, or fix the permissions) and continue' if error.path else
+               'Then continue')  # a write that failed names its file; other errors say their own fix
+        raise RunError(f'{error} Training stopped{at}; {last}. {fix} with: {_continue_hint(args)}',
+                       path=error.path) from None
     return 0
 
 
