@@ -68,6 +68,34 @@ def _load_safetensors(path, what, device):
     return checkpoint
 
 
+def describe_unloadable(path, error):
+    """What a file is that ``torch.load(path, weights_only=True)`` refused with ``error``, as words that complete "it
+    ...". Never torch's own advice: it suggests ``weights_only=False``, which runs whatever code the file holds."""
+    with open(path, 'rb') as f:
+        head = f.read(64)
+    if not head:
+        return 'is empty'
+    if head.startswith(b'\x93NUMPY'):
+        return 'is a NumPy array (.npy), not a checkpoint'
+    try:
+        text = head.decode('utf-8')
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in '\t\r\n' for c in text):
+        return f'is a text file, not a checkpoint (it starts with {text.splitlines()[0][:40]!r})'
+    needed = re.search(r'GLOBAL ([\w.]+)', str(error))
+    if needed:
+        return (f'holds code: loading it would import and call {needed.group(1)}, which network weights never need, '
+                'so it was not loaded (weights_only=True runs no code from a file). If you made it, save only the '
+                "weights: torch.save({'params': net.state_dict()}, path)")
+    first_line = next((line for line in str(error).splitlines() if line.strip()), '')[:200]
+    if head.startswith(b'PK\x03\x04'):
+        if 'central directory' in first_line or 'failed reading' in first_line:
+            return 'is truncated (an incomplete torch.save archive)'
+        return f'is a zip archive that torch.save did not write ({type(error).__name__}: {first_line})'
+    return f'is not a checkpoint torch.save wrote ({type(error).__name__}: {first_line or "unreadable"})'
+
+
 def load_checkpoint(path, what='checkpoint', map_location='cpu'):
     """Load ``path`` as a dict: ``torch.load(..., weights_only=True)``, or a ``.safetensors`` file (see above).
 
@@ -78,8 +106,9 @@ def load_checkpoint(path, what='checkpoint', map_location='cpu'):
             the device it names, or the CPU when it is not a device name.
 
     Raises:
-        InputError: the file is missing, unreadable, truncated, needs arbitrary pickled objects, or is a BasicSR
-            training state (``.state``) rather than network weights.
+        InputError: the file is missing, unreadable, truncated, needs arbitrary pickled objects (code), is no
+            checkpoint at all (:func:`describe_unloadable` says what it is), or is a BasicSR training state
+            (``.state``) rather than network weights.
     """
     if not osp.isfile(path):
         raise InputError(f'{what} {path!r} does not exist or is not a file.')
@@ -89,10 +118,8 @@ def load_checkpoint(path, what='checkpoint', map_location='cpu'):
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises several types for truncated, foreign or unsafe files
-        first_line = str(error).splitlines()[0] if str(error) else ''
-        raise InputError(f'cannot load {what} {path!r} with weights_only=True ({type(error).__name__}: '
-                         f'{first_line}). It is truncated, not a file torch.save wrote, or holds objects other than '
-                         'tensors; use network weights such as experiments/<name>/models/net_g_<iter>.pth.') from None
+        raise InputError(f'cannot load {what} {path!r}: it {describe_unloadable(path, error)}. Use network weights '
+                         'such as experiments/<name>/models/net_g_<iter>.pth.') from None
     _refuse_training_state(checkpoint, what, path)
     if not isinstance(checkpoint, dict):
         raise InputError(f'{what} {path!r} holds a {type(checkpoint).__name__}, not a dict of network weights.')

@@ -189,3 +189,26 @@ def test_the_converter_saves_the_authors_softmax_in_a_safetensors_file(tmp_path)
     convert(str(tmp_path / 'official.pt'), str(tmp_path / 'converted.safetensors'))
     saved = load_checkpoint(str(tmp_path / 'converted.safetensors'))['network_g']
     assert saved['nl_softmax'] == 'query' and saved['img_range'] == 255
+
+
+def test_a_file_that_cannot_be_loaded_is_said_to_be_what_it_is(tmp_path):
+    """Code, text, empty and truncated files: one sentence saying what the file is, never torch's advice to load it
+    with weights_only=False (which would run the code)."""
+    class Payload:
+        def __reduce__(self):
+            return (print, ('ran',))
+
+    torch.save({'params': {'w': torch.zeros(1)}, 'extra': Payload()}, tmp_path / 'code.pth')
+    (tmp_path / 'notes.pth').write_text('hello world\n')
+    (tmp_path / 'empty.pth').write_bytes(b'')
+    torch.save({'params': {'w': torch.zeros(1000)}}, tmp_path / 'full.pth')
+    data = (tmp_path / 'full.pth').read_bytes()
+    (tmp_path / 'cut.pth').write_bytes(data[:len(data) // 2])
+    for name, words in [('code.pth', 'it holds code: loading it would import and call print'),
+                        ('notes.pth', "it is a text file, not a checkpoint (it starts with 'hello world')"),
+                        ('empty.pth', 'it is empty'), ('cut.pth', 'it is truncated')]:
+        with pytest.raises(InputError) as error:
+            load_checkpoint(str(tmp_path / name), '--model_path')
+        message = str(error.value)
+        assert message.startswith(f"cannot load --model_path '{tmp_path / name}': {words}"), message
+        assert 'weights_only=False' not in message and 'likely succeed' not in message and 'KeyError' not in message

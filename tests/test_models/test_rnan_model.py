@@ -219,7 +219,8 @@ def test_loading_refuses_missing_corrupt_and_unsafe_files(tmp_path):
     with pytest.raises(InputError, match='path.pretrain_network_g .*none.pth.* does not exist'):
         build_model(opt)
     (tmp_path / 'bad.pth').write_bytes(b'not a checkpoint')
-    with pytest.raises(InputError, match='cannot load path.pretrain_network_g .*bad.pth.* weights_only=True'):
+    with pytest.raises(InputError, match="cannot load path.pretrain_network_g .*bad.pth.*: it is a text file, not a "
+                       "checkpoint \\(it starts with 'not a checkpoint'\\)"):
         build_model(make_opt(tmp_path, path={'pretrain_network_g': str(tmp_path / 'bad.pth')}))
     torch.save({'params': _weights(), 'extra': object()}, tmp_path / 'unsafe.pth')
     with pytest.raises(InputError, match='weights_only=True'):
