@@ -347,7 +347,7 @@ def _same_setting(a, b):
     return normal(a) == normal(b)
 
 
-def network_settings(checkpoint, given, path, what='--model_path', flags=None):
+def network_settings(checkpoint, given, path, what='--model_path'):
     """The :data:`SETTING_KEYS` of a network to build from ``checkpoint``: saved settings win, flags only fill gaps.
 
     A ``.safetensors`` file written by this package (``--save-safetensors``, the converter) carries the ``network_g``
@@ -357,8 +357,7 @@ def network_settings(checkpoint, given, path, what='--model_path', flags=None):
     Args:
         checkpoint (dict): As :func:`load_checkpoint` returns it.
         given (dict): Values the user asked for (a flag, an option); None values mean "not given".
-        path, what (str): The file and how messages name it.
-        flags (dict | None): How messages name each key of ``given`` (default ``--<key>``).
+        path, what (str): The file and how messages name it (a given key is named as its flag, ``--<key>``).
 
     Returns:
         tuple[dict, dict]: the network arguments the file or the user gave (RNAN's defaults fill the rest), and
@@ -367,12 +366,11 @@ def network_settings(checkpoint, given, path, what='--model_path', flags=None):
     Raises:
         InputError: a given value contradicts the file's saved setting.
     """
-    flags = flags or {}
     saved = {k: v for k, v in (checkpoint.get(NETWORK_KEY) or {}).items() if k != 'type'}
     given = {k: v for k, v in given.items() if v is not None}
     for key, value in given.items():
         if key in SETTING_KEYS and key in saved and not _same_setting(saved[key], value):
-            flag = flags.get(key, f'--{key}')
+            flag = f'--{key}'
             raise InputError(f'{flag} {value} contradicts {what} {path!r}, whose saved network_g has {key}: '
                              f'{saved[key]} (the setting it was trained with). Drop {flag}: a file\'s saved '
                              'settings are used.')
@@ -384,7 +382,7 @@ def network_settings(checkpoint, given, path, what='--model_path', flags=None):
 def describe_softmax(config, source):
     """Words for the run line: which softmax the non-local blocks use and why (``source`` as
     :func:`network_settings` gives it)."""
-    softmax = config.get('nl_softmax', 'query')
+    softmax = full_settings(config)['nl_softmax']
     why = {'saved': 'saved in the file', 'given': 'as --nl_softmax asks',
            'default': 'assumed: the file saves no network settings; --nl_softmax key for a model trained with the '
                       "paper's formula"}[source]
