@@ -12,12 +12,15 @@ HERE = osp.dirname(osp.abspath(__file__))
 DOCS_REQUIRES = ['mkdocs>=1.6', 'mkdocs-material>=9.5']
 
 
-def get_version():
-    # Read the version without importing the package: importing it imports basicsr and torch.
+def read_version_file():
+    # Read rnan_basicsr/version.py without importing the package: importing it imports basicsr and torch.
     namespace = {}
     with open(osp.join(HERE, 'rnan_basicsr', 'version.py'), encoding='utf-8') as f:
         exec(f.read(), namespace)
-    return namespace['__version__']
+    return namespace
+
+
+VERSION_FILE = read_version_file()
 
 
 def get_long_description():
@@ -27,7 +30,7 @@ def get_long_description():
 
 setup(
     name='rnan_basicsr',
-    version=get_version(),
+    version=VERSION_FILE['__version__'],
     description='RNAN (Residual Non-local Attention Networks for Image Restoration, ICLR 2019) for BasicSR',
     long_description=get_long_description(),
     long_description_content_type='text/markdown',
@@ -37,7 +40,8 @@ setup(
     python_requires='>=3.8',
     # No CUDA-specific pins: install the torch build that fits your machine before this package.
     install_requires=[
-        'basicsr>=1.4.2',
+        # the same range rnan_basicsr.compat checks at import
+        'basicsr' + VERSION_FILE['BASICSR_SPECIFIER'],
         'torch>=2.4',  # the oldest the test suite passes on: older torch refuses training states with weights_only
         'torchvision>=0.19',
         'numpy>=1.20',

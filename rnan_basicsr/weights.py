@@ -15,6 +15,7 @@ one gets an :class:`InputError` that says what the file is and what to use. Used
 ``load_network`` and by resuming (through :mod:`rnan_basicsr.compat`), by the inference tool (:func:`load_rnan`) and
 by the converter (:mod:`rnan_basicsr.tools.convert_official`).
 """
+import inspect
 import json
 import re
 import torch
@@ -67,6 +68,34 @@ def _load_safetensors(path, what, device):
     return checkpoint
 
 
+def describe_unloadable(path, error):
+    """What a file is that ``torch.load(path, weights_only=True)`` refused with ``error``, as words that complete "it
+    ...". Never torch's own advice: it suggests ``weights_only=False``, which runs whatever code the file holds."""
+    with open(path, 'rb') as f:
+        head = f.read(64)
+    if not head:
+        return 'is empty'
+    if head.startswith(b'\x93NUMPY'):
+        return 'is a NumPy array (.npy), not a checkpoint'
+    try:
+        text = head.decode('utf-8')
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in '\t\r\n' for c in text):
+        return f'is a text file, not a checkpoint (it starts with {text.splitlines()[0][:40]!r})'
+    needed = re.search(r'GLOBAL ([\w.]+)', str(error))
+    if needed:
+        return (f'holds code: loading it would import and call {needed.group(1)}, which network weights never need, '
+                'so it was not loaded (weights_only=True runs no code from a file). If you made it, save only the '
+                "weights: torch.save({'params': net.state_dict()}, path)")
+    first_line = next((line for line in str(error).splitlines() if line.strip()), '')[:200]
+    if head.startswith(b'PK\x03\x04'):
+        if 'central directory' in first_line or 'failed reading' in first_line:
+            return 'is truncated (an incomplete torch.save archive)'
+        return f'is a zip archive that torch.save did not write ({type(error).__name__}: {first_line})'
+    return f'is not a checkpoint torch.save wrote ({type(error).__name__}: {first_line or "unreadable"})'
+
+
 def load_checkpoint(path, what='checkpoint', map_location='cpu'):
     """Load ``path`` as a dict: ``torch.load(..., weights_only=True)``, or a ``.safetensors`` file (see above).
 
@@ -77,8 +106,9 @@ def load_checkpoint(path, what='checkpoint', map_location='cpu'):
             the device it names, or the CPU when it is not a device name.
 
     Raises:
-        InputError: the file is missing, unreadable, truncated, needs arbitrary pickled objects, or is a BasicSR
-            training state (``.state``) rather than network weights.
+        InputError: the file is missing, unreadable, truncated, needs arbitrary pickled objects (code), is no
+            checkpoint at all (:func:`describe_unloadable` says what it is), or is a BasicSR training state
+            (``.state``) rather than network weights.
     """
     if not osp.isfile(path):
         raise InputError(f'{what} {path!r} does not exist or is not a file.')
@@ -88,10 +118,8 @@ def load_checkpoint(path, what='checkpoint', map_location='cpu'):
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises several types for truncated, foreign or unsafe files
-        first_line = str(error).splitlines()[0] if str(error) else ''
-        raise InputError(f'cannot load {what} {path!r} with weights_only=True ({type(error).__name__}: '
-                         f'{first_line}). It is truncated, not a file torch.save wrote, or holds objects other than '
-                         'tensors; use network weights such as experiments/<name>/models/net_g_<iter>.pth.') from None
+        raise InputError(f'cannot load {what} {path!r}: it {describe_unloadable(path, error)}. Use network weights '
+                         'such as experiments/<name>/models/net_g_<iter>.pth.') from None
     _refuse_training_state(checkpoint, what, path)
     if not isinstance(checkpoint, dict):
         raise InputError(f'{what} {path!r} holds a {type(checkpoint).__name__}, not a dict of network weights.')
@@ -295,18 +323,89 @@ def check_task(config, task_key, scale=None, what='--model_path', path=None):
                          f'--scale {upscale} or a x{scale} checkpoint.')
 
 
-def load_rnan(path, what='--model_path', task=None, scale=None, **network_opt):
+#: RNAN arguments that change the output but cannot be read off the weights: a file's saved ``network_g`` settings
+#: give them (see :func:`network_settings`)
+SETTING_KEYS = ('img_range', 'rgb_mean', 'nl_softmax')
+
+
+def full_settings(network_opt):
+    """The :data:`SETTING_KEYS` of ``network_opt`` (RNAN arguments), RNAN's defaults for those it leaves out;
+    ``rgb_mean`` only for super-resolution (restoration does not use it). Saved with the weights so that no later
+    reader has to assume them."""
+    from rnan_basicsr.archs.rnan_arch import RNAN
+
+    defaults = {k: p.default for k, p in inspect.signature(RNAN).parameters.items()}
+    settings = {key: network_opt.get(key, defaults[key]) for key in SETTING_KEYS}
+    if network_opt.get('upscale', defaults['upscale']) == 1:
+        del settings['rgb_mean']
+    return settings
+
+
+def _same_setting(a, b):
+    """Equal settings, a JSON list (as saved in ``.safetensors`` metadata) matching a tuple."""
+    normal = (lambda v: tuple(v) if isinstance(v, (list, tuple)) else v)
+    return normal(a) == normal(b)
+
+
+def network_settings(checkpoint, given, path, what='--model_path'):
+    """The :data:`SETTING_KEYS` of a network to build from ``checkpoint``: saved settings win, flags only fill gaps.
+
+    A ``.safetensors`` file written by this package (``--save-safetensors``, the converter) carries the ``network_g``
+    it was trained with; a flag or option that contradicts it would build a different network from the same weights
+    (for ``nl_softmax``: other images, no error), so it is refused.
+
+    Args:
+        checkpoint (dict): As :func:`load_checkpoint` returns it.
+        given (dict): Values the user asked for (a flag, an option); None values mean "not given".
+        path, what (str): The file and how messages name it (a given key is named as its flag, ``--<key>``).
+
+    Returns:
+        tuple[dict, dict]: the network arguments the file or the user gave (RNAN's defaults fill the rest), and
+        for each key of :data:`SETTING_KEYS` where its value comes from: ``'saved'``, ``'given'`` or ``'default'``.
+
+    Raises:
+        InputError: a given value contradicts the file's saved setting.
+    """
+    saved = {k: v for k, v in (checkpoint.get(NETWORK_KEY) or {}).items() if k != 'type'}
+    given = {k: v for k, v in given.items() if v is not None}
+    for key, value in given.items():
+        if key in SETTING_KEYS and key in saved and not _same_setting(saved[key], value):
+            flag = f'--{key}'
+            raise InputError(f'{flag} {value} contradicts {what} {path!r}, whose saved network_g has {key}: '
+                             f'{saved[key]} (the setting it was trained with). Drop {flag}: a file\'s saved '
+                             'settings are used.')
+    sources = {key: 'saved' if key in saved else 'given' if key in given else 'default' for key in SETTING_KEYS}
+    # other keys (e.g. nl_impl, the same results computed another way) follow the user
+    return {**saved, **given, **{k: saved[k] for k in SETTING_KEYS if k in saved}}, sources
+
+
+def describe_softmax(config, source):
+    """Words for the run line: which softmax the non-local blocks use and why (``source`` as
+    :func:`network_settings` gives it)."""
+    softmax = full_settings(config)['nl_softmax']
+    why = {'saved': 'saved in the file', 'given': 'as --nl_softmax asks',
+           'default': 'assumed: the file saves no network settings; --nl_softmax key for a model trained with the '
+                      "paper's formula"}[source]
+    return f'nl_softmax={softmax} ({why})'
+
+
+def load_rnan(path, what='--model_path', task=None, scale=None, sources=None, **network_opt):
     """Build the RNAN that ``path`` holds, whatever its format, and check that it fits ``task`` and ``scale``.
 
-    The configuration is read off the weights (:data:`CONFIG_KEYS`); the other RNAN arguments come from
-    ``network_opt`` (e.g. ``nl_softmax``; None values are ignored), else from the ``network_g`` settings a
-    ``.safetensors`` file carries, else RNAN's defaults. The authors' layout is converted by name.
+    The configuration is read off the weights (:data:`CONFIG_KEYS`); the settings the weights cannot tell
+    (:data:`SETTING_KEYS`) come from the ``network_g`` a ``.safetensors`` file carries, else from ``network_opt``
+    (e.g. ``nl_softmax``; None values are ignored), else RNAN's defaults. A ``network_opt`` value that contradicts the
+    file's saved setting is refused (:func:`network_settings`). The authors' layout is converted by name.
+
+    Args:
+        sources (dict | None): If given, filled with where each setting came from (see :func:`network_settings`).
 
     Returns:
         tuple[RNAN, dict]: the network on the CPU in eval mode, and its arguments.
 
     Raises:
-        InputError: unreadable file, a training state, no RNAN weights, or a task / scale it does not fit.
+        InputError: unreadable file, a training state, no RNAN weights, a contradicted saved setting, or a task /
+            scale it does not fit.
     """
     from rnan_basicsr.archs.rnan_arch import RNAN
 
@@ -320,8 +419,10 @@ def load_rnan(path, what='--model_path', task=None, scale=None, **network_opt):
         if config is None:
             raise InputError(f'{what} {path!r} does not hold RNAN weights (no conv_first / conv_last / group_nl_low '
                              f'keys; first keys: {list(state_dict)[:3]}).')
-    saved = {k: v for k, v in (checkpoint.get(NETWORK_KEY) or {}).items() if k != 'type'}
-    config = {**saved, **{k: v for k, v in network_opt.items() if v is not None}, **config}
+    settings, found_sources = network_settings(checkpoint, network_opt, path, what)
+    if sources is not None:
+        sources.update(found_sources)
+    config = {**settings, **config}
     if task is not None:
         check_task(config, task, scale, what, path)
     net = RNAN(**config)
@@ -331,6 +432,25 @@ def load_rnan(path, what='--model_path', task=None, scale=None, **network_opt):
         raise InputError(f'{what} {path!r} does not load into RNAN({describe_config(config)}): '
                          f'{" ".join(str(error).split())[:300]}') from None
     return net.eval(), config
+
+
+def check_saved_settings(checkpoint, network_opt, path, what='path.pretrain_network_g', network_key='network_g'):
+    """Refuse weights whose saved ``network_g`` settings (:data:`SETTING_KEYS`) differ from the option file's.
+
+    ``network_opt`` is the option file's ``network_<x>``; a key it leaves out counts with RNAN's default. Other
+    architectures than RNAN, and files without saved settings, pass.
+    """
+    saved = checkpoint.get(NETWORK_KEY) or {}
+    if not saved or network_opt.get('type') != 'RNAN' or saved.get('type', 'RNAN') != 'RNAN':
+        return
+    effective = full_settings(network_opt)
+    for key in effective:
+        if key in saved and not _same_setting(saved[key], effective[key]):
+            stated = (f'has {key}: {effective[key]}' if key in network_opt else
+                      f'leaves {key} out (default: {effective[key]})')
+            raise InputError(f'{what} {path!r} was saved with {network_key}.{key}: {saved[key]}, but {network_key} '
+                             f'{stated}; the same weights would give other outputs. Set {network_key}.{key}: '
+                             f'{saved[key]}.')
 
 
 def save_safetensors(state_dict, path, network_opt):

@@ -152,3 +152,63 @@ def test_safetensors_round_trip_carries_the_network_settings(tmp_path):
     (tmp_path / 'bad.safetensors').write_bytes(b'garbage')
     with pytest.raises(InputError, match='as a .safetensors file'):
         load_checkpoint(str(tmp_path / 'bad.safetensors'))
+
+
+def test_saved_settings_win_and_a_contradiction_is_refused(tmp_path):
+    """network_settings: a file's saved nl_softmax beats the default, and a value given against it is refused;
+    check_saved_settings: an option file's network_g (explicit or by default) against the file's saved settings."""
+    from rnan_basicsr.weights import check_saved_settings, network_settings
+    saved = {'params': {}, 'network_g': {'type': 'RNAN', 'nl_softmax': 'key', 'img_range': 255., 'nl_impl': 'direct'}}
+    settings, sources = network_settings(saved, {'nl_softmax': None, 'nl_impl': 'chunked'}, 'f.safetensors')
+    assert settings == {'nl_softmax': 'key', 'img_range': 255., 'nl_impl': 'chunked'}
+    assert sources == {'img_range': 'saved', 'rgb_mean': 'default', 'nl_softmax': 'saved'}
+    assert network_settings(saved, {'nl_softmax': 'key'}, 'f.safetensors')[0]['nl_softmax'] == 'key'
+    with pytest.raises(InputError, match="--nl_softmax query contradicts --model_path 'f.safetensors', whose saved "
+                       'network_g has nl_softmax: key'):
+        network_settings(saved, {'nl_softmax': 'query'}, 'f.safetensors')
+    assert network_settings({'params': {}}, {'nl_softmax': 'key'}, 'f.pth')[1]['nl_softmax'] == 'given'
+    assert network_settings({'params': {}}, {'nl_softmax': None}, 'f.pth')[1]['nl_softmax'] == 'default'
+
+    network = dict(type='RNAN', num_feat=8)
+    with pytest.raises(InputError, match=r"saved with network_g.nl_softmax: key, but network_g leaves nl_softmax out "
+                       r"\(default: query\).*Set network_g.nl_softmax: key"):
+        check_saved_settings(saved, network, 'f.safetensors')
+    with pytest.raises(InputError, match='but network_g has nl_softmax: query'):
+        check_saved_settings(saved, dict(network, nl_softmax='query'), 'f.safetensors')
+    check_saved_settings(saved, dict(network, nl_softmax='key'), 'f.safetensors')
+    check_saved_settings({'params': {}}, network, 'f.pth')  # nothing saved: nothing to contradict
+    sr = {'params': {}, 'network_g': {'type': 'RNAN', 'upscale': 2, 'rgb_mean': [0.5, 0.5, 0.5]}}
+    with pytest.raises(InputError, match='network_g.rgb_mean'):
+        check_saved_settings(sr, dict(network, upscale=2), 'f.safetensors')
+
+
+def test_the_converter_saves_the_authors_softmax_in_a_safetensors_file(tmp_path):
+    from rnan_basicsr.tools.convert_official import convert
+    state_dict = {key: torch.randn(shape) for key, shape in official_shapes('keys_rest_c1').items()}
+    torch.save(state_dict, tmp_path / 'official.pt')
+    convert(str(tmp_path / 'official.pt'), str(tmp_path / 'converted.safetensors'))
+    saved = load_checkpoint(str(tmp_path / 'converted.safetensors'))['network_g']
+    assert saved['nl_softmax'] == 'query' and saved['img_range'] == 255
+
+
+def test_a_file_that_cannot_be_loaded_is_said_to_be_what_it_is(tmp_path):
+    """Code, text, empty and truncated files: one sentence saying what the file is, never torch's advice to load it
+    with weights_only=False (which would run the code)."""
+    class Payload:
+        def __reduce__(self):
+            return (print, ('ran',))
+
+    torch.save({'params': {'w': torch.zeros(1)}, 'extra': Payload()}, tmp_path / 'code.pth')
+    (tmp_path / 'notes.pth').write_text('hello world\n')
+    (tmp_path / 'empty.pth').write_bytes(b'')
+    torch.save({'params': {'w': torch.zeros(1000)}}, tmp_path / 'full.pth')
+    data = (tmp_path / 'full.pth').read_bytes()
+    (tmp_path / 'cut.pth').write_bytes(data[:len(data) // 2])
+    for name, words in [('code.pth', 'it holds code: loading it would import and call print'),
+                        ('notes.pth', "it is a text file, not a checkpoint (it starts with 'hello world')"),
+                        ('empty.pth', 'it is empty'), ('cut.pth', 'it is truncated')]:
+        with pytest.raises(InputError) as error:
+            load_checkpoint(str(tmp_path / name), '--model_path')
+        message = str(error.value)
+        assert message.startswith(f"cannot load --model_path '{tmp_path / name}': {words}"), message
+        assert 'weights_only=False' not in message and 'likely succeed' not in message and 'KeyError' not in message

@@ -227,20 +227,23 @@ def _check_pretrained_paths(opt, opt_path, is_train):
 
 
 def _check_pretrained_fit(opt, opt_path):
-    """``path.pretrain_network_<x>`` must fit network_<x> (keys and shapes) when it is loaded strictly."""
-    from rnan_basicsr.weights import check_fits, expected_state_dict, load_checkpoint, select_params
+    """``path.pretrain_network_<x>`` must fit network_<x>: the settings saved with it, and keys and shapes when it is
+    loaded strictly."""
+    from rnan_basicsr.weights import (check_fits, check_saved_settings, expected_state_dict, load_checkpoint,
+                                      select_params)
 
     paths = opt['path']
     for key in [k for k in opt if k.startswith('network_')]:
         label = key[len('network_'):]
         weights = paths.get(f'pretrain_network_{label}')
-        if weights is None or not paths.get(f'strict_load_{label}', True):
-            continue
-        expected = expected_state_dict(opt[key])
-        if expected is None:
+        if weights is None:
             continue
         what = f'path.pretrain_network_{label}'
         checkpoint = load_checkpoint(osp.expanduser(str(weights)), what)
+        check_saved_settings(checkpoint, opt[key], weights, what, key)  # loose loading too: it changes the outputs
+        expected = expected_state_dict(opt[key])
+        if expected is None or not paths.get(f'strict_load_{label}', True):
+            continue
         state_dict, _ = select_params(checkpoint, paths.get(f'param_key_{label}', 'params'), weights, what)
         check_fits(expected, state_dict, weights, what, key, opt[key].get('type'))
 

@@ -173,8 +173,10 @@ def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None):
             state = newest_training_state(opt['path'].get('training_states', ''))
             last = f'the last complete state is {state}' if state else 'no training state was written yet'
             at = f' at iteration {progress.iteration}' if progress.iteration is not None else ''
-            raise RunError(f'{error} Training stopped{at}; {last}. Free space (or raise the file-size limit, or fix '
-                           f'the permissions) and continue with: {_continue_hint(args)}', path=error.path) from None
+            fix = ('Free space (or raise the file-size limit, or fix the permissions) and continue' if error.path else
+                   'Then continue')  # a write that failed names its file; other errors say their own fix
+            raise RunError(f'{error} Training stopped{at}; {last}. {fix} with: {_continue_hint(args)}',
+                           path=error.path) from None
     except Interrupted as interrupted:  # also while a RunError above was being reported
         if is_train:
             where = f'at iter {progress.iteration}' if progress.iteration is not None else 'before training started'

@@ -25,9 +25,10 @@ from packaging.version import InvalidVersion, Version
 
 from rnan_basicsr.compat import checkpoints, distributed, imports, resume, tb_logger, training_loop
 from rnan_basicsr.options import basicsr_yaml
+from rnan_basicsr.version import BASICSR_SPECIFIER
 
-#: BasicSR releases the patches are written for: 1.4.2 is the last release; a 1.5 may change what they wrap
-SUPPORTED_BASICSR = SpecifierSet('>=1.4.2,<1.5')
+#: BasicSR releases the patches are written for (the range setup.py also declares, from rnan_basicsr/version.py)
+SUPPORTED_BASICSR = SpecifierSet(BASICSR_SPECIFIER)
 
 # The alias must come first: every other patch imports basicsr.
 PATCHES = (imports.alias_functional_tensor, basicsr_yaml.patch_safe_yaml, basicsr_yaml.patch_force_yml_values,

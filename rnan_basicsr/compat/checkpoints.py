@@ -10,10 +10,14 @@ from rnan_basicsr.utils.errors import RunError
 
 # absolute path -> the exception of the last failed attempt to write it (cleared when a retry succeeds)
 _FAILED_WRITES = {}
+# keys the model adds to the training state being written (its ``extra_training_state()``), set around the write
+_EXTRA_STATE = {}
 
 
 class _CheckpointTorch(types.ModuleType):
-    """Stands for ``torch`` in ``basicsr.models.base_model``: ``save`` is atomic and ``load`` is ``weights_only``.
+    """Stands for ``torch`` in ``basicsr.models.base_model``: ``save`` is atomic and ``load`` is ``weights_only``;
+    a training state being written gets the keys of the model's ``extra_training_state()`` (e.g. RNANModel's fp16
+    ``grad_scaler``) beside BasicSR's, see :func:`patch_checkpoint_order`.
 
     Every other attribute is torch's own. The module's only ``torch.save`` calls are in ``save_network`` and
     ``save_training_state`` and its only ``torch.load`` is in ``load_network``, so this reaches exactly the three
@@ -34,6 +38,8 @@ class _CheckpointTorch(types.ModuleType):
         if args or kwargs or not isinstance(f, (str, os.PathLike)):
             return sys.modules['torch'].save(obj, f, *args, **kwargs)
         key = os.path.abspath(f)
+        if _EXTRA_STATE and isinstance(obj, dict) and 'optimizers' in obj:
+            obj = {**obj, **_EXTRA_STATE}
         try:
             atomic_torch_save(obj, f)
         except Exception as error:  # BasicSR retries, then only logs "Just ignore it": remember why
@@ -101,7 +107,8 @@ def patch_checkpoint_order():
     pairs. BasicSR retries a failed write three times, then logs "Just ignore it" and trains on, so a full disk
     would lose every later checkpoint silently: here a write that still fails raises a :class:`RunError` naming the
     file and the OS reason (no space, file too large, permission...), and training stops with the previous
-    complete checkpoint intact.
+    complete checkpoint intact. A model with an ``extra_training_state()`` method gets its keys written into the
+    state beside BasicSR's four (BasicSR builds the dict inside ``save_training_state``; nothing is copied).
     """
     from basicsr.models.base_model import BaseModel
     from basicsr.utils import get_root_logger
@@ -132,7 +139,12 @@ def patch_checkpoint_order():
                                         f'weights {", ".join(missing)} were not saved; resuming will use the '
                                         'previous complete checkpoint.')
                 return None
-        result = save_training_state(self, epoch, current_iter, *args, **kwargs)
+        extra = getattr(self, 'extra_training_state', None)
+        _EXTRA_STATE.update(extra() if extra is not None else {})
+        try:
+            result = save_training_state(self, epoch, current_iter, *args, **kwargs)
+        finally:
+            _EXTRA_STATE.clear()
         if current_iter != -1 and _rank() == 0:
             _raise_if_not_written(os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
         return result

@@ -74,6 +74,31 @@ def lq_key(gt_key, filename_tmpl):
     return f'{folder}/{filename_tmpl.format(stem)}' if folder else filename_tmpl.format(stem)
 
 
+def guess_filename_tmpl(gt_keys, lq_keys):
+    """A ``filename_tmpl`` (a prefix or suffix around ``{}``) that pairs every GT key with an LQ key, or None.
+
+    E.g. ``'{}x2'`` for DIV2K's LR names (``0001x2.png`` beside ``0001.png``). Candidates come from the LQ names
+    that begin or end with the first GT name; the first that pairs every GT image is returned.
+    """
+    if not gt_keys:
+        return None
+    lq_set = set(lq_keys)
+    folder, stem = osp.split(sorted(gt_keys)[0])
+    candidates = set()
+    for key in lq_set:
+        lq_folder, lq_stem = osp.split(key)
+        if lq_folder != folder or lq_stem == stem:
+            continue
+        if lq_stem.startswith(stem):
+            candidates.add('{}' + lq_stem[len(stem):])
+        if lq_stem.endswith(stem):
+            candidates.add(lq_stem[:-len(stem)] + '{}')
+    for tmpl in sorted(candidates):
+        if tmpl.count('{') == 1 and tmpl.count('}') == 1 and all(lq_key(k, tmpl) in lq_set for k in gt_keys):
+            return tmpl
+    return None
+
+
 def _side(root, backend, what, meta_info_file, label):
     files, sizes = list_dataset_images(root, backend, what, meta_info_file)
 
@@ -121,6 +146,10 @@ def pair_images(label, gt_root, lq_root=None, backend='disk', filename_tmpl='{}'
         missing = [key for key in sorted(gt_files) if lq_key_of[key] not in lq_files]
         if missing:
             first = missing[0]
+            guess = guess_filename_tmpl(gt_files, lq_files)
+            if guess is not None and guess != filename_tmpl:
+                fix_missing = (f"The {lq_name} names fit filename_tmpl: '{guess}', which pairs all {len(gt_files)} "
+                               f'{gt_name} images: add it to this dataset\'s options.')
             raise InputError(
                 f'{label}: {lq_name} and {gt_name} do not pair up: {len(missing)} of {len(gt_files)} {gt_name} images '
                 f'have no {lq_name} image in dataroot_lq {lq_root!r}. The first is {gt_name} {gt_files[first]!r} in '

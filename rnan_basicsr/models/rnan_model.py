@@ -21,6 +21,7 @@ Every option key, its type, default and meaning: ``docs/options.md`` (generated 
 :mod:`rnan_basicsr.options.schema`).
 """
 import inspect
+import math
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -34,10 +35,13 @@ from os import path as osp
 from rnan_basicsr import precision
 from rnan_basicsr.models.resume_policy import keep_option_schedules
 from rnan_basicsr.test_time import build_test_forward, check_tile
-from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.errors import InputError, RunError
 from rnan_basicsr.utils.validation import check_known_keys, did_you_mean, is_int, is_number
-from rnan_basicsr.weights import check_fits, load_checkpoint, select_params
+from rnan_basicsr.weights import check_fits, check_saved_settings, load_checkpoint, select_params
 
+#: ``train.max_nonfinite_steps`` by default: a diverged run stops instead of training on; fp16's GradScaler may
+#: halve its scale some 20 times in a row at the start, which is far below
+DEFAULT_MAX_NONFINITE_STEPS = 100
 #: torch.compile keyword arguments accepted in ``train.compile`` / ``val.compile`` given as a mapping
 COMPILE_KEYS = ('backend', 'mode', 'dynamic', 'fullgraph')
 DEFAULT_TB_IMAGES = 3
@@ -67,6 +71,9 @@ class RNANModel(SRModel):
         self.train_tf32 = bool(train.get('tf32', True))
         self.val_tf32 = bool(val.get('tf32', False))
         self.grad_clip = train.get('grad_clip')
+        self.max_nonfinite_steps = train.get('max_nonfinite_steps', DEFAULT_MAX_NONFINITE_STEPS)
+        self.skipped_steps = 0  # steps skipped for non-finite gradients, in the whole run (resumed runs included)
+        self._nonfinite_in_a_row = 0
         self.grad_scaler = None
         self._train_forward = None  # set in init_training_settings
         self._test_forwards = {}  # id(network) -> CompiledForward for val.compile
@@ -135,6 +142,10 @@ class RNANModel(SRModel):
         if clip is not None and (not is_number(clip) or not clip > 0):
             raise InputError(f'train.grad_clip must be a positive number (the largest global L2 norm of the '
                              f'gradients) or ~ for no clipping, got {clip!r}; e.g. grad_clip: 1.0')
+        limit = train.get('max_nonfinite_steps', DEFAULT_MAX_NONFINITE_STEPS)
+        if not is_int(limit) or limit < 1:
+            raise InputError(f'train.max_nonfinite_steps must be an integer >= 1 (steps with non-finite gradients '
+                             f'in a row that stop the run), got {limit!r}; default {DEFAULT_MAX_NONFINITE_STEPS}.')
         for key, value in train.items():
             if key.startswith('optim_') and isinstance(value, dict):
                 optimizer = cls.optimizer_class(value.get('type'), f'train.{key}.type')
@@ -214,13 +225,15 @@ class RNANModel(SRModel):
         """Load ``load_path`` into ``net`` (BasicSR's signature), refusing files that do not fit.
 
         Differences from BaseModel.load_network: ``weights_only=True``; clear errors for a training state, a
-        missing ``param_key``, and (with ``strict``) weights whose keys or shapes do not fit the network (for RNAN:
+        missing ``param_key``, settings saved with the weights that ``network_g`` contradicts (e.g. ``nl_softmax``),
+        and (with ``strict``) weights whose keys or shapes do not fit the network (for RNAN:
         what configuration the checkpoint implies next to what ``network_g`` says). When testing and
         ``path.param_key_g`` is not set, EMA weights (``params_ema``) are used when the file has them.
         """
         logger = get_root_logger()
         what = 'path.pretrain_network_g'
         checkpoint = load_checkpoint(load_path, what)
+        check_saved_settings(checkpoint, self.opt['network_g'], load_path, what)
         if (not self.is_train and self.opt['path'].get('param_key_g') is None and param_key == 'params'
                 and 'params_ema' in checkpoint):
             param_key = 'params_ema'
@@ -249,47 +262,52 @@ class RNANModel(SRModel):
         self._train_forward = precision.CompiledForward(self.net_g, **self._compile_arguments(
             self.opt['train'].get('compile', False), 'train.compile'))
         self.grad_scaler = precision.make_grad_scaler(self.device, self.train_precision)
-        if self.grad_scaler is not None:
-            self._keep_grad_scaler_in_training_states()
 
     def _compile_arguments(self, value, what):
         kwargs = dict(value) if isinstance(value, dict) else {}
         return dict(enabled=bool(value), what=what, logger=get_root_logger(), compile_kwargs=kwargs)
 
-    def _keep_grad_scaler_in_training_states(self):
-        """Save the GradScaler's state (scale, growth tracker) with ``optimizer_g``'s and restore it on resume.
+    def extra_training_state(self):
+        """The keys this model adds to BasicSR's training state (``{epoch, iter, optimizers, schedulers}``; see
+        :mod:`rnan_basicsr.compat.checkpoints`): ``skipped_steps``, and ``grad_scaler`` (scale, growth tracker) when
+        training in fp16."""
+        extra = {'skipped_steps': self.skipped_steps}
+        if self.grad_scaler is not None:
+            extra['grad_scaler'] = self.grad_scaler.state_dict()
+        return extra
 
-        BasicSR's training state ``{epoch, iter, optimizers, schedulers}`` is written by ``save_training_state`` and
-        read by ``resume_training`` from the optimizers' ``state_dict``: the scaler's state travels inside
-        ``optimizers[0]`` under the key ``grad_scaler``, so both BasicSR methods (and the checks wrapped around them)
-        stay as they are. A state saved without a scaler resumes with a fresh one (scale 65536), logged.
+    def resume_training(self, resume_state):
+        """BasicSR's resume, then the keys of :meth:`extra_training_state`.
+
+        States written before the scaler had its own key carry it inside ``optimizers[0]`` under ``grad_scaler``:
+        it is taken out there (the optimizer does not know the key) and used the same way. A state without a scaler
+        resumes fp16 training with a fresh one (scale 65536), logged; a bf16 / fp32 run ignores a saved scaler.
         """
-        scaler, logger = self.grad_scaler, get_root_logger()
-
-        def add_scaler_state(optimizer, state_dict):
-            state_dict['grad_scaler'] = scaler.state_dict()
-            return state_dict
-
-        def load_scaler_state(optimizer, state_dict):
-            state_dict = dict(state_dict)
-            saved = state_dict.pop('grad_scaler', None)
-            if saved:
-                scaler.load_state_dict(saved)
-                logger.info(f'Resumed the fp16 gradient scaler (scale {scaler.get_scale():g}).')
-            else:
-                logger.info('The training state has no gradient scaler state: fp16 training resumes with a fresh '
-                            'scaler.')
-            return state_dict
-
-        self.optimizer_g.register_state_dict_post_hook(add_scaler_state)
-        self.optimizer_g.register_load_state_dict_pre_hook(load_scaler_state)
+        optimizers = list(resume_state['optimizers'])
+        nested = None
+        if optimizers and isinstance(optimizers[0], dict) and 'grad_scaler' in optimizers[0]:
+            optimizers[0] = dict(optimizers[0])
+            nested = optimizers[0].pop('grad_scaler')
+        super().resume_training(dict(resume_state, optimizers=optimizers))
+        self.skipped_steps = int(resume_state.get('skipped_steps', 0))
+        if self.grad_scaler is None:
+            return
+        saved = resume_state.get('grad_scaler', nested)
+        if saved:
+            self.grad_scaler.load_state_dict(saved)
+            get_root_logger().info(f'Resumed the fp16 gradient scaler (scale {self.grad_scaler.get_scale():g}).')
+        else:
+            get_root_logger().info('The training state has no gradient scaler state: fp16 training resumes with a '
+                                   'fresh scaler.')
 
     def optimize_parameters(self, current_iter):
         """SRModel's step (pixel and perceptual losses, EMA) under the training switches.
 
         The forward pass runs under ``train.mixed_precision`` autocast; the losses and the backward pass in float32
         outside it (RNAN's attention is float32 inside it). fp16 scales the loss (GradScaler) and skips steps with
-        non-finite gradients; ``train.grad_clip`` clips the unscaled gradients' global norm and logs it.
+        non-finite gradients; ``train.grad_clip`` clips the unscaled gradients' global norm and logs it. Without a
+        scaler (float32, bf16) a step whose gradients are not finite is skipped likewise, so neither the weights nor
+        the EMA see them (:meth:`_count_skipped_step`).
         """
         self.optimizer_g.zero_grad()
         lq = precision.channels_last(self.lq, self.train_channels_last)
@@ -316,21 +334,50 @@ class RNANModel(SRModel):
             scaler = self.grad_scaler
             (scaler.scale(l_total) if scaler is not None else l_total).backward()
             grad_norm = None
-            if self.grad_clip is not None:
-                if scaler is not None:
-                    scaler.unscale_(self.optimizer_g)
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.net_g.parameters(), self.grad_clip)
             if scaler is not None:
-                scaler.step(self.optimizer_g)
+                if self.grad_clip is not None:
+                    scaler.unscale_(self.optimizer_g)  # clip the true gradients, not the scaled ones
+                    grad_norm = torch.nn.utils.clip_grad_norm_(self.net_g.parameters(), self.grad_clip)
+                scale = scaler.get_scale()
+                scaler.step(self.optimizer_g)  # skips the step when the gradients are not finite
                 scaler.update()
+                finite = scaler.get_scale() >= scale  # the scaler backs off exactly when it skipped
             else:
-                self.optimizer_g.step()
+                # the global norm, clipped to grad_clip or only measured (max_norm inf): finite or not, it says
+                grad_norm = torch.nn.utils.clip_grad_norm_(self.net_g.parameters(),
+                                                           self.grad_clip if self.grad_clip is not None else math.inf)
+                finite = bool(torch.isfinite(grad_norm))
+                if finite:
+                    self.optimizer_g.step()
 
         self.log_dict = self.reduce_loss_dict(loss_dict)
-        if grad_norm is not None:
+        if grad_norm is not None and self.grad_clip is not None:
             self.log_dict['grad_norm'] = float(grad_norm)
-        if self.ema_decay > 0:
+        self._count_skipped_step(finite, current_iter, grad_norm)
+        if finite and self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
+
+    def _count_skipped_step(self, finite, current_iter, grad_norm):
+        """Count a step skipped for non-finite gradients: ``skipped_steps`` in the log and TensorBoard (once there is
+        one), a warning at the first of a series, and a :class:`RunError` after ``train.max_nonfinite_steps`` in a
+        row."""
+        if finite:
+            self._nonfinite_in_a_row = 0
+        else:
+            self.skipped_steps += 1
+            self._nonfinite_in_a_row += 1
+            norm = f'gradient norm {float(grad_norm)}' if grad_norm is not None else 'gradients scaled to inf / NaN'
+            if self._nonfinite_in_a_row == 1:
+                get_root_logger().warning(f'Iteration {current_iter}: non-finite {norm}; the step is skipped '
+                                          f'(weights and EMA unchanged; {self.skipped_steps} skipped in all).')
+            if self._nonfinite_in_a_row >= self.max_nonfinite_steps:
+                first = current_iter - self._nonfinite_in_a_row + 1
+                raise RunError(f'the gradients were not finite at {self._nonfinite_in_a_row} steps in a row '
+                               f'(iterations {first}-{current_iter}; train.max_nonfinite_steps: '
+                               f'{self.max_nonfinite_steps}): training diverged. Lower train.optim_g.lr, set '
+                               'train.grad_clip, or look for NaN / Inf in the data.')
+        if self.skipped_steps:
+            self.log_dict['skipped_steps'] = self.skipped_steps
 
     def get_bare_model(self, net):
         """The network without DataParallel / DDP / torch.compile wrappers: saved keys never carry ``module.`` or

@@ -15,7 +15,8 @@ from os import path as osp
 from rnan_basicsr.utils.atomic import atomic_torch_save
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.script_util import run_main
-from rnan_basicsr.weights import convert_official_state_dict, infer_official_config, load_checkpoint, save_safetensors
+from rnan_basicsr.weights import (convert_official_state_dict, full_settings, infer_official_config, load_checkpoint,
+                                  save_safetensors)
 
 PROG = 'convert_official_rnan.py'
 
@@ -28,7 +29,8 @@ def convert(input_path, output_path, force=False):
     config = infer_official_config(checkpoint)
     params = convert_official_state_dict(checkpoint)
     if output_path.endswith('.safetensors'):
-        save_safetensors(params, output_path, dict(type='RNAN', **config))
+        # the authors' code is RNAN's defaults (query softmax, [0, 255]): said in the file, so no reader assumes it
+        save_safetensors(params, output_path, dict(config, type='RNAN', **full_settings(config)))
     else:
         atomic_torch_save({'params': params}, output_path)
     return config
@@ -39,7 +41,8 @@ def run(args):
     print(f'Converted {args.input} -> {args.output}')
     print('network_g:')
     print('  type: RNAN')
-    for key in ('num_in_ch', 'num_out_ch', 'num_feat', 'num_group', 'upscale', 'rgb_mean'):
+    config = dict(config, **full_settings(config))
+    for key in ('num_in_ch', 'num_out_ch', 'num_feat', 'num_group', 'upscale', 'img_range', 'rgb_mean', 'nl_softmax'):
         if key in config:
             value = list(config[key]) if isinstance(config[key], tuple) else config[key]
             print(f'  {key}: {value}')

@@ -12,7 +12,8 @@ From folders (e.g. ``scripts/inference_rnan.py`` outputs): one ``--restored`` an
 ``--dataset``, ``--level``) per test set and level; files pair by name (``baby.png`` with ``baby.png`` or
 ``baby_<suffix>.png``, also ``babyx2.png`` / ``babyx2_<suffix>.png``):
 
-    python scripts/evaluate.py --task car --restored out/LIVE1_q10 --gt datasets/LIVE1 --dataset LIVE1 --level q=10
+    python scripts/evaluate.py --task car --restored results/LIVE1_q10 --gt datasets/LIVE1/Y --lq datasets/LIVE1/Q10 \
+        --dataset LIVE1 --level q=10 --out results/eval_car
 
 Every table is printed with its evaluation protocol above it (``--task``'s metric fields in rnan_basicsr/tasks.py):
 denoising and demosaicing on the image's own channels, JPEG artifact reduction on Y, super-resolution on Y with

@@ -32,7 +32,12 @@ their ranges are those of rnan_basicsr/tasks.py:
   sr        Matlab-style bicubic (BasicSR's matlab_functions.imresize) of the HR cropped to a multiple of --scale
 
 Outputs are written to temporary folders and moved into place at the end; an existing output is replaced only
-with --overwrite.
+with --overwrite. An existing --gt_output is kept without --overwrite when it holds exactly the ground truth these
+inputs give (byte for byte), so levels can be added to a set later; otherwise it is refused before anything moves.
+
+Inputs are made 8-bit images of the task's channels, as the paper's test sets are: 16-bit images are reduced to 8
+bits, an alpha channel is dropped, grey images become 3 equal channels where the task makes colour images. One note
+per kind says which images were changed.
 """
 import argparse
 import contextlib
@@ -139,7 +144,9 @@ def check_arguments(args):
     folders = [('--output', lq) for _, lq, _ in output_folders(args)]
     folders += [('--gt_output', gt) for _, _, gt in output_folders(args) if gt]
     for flag, folder in folders:
-        check_new_output_folder(folder, args.overwrite, inputs=[args.input], flag=flag)
+        # an existing ground truth may stay if it is byte-identical (checked while generating, see generate)
+        kept = flag == '--gt_output' and osp.isdir(folder)
+        check_new_output_folder(folder, args.overwrite or kept, inputs=[args.input], flag=flag)
     real = [osp.realpath(folder) for _, folder in folders]
     if len(set(real)) != len(real):
         raise InputError('--output and --gt_output must give different folders (for every level).')
@@ -166,10 +173,52 @@ def make_pair(img, key, args, level):
     return lq, gt
 
 
+def _plain(img):
+    return img[..., 0] if img.ndim == 3 and img.shape[2] == 1 else img
+
+
 def _write_png(img, path):
     os.makedirs(osp.dirname(path), exist_ok=True)
-    if not cv2.imwrite(path, img[..., 0] if img.ndim == 3 and img.shape[2] == 1 else img):
+    if not cv2.imwrite(path, _plain(img)):
         raise InputError(f'cannot write {path!r} (disk full or no permission?)')
+
+
+def _check_kept_gt(img, folder, key):
+    """Refuse to keep an existing --gt_output whose ``<key>.png`` is not exactly ``img``'s PNG."""
+    path = osp.join(folder, f'{key}.png')
+    if not osp.isfile(path):
+        problem = f'has no {key}.png'
+    else:
+        with open(path, 'rb') as f:
+            same = f.read() == cv2.imencode('.png', _plain(img))[1].tobytes()  # the bytes cv2.imwrite writes
+        problem = None if same else f'its {key}.png differs from the ground truth these inputs give'
+    if problem:
+        raise InputError(f'--gt_output {folder!r} exists and {problem}; pass --overwrite to replace it, or choose '
+                         'another folder.')
+
+
+#: the notes of :func:`read_input`, by kind
+INPUT_NOTES = {
+    '16-bit': '16-bit, reduced to 8 bits (the protocol is 8-bit)',
+    'alpha': 'with an alpha channel, dropped',
+    'grey': 'grey, written as 3 equal colour channels (this task makes colour images)',
+}
+
+
+def read_input(path, task, gray):
+    """One input as the protocol needs it: uint8, (H, W) or (H, W, 3) BGR; and the kinds of :data:`INPUT_NOTES` that
+    changed it. Plain 8-bit images are decoded once; others again as the datasets decode them."""
+    img = read_image(path, keep_alpha=True)
+    kinds = []
+    if img.dtype != 'uint8':
+        kinds.append('16-bit')
+    if img.ndim == 3 and img.shape[2] == 4:
+        kinds.append('alpha')
+    if kinds:
+        img = read_image(path, eight_bit=True)  # OpenCV's own reduction, as decode_image: the same pixels
+    if img.ndim == 2 and (CHANNELS.get(task) == 'color' or task == 'denoise' and not gray):
+        kinds.append('grey')
+    return img, kinds
 
 
 def generate(args):
@@ -182,28 +231,47 @@ def generate(args):
             raise InputError(f'{osp.join(args.input, rel_path)!r} ({width}x{height}) is smaller than --scale '
                              f'{largest_scale}.')
     folders = output_folders(args)
+    kept = {gt for _, _, gt in folders if gt and osp.isdir(gt) and not args.overwrite}
+    for gt in kept:
+        extra = sorted(set(keys_of_folder(gt, '--gt_output')) - set(files))
+        if extra:
+            raise InputError(f'--gt_output {gt!r} exists and holds {extra[0]!r}, which no input gives; pass '
+                             '--overwrite to replace it, or choose another folder.')
+    notes = {kind: [] for kind in INPUT_NOTES}
     with contextlib.ExitStack() as stack:
-        staged = []  # (level, temporary lq folder, temporary gt folder or None)
+        staged = []  # (level, temporary lq folder, temporary gt folder / kept gt folder / None, gt kept)
         for level, lq, gt in folders:
             lq_dir = stack.enter_context(staged_folder(lq, args.overwrite))
-            gt_dir = stack.enter_context(staged_folder(gt, args.overwrite)) if gt else None
+            gt_dir = gt if gt in kept else stack.enter_context(staged_folder(gt, args.overwrite)) if gt else None
             for folder in (lq_dir, gt_dir):
-                if folder:
+                if folder and folder != gt:
                     os.makedirs(folder)
-            staged.append((level, lq_dir, gt_dir))
+            staged.append((level, lq_dir, gt_dir, gt in kept))
 
         def work(key):
-            img = read_image(osp.join(args.input, files[key]), eight_bit=True)
-            for level, lq_dir, gt_dir in staged:
+            img, kinds = read_input(osp.join(args.input, files[key]), args.task, args.gray)
+            for level, lq_dir, gt_dir, gt_kept in staged:
                 lq, gt = make_pair(img, key, args, level)
                 _write_png(lq, osp.join(lq_dir, f'{key}.png'))
-                if gt_dir:
+                if gt_kept:
+                    _check_kept_gt(gt, gt_dir, key)
+                elif gt_dir:
                     _write_png(gt, osp.join(gt_dir, f'{key}.png'))
+            return key, kinds
 
-        for _ in parallel_map(work, sorted(files), args.n_thread, desc=f'generate_lq {args.task}'):
-            pass
+        for key, kinds in parallel_map(work, sorted(files), args.n_thread, desc=f'generate_lq {args.task}'):
+            for kind in kinds:
+                notes[kind].append(files[key])
+    count = f'{len(files)} image{"" if len(files) == 1 else "s"}'
     for level, lq, gt in folders:
-        print(f'Wrote {len(files)} images to {lq}' + (f' and {gt}' if gt else ''))
+        if gt in kept:
+            print(f'Wrote {count} to {lq}; kept {gt}: it holds exactly their ground truth')
+        else:
+            print(f'Wrote {count} to {lq}' + (f' and {gt}' if gt else ''))
+    for kind, paths in notes.items():
+        if paths:
+            shown = ', '.join(paths[:3]) + (f' and {len(paths) - 3} more' if len(paths) > 3 else '')
+            print(f'note: {len(paths)} input(s) {INPUT_NOTES[kind]}: {shown}')
 
 
 def _levels(degradation):

@@ -44,7 +44,7 @@ from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import (check_readable, from_float, is_grey, list_images, read_image, to_float,
                                          write_image)
 from rnan_basicsr.utils.script_util import add_option, run_main
-from rnan_basicsr.weights import describe_config, load_rnan, save_safetensors
+from rnan_basicsr.weights import describe_config, describe_softmax, full_settings, load_rnan, save_safetensors
 
 PROG = 'inference_rnan.py'
 
@@ -264,9 +264,10 @@ def build_parser():
     add_option(parser, '--save_safetensors', '--save-safetensors', metavar='FILE',
                help='also write the loaded network as one self-describing .safetensors file (its network_g settings '
                'in the metadata), e.g. to hand an authors\' checkpoint to other tools')
-    parser.add_argument('--nl_softmax', default='query', choices=['query', 'key'],
-                        help='softmax of the non-local blocks the model was trained with (default query, as the '
-                        'released checkpoints and network_g default)')
+    parser.add_argument('--nl_softmax', default=None, choices=['query', 'key'],
+                        help='softmax of the non-local blocks the model was trained with, for files that do not save '
+                        'it (default: the file\'s saved network_g setting, else query, as the released checkpoints '
+                        'and network_g\'s default); refused when it contradicts the file')
     return parser
 
 
@@ -289,17 +290,19 @@ def run(args):
     precision.check_precision(device, args.precision, '--precision')
     inputs = list_images(args.input, '--input')
     outputs = output_paths(inputs, args.output, args.suffix)
-    net, config = load_rnan(args.model_path, '--model_path', args.task, args.scale, nl_softmax=args.nl_softmax)
+    sources = {}
+    net, config = load_rnan(args.model_path, '--model_path', args.task, args.scale, sources, nl_softmax=args.nl_softmax)
     notes = check_inputs(inputs, args.task, args.make_mosaic)
     if args.save_safetensors is not None:
-        save_safetensors(net.state_dict(), args.save_safetensors, dict(config, type='RNAN'))
+        save_safetensors(net.state_dict(), args.save_safetensors, dict(config, type='RNAN', **full_settings(config)))
         print(f'{PROG}: wrote {args.save_safetensors} (RNAN({describe_config(config)}))', flush=True)
     net = net.to(device)
     tile = {'size': args.tile, 'overlap': args.tile_overlap} if args.tile else None
     forward = build_test_forward(tile, args.self_ensemble, config['upscale'], what='--tile')
     run_net = _runner(net, forward, device, args.precision)
     mode = ('tiles of %d px (overlap %d)' % (args.tile, args.tile_overlap)) if args.tile else 'whole images'
-    print(f'{PROG}: {TASKS[args.task].title} with RNAN({describe_config(config)}) on {device}, {mode}'
+    print(f'{PROG}: {TASKS[args.task].title} with RNAN({describe_config(config)}, '
+          f'{describe_softmax(config, sources["nl_softmax"])}) on {device}, {mode}'
           f'{", x8 self-ensemble" if args.self_ensemble else ""}, {precision.PRECISION_NAMES[args.precision]}, '
           f'{precision.describe_tf32(device, args.tf32, "--tf32")}: {len(inputs)} image(s) -> {args.output}',
           flush=True)

@@ -17,7 +17,8 @@ class InputError(ValueError):
 
 class RunError(RuntimeError):
     """A run cannot go on for a reason outside its options: a checkpoint that cannot be written (no space, file too
-    large, permission), another run holding the experiment. Printed as one line, exit status 1.
+    large, permission). Printed as one line, exit status 1. (Another run holding the experiment's lock is an
+    :class:`InputError`: the user runs the command again later or under another name.)
 
     Attributes:
         path (str | None): The file concerned, when there is one.

@@ -1,11 +1,9 @@
-"""Helpers shared by the scripts: all-or-nothing output folders (and the clean-up of those that interrupted runs
-left), a thread pool with a progress bar, options with hidden alias spellings, and the one-line error exit."""
+"""Helpers shared by the scripts: output folder checks, a thread pool with a progress bar, options with hidden alias
+spellings, and the one-line error exit. All-or-nothing output folders are :mod:`rnan_basicsr.utils.staging`'s."""
 import argparse
 import contextlib
 import itertools
 import os
-import re
-import shutil
 import sys
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +11,8 @@ from os import path as osp
 from tqdm import tqdm
 
 from rnan_basicsr.utils.errors import EXIT_INPUT_ERROR, EXIT_RUN_ERROR, InputError, RunError
+# the tools, the lock and resuming import these from here
+from rnan_basicsr.utils.staging import process_is_running, staged_folder  # noqa: F401
 
 
 def check_new_output_folder(path, overwrite, inputs=(), flag='--output'):
@@ -32,79 +32,6 @@ def check_new_output_folder(path, overwrite, inputs=(), flag='--output'):
         if target == source or target.startswith(source + os.sep) or source.startswith(target + os.sep):
             raise InputError(f'{flag} {path!r} overlaps the input folder {source!r}; write somewhere else (replacing '
                              'it would delete the input).')
-
-
-def process_is_running(pid):
-    """True if a process ``pid`` runs on this machine (this one included; another user's counts as running)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def remove_stale_temporaries(path, suffix=''):
-    """Delete the temporaries that interrupted runs left beside ``path`` (see :func:`staged_folder`), saying so.
-
-    ``.<name>.tmp<pid><suffix>`` and ``.<name>.old<pid>`` belong to the process ``pid``; those of processes that no
-    longer run are removed (a killed run cannot clean up after itself), those of running ones are left alone.
-
-    Returns:
-        list[str]: the removed paths.
-    """
-    parent, name = osp.split(osp.abspath(path))
-    pattern = re.compile(rf'^\.{re.escape(name)}\.(?:tmp(\d+){re.escape(suffix)}|old(\d+))$')
-    removed = []
-    for entry in sorted(os.listdir(parent)) if osp.isdir(parent) else []:
-        match = pattern.match(entry)
-        if not match or process_is_running(int(match.group(1) or match.group(2))):
-            continue
-        stale = osp.join(parent, entry)
-        if osp.isdir(stale) and not osp.islink(stale):
-            shutil.rmtree(stale, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(stale)
-        removed.append(stale)
-        print(f'Removed {stale}, left by an interrupted run (process {match.group(1) or match.group(2)}, no longer '
-              'running).', flush=True)
-    return removed
-
-
-@contextlib.contextmanager
-def staged_folder(path, overwrite=False, suffix=''):
-    """Build a folder under a temporary sibling name; move it to ``path`` only if the block succeeds.
-
-    Yields the temporary path (not created; ``.<name>.tmp<pid><suffix>`` beside ``path``). On an exception it is
-    deleted and ``path`` is untouched; on success an existing ``path`` (allowed only with ``overwrite``) is
-    replaced. A crash therefore never leaves a half-written folder at ``path``; what a killed run left beside it is
-    removed here, at the next run (:func:`remove_stale_temporaries`).
-    """
-    path = osp.abspath(path)
-    if osp.exists(path) and not overwrite:
-        raise InputError(f'{path!r} already exists; pass --overwrite to replace it.')
-    parent, name = osp.split(path)
-    os.makedirs(parent, exist_ok=True)
-    remove_stale_temporaries(path, suffix)
-    tmp = osp.join(parent, f'.{name}.tmp{os.getpid()}{suffix}')
-    if osp.exists(tmp):
-        shutil.rmtree(tmp)
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if osp.exists(path):
-        old = osp.join(parent, f'.{name}.old{os.getpid()}')
-        os.rename(path, old)
-        os.rename(tmp, path)
-        shutil.rmtree(old)
-    else:
-        os.rename(tmp, path)
 
 
 def parallel_map(func, items, n_thread, desc, unit='image'):

@@ -5,7 +5,7 @@ import pytest
 from conftest import synthetic_image
 
 from rnan_basicsr.command.data_checks import check_paired_images
-from rnan_basicsr.data.pairing import check_sizes, lq_key, pair_images
+from rnan_basicsr.data.pairing import check_sizes, guess_filename_tmpl, lq_key, pair_images
 from rnan_basicsr.utils.errors import InputError
 
 
@@ -78,3 +78,16 @@ def test_paired_image_dataset_check_also_asks_basicsr(tmp_path):
     _write(tmp_path / 'lq', 'a.png', 16, 16)
     check_paired_images(options, 'SR')
     assert options['io_backend'] == {'type': 'disk'}  # BasicSR's constructor got a copy
+
+
+def test_div2k_style_lr_names_suggest_the_filename_tmpl_that_pairs_them(tmp_path):
+    for name in ('baby', 'bird', 'sub/head'):
+        _write(tmp_path / 'gt', f'{name}.png', 8, 8)
+        _write(tmp_path / 'lq', f'{name}x2.png', 4, 4)
+    with pytest.raises(InputError) as error:
+        pair_images('ds', str(tmp_path / 'gt'), str(tmp_path / 'lq'), names=('HR', 'LR'), fix_missing='Add them.')
+    assert str(error.value).endswith("The LR names fit filename_tmpl: '{}x2', which pairs all 3 HR images: add it to "
+                                     "this dataset's options.")
+    assert guess_filename_tmpl(['a', 'b'], ['LR_a', 'LR_b']) == 'LR_{}'
+    assert guess_filename_tmpl(['a', 'b'], ['ax2', 'bx3']) is None  # no one template pairs every image
+    assert len(pair_images('ds', str(tmp_path / 'gt'), str(tmp_path / 'lq'), filename_tmpl='{}x2')) == 3

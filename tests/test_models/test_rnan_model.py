@@ -219,7 +219,8 @@ def test_loading_refuses_missing_corrupt_and_unsafe_files(tmp_path):
     with pytest.raises(InputError, match='path.pretrain_network_g .*none.pth.* does not exist'):
         build_model(opt)
     (tmp_path / 'bad.pth').write_bytes(b'not a checkpoint')
-    with pytest.raises(InputError, match='cannot load path.pretrain_network_g .*bad.pth.* weights_only=True'):
+    with pytest.raises(InputError, match="cannot load path.pretrain_network_g .*bad.pth.*: it is a text file, not a "
+                       "checkpoint \\(it starts with 'not a checkpoint'\\)"):
         build_model(make_opt(tmp_path, path={'pretrain_network_g': str(tmp_path / 'bad.pth')}))
     torch.save({'params': _weights(), 'extra': object()}, tmp_path / 'unsafe.pth')
     with pytest.raises(InputError, match='weights_only=True'):
@@ -231,3 +232,20 @@ def test_non_strict_loading_keeps_basicsr_behaviour(tmp_path):
     x4 = _weights(upscale=4)
     model = _load(tmp_path, {'params': _weights(upscale=2)}, upscale=4, strict_load_g=False)
     assert set(model.net_g.state_dict()) == set(x4)
+
+
+def test_loading_refuses_weights_saved_with_another_softmax(tmp_path):
+    """A .safetensors file saved with nl_softmax: key is refused by a network_g that builds the query softmax (the
+    same weights would give other images), and loads when network_g says key."""
+    from rnan_basicsr.weights import save_safetensors
+    file = str(tmp_path / 'key.safetensors')
+    save_safetensors(_weights(nl_softmax='key'), file, dict(type='RNAN', upscale=2, nl_softmax='key', **TINY))
+    with pytest.raises(InputError, match='saved with network_g.nl_softmax: key, but network_g leaves nl_softmax out'):
+        build_model(make_opt(tmp_path, path={'pretrain_network_g': file}))
+    from rnan_basicsr.command.preflight import _check_pretrained_fit  # basicsr train|test: before writing anything
+    for strict in (True, False):
+        with pytest.raises(InputError, match='saved with network_g.nl_softmax: key'):
+            _check_pretrained_fit(make_opt(tmp_path, path={'pretrain_network_g': file, 'strict_load_g': strict}), 'x')
+    opt = make_opt(tmp_path, path={'pretrain_network_g': file})
+    opt['network_g']['nl_softmax'] = 'key'
+    assert _same(build_model(opt).net_g, _weights(nl_softmax='key'))

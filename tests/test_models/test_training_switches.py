@@ -11,7 +11,7 @@ from test_rnan_model import make_loader, make_opt
 
 from rnan_basicsr import precision
 from rnan_basicsr.models.rnan_model import RNANModel
-from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.errors import InputError, RunError
 
 
 def train_opt(tmp_path, val=None, **train):
@@ -43,6 +43,7 @@ def one_step(model, seed=0):
     ({'compile': 'yes'}, None, 'train.compile must be true, false or a mapping'),
     ({'grad_clip': 0}, None, 'train.grad_clip must be a positive number'),
     ({'grad_clip': 'inf'}, None, 'train.grad_clip must be a positive number'),
+    ({'max_nonfinite_steps': 0}, None, 'train.max_nonfinite_steps must be an integer >= 1'),
     ({'optim_g': {'type': 'Adamw', 'lr': 1e-3}}, None, "train.optim_g.type 'Adamw' is not an optimizer.*Did you mean "
      "'AdamW'"),
     ({'optim_g': {'type': 'AdamW', 'lr': 1e-3, 'weight_dekay': 0.1}}, None, "train.optim_g.weight_dekay is not an "
@@ -117,7 +118,8 @@ def test_fp16_gradient_scaler_state_is_saved_in_the_training_state_and_resumed(t
     model.grad_scaler.update(new_scale=512.)
     model.save(epoch=0, current_iter=3)
     state = torch.load(tmp_path / 'training_states' / '3.state', weights_only=True)
-    assert state['optimizers'][0]['grad_scaler']['scale'] == 512.
+    assert state['grad_scaler']['scale'] == 512.  # its own key of the training state
+    assert 'grad_scaler' not in state['optimizers'][0]
 
     resumed = build_model(train_opt(tmp_path, mixed_precision='fp16'))
     assert resumed.grad_scaler.get_scale() == 65536.
@@ -235,3 +237,63 @@ def test_check_device_names_the_gpus_there_are(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     with pytest.raises(InputError, match='CUDA is not available on this machine'):
         precision.check_device('cuda')
+
+
+def test_a_state_in_the_earlier_layout_resumes_its_fp16_scaler(tmp_path):
+    """States written before the scaler had its own key carry it inside optimizers[0]: they still resume."""
+    model = build_model(train_opt(tmp_path, mixed_precision='fp16'))
+    one_step(model)
+    model.save(epoch=0, current_iter=3)
+    state = torch.load(tmp_path / 'training_states' / '3.state', weights_only=True)
+    scaler = dict(state.pop('grad_scaler'), scale=256.)
+    state['optimizers'][0] = dict(state['optimizers'][0], grad_scaler=scaler)  # the earlier layout
+    resumed = build_model(train_opt(tmp_path, mixed_precision='fp16'))
+    resumed.resume_training(state)
+    assert resumed.grad_scaler.get_scale() == 256.
+    one_step(resumed)
+
+
+def test_fp16_clipping_clips_the_true_gradients(tmp_path):
+    """The norm fp16 clips and logs is the float32 norm of the same batch, not the loss-scaled one (65536 x)."""
+    norms = []
+    for mixed_precision in (None, 'fp16'):
+        model = build_model(train_opt(tmp_path, mixed_precision=mixed_precision, grad_clip=1e9))
+        torch.manual_seed(0)
+        model.net_g.load_state_dict(build_model(train_opt(tmp_path)).net_g.state_dict())
+        norms.append(one_step(model)['grad_norm'])
+    assert norms[1] == pytest.approx(norms[0], rel=0.05)
+
+
+def _nan_step(model, iteration):
+    batch = make_loader(count=1, size=12, scale=1)[0]
+    batch['lq'] = torch.full_like(batch['lq'], float('nan'))
+    model.feed_data(batch)
+    model.optimize_parameters(iteration)
+    return model.get_current_log()
+
+
+@pytest.mark.parametrize('mixed_precision', [None, 'bf16', 'fp16'])
+def test_non_finite_gradients_are_skipped_counted_and_stop_a_diverged_run(tmp_path, mixed_precision, caplog):
+    opt = train_opt(tmp_path, mixed_precision=mixed_precision, ema_decay=0.9, max_nonfinite_steps=3)
+    model = build_model(opt)
+    weights = {k: v.clone() for k, v in model.net_g.state_dict().items()}
+    ema = {k: v.clone() for k, v in model.net_g_ema.state_dict().items()}
+    log = _nan_step(model, 1)
+    assert log['skipped_steps'] == 1
+    assert all(torch.equal(weights[k], v) for k, v in model.net_g.state_dict().items())
+    assert all(torch.equal(ema[k], v) for k, v in model.net_g_ema.state_dict().items())
+    assert all(torch.isfinite(v).all() for v in model.net_g.state_dict().values())
+    assert one_step(model)['skipped_steps'] == 1  # a good step trains and ends the series
+    assert not all(torch.equal(weights[k], v) for k, v in model.net_g.state_dict().items())
+    _nan_step(model, 3)
+    _nan_step(model, 4)
+    with pytest.raises(RunError, match=r'not finite at 3 steps in a row \(iterations 3-5; train.max_nonfinite_steps: '
+                       r'3\): training diverged'):
+        _nan_step(model, 5)
+    assert model.skipped_steps == 4
+    model.save(epoch=0, current_iter=5)  # the count travels with the training state
+    state = torch.load(tmp_path / 'training_states' / '5.state', weights_only=True)
+    assert state['skipped_steps'] == 4
+    resumed = build_model(train_opt(tmp_path, mixed_precision=mixed_precision, ema_decay=0.9))
+    resumed.resume_training(state)
+    assert resumed.skipped_steps == 4

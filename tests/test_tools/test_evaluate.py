@@ -4,6 +4,7 @@ pair up."""
 import csv
 import cv2
 import numpy as np
+import os
 import pytest
 from conftest import TEST_OPTIONS, synthetic_image
 from os import path as osp
@@ -206,3 +207,25 @@ def test_results_of_an_option_file_with_on_the_fly_degradations(tmp_path, capsys
     assert (row['dataset'], row['level'], row['images']) == ('Toy68', 'sigma=30', '2')
     expected = np.mean([_psnr(noisy[n], clean[n]) for n in sorted(noisy)])
     assert abs(float(row['psnr']) - expected) < 1e-3 and 18 < expected < 20  # AWGN sigma 30: about 18.6 dB
+
+
+def test_the_help_example_runs_on_the_readme_layout(tmp_path, monkeypatch):
+    """``--help``'s folder example, run as written in the README's dataset layout (datasets/<set>/Y for the JPEG
+    ground truth, Q10 for the inputs, as generate_lq.py makes them)."""
+    import re
+    import shlex
+    lines = evaluate.__doc__.splitlines()
+    start = next(i for i, line in enumerate(lines) if 'scripts/evaluate.py --task car' in line)
+    command = lines[start].strip()
+    while command.endswith('\\'):
+        start += 1
+        command = command[:-1] + lines[start].strip()
+    argv = shlex.split(command)[2:]
+    folders = {flag: argv[argv.index(flag) + 1] for flag in ('--gt', '--lq', '--restored')}
+    assert re.fullmatch(r'datasets/LIVE1/Y', folders['--gt']) and re.fullmatch(r'datasets/LIVE1/Q10', folders['--lq'])
+    monkeypatch.chdir(tmp_path)
+    for folder in folders.values():
+        os.makedirs(folder)
+        cv2.imwrite(osp.join(folder, 'bikes.png'), synthetic_image(16, 16, channels=1)[..., 0])
+    assert evaluate.main(argv) == 0
+    assert osp.isfile(argv[argv.index('--out') + 1] + '/table.md')

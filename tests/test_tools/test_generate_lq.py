@@ -166,10 +166,46 @@ def test_temporaries_of_an_interrupted_run_are_removed_by_the_next_one(tmp_path,
     dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
     (tmp_path / f'.out.tmp{dead_pid}' / 'sub').mkdir(parents=True)  # what a killed run leaves
-    (tmp_path / f'.out.old{dead_pid}').mkdir()
     (tmp_path / f'.out.tmp{os.getppid()}').mkdir()  # a running process's: left alone
     assert run('--task', 'demosaic', '--input', clean, '--output', tmp_path / 'out') == 0
     out = capsys.readouterr().out
     assert f'Removed {tmp_path / f".out.tmp{dead_pid}"}, left by an interrupted run (process {dead_pid}, no longer ' \
         'running).' in out
     assert sorted(name for name in os.listdir(tmp_path) if name.startswith('.')) == [f'.out.tmp{os.getppid()}']
+
+
+def test_levels_are_added_to_a_set_whose_ground_truth_is_the_same(tmp_path, clean, capsys):
+    assert run('--task', 'denoise', '--sigma', 10, '--input', clean, '--output', tmp_path / 'N{}', '--gt-output',
+               tmp_path / 'GT') == 0
+    gt_before = {name: (tmp_path / 'GT' / name).read_bytes() for name in names(tmp_path / 'GT')}
+    capsys.readouterr()
+    assert run('--task', 'denoise', '--sigma', 30, 50, '--input', clean, '--output', tmp_path / 'N{}', '--gt-output',
+               tmp_path / 'GT') == 0
+    assert f'kept {tmp_path / "GT"}: it holds exactly their ground truth' in capsys.readouterr().out
+    assert names(tmp_path / 'N30') == names(tmp_path / 'N50') == names(tmp_path / 'N10')
+    assert {name: (tmp_path / 'GT' / name).read_bytes() for name in names(tmp_path / 'GT')} == gt_before
+    # another ground truth (grey instead of colour) is refused, and nothing of this run is left
+    assert run('--task', 'denoise', '--sigma', 70, '--gray', '--input', clean, '--output', tmp_path / 'N{}',
+               '--gt-output', tmp_path / 'GT') == 2
+    assert 'differs from the ground truth these inputs give; pass --overwrite' in capsys.readouterr().err
+    assert not (tmp_path / 'N70').exists() and sorted(os.listdir(tmp_path)) == ['GT', 'N10', 'N30', 'N50', 'clean']
+
+
+def test_inputs_changed_to_the_protocol_are_noted_once_per_kind(tmp_path, capsys):
+    inputs = tmp_path / 'in'
+    inputs.mkdir()
+    cv2.imwrite(str(inputs / 'deep.png'), (synthetic_image(12, 12).astype(np.uint16) * 257))
+    cv2.imwrite(str(inputs / 'rgba.png'), np.dstack([synthetic_image(12, 12), np.full((12, 12), 128, np.uint8)]))
+    cv2.imwrite(str(inputs / 'grey.png'), synthetic_image(12, 12, channels=1)[..., 0])
+    assert run('--task', 'demosaic', '--input', inputs, '--output', tmp_path / 'M') == 0
+    out = capsys.readouterr().out
+    assert 'Wrote 3 images to' in out
+    assert 'note: 1 input(s) 16-bit, reduced to 8 bits (the protocol is 8-bit): deep.png' in out
+    assert 'note: 1 input(s) with an alpha channel, dropped: rgba.png' in out
+    assert 'note: 1 input(s) grey, written as 3 equal colour channels (this task makes colour images): grey.png' in out
+    assert read(tmp_path / 'M' / 'deep.png').dtype == np.uint8
+    os.remove(inputs / 'deep.png')
+    os.remove(inputs / 'rgba.png')
+    assert run('--task', 'jpeg', '--quality', 10, '--input', inputs, '--output', tmp_path / 'J') == 0
+    out = capsys.readouterr().out
+    assert 'Wrote 1 image to' in out and 'note' not in out  # a grey image is its own Y

@@ -57,8 +57,9 @@ def test_colour_denoising_of_a_folder_from_the_command_line(tmp_path):
                              str(inputs), '--output', str(out), '--device', 'cpu'], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr
-    assert ('colour image denoising (AWGN) with RNAN(num_in_ch=3, num_out_ch=3, num_feat=8, num_group=2, upscale=1) '
-            'on cpu') in result.stdout
+    assert ('colour image denoising (AWGN) with RNAN(num_in_ch=3, num_out_ch=3, num_feat=8, num_group=2, upscale=1, '
+            'nl_softmax=query (assumed: the file saves no network settings; --nl_softmax key for a model trained with '
+            "the paper's formula)) on cpu") in result.stdout
     assert '3/3' in result.stderr  # tqdm's progress bar
     assert sorted(p.name for p in out.iterdir()) == ['grey000.png', 'img000.png', 'img001.png']
     bgr = cv2.imread(str(inputs / 'img001.png'))
@@ -297,3 +298,36 @@ def test_save_safetensors_writes_a_self_describing_copy_that_restores_the_same(t
     assert np.array_equal(first, second)
     assert 'exists; remove it' in _error(capsys, argv + ['-o', str(tmp_path / 'c'), '--save_safetensors', saved])
     assert 'must end in .safetensors' in _error(capsys, argv + ['--save_safetensors', str(tmp_path / 'x.pth')])
+
+
+def test_the_softmax_saved_in_a_file_is_used_and_a_contradicting_flag_refused(tmp_path, capsys):
+    """A .safetensors file saved with nl_softmax: key restores with the key softmax without --nl_softmax; a flag
+    that says otherwise is one line; a file without settings says which softmax it assumes."""
+    from rnan_basicsr.weights import save_safetensors
+    model, query_net = _checkpoint(tmp_path, 'dn_rgb')  # non-zero W: the two softmaxes give other images
+    key_net = RNAN(3, 3, num_feat=8, num_group=2, nl_softmax='key').eval()
+    key_net.load_state_dict(query_net.state_dict())
+    saved = str(tmp_path / 'key.safetensors')
+    save_safetensors(key_net.state_dict(), saved, dict(type='RNAN', num_in_ch=3, num_out_ch=3, num_feat=8,
+                                                       num_group=2, upscale=1, nl_softmax='key'))
+    write_images(tmp_path / 'in', 1, 16, 16)
+    img = cv2.imread(str(tmp_path / 'in' / 'img000.png'))[..., ::-1].astype(np.float32) / 255
+    with_key, with_query = (_quantise(_run_net(net, img))[..., ::-1] for net in (key_net, query_net))
+    assert not np.array_equal(with_key, with_query)
+
+    argv = ['--task', 'dn_rgb', '-i', str(tmp_path / 'in')]
+    assert inference_rnan.main(argv + ['--model_path', saved, '-o', str(tmp_path / 'a')]) == 0
+    assert 'nl_softmax=key (saved in the file)' in capsys.readouterr().out
+    assert np.array_equal(cv2.imread(str(tmp_path / 'a' / 'img000.png')), with_key)
+    assert inference_rnan.main(argv + ['--model_path', saved, '-o', str(tmp_path / 'b'), '--nl_softmax', 'key']) == 0
+    capsys.readouterr()
+    error = _error(capsys, argv + ['--model_path', saved, '-o', str(tmp_path / 'c'), '--nl_softmax', 'query'])
+    assert "--nl_softmax query contradicts --model_path" in error and 'saved network_g has nl_softmax: key' in error
+    assert not (tmp_path / 'c').exists()
+    # a .pth without settings: the flag decides, and the default is said to be assumed
+    assert inference_rnan.main(argv + ['--model_path', model, '-o', str(tmp_path / 'd'), '--nl_softmax', 'key']) == 0
+    assert 'nl_softmax=key (as --nl_softmax asks)' in capsys.readouterr().out
+    assert np.array_equal(cv2.imread(str(tmp_path / 'd' / 'img000.png')), with_key)
+    assert inference_rnan.main(argv + ['--model_path', model, '-o', str(tmp_path / 'e')]) == 0
+    assert 'nl_softmax=query (assumed: the file saves no network settings' in capsys.readouterr().out
+    assert np.array_equal(cv2.imread(str(tmp_path / 'e' / 'img000.png')), with_query)

@@ -133,3 +133,13 @@ def test_archive_run_keeps_the_previous_run_under_an_archived_name(tmp_path, cap
         assert f'{kind}/exp -> ' in out
     assert osp.isdir(tmp_path / 'experiments' / 'exp_other')
     assert not osp.exists(tmp_path / 'results')
+
+
+def test_the_readme_names_the_folder_basicsr_saves_validation_images_in():
+    """BasicSR saves a validation image under visualization/<image name>/ (SRModel.nondist_validation), not under
+    the dataset's name: the quickstart page's layout says so."""
+    from conftest import ROOT
+    with open(osp.join(ROOT, 'docs', 'quickstart.md'), encoding='utf-8') as f:
+        page = f.read()
+    held_out = quickstart.Setting(tiny=False).held_out[0]
+    assert f'visualization/{held_out}/' in page and 'visualization/HeldOut/' not in page

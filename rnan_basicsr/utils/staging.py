@@ -1,0 +1,164 @@
+"""All-or-nothing output folders (LMDB, sub-images, generated LQ): built under a temporary sibling name, swapped in
+by renames, and recovered at the next run whatever moment a kill struck.
+
+The siblings of an output ``<parent>/<name>`` are ``<parent>/.<name>.<stage>.<host>.<pid><suffix>``, named and parsed
+only by :func:`staged_name` and :func:`parse_staged_name`:
+
+========  ============================================================================================================
+``tmp``   being built: incomplete until renamed to ``new``
+``new``   complete, waiting to become ``<name>``
+``old``   the previous complete ``<name>``, moved aside to make room for ``new``, deleted once ``new`` is in place
+========  ============================================================================================================
+
+The host is in the name because output folders may be on a filesystem that several machines share: a pid means
+nothing on another machine, so siblings of another host are never touched, and those of a process of this host that
+still runs neither. At every moment one complete copy is ``<name>``, ``new`` or ``old``, and
+:func:`recover_staged_folder` only deletes what is incomplete (``tmp``) or what a complete ``<name>`` replaces.
+"""
+import contextlib
+import os
+import re
+import shutil
+import socket
+from os import path as osp
+
+from rnan_basicsr.utils.atomic import fsync_folder
+from rnan_basicsr.utils.errors import InputError
+
+STAGES = ('tmp', 'new', 'old')
+
+
+def _host():
+    # hostnames are letters, digits, '-' and '.'; anything else is replaced so that the name stays parseable
+    return re.sub(r'[^A-Za-z0-9.-]', '-', socket.gethostname()) or 'localhost'
+
+
+def staged_name(path, stage, suffix='', pid=None, host=None):
+    """``<parent>/.<name>.<stage>.<host>.<pid><suffix>``: the sibling of ``path`` at ``stage`` (:data:`STAGES`) of
+    the process ``pid`` (default: this one) on ``host`` (default: this machine)."""
+    parent, name = osp.split(osp.abspath(path))
+    return osp.join(parent, f'.{name}.{stage}.{host or _host()}.{os.getpid() if pid is None else pid}{suffix}')
+
+
+def parse_staged_name(path, entry, suffix=''):
+    """``(stage, host, pid)`` if the folder entry ``entry`` is a sibling :func:`staged_name` makes for ``path``, else
+    None. The names of earlier versions (``.<name>.tmp<pid><suffix>``, ``.<name>.old<pid>``, no host) are read as
+    this machine's."""
+    name = re.escape(osp.basename(osp.abspath(path)))
+    match = re.match(rf'^\.{name}\.(tmp|new|old)\.([A-Za-z0-9.-]+)\.(\d+){re.escape(suffix)}$', entry)
+    if match:
+        return match.group(1), match.group(2), int(match.group(3))
+    legacy = re.match(rf'^\.{name}\.(?:tmp(\d+){re.escape(suffix)}|old(\d+))$', entry)
+    if legacy:
+        return ('tmp', _host(), int(legacy.group(1))) if legacy.group(1) else ('old', _host(), int(legacy.group(2)))
+    return None
+
+
+def process_is_running(pid):
+    """True if a process ``pid`` runs on this machine (this one included; another user's counts as running)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _remove(path):
+    if osp.isdir(path) and not osp.islink(path):
+        shutil.rmtree(path)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def _swap_in(complete, path, suffix):
+    """Make the complete folder ``complete`` be ``path``: the previous ``path`` goes aside as this process's ``old``
+    first and is deleted last, so a kill at any step leaves a complete copy that :func:`recover_staged_folder`
+    finds."""
+    parent = osp.dirname(path)
+    old = None
+    if osp.lexists(path):
+        old = staged_name(path, 'old', suffix)
+        os.rename(path, old)
+    os.rename(complete, path)
+    fsync_folder(parent)
+    if old is not None:
+        _remove(old)
+
+
+def recover_staged_folder(path, suffix=''):
+    """Finish or undo what interrupted runs of this machine left beside ``path``, saying so in one line each.
+
+    Siblings of processes that no longer run (see the module docstring): a ``tmp`` is deleted (incomplete); a
+    ``new`` is complete and replaces ``path`` (the run was only interrupted while swapping it in); an ``old`` is
+    deleted when ``path`` exists, else it becomes ``path`` again. Siblings of running processes and of other hosts
+    are left alone.
+
+    Returns:
+        list[str]: what was done, one sentence per sibling.
+    """
+    parent = osp.dirname(osp.abspath(path))
+    path = osp.abspath(path)
+    found = {stage: [] for stage in STAGES}
+    for entry in sorted(os.listdir(parent)) if osp.isdir(parent) else []:
+        parsed = parse_staged_name(path, entry, suffix)
+        if parsed is None:
+            continue
+        stage, host, pid = parsed
+        sibling = osp.join(parent, entry)
+        if host != _host():
+            print(f'Left {sibling} alone: it belongs to process {pid} on host {host} (delete it by hand once that '
+                  'run is over).', flush=True)
+        elif not process_is_running(pid):
+            found[stage].append((sibling, pid))
+    done = []
+    for sibling, pid in found['tmp']:
+        _remove(sibling)
+        done.append(f'Removed {sibling}, left by an interrupted run (process {pid}, no longer running).')
+    for sibling, pid in found['new']:
+        _swap_in(sibling, path, suffix)
+        done.append(f'Moved {sibling}, completed by an interrupted run (process {pid}, no longer running), to '
+                    f'{path}.')
+    for sibling, pid in found['old']:
+        if osp.lexists(path):
+            _remove(sibling)
+            done.append(f'Removed {sibling}, the copy an interrupted run (process {pid}) had already replaced.')
+        else:
+            os.rename(sibling, path)
+            done.append(f'Restored {path} from {sibling}, moved aside by an interrupted run (process {pid}).')
+    for line in done:
+        print(line, flush=True)
+    return done
+
+
+@contextlib.contextmanager
+def staged_folder(path, overwrite=False, suffix=''):
+    """Build a folder under a temporary sibling name; it becomes ``path`` only if the block succeeds.
+
+    What interrupted runs left beside ``path`` is recovered first (:func:`recover_staged_folder`). Yields the
+    temporary path (``tmp``, not created; it ends with ``suffix``, e.g. ``.lmdb`` where a writer needs it). On an
+    exception it is deleted and ``path`` is untouched; on success it is renamed ``new`` (complete), then swapped in
+    for ``path`` (an existing ``path`` is allowed only with ``overwrite``). A kill at any moment leaves ``path``
+    whole, or a complete copy that the next run puts back.
+    """
+    path = osp.abspath(path)
+    parent = osp.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    recover_staged_folder(path, suffix)
+    if osp.exists(path) and not overwrite:
+        raise InputError(f'{path!r} already exists; pass --overwrite to replace it.')
+    tmp = staged_name(path, 'tmp', suffix)
+    if osp.lexists(tmp):
+        _remove(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    new = staged_name(path, 'new', suffix)
+    os.rename(tmp, new)
+    _swap_in(new, path, suffix)
