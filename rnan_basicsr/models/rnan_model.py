@@ -209,15 +209,6 @@ class RNANModel(SRModel):
         (see :meth:`optimizer_class`); BasicSR 1.4.2's own method builds only Adam."""
         return self.optimizer_class(optim_type)(params, lr, **kwargs)
 
-    def resume_training(self, resume_state):
-        """BasicSR's resume (optimizers and schedulers from the state), then the option file's ``train.scheduler``
-        values at the state's position, with one log line naming what changed (see
-        :mod:`rnan_basicsr.models.resume_policy`; the pre-flight has refused what cannot be applied exactly)."""
-        option_states = [scheduler.state_dict() for scheduler in self.schedulers]
-        super().resume_training(resume_state)
-        keep_option_schedules(self.schedulers, option_states, resume_state, self.opt['path'].get('resume_state'),
-                              get_root_logger())
-
     # ---------------------------------------------------------------------------------------------------------
     # loading weights
     # ---------------------------------------------------------------------------------------------------------
@@ -277,7 +268,10 @@ class RNANModel(SRModel):
         return extra
 
     def resume_training(self, resume_state):
-        """BasicSR's resume, then the keys of :meth:`extra_training_state`.
+        """BasicSR's resume (optimizers and schedulers from the state), then the option file's ``train.scheduler``
+        values at the state's position, with one log line naming what changed (see
+        :mod:`rnan_basicsr.models.resume_policy`; the pre-flight has refused what cannot be applied exactly), then the
+        keys of :meth:`extra_training_state`.
 
         States written before the scaler had its own key carry it inside ``optimizers[0]`` under ``grad_scaler``:
         it is taken out there (the optimizer does not know the key) and used the same way. A state without a scaler
@@ -288,7 +282,10 @@ class RNANModel(SRModel):
         if optimizers and isinstance(optimizers[0], dict) and 'grad_scaler' in optimizers[0]:
             optimizers[0] = dict(optimizers[0])
             nested = optimizers[0].pop('grad_scaler')
+        option_states = [scheduler.state_dict() for scheduler in self.schedulers]
         super().resume_training(dict(resume_state, optimizers=optimizers))
+        keep_option_schedules(self.schedulers, option_states, resume_state, self.opt['path'].get('resume_state'),
+                              get_root_logger())
         self.skipped_steps = int(resume_state.get('skipped_steps', 0))
         if self.grad_scaler is None:
             return

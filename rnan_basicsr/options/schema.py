@@ -198,8 +198,8 @@ class TrainOptions(Section):
     channels_last: StrictBool = Field(False, description='network and batches in NHWC memory format')
     compile: Compile = Field(False, description='torch.compile the training forward: true, or its arguments')
     grad_clip: Optional[Number] = Field(None, gt=0, description="clip the gradients' global L2 norm; ~: no clipping")
-    max_nonfinite_steps: StrictInt = Field(100, ge=1, description='a step with non-finite gradients is skipped (counted '
-                                           'as skipped_steps); this many in a row stop the run')
+    max_nonfinite_steps: StrictInt = Field(100, ge=1, description='a step with non-finite gradients is skipped '
+                                           '(counted as skipped_steps); this many in a row stop the run')
     tf32: StrictBool = Field(True, description='TF32 for float32 convolutions and matmuls on Ampere+ GPUs')
 
 

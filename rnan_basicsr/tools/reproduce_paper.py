@@ -96,7 +96,7 @@ def _parse_sets(task, values, names):
 
 def option_set_names(args, task, levels):
     """The names of the test datasets in the option files of ``levels``: the paper's first, then any others."""
-    from rnan_basicsr.command.options import load_option_file
+    from rnan_basicsr.options.loader import load_option_file
 
     names = []
     for level in levels:

@@ -1,7 +1,6 @@
 """Helpers shared by the scripts: output folder checks, a thread pool with a progress bar, options with hidden alias
 spellings, and the one-line error exit. All-or-nothing output folders are :mod:`rnan_basicsr.utils.staging`'s."""
 import argparse
-import contextlib
 import itertools
 import os
 import sys
