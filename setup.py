@@ -50,7 +50,9 @@ setup(
         'tqdm>=4.40',
     ],
     extras_require={
-        'test': ['pytest>=7', 'scikit-image>=0.19', 'flake8>=5', 'isort>=5.10'],
+        # RNAN in spandrel's model loader (chaiNNer, ComfyUI, traiNNer-redux): rnan_basicsr.spandrel.install()
+        'spandrel': ['spandrel>=0.4,<0.5'],
+        'test': ['pytest>=7', 'scikit-image>=0.19', 'flake8>=5', 'isort>=5.10', 'spandrel>=0.4,<0.5'],
     },
     entry_points={'console_scripts': ['basicsr = rnan_basicsr.cli:main']},
     classifiers=[
