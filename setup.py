@@ -52,7 +52,12 @@ setup(
     extras_require={
         # RNAN in spandrel's model loader (chaiNNer, ComfyUI, traiNNer-redux): rnan_basicsr.spandrel.install()
         'spandrel': ['spandrel>=0.4,<0.5'],
-        'test': ['pytest>=7', 'scikit-image>=0.19', 'flake8>=5', 'isort>=5.10', 'spandrel>=0.4,<0.5'],
+        # scripts/export_onnx.py: torch.onnx's exporter needs onnx and onnxscript; onnxruntime checks the export
+        'onnx': ['onnx>=1.16', 'onnxscript>=0.2', 'onnxruntime>=1.18'],
+        'test': [
+            'pytest>=7', 'scikit-image>=0.19', 'flake8>=5', 'isort>=5.10', 'spandrel>=0.4,<0.5', 'onnx>=1.16',
+            'onnxscript>=0.2', 'onnxruntime>=1.18'
+        ],
     },
     entry_points={'console_scripts': ['basicsr = rnan_basicsr.cli:main']},
     classifiers=[
