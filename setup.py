@@ -10,6 +10,8 @@ from os import path as osp
 
 HERE = osp.dirname(osp.abspath(__file__))
 DOCS_REQUIRES = ['mkdocs>=1.6', 'mkdocs-material>=9.5']
+SPANDREL_REQUIRES = ['spandrel>=0.4,<0.5']
+ONNX_REQUIRES = ['onnx>=1.16', 'onnxscript>=0.2', 'onnxruntime>=1.18']
 
 
 def read_version_file():
@@ -59,8 +61,13 @@ setup(
         # The docs site (mkdocs.yml): MkDocs with the Material theme, the usual pair for plain-Markdown project docs;
         # 1.6 for the link/anchor/nav validation that `mkdocs build --strict` enforces.
         'docs': DOCS_REQUIRES,
-        # The test suite builds the site (tests/test_docs_site.py), so the test extra includes the docs extra.
-        'test': ['pytest>=7', 'scikit-image>=0.19', 'flake8>=5', 'isort>=5.10', 'jsonschema>=4.18'] + DOCS_REQUIRES,
+        # RNAN in spandrel's model loader (chaiNNer, ComfyUI, traiNNer-redux): rnan_basicsr.spandrel.install()
+        'spandrel': SPANDREL_REQUIRES,
+        # scripts/export_onnx.py: torch.onnx's exporter needs onnx and onnxscript; onnxruntime checks the export
+        'onnx': ONNX_REQUIRES,
+        # The tests build the site (tests/test_docs_site.py), load files with spandrel and run exported ONNX files.
+        'test': ['pytest>=7', 'scikit-image>=0.19', 'flake8>=5', 'isort>=5.10', 'jsonschema>=4.18'] + DOCS_REQUIRES +
+        SPANDREL_REQUIRES + ONNX_REQUIRES,
     },
     entry_points={'console_scripts': ['basicsr = rnan_basicsr.cli:main']},
     classifiers=[

@@ -71,7 +71,15 @@ def _check_inputs(theta, phi, g, softmax):
 # direct form (reference)
 # ---------------------------------------------------------------------------------------------------------------
 def attention_direct(theta, phi, g, softmax='query'):
-    """The authors' computation with the N x N matrix materialised. Shapes as :func:`nonlocal_attention`."""
+    """The authors' computation with the N x N matrix materialised. Shapes as :func:`nonlocal_attention`.
+
+    While ``torch.onnx`` exports it (``scripts/export_onnx.py``), the query softmax is written on the transposed
+    logits, all keys as one chunk of :func:`_key_chunk_contribution`: the same numbers, with the softmax over the
+    last axis, which onnxruntime runs without transposed copies of the N x N matrix (less than half the memory, see
+    docs/outside_basicsr.md). In PyTorch it stays the authors' form, the reference for the other implementations.
+    """
+    if softmax == 'query' and torch.onnx.is_in_onnx_export():
+        return _key_chunk_contribution(theta, phi, g)
     f = torch.matmul(theta, phi.transpose(1, 2))  # (B, N_query, N_key): f[b, i, j] = theta_i . phi_j
     weights = F.softmax(f, dim=1 if softmax == 'query' else 2)
     return torch.matmul(weights, g)  # (B, N_query, C_g)
