@@ -44,6 +44,7 @@ setup(
         'packaging>=20',
         'Pillow>=8',
         'lmdb>=1.0',
+        'psutil>=5.8',  # the benchmark's memory column: a process's resident memory while it runs
         'pyyaml>=5.1',
         'safetensors>=0.3',
         'tensorboard>=2.5',
