@@ -51,6 +51,10 @@ def test_importing_the_plugin_changes_nothing_of_basicsr_until_apply_is_called()
         print('import:', patched())
         applied = rnan_basicsr.compat.apply()
         print('apply:', patched(), len(applied), rnan_basicsr.compat.apply())
+        def instrumented(self, *args, **kwargs):  # e.g. a test hook wrapping the patched method
+            pass
+        base_model.BaseModel.save_network = instrumented
+        assert rnan_basicsr.compat.apply() == [] and base_model.BaseModel.save_network is instrumented
         """)
     assert result.returncode == 0, result.stderr
     assert 'import: []' in result.stdout

@@ -83,10 +83,19 @@ def apply_import_patches():
     return [patch.__name__ for patch in IMPORT_PATCHES if patch()]
 
 
+_applied = False  # set by the first apply(): later calls leave BasicSR as it is (wrapped since by others, perhaps)
+
+
 def apply():
     """Apply every fix that is needed here (the import ones first: every other patch imports basicsr).
 
     Call it once in your own code to train, save and resume BasicSR models as the ``basicsr`` command does; a second
-    call changes nothing. Returns the names of the patches applied by this call.
+    call changes nothing, even if other code has wrapped the patched methods since. Returns the names of the
+    patches applied by this call.
     """
-    return apply_import_patches() + [patch.__name__ for patch in COMMAND_PATCHES if patch()]
+    global _applied
+    if _applied:
+        return []
+    applied = apply_import_patches() + [patch.__name__ for patch in COMMAND_PATCHES if patch()]
+    _applied = True
+    return applied

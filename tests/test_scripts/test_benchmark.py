@@ -16,7 +16,7 @@ from conftest import ROOT
 from os import path as osp
 
 from rnan_basicsr.models.rnan_model import RNANModel
-from rnan_basicsr.tools.benchmark import cli, fixtures, measurements, report
+from rnan_basicsr.tools.benchmark import cli, fixtures, measurements, quality, report
 from rnan_basicsr.tools.benchmark.memory import PeakMemory
 from rnan_basicsr.tools.benchmark.runner import Runner
 from rnan_basicsr.tools.benchmark.spec import Measurement, Switches
@@ -109,9 +109,9 @@ def test_switch_rows_report_speed_and_quality_against_float32(tmp_path, monkeypa
 
 def test_psnr_is_basicsrs():
     a = np.zeros((1, 3, 4, 4), np.float32)
-    assert measurements.psnr_db(a, a) == float('inf')
-    assert measurements.psnr_db(a, a + 0.1) == pytest.approx(20.0)  # 10 log10(1 / 0.1²)
-    assert measurements.psnr_db(a - 1, a + 0.1) == pytest.approx(20.0)  # clipped to [0, 1] first
+    assert quality.psnr_db(a, a) == float('inf')
+    assert quality.psnr_db(a, a + 0.1) == pytest.approx(20.0)  # 10 log10(1 / 0.1²)
+    assert quality.psnr_db(a - 1, a + 0.1) == pytest.approx(20.0)  # clipped to [0, 1] first
 
 
 def test_compiled_rows_report_their_first_call_apart_from_the_timed_calls():

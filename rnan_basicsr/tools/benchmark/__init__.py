@@ -40,6 +40,7 @@ The project's performance goals, and how to read these tables against them, are 
 
 One concept per module: :mod:`.spec` (what one measurement measures), :mod:`.fixtures` (images, networks, the
 model, LMDBs), :mod:`.memory` (the memory column), :mod:`.measurements` (run in the child), :mod:`.runner` (the
-children), :mod:`.report` (the tables), :mod:`.cli` (the command line).
+children), :mod:`.quality` (the switch rows against float32), :mod:`.report` (the tables), :mod:`.cli` (the command
+line).
 """
 from rnan_basicsr.tools.benchmark.cli import main  # noqa: F401

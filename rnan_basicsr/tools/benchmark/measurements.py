@@ -18,6 +18,7 @@ from torch.utils.benchmark import Timer
 from rnan_basicsr import precision
 from rnan_basicsr.tools.benchmark import fixtures
 from rnan_basicsr.tools.benchmark.memory import PeakMemory
+from rnan_basicsr.tools.benchmark.quality import psnr_db
 from rnan_basicsr.tools.benchmark.spec import CONFIGS, Measurement
 
 
@@ -134,16 +135,6 @@ def train_quality_net(spec, device):
     return dict(time_s=seconds, peak_mb=memory.peak_mb, steps=spec.steps,
                 size=spec.size, psnr_noisy_db=psnr_db(noisy.numpy(), clean.numpy()),
                 psnr_restored_db=psnr_db(out.numpy(), clean.numpy()))
-
-
-def psnr_db(a, b):
-    """BasicSR's ``calculate_psnr`` of two (1, C, H, W) arrays in [0, 1] (clipped), inf when equal."""
-    from basicsr.metrics import calculate_psnr
-
-    def to_255(x):
-        return np.clip(np.asarray(x, np.float64)[0], 0, 1) * 255.
-
-    return float(calculate_psnr(to_255(a), to_255(b), crop_border=0, input_order='CHW'))
 
 
 def measure_tiling(spec, device):

@@ -2,7 +2,6 @@
 and what the machine can hold."""
 import dataclasses
 import json
-import numpy as np
 import os
 import platform
 import subprocess
@@ -10,6 +9,7 @@ import sys
 import torch
 from os import path as osp
 
+from rnan_basicsr.tools.benchmark.quality import add_quality
 from rnan_basicsr.tools.benchmark.spec import PRECISION_SIZE, SWITCH_TRAIN_BATCH, QualityFiles
 
 MEASUREMENT_TIMEOUT = 600  # seconds; a measurement that takes longer is reported as timed out
@@ -73,25 +73,6 @@ class Runner:
                 rows.append((switches, self.measure(spec), spec))
             add_quality(rows, kind)
         return trained, [r[:2] for r in forward_rows], [r[:2] for r in train_rows]
-
-
-def add_quality(rows, kind):
-    """PSNR (and gradient error) of every row against the first (float32) row, from the files the children wrote;
-    ``rows`` are (switches, result, spec)."""
-    from rnan_basicsr.tools.benchmark.measurements import psnr_db  # here: the children run that module as __main__
-    if not rows or 'error' in rows[0][1]:
-        return
-    reference = rows[0][2]
-    for _, result, spec in rows:
-        if 'error' in result:
-            continue
-        got, ref = np.load(spec.quality.output), np.load(reference.quality.output)
-        if kind == 'forward':
-            result['psnr_trained_db'] = psnr_db(got, ref)
-            result['psnr_official_db'] = psnr_db(np.load(spec.save_output), np.load(reference.save_output))
-        else:
-            result['psnr_trained_db'] = psnr_db(got['output'], ref['output'])
-            result['grad_rel_error'] = float(np.linalg.norm(got['grads'] - ref['grads']) / np.linalg.norm(ref['grads']))
 
 
 def direct_attention_bytes(batch, size):
