@@ -65,8 +65,8 @@ class Runner:
                                                          ('npy' if kind == 'forward' else 'npz')), size)
                 spec = dataclasses.replace(base, kind=kind, config='grey', variant='ours', quality=quality,
                                            switches=switches)
-                if kind == 'train':  # 4 patches: bf16 without AVX-512 BF16 is slow
-                    spec = dataclasses.replace(spec, batch=SWITCH_TRAIN_BATCH)
+                if kind == 'train':  # 4 patches (bf16 without AVX-512 BF16 is slow), the shortest timed runs
+                    spec = dataclasses.replace(spec, batch=SWITCH_TRAIN_BATCH, repeats=1)
                 else:
                     spec = dataclasses.replace(spec, size=size,
                                                save_output=osp.join(workdir, f'forward_{index}_official.npy'))
