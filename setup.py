@@ -52,6 +52,7 @@ setup(
         'Pillow>=8',
         'pydantic>=2.7,<3',  # the declared option file (rnan_basicsr.options.schema)
         'lmdb>=1.0',
+        'psutil>=5.8',  # the benchmark's memory column: a process's resident memory while it runs
         'pyyaml>=5.1',
         'safetensors>=0.3',
         'tensorboard>=2.5',

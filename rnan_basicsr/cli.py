@@ -1,8 +1,9 @@
 """The ``basicsr`` command: ``basicsr train -opt FILE`` and ``basicsr test -opt FILE``.
 
-It imports the plugin (compatibility patches, then RNAN's arch, datasets and model in BasicSR's registries), reads
-and checks the option file, locks the experiment, then runs BasicSR's own ``train_pipeline`` / ``test_pipeline`` with
-the current directory as root: ``experiments/``, ``results/`` and ``tb_logger/`` are created where the command runs.
+It applies the compatibility fixes (:func:`rnan_basicsr.compat.apply`), imports the plugin (RNAN's arch, datasets
+and model in BasicSR's registries), reads and checks the option file, locks the experiment, then runs BasicSR's own
+``train_pipeline`` / ``test_pipeline`` with the current directory as root: ``experiments/``, ``results/`` and
+``tb_logger/`` are created where the command runs.
 The flags are those of BasicSR's ``train.py`` / ``test.py``. Mistakes in the input print one line and exit with
 status 2, before anything is created, archived or written (:mod:`rnan_basicsr.command.run`).
 """
@@ -73,8 +74,10 @@ def build_parser():
 
 def run(args):
     """Run the command (see :mod:`rnan_basicsr.command.run` for the order of a run); returns the exit status."""
+    from rnan_basicsr import compat
     from rnan_basicsr.command.run import run as run_command
 
+    compat.apply()  # the command's fixes to BasicSR (checkpoints, options, resume...); importing the plugin has none
     return run_command(args)
 
 

@@ -1,4 +1,4 @@
-"""Benchmark RNAN (speed, memory, precision switches, data pipeline); see rnan_basicsr/tools/benchmark.py."""
+"""Benchmark RNAN (speed, memory, precision switches, data pipeline); see rnan_basicsr/tools/benchmark/."""
 import sys
 
 from rnan_basicsr.tools.benchmark import main

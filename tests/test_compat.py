@@ -18,7 +18,61 @@ def _run_python(code, env=None, timeout=300):
 
 
 def test_apply_is_idempotent():
-    assert compat.apply() == []  # everything was applied when rnan_basicsr was imported
+    assert compat.apply() == []  # everything was applied by conftest
+
+
+#: code for a fresh process: patched() names what of BasicSR the command's fixes have replaced so far
+_PATCHED = """
+        import torch
+        import basicsr.models.base_model as base_model, basicsr.train as train
+        import basicsr.utils.options as options
+
+        def patched():
+            targets = dict(ordered_yaml=options.ordered_yaml, yml_value=options._postprocess_yml_value,
+                           load_resume_state=train.load_resume_state, init_tb_loggers=train.init_tb_loggers,
+                           create_train_val_dataloader=train.create_train_val_dataloader,
+                           build_model=train.build_model, save_network=base_model.BaseModel.save_network,
+                           load_network=base_model.BaseModel.load_network,
+                           resume_training=base_model.BaseModel.resume_training)
+            names = sorted(name for name, value in targets.items() if getattr(value, '_rnan_basicsr_patch', False))
+            if base_model.torch is not torch:
+                names.append('base_model.torch')
+            return names
+"""
+
+
+def test_importing_the_plugin_changes_nothing_of_basicsr_until_apply_is_called():
+    result = _run_python("""
+        import rnan_basicsr
+        from basicsr.utils.registry import ARCH_REGISTRY, MODEL_REGISTRY
+        """ + _PATCHED + """
+        assert 'RNAN' in ARCH_REGISTRY and 'RNANModel' in MODEL_REGISTRY
+        assert base_model.torch is torch and options.ordered_yaml.__module__ == 'basicsr.utils.options'
+        print('import:', patched())
+        applied = rnan_basicsr.compat.apply()
+        print('apply:', patched(), len(applied), rnan_basicsr.compat.apply())
+        def instrumented(self, *args, **kwargs):  # e.g. a test hook wrapping the patched method
+            pass
+        base_model.BaseModel.save_network = instrumented
+        assert rnan_basicsr.compat.apply() == [] and base_model.BaseModel.save_network is instrumented
+        """)
+    assert result.returncode == 0, result.stderr
+    assert 'import: []' in result.stdout
+    applied = ("apply: ['build_model', 'create_train_val_dataloader', 'init_tb_loggers', 'load_network', "
+               "'load_resume_state', 'ordered_yaml', 'resume_training', 'save_network', 'yml_value', "
+               f"'base_model.torch'] {len(compat.COMMAND_PATCHES)} []")
+    assert applied in result.stdout
+
+
+def test_the_basicsr_command_applies_the_fixes_in_its_process(tmp_path):
+    result = _run_python("""
+        from rnan_basicsr.cli import main
+        status = main(['train', '-opt', 'missing.yml'])
+        """ + _PATCHED + """
+        print('status', status, patched())
+        """)
+    assert result.returncode == 0, result.stderr
+    assert "status 2 ['build_model'," in result.stdout and "'base_model.torch']" in result.stdout
 
 
 def test_basicsr_version_check():
@@ -50,6 +104,7 @@ def test_import_order_and_reimport(order):
         import rnan_basicsr
         """,
     }[order] + """
+        rnan_basicsr.compat.apply()
         from basicsr.utils.registry import ARCH_REGISTRY
         import basicsr.train, basicsr.utils.dist_util
         assert 'RNAN' in ARCH_REGISTRY
@@ -73,6 +128,7 @@ def test_distributed_init_and_ddp_without_cuda():
         """
         import torch, torch.distributed as dist
         import rnan_basicsr
+        rnan_basicsr.compat.apply()
         from basicsr.utils.dist_util import init_dist, get_dist_info
         from basicsr.models.base_model import BaseModel
         from torch.nn.parallel import DistributedDataParallel

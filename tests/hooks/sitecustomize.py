@@ -38,7 +38,8 @@ def _install():
 
         os.replace = replace
 
-    import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)  # isort: split
+    from rnan_basicsr import compat  # isort: split
+    compat.apply()  # as the command will: the hooks below wrap the patched methods
     import torch
     from basicsr.models.base_model import BaseModel
     from basicsr.utils.dist_util import get_dist_info

@@ -90,6 +90,7 @@ def test_resume_without_cuda_in_a_process_where_cuda_calls_fail(tmp_path):
             raise AssertionError('CUDA was touched')
         torch.cuda.current_device = no_cuda
         import rnan_basicsr, basicsr.train
+        rnan_basicsr.compat.apply()  # what the basicsr command does
         state = basicsr.train.load_resume_state({opt!r})
         print('iter', state['iter'])
         """

@@ -1,0 +1,121 @@
+"""What one measurement of the benchmark measures: :class:`Measurement` (and its :class:`Switches`), sent as JSON to
+the fresh process that measures it."""
+import dataclasses
+import json
+from typing import Optional
+
+VARIANTS = ('floor', 'ours', 'direct')
+CONFIGS = {'grey': 1, 'colour': 3}
+#: the training step of the variant rows: the paper's batch of 16 patches of 48 x 48
+TRAIN_BATCH, TRAIN_PATCH = 16, 48
+#: training-step rows of the switches: 4 patches (bf16 without AVX-512 is slow)
+SWITCH_TRAIN_BATCH = 4
+#: the side of the switch rows' image
+PRECISION_SIZE = 128
+KINDS = ('forward', 'train', 'tiling', 'data', 'train_quality_net')
+SWITCH_WORDS = ('float32', 'bf16', 'fp16', 'channels_last', 'compile', 'tf32')
+
+
+@dataclasses.dataclass(frozen=True)
+class Switches:
+    """The precision and speed switches of a row; the default is plain float32 (TF32 off)."""
+    amp: Optional[str] = None  # 'bf16' | 'fp16' | None (float32)
+    channels_last: bool = False
+    compile: bool = False
+    tf32: bool = False
+
+    @property
+    def precision(self):
+        return self.amp or 'fp32'
+
+    @property
+    def label(self):
+        """``float32``, ``bf16 + channels_last + compile``, ``float32 + TF32``..."""
+        words = [self.amp or 'float32'] + [name for name in ('channels_last', 'compile') if getattr(self, name)]
+        return ' + '.join(words + (['TF32'] if self.tf32 else []))
+
+    @classmethod
+    def parse(cls, text):
+        """``'bf16+channels_last'`` -> ``Switches(amp='bf16', channels_last=True)``; ValueError naming a bad word."""
+        values = {}
+        for word in text.split('+'):
+            if word not in SWITCH_WORDS:
+                raise ValueError(f'unknown switch {word!r} in {text!r}; use {", ".join(SWITCH_WORDS)} joined by +')
+            if word in ('bf16', 'fp16'):
+                if values.get('amp') not in (None, word):
+                    raise ValueError(f'{text!r} names two precisions')
+                values['amp'] = word
+            elif word != 'float32':
+                values[word] = True
+        return cls(**values)
+
+
+#: the switch rows measured by default (float32 first: the reference of the quality columns)
+CPU_SETTINGS = (Switches(), Switches(amp='bf16'), Switches(channels_last=True), Switches('bf16', channels_last=True),
+                Switches(compile=True), Switches('bf16', channels_last=True, compile=True))
+GPU_SETTINGS = (Switches(), Switches(tf32=True), Switches(amp='bf16'), Switches(amp='fp16'),
+                Switches(channels_last=True), Switches('fp16', channels_last=True),
+                Switches('bf16', channels_last=True, compile=True))
+
+
+@dataclasses.dataclass(frozen=True)
+class QualityFiles:
+    """The trained quality network (``weights``) a switch row also runs, and where it writes its output."""
+    weights: str
+    output: str
+    size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    """One measurement, run in a fresh process (:mod:`.measurements`).
+
+    ``kind`` is ``forward`` (one image through the official network, no gradient), ``train`` (one
+    ``RNANModel.optimize_parameters`` step on ``batch`` patches of 48 x 48), ``tiling`` (tiled inference of a
+    ``size`` x ``size`` image, compared with ``exact_output``), ``data`` (training samples/s of the datasets) or
+    ``train_quality_net`` (the small network of the quality columns, trained for ``steps``, saved to ``weights``).
+    """
+    kind: str
+    device: str = 'cpu'
+    repeats: int = 2  # the timed runs last at least ``repeats`` times one call
+    config: str = 'grey'
+    size: int = 0
+    variant: str = 'ours'
+    switches: Switches = Switches()
+    batch: int = TRAIN_BATCH
+    tile: int = 0
+    overlap: int = 0
+    save_output: Optional[str] = None  # forward: where to save the output (.npy)
+    exact_output: Optional[str] = None  # tiling: the whole-image output to compare with
+    quality: Optional[QualityFiles] = None  # forward / train: run the trained quality network too
+    weights: Optional[str] = None  # train_quality_net: where to save its weights
+    steps: int = 0  # train_quality_net: training steps
+    rounds: int = 0  # data: interleaved rounds
+    samples: int = 0  # data: samples per dataset and round
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f'unknown measurement kind {self.kind!r}; one of {", ".join(KINDS)}')
+
+    @property
+    def label(self):
+        """What the progress line shows: what is measured, files left out."""
+        words = [self.kind]
+        if self.kind in ('forward', 'train', 'tiling'):
+            words += [self.config, f'{self.size}²' if self.size else f'batch {self.batch}', self.variant]
+            words += [f'tile {self.tile}'] if self.tile else []
+        words += [self.switches.label, f'repeats {self.repeats}'] if self.kind != 'data' else []
+        words += [f'{self.steps} steps'] if self.steps else []
+        words += [f'{self.rounds} rounds x {self.samples} samples'] if self.rounds else []
+        return ' '.join(words)
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text):
+        values = json.loads(text)
+        values['switches'] = Switches(**values['switches'])
+        if values['quality'] is not None:
+            values['quality'] = QualityFiles(**values['quality'])
+        return cls(**values)
