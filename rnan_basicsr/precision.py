@@ -126,33 +126,20 @@ def make_grad_scaler(device, precision):
 # ---------------------------------------------------------------------------------------------------------------
 # TF32
 # ---------------------------------------------------------------------------------------------------------------
-def _new_tf32_api():
-    return hasattr(torch.backends.cuda.matmul, 'fp32_precision') and hasattr(torch.backends.cudnn, 'conv')
-
-
+# torch >= 2.9 has per-backend ``fp32_precision`` flags beside the older ``allow_tf32`` ones, and the two do not mix:
+# after ``torch.backends.cudnn.conv.fp32_precision = 'ieee'`` (or cuBLAS's), reading ``allow_tf32`` raises
+# ("a mix of the legacy and new APIs"), and torch.export (the ONNX exporter) reads it. The ``allow_tf32`` flags keep
+# both views consistent (measured on torch 2.14: setting them updates ``fp32_precision``), so they are used here.
 def get_tf32():
     """(convolutions, matrix products): whether each may use TF32 for float32 on CUDA now."""
-    if _new_tf32_api():
-        conv = torch.backends.cudnn.conv.fp32_precision
-        matmul = torch.backends.cuda.matmul.fp32_precision
-        # 'none' defers to the parent setting (cudnn / cuda), then torch's global default
-        if conv == 'none':
-            conv = torch.backends.cudnn.fp32_precision
-        if matmul == 'none':
-            matmul = 'tf32' if torch.get_float32_matmul_precision() != 'highest' else 'ieee'
-        return conv == 'tf32', matmul == 'tf32'
     return bool(torch.backends.cudnn.allow_tf32), bool(torch.backends.cuda.matmul.allow_tf32)
 
 
 def set_tf32(conv, matmul=None):
     """Allow (True) or forbid (False) TF32 for float32 convolutions and matrix products (matmul defaults to conv)."""
     matmul = conv if matmul is None else matmul
-    if _new_tf32_api():
-        torch.backends.cudnn.conv.fp32_precision = 'tf32' if conv else 'ieee'
-        torch.backends.cuda.matmul.fp32_precision = 'tf32' if matmul else 'ieee'
-    else:  # pragma: no cover - torch < 2.9
-        torch.backends.cudnn.allow_tf32 = bool(conv)
-        torch.backends.cuda.matmul.allow_tf32 = bool(matmul)
+    torch.backends.cudnn.allow_tf32 = bool(conv)
+    torch.backends.cuda.matmul.allow_tf32 = bool(matmul)
 
 
 @contextlib.contextmanager

@@ -71,7 +71,7 @@ def lay_out(opt, args, root_path, is_train):
     saved_argv, saved_ordered_yaml = sys.argv, basicsr_options.ordered_yaml
     sys.argv = basicsr_argv(args)
     basicsr_options.ordered_yaml = lambda: (_given_options_loader(opt), None)
-    printed = io.StringIO()  # "Disable distributed.": shown once the run starts, not above an error
+    printed = io.StringIO()  # "Disable distributed.": shown once every check passed, not above an error
     try:
         with contextlib.redirect_stdout(printed):
             laid_out, basicsr_args = basicsr_options.parse_options(root_path, is_train=is_train)
@@ -125,21 +125,37 @@ class _Progress:
 
 
 @contextlib.contextmanager
-def _options_given_to_basicsr(opt, basicsr_args):
-    """``train_pipeline`` / ``test_pipeline`` get ``opt`` from ``parse_options`` instead of reading the file."""
+def _options_given_to_basicsr(opt, basicsr_args, printed=''):
+    """``train_pipeline`` / ``test_pipeline`` get ``opt`` from ``parse_options`` instead of reading the file.
+
+    ``printed`` (what BasicSR's ``parse_options`` printed, e.g. "Disable distributed.") is shown once the last check
+    has passed: for training after ``load_resume_state`` (which refuses a resume that cannot run, in one line), for
+    testing at once, so that a refusal is one line with nothing above it.
+    """
     import basicsr.test as basicsr_test
     import basicsr.train as basicsr_train
 
-    saved = basicsr_train.parse_options, basicsr_test.parse_options
+    saved = basicsr_train.parse_options, basicsr_test.parse_options, basicsr_train.load_resume_state
+
+    def show_printed():
+        print(printed, end='', flush=True)
 
     def parse_options(root_path, is_train=True):
+        if not is_train:
+            show_printed()
         return opt, basicsr_args
 
+    def load_resume_state(options):
+        state = saved[2](options)
+        show_printed()
+        return state
+
     basicsr_train.parse_options = basicsr_test.parse_options = parse_options
+    basicsr_train.load_resume_state = load_resume_state
     try:
         yield
     finally:
-        basicsr_train.parse_options, basicsr_test.parse_options = saved
+        basicsr_train.parse_options, basicsr_test.parse_options, basicsr_train.load_resume_state = saved
 
 
 def _log_file():
@@ -152,7 +168,7 @@ def _log_file():
     return None
 
 
-def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None):
+def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None, printed=''):
     from basicsr.test import test_pipeline
     from basicsr.train import train_pipeline
 
@@ -161,7 +177,7 @@ def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None):
     progress.started = True
     try:
         try:
-            with _options_given_to_basicsr(opt, basicsr_args), model_built_hook(progress.watch):
+            with _options_given_to_basicsr(opt, basicsr_args, printed), model_built_hook(progress.watch):
                 if is_train:
                     train_pipeline(opt['root_path'])
                 else:
@@ -227,16 +243,13 @@ def _locked_run(opt, basicsr_args, args, is_train, progress, printed):
     check_layout(opt, args.opt)
 
     if opt['rank'] != 0:  # rank 0 holds the lock and writes; the other processes follow it
-        print(printed, end='', flush=True)
-        return _run_pipeline(opt, basicsr_args, args, is_train, progress)
+        return _run_pipeline(opt, basicsr_args, args, is_train, progress, printed=printed)
     what = f'experiment {opt["name"]!r}' if is_train else f'the test results {opt["name"]!r}'
     if not locking_enabled():
         print(f'rnan_basicsr: warning: {LOCK_VARIABLE}=off: {what} is not locked; make sure no other run uses it.',
               file=sys.stderr, flush=True)
-        print(printed, end='', flush=True)
-        return _run_pipeline(opt, basicsr_args, args, is_train, progress)
+        return _run_pipeline(opt, basicsr_args, args, is_train, progress, printed=printed)
     lock = RunLock(lock_path(opt), what, ' '.join(shlex.quote(a) for a in ['basicsr', *sys.argv[1:]]))
     with lock:
-        print(printed, end='', flush=True)
         lock.set_log(osp.join(opt['path']['log'], f'{args.command}_{opt["name"]}_<time>.log'))
-        return _run_pipeline(opt, basicsr_args, args, is_train, progress, lock)
+        return _run_pipeline(opt, basicsr_args, args, is_train, progress, lock, printed)

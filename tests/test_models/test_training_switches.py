@@ -297,3 +297,16 @@ def test_non_finite_gradients_are_skipped_counted_and_stop_a_diverged_run(tmp_pa
     resumed = build_model(train_opt(tmp_path, mixed_precision=mixed_precision, ema_decay=0.9))
     resumed.resume_training(state)
     assert resumed.skipped_steps == 4
+
+
+@pytest.mark.parametrize('enabled', [False, True])
+def test_tf32_switches_keep_torchs_legacy_flag_readable(enabled):
+    """torch.export (the ONNX exporter) reads torch.backends.cudnn.allow_tf32, which raises when cuDNN's conv and RNN
+    flags differ: setting only the conv flag broke an ONNX export after a training or test run in the process."""
+    before = precision.get_tf32()
+    try:
+        with precision.tf32(enabled):
+            assert torch.backends.cudnn.allow_tf32 is enabled
+        assert torch.backends.cudnn.allow_tf32 is before[0]
+    finally:
+        precision.set_tf32(*before)
