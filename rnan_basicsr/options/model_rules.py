@@ -8,7 +8,7 @@ import inspect
 import torch
 
 from rnan_basicsr import precision
-from rnan_basicsr.models.rnan_model import DEFAULT_MAX_NONFINITE_STEPS, DEFAULT_TB_IMAGES, RNANModel
+from rnan_basicsr.models.rnan_model import DEFAULT_MAX_NONFINITE_STEPS, RNANModel
 from rnan_basicsr.test_time import check_tile
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import check_known_keys, did_you_mean, is_int, is_number
@@ -19,7 +19,9 @@ COMPILE_KEYS = ('backend', 'mode', 'dynamic', 'fullgraph')
 
 def check_model_options(opt):
     """All of RNANModel's rules on ``opt`` (the whole option dict). The device is the one BasicSR will use: CPU for
-    ``num_gpu: 0``, otherwise CUDA. BasicSR's own keys are not checked here."""
+    ``num_gpu: 0``, otherwise CUDA. BasicSR's own keys are not checked here, nor what the schema declares alone
+    (``val.self_ensemble``, ``val.tb_images``, ``channels_last`` and ``tf32`` are true/false or an int >= 0 there,
+    with the same words and the key's ``file:line:column``)."""
     check_speed_options(opt)
     val = opt.get('val')
     if val is None:
@@ -27,13 +29,6 @@ def check_model_options(opt):
     if not isinstance(val, dict):
         raise InputError(f'val must be a mapping (val_freq, save_img, metrics, tile, ...), got {val!r}.')
     check_tile(val.get('tile'), 'val.tile')
-    self_ensemble = val.get('self_ensemble', False)
-    if not isinstance(self_ensemble, bool):
-        raise InputError(f'val.self_ensemble must be true or false, got {self_ensemble!r}.')
-    tb_images = val.get('tb_images', DEFAULT_TB_IMAGES)
-    if not is_int(tb_images) or tb_images < 0:
-        raise InputError(f'val.tb_images must be an integer >= 0 (images per dataset sent to TensorBoard), got '
-                         f'{tb_images!r}.')
 
 
 def device_of(opt):
@@ -45,7 +40,7 @@ def device_of(opt):
 
 
 def check_speed_options(opt):
-    """``mixed_precision`` / ``channels_last`` / ``compile`` / ``tf32`` of train and val, ``train.grad_clip``,
+    """``mixed_precision`` (on this device) and ``compile`` of train and val, ``train.grad_clip``,
     ``train.max_nonfinite_steps``, ``train.optim_*.type`` and its arguments."""
     device = device_of(opt)
     sections = [('val', opt.get('val'))]
@@ -55,9 +50,6 @@ def check_speed_options(opt):
         if not isinstance(values, dict):
             continue
         precision.check_precision(device, values.get('mixed_precision'), f'{section}.mixed_precision')
-        for key in ('channels_last', 'tf32'):
-            if key in values and not isinstance(values[key], bool):
-                raise InputError(f'{section}.{key} must be true or false, got {values[key]!r}.')
         check_compile(values.get('compile', False), f'{section}.compile')
     train = opt.get('train') if opt.get('is_train', True) else None
     if not isinstance(train, dict):

@@ -74,8 +74,6 @@ def make_loader(count=4, size=12, scale=2, channels=3, seed=0):
     ({'tile': {'size': 64.0}}, 'val.tile.size must be a positive integer'),
     ({'tile': {'size': 64, 'overlap': 64}}, r'val.tile.overlap must be an integer in \[0, val.tile.size\) = \[0, 64\)'),
     ({'tile': {'size': 64, 'overlap': -1}}, 'val.tile.overlap'),
-    ({'self_ensemble': 'yes'}, 'val.self_ensemble must be true or false'),
-    ({'tb_images': -1}, 'val.tb_images must be an integer >= 0'),
 ])
 def test_check_options_names_the_key_and_the_fix(val, message):
     with pytest.raises(InputError, match=message):

@@ -38,8 +38,6 @@ def one_step(model, seed=0):
     ({'mixed_precision': 'fp8'}, None, "train.mixed_precision must be one of fp32, bf16, fp16"),
     ({'mixed_precision': 'bf61'}, None, "Did you mean 'bf16'"),
     (None, {'mixed_precision': 'half'}, 'val.mixed_precision must be one of'),
-    ({'channels_last': 'yes'}, None, 'train.channels_last must be true or false'),
-    (None, {'tf32': 1}, 'val.tf32 must be true or false'),
     ({'compile': {'mod': 'max-autotune'}}, None, "train.compile has an unknown key 'mod'. Did you mean 'mode'"),
     ({'compile': 'yes'}, None, 'train.compile must be true, false or a mapping'),
     ({'grad_clip': 0}, None, 'train.grad_clip must be a positive number'),
