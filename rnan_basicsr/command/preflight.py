@@ -10,13 +10,18 @@ then fails in a second with one line instead of after BasicSR has renamed the pr
 """
 import contextlib
 import copy
+import functools
 import os
 from os import path as osp
 
 from rnan_basicsr.command.data_checks import check_paired_images
 from rnan_basicsr.command.train_checks import check_training
+from rnan_basicsr.data.degraded_image_dataset import DegradedImageDataset
+from rnan_basicsr.models.rnan_model import RNANModel
 from rnan_basicsr.options import rules
+from rnan_basicsr.options.dataset_rules import check_dataset_options
 from rnan_basicsr.options.loader import OptionFile
+from rnan_basicsr.options.model_rules import check_model_options
 from rnan_basicsr.options.validate import check_declared_keys, check_declared_values
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import check_path_exists, did_you_mean, is_int, relative_to_cwd
@@ -76,10 +81,24 @@ def _root_logger_untouched():
         logger.propagate = before[3]
 
 
-def _call_class_check(cls, options, opt_path):
-    """Call ``cls.check_options(options)`` if the registered class has one; prefix its message with the file."""
+def _class_rule(cls):
+    """The option check of a registered class: ours are functions of :mod:`rnan_basicsr.options` (the model and
+    datasets validate nothing themselves); another plugin's class may bring a ``check_options(opt)`` classmethod."""
     check = getattr(cls, 'check_options', None)
-    if not callable(check):
+    if callable(check):
+        return check
+    if isinstance(cls, type) and issubclass(cls, DegradedImageDataset):
+        return functools.partial(check_dataset_options, cls)
+    if isinstance(cls, type) and issubclass(cls, RNANModel):
+        return check_model_options
+    return None
+
+
+def _call_class_check(cls, options, opt_path):
+    """Run the option check of the registered class ``cls`` (:func:`_class_rule`), if it has one; prefix its message
+    with the file."""
+    check = _class_rule(cls)
+    if check is None:
         return
     try:
         with _root_logger_untouched():
@@ -311,11 +330,13 @@ def check_options(opt, opt_path, is_train):
     overridden keys, and ``name``; then the checks below; then every value against its declared type and
     range; last the data.
 
-    Required sections and registered types; the options of every dataset (``check_options`` of its class when it has
-    one, BasicSR's PairedImageDataset checked here), of every network and loss (their signatures; our architectures
-    are also built on the meta device), of the model (its ``check_options``); data roots and weights files that must
-    exist; cross-checks: network_g channels against the datasets' channels, network_g.upscale against scale,
-    gt_size a multiple of scale; and the training / logger / val keys BasicSR reads with ``opt[...]`` mid-run.
+    Required sections and registered types; the options of every dataset (ours:
+    :mod:`rnan_basicsr.options.dataset_rules`; another plugin's class: its ``check_options`` classmethod; BasicSR's
+    PairedImageDataset checked here), of every network and loss (their signatures; our architectures are also built
+    on the meta device), of the model (RNANModel: :mod:`rnan_basicsr.options.model_rules`); data roots and weights
+    files that must exist; cross-checks: network_g channels against the datasets' channels, network_g.upscale
+    against scale, gt_size a multiple of scale;
+    and the training / logger / val keys BasicSR reads with ``opt[...]`` mid-run.
 
     Raises:
         InputError: naming the option file, the key and the fix.

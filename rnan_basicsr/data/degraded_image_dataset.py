@@ -9,21 +9,14 @@ import numpy as np
 import random
 from basicsr.data.transforms import augment, paired_random_crop
 from basicsr.utils import FileClient, img2tensor
-from os import path as osp
 from torch.utils import data as data
 
-from rnan_basicsr.data.data_util import convert_channels, decode_image, is_lmdb
+from rnan_basicsr.data.data_util import convert_channels, decode_image
 from rnan_basicsr.data.degradations import image_rng
 from rnan_basicsr.data.pairing import check_sizes, pair_images
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.validation import check_bool, check_int, check_path_exists, did_you_mean, is_number
 
-COMMON_OPTIONS = ('name', 'type', 'phase', 'scale', 'dataroot_gt', 'dataroot_lq', 'io_backend', 'meta_info_file',
-                  'filename_tmpl', 'gt_size', 'use_hflip', 'use_rot', 'seed', 'batch_size_per_gpu',
-                  'num_worker_per_gpu', 'dataset_enlarge_ratio', 'prefetch_mode', 'pin_memory', 'persistent_workers',
-                  'num_prefetch_queue')
 PHASES = ('train', 'val', 'test')
-BACKENDS = ('disk', 'lmdb')
 
 
 def dataset_label(opt):
@@ -61,64 +54,10 @@ class DegradedImageDataset(data.Dataset):
     #: how GT (and LQ) images are brought to the task's channels (see data_util.convert_channels):
     #: 'color' (BGR; grey images replicated), 'gray' or 'y'
     channels = 'color'
-    #: option -> short example, for the options a subclass adds
+    #: option -> short example, for the options a subclass adds (checked in :mod:`rnan_basicsr.options.dataset_rules`)
     task_options = {}
 
     # ------------------------------------------------------------------ options
-    @classmethod
-    def check_options(cls, opt):
-        """Check the dataset options without reading any image; raise an InputError naming the key and the fix.
-
-        Checks unknown keys (with a "did you mean"), types and ranges, that the data roots exist (LMDBs with
-        meta_info.txt) and, for ``phase: train``, the training keys. BasicSR sets ``phase`` from the datasets key;
-        without it, training-only keys are checked only where present.
-        """
-        label = dataset_label(opt)
-        if not isinstance(opt, dict):
-            raise InputError(f'{label}: the dataset options must be a mapping, got {type(opt).__name__}')
-        known = tuple(COMMON_OPTIONS) + tuple(cls.task_options)
-        for key in opt:
-            if key not in known:
-                raise InputError(f'{label}: unknown option {key!r} for {cls.__name__}.{did_you_mean(key, known)} '
-                                 'Known options: '
-                                 f'{", ".join(sorted(known))}.')
-        phase = opt.get('phase')
-        if phase is not None and phase not in PHASES:
-            raise InputError(f'{label}: phase must be one of {"/".join(PHASES)}, got {phase!r}')
-        if opt.get('scale', 1) != 1:
-            raise InputError(f'{label}: {cls.__name__} restores at scale 1, but scale is {opt["scale"]!r}. Set '
-                             'scale: 1, or use PairedImageDataset (HR and bicubic-LR pairs) for super-resolution.')
-        if opt.get('name') is not None and not isinstance(opt['name'], str):
-            raise InputError(f'{label}: name must be a string, got {opt["name"]!r}')
-
-        backend = cls._check_io_backend(opt, label)
-        cls._check_roots(opt, label, backend)
-
-        tmpl = opt.get('filename_tmpl', '{}')
-        if not isinstance(tmpl, str) or tmpl.count('{}') != 1:
-            raise InputError(f"{label}: filename_tmpl must be a string with one '{{}}' for the GT name, got {tmpl!r}; "
-                             "e.g. filename_tmpl: '{}' (same names) or '{}_noisy'")
-        if phase == 'train':
-            for key, example in (('gt_size', 48), ('batch_size_per_gpu', 16), ('num_worker_per_gpu', 4)):
-                if opt.get(key) is None:
-                    raise InputError(f'{label}: training needs {key}; add {key}: {example}')
-        for key, minimum, example in (('gt_size', 1, 48), ('batch_size_per_gpu', 1, 16), ('num_worker_per_gpu', 0, 4),
-                                      ('seed', 0, 0), ('num_prefetch_queue', 1, 1)):
-            if opt.get(key) is not None:
-                check_int(opt, key, label, minimum, example)
-        for key in ('use_hflip', 'use_rot', 'pin_memory', 'persistent_workers'):
-            check_bool(opt, key, label)
-        ratio = opt.get('dataset_enlarge_ratio', 1)
-        if not is_number(ratio) or ratio <= 0:
-            raise InputError(f'{label}: dataset_enlarge_ratio must be a positive number, got {ratio!r}')
-        if opt.get('prefetch_mode') not in (None, 'cpu', 'cuda'):
-            raise InputError(f"{label}: prefetch_mode must be ~, cpu or cuda, got {opt['prefetch_mode']!r}")
-        cls.check_task_options(opt, label)
-
-    @classmethod
-    def check_task_options(cls, opt, label):
-        """Check the options a subclass adds (``task_options``); raise InputError."""
-
     @classmethod
     def num_channels(cls, opt):
         """Channels C of the items' ``lq`` and ``gt`` tensors for these options (for cross-checks with the network)."""
@@ -130,56 +69,13 @@ class DegradedImageDataset(data.Dataset):
         return {'color': f'{cls.__name__} (RGB)', 'y': f'{cls.__name__} restores the Y channel',
                 'gray': f'{cls.__name__} (grey)'}[cls.channels]
 
-    @staticmethod
-    def _check_io_backend(opt, label):
-        io_backend = opt.get('io_backend', {'type': 'disk'})
-        if not isinstance(io_backend, dict) or io_backend.get('type') not in BACKENDS:
-            raise InputError(f'{label}: io_backend must be {{type: disk}} (image folders) or {{type: lmdb}} (LMDBs '
-                             f'made by create_lmdb.py), got {io_backend!r}')
-        if io_backend['type'] == 'disk' and set(io_backend) != {'type'}:
-            raise InputError(f'{label}: io_backend type disk takes no other keys, got {sorted(io_backend)}')
-        for key in ('db_paths', 'client_keys'):
-            if key in io_backend:
-                raise InputError(f'{label}: io_backend.{key} is set by the dataset from dataroot_gt/dataroot_lq; '
-                                 'remove it.')
-        return io_backend['type']
-
-    @staticmethod
-    def _check_roots(opt, label, backend):
-        if opt.get('dataroot_gt') is None:
-            raise InputError(f'{label}: dataroot_gt is missing; set it to the ground-truth image folder or LMDB, e.g. '
-                             'dataroot_gt: datasets/DIV2K/DIV2K_train_HR_sub.lmdb')
-        for key in ('dataroot_gt', 'dataroot_lq', 'meta_info_file'):
-            value = opt.get(key)
-            if value is None:
-                continue
-            kind = 'meta_info file' if key == 'meta_info_file' else 'folder or .lmdb'
-            check_path_exists(value, key, label, kind=kind)
-            if key == 'meta_info_file':
-                if backend == 'lmdb':
-                    raise InputError(f"{label}: meta_info_file is for io_backend disk; an LMDB's own meta_info.txt "
-                                     'lists its images. Remove meta_info_file.')
-                if not osp.isfile(value):
-                    raise InputError(f'{label}: meta_info_file {value!r} is not a file.')
-                continue
-            if not osp.isdir(value):
-                raise InputError(f'{label}: {key} {value!r} is not a folder (an image folder or an LMDB).')
-            if backend == 'disk' and is_lmdb(value):
-                raise InputError(f'{label}: {key} {value!r} is an LMDB; set io_backend: {{type: lmdb}} to read it.')
-            if backend == 'lmdb':
-                if not is_lmdb(value):
-                    raise InputError(f'{label}: {key} {value!r} is not an LMDB (no data.mdb), but io_backend is '
-                                     'lmdb; make one with scripts/data_preparation/create_lmdb.py or set '
-                                     'io_backend: {type: disk}.')
-                if not osp.isfile(osp.join(value, 'meta_info.txt')):
-                    raise InputError(f'{label}: {key} {value!r} has no meta_info.txt, so its image keys are unknown. '
-                                     'Rebuild the LMDB with scripts/data_preparation/create_lmdb.py, which always '
-                                     'writes it.')
-
     # ------------------------------------------------------------------ building
     def __init__(self, opt):
         super().__init__()
-        self.check_options(opt)
+        # kept for Python users who build a dataset directly: a sigma on the [0, 1] scale or a typo in an option
+        # would otherwise train silently on the wrong data (imported here: the options package imports this module)
+        from rnan_basicsr.options.dataset_rules import check_dataset_options
+        check_dataset_options(type(self), opt)
         self.label = dataset_label(opt)
         if opt.get('phase') not in PHASES:
             raise InputError(f'{self.label}: phase is missing; BasicSR sets it from the datasets key (train / val / '

@@ -3,9 +3,6 @@ from basicsr.utils.registry import DATASET_REGISTRY
 
 from rnan_basicsr.data.degradations import add_gaussian_noise
 from rnan_basicsr.data.degraded_image_dataset import DegradedImageDataset
-from rnan_basicsr.tasks import SIGMA
-from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.validation import check_bool, check_level
 
 
 @DATASET_REGISTRY.register()
@@ -32,20 +29,6 @@ class DenoisingDataset(DegradedImageDataset):
     """
 
     task_options = {'sigma': '50', 'gray': 'false', 'clip': 'true'}
-
-    @classmethod
-    def check_task_options(cls, opt, label):
-        check_bool(opt, 'gray', label)
-        check_bool(opt, 'clip', label)
-        if opt.get('sigma') is None:
-            if opt.get('dataroot_lq') is None:
-                raise InputError(f'{label}: sigma is missing; set the noise level on the 0-255 scale, e.g. sigma: 50 '
-                                 '(or sigma: [0, 75] for blind training), or give dataroot_lq with noisy images.')
-            return
-        low, high = check_level(opt, SIGMA, label)
-        if 0 < high < 1:
-            raise InputError(f'{label}: sigma {opt["sigma"]!r} looks like a noise level on the [0, 1] scale; sigma is '
-                             f'on the 0-255 scale: write {round(high * 255)} for {high}.')
 
     @classmethod
     def num_channels(cls, opt):

@@ -3,9 +3,6 @@ from basicsr.utils.registry import DATASET_REGISTRY
 
 from rnan_basicsr.data.degradations import jpeg_compress_y
 from rnan_basicsr.data.degraded_image_dataset import DegradedImageDataset
-from rnan_basicsr.tasks import QUALITY
-from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.validation import check_level
 
 
 @DATASET_REGISTRY.register()
@@ -30,15 +27,6 @@ class JPEGArtifactDataset(DegradedImageDataset):
 
     channels = 'y'
     task_options = {'quality': '10'}
-
-    @classmethod
-    def check_task_options(cls, opt, label):
-        if opt.get('quality') is None:
-            if opt.get('dataroot_lq') is None:
-                raise InputError(f'{label}: quality is missing; set the JPEG quality, e.g. quality: 10 (or [10, 40]), '
-                                 'or give dataroot_lq with compressed images.')
-            return
-        check_level(opt, QUALITY, label)
 
     def __init__(self, opt):
         super().__init__(opt)

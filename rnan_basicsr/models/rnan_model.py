@@ -9,7 +9,8 @@ Training, losses, optimizers, schedulers, EMA, checkpoints and the validation lo
   BasicSR's MessageLogger prints the learning rates but does not send them there;
 * speed and precision switches in ``train`` and ``val`` (mixed precision, channels_last, torch.compile, TF32,
   gradient clipping) and any optimizer of BasicSR or torch.optim. A precision the device cannot run is an
-  :class:`InputError` at the option check, before anything runs; compile falls back to eager execution with a
+  :class:`InputError` at the option check (:mod:`rnan_basicsr.options.model_rules`, run by the pre-flight),
+  before anything runs; compile falls back to eager execution with a
   warning where it cannot run; checkpoints keep plain keys;
 * the network back in the mode it had before validation (train mode during training);
 * ``path.pretrain_network_g`` loaded with ``weights_only=True``, with an :class:`InputError` for a training
@@ -20,7 +21,6 @@ Training, losses, optimizers, schedulers, EMA, checkpoints and the validation lo
 Every option key, its type, default and meaning: ``docs/options.md`` (generated from
 :mod:`rnan_basicsr.options.schema`).
 """
-import inspect
 import math
 import numpy as np
 import torch
@@ -34,16 +34,14 @@ from os import path as osp
 
 from rnan_basicsr import precision
 from rnan_basicsr.models.resume_policy import keep_option_schedules
-from rnan_basicsr.test_time import build_test_forward, check_tile
+from rnan_basicsr.test_time import build_test_forward
 from rnan_basicsr.utils.errors import InputError, RunError
-from rnan_basicsr.utils.validation import check_known_keys, did_you_mean, is_int, is_number
+from rnan_basicsr.utils.validation import did_you_mean
 from rnan_basicsr.weights import check_fits, check_saved_settings, load_checkpoint, select_params
 
 #: ``train.max_nonfinite_steps`` by default: a diverged run stops instead of training on; fp16's GradScaler may
 #: halve its scale some 20 times in a row at the start, which is far below
 DEFAULT_MAX_NONFINITE_STEPS = 100
-#: torch.compile keyword arguments accepted in ``train.compile`` / ``val.compile`` given as a mapping
-COMPILE_KEYS = ('backend', 'mode', 'dynamic', 'fullgraph')
 DEFAULT_TB_IMAGES = 3
 TB_CROP = 256  # largest side (output pixels) of an image sent to TensorBoard: a centre crop, to keep events small
 
@@ -57,7 +55,6 @@ class RNANModel(SRModel):
     """
 
     def __init__(self, opt):
-        self.check_options(opt)
         val = opt.get('val') or {}
         train = (opt.get('train') or {}) if opt.get('is_train', True) else {}
         self.tile = val.get('tile')
@@ -86,81 +83,6 @@ class RNANModel(SRModel):
     # options
     # ---------------------------------------------------------------------------------------------------------
     @classmethod
-    def check_options(cls, opt):
-        """Check our keys: ``val.tile``, ``val.self_ensemble``, ``val.tb_images``, the precision and speed switches
-        of ``train`` and ``val`` and ``train.optim_*.type``. BasicSR's own keys are not ours.
-
-        Called by the ``basicsr`` command's pre-flight checks (before BasicSR creates any folder) and by
-        ``__init__``. The device is the one BasicSR will use: CPU for ``num_gpu: 0``, otherwise CUDA.
-
-        Raises:
-            InputError: naming the key (``val.tile.size``...), the value and the fix.
-        """
-        cls._check_speed_options(opt)
-        val = opt.get('val')
-        if val is None:
-            return
-        if not isinstance(val, dict):
-            raise InputError(f'val must be a mapping (val_freq, save_img, metrics, tile, ...), got {val!r}.')
-        check_tile(val.get('tile'), 'val.tile')
-        self_ensemble = val.get('self_ensemble', False)
-        if not isinstance(self_ensemble, bool):
-            raise InputError(f'val.self_ensemble must be true or false, got {self_ensemble!r}.')
-        tb_images = val.get('tb_images', DEFAULT_TB_IMAGES)
-        if not is_int(tb_images) or tb_images < 0:
-            raise InputError(f'val.tb_images must be an integer >= 0 (images per dataset sent to TensorBoard), got '
-                             f'{tb_images!r}.')
-
-    @staticmethod
-    def _device_of(opt):
-        """The device BasicSR's BaseModel will use for these options (before or after num_gpu: auto is resolved)."""
-        num_gpu = opt.get('num_gpu', 0)
-        if num_gpu == 'auto':
-            num_gpu = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        return torch.device('cuda' if num_gpu else 'cpu')
-
-    @classmethod
-    def _check_speed_options(cls, opt):
-        """``mixed_precision`` / ``channels_last`` / ``compile`` / ``tf32`` of train and val, ``train.grad_clip``,
-        ``train.optim_*.type`` and its arguments."""
-        device = cls._device_of(opt)
-        sections = [('val', opt.get('val'))]
-        if opt.get('is_train', True):
-            sections.insert(0, ('train', opt.get('train')))
-        for section, values in sections:
-            if not isinstance(values, dict):
-                continue
-            precision.check_precision(device, values.get('mixed_precision'), f'{section}.mixed_precision')
-            for key in ('channels_last', 'tf32'):
-                if key in values and not isinstance(values[key], bool):
-                    raise InputError(f'{section}.{key} must be true or false, got {values[key]!r}.')
-            cls._check_compile(values.get('compile', False), f'{section}.compile')
-        train = opt.get('train') if opt.get('is_train', True) else None
-        if not isinstance(train, dict):
-            return
-        clip = train.get('grad_clip')
-        if clip is not None and (not is_number(clip) or not clip > 0):
-            raise InputError(f'train.grad_clip must be a positive number (the largest global L2 norm of the '
-                             f'gradients) or ~ for no clipping, got {clip!r}; e.g. grad_clip: 1.0')
-        limit = train.get('max_nonfinite_steps', DEFAULT_MAX_NONFINITE_STEPS)
-        if not is_int(limit) or limit < 1:
-            raise InputError(f'train.max_nonfinite_steps must be an integer >= 1 (steps with non-finite gradients '
-                             f'in a row that stop the run), got {limit!r}; default {DEFAULT_MAX_NONFINITE_STEPS}.')
-        for key, value in train.items():
-            if key.startswith('optim_') and isinstance(value, dict):
-                optimizer = cls.optimizer_class(value.get('type'), f'train.{key}.type')
-                cls._check_optimizer_arguments(optimizer, value, f'train.{key}')
-
-    @staticmethod
-    def _check_compile(value, what):
-        if isinstance(value, bool):
-            return
-        if not isinstance(value, dict):
-            raise InputError(f'{what} must be true, false or a mapping of torch.compile arguments '
-                             f'({", ".join(COMPILE_KEYS)}), got {value!r}.')
-        check_known_keys(value, COMPILE_KEYS, what, 'Allowed (torch.compile arguments)')
-
-    @classmethod
     def optimizer_class(cls, type_name, what='train.optim_g.type'):
         """The optimizer class ``train.optim_*.type`` names: any ``torch.optim`` optimizer, or one the installed
         BasicSR's ``BaseModel.get_optimizer`` builds.
@@ -188,21 +110,6 @@ class RNANModel(SRModel):
         hint = f" Did you mean '{same_letters[0]}'?" if same_letters else did_you_mean(type_name, known)
         raise InputError(f'{what} {type_name!r} is not an optimizer of torch.optim (torch {torch.__version__}) or of '
                          f'the installed BasicSR.{hint} Known: {", ".join(known)}.')
-
-    @staticmethod
-    def _check_optimizer_arguments(optimizer, values, what):
-        """Unknown keyword arguments of the optimizer (``lr``, ``betas``...) as an InputError, with a suggestion."""
-        try:
-            parameters = inspect.signature(optimizer.__init__).parameters
-        except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-            return
-        if any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
-            return
-        allowed = [name for name in parameters if name not in ('self', 'params')]
-        for key in values:
-            if key != 'type' and key not in allowed:
-                raise InputError(f'{what}.{key} is not an argument of {optimizer.__name__}.'
-                                 f'{did_you_mean(key, allowed)} Its arguments: {", ".join(allowed)}.')
 
     def get_optimizer(self, optim_type, params, lr, **kwargs):
         """Build ``train.optim_*``: any optimizer of ``torch.optim`` or of the installed BasicSR

@@ -8,6 +8,7 @@ from conftest import make_lmdb, write_images
 from rnan_basicsr.data.demosaicing_dataset import DemosaicingDataset
 from rnan_basicsr.data.denoising_dataset import DenoisingDataset
 from rnan_basicsr.data.jpeg_artifact_dataset import JPEGArtifactDataset
+from rnan_basicsr.options.dataset_rules import check_dataset_options
 from rnan_basicsr.utils.errors import InputError
 
 
@@ -26,7 +27,7 @@ def opt_for(root, phase='train', cls=DenoisingDataset, **extra):
 
 def error_of(cls, opt, check_only=False):
     with pytest.raises(InputError) as info:
-        cls.check_options(opt) if check_only else cls(opt)
+        check_dataset_options(cls, opt) if check_only else cls(opt)
     return str(info.value)
 
 

@@ -8,6 +8,7 @@ from collections import OrderedDict
 
 from rnan_basicsr.archs.rnan_arch import RNAN
 from rnan_basicsr.models.rnan_model import RNANModel
+from rnan_basicsr.options.model_rules import check_model_options
 from rnan_basicsr.test_time import self_ensemble_forward, tile_forward
 from rnan_basicsr.utils.errors import InputError
 
@@ -73,24 +74,25 @@ def make_loader(count=4, size=12, scale=2, channels=3, seed=0):
     ({'tile': {'size': 64.0}}, 'val.tile.size must be a positive integer'),
     ({'tile': {'size': 64, 'overlap': 64}}, r'val.tile.overlap must be an integer in \[0, val.tile.size\) = \[0, 64\)'),
     ({'tile': {'size': 64, 'overlap': -1}}, 'val.tile.overlap'),
-    ({'self_ensemble': 'yes'}, 'val.self_ensemble must be true or false'),
-    ({'tb_images': -1}, 'val.tb_images must be an integer >= 0'),
 ])
 def test_check_options_names_the_key_and_the_fix(val, message):
     with pytest.raises(InputError, match=message):
-        RNANModel.check_options({'val': val})
+        check_model_options({'val': val})
 
 
 def test_check_options_accepts_valid_and_absent_values():
     for val in (None, {}, {'tile': None, 'self_ensemble': False}, {'tile': {'size': 64}},
                 {'tile': {'size': 64, 'overlap': 8}, 'self_ensemble': True, 'tb_images': 0}):
-        RNANModel.check_options({'val': val})
-    RNANModel.check_options({})
+        check_model_options({'val': val})
+    check_model_options({})
 
 
-def test_the_model_checks_its_options_when_built(tmp_path):
-    with pytest.raises(InputError, match='val.tile.overlap'):
-        build_model(make_opt(tmp_path, val={'tile': {'size': 8, 'overlap': 9}}))
+def test_the_model_validates_nothing_when_built_and_a_bad_tile_still_fails_at_test_time(tmp_path):
+    """The pre-flight runs the option rules; the model only builds, and its test-time forward refuses the tile."""
+    model = build_model(make_opt(tmp_path, val={'tile': {'size': 8, 'overlap': 9}}))
+    model.feed_data({'lq': torch.rand(1, 3, 13, 11)})
+    with pytest.raises(InputError, match=r'val.tile.overlap must be an integer in \[0, val.tile.size\)'):
+        model.test()
 
 
 # ------------------------------------------------------------------------------------------------------------------

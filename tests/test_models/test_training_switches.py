@@ -11,6 +11,7 @@ from test_rnan_model import make_loader, make_opt
 
 from rnan_basicsr import precision
 from rnan_basicsr.models.rnan_model import RNANModel
+from rnan_basicsr.options.model_rules import check_model_options
 from rnan_basicsr.utils.errors import InputError, RunError
 
 
@@ -31,14 +32,12 @@ def one_step(model, seed=0):
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# option checks (the pre-flight calls RNANModel.check_options and RNANModel.optimizer_class)
+# option checks (the pre-flight calls rnan_basicsr.options.model_rules and RNANModel.optimizer_class)
 # ------------------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('train,val,message', [
     ({'mixed_precision': 'fp8'}, None, "train.mixed_precision must be one of fp32, bf16, fp16"),
     ({'mixed_precision': 'bf61'}, None, "Did you mean 'bf16'"),
     (None, {'mixed_precision': 'half'}, 'val.mixed_precision must be one of'),
-    ({'channels_last': 'yes'}, None, 'train.channels_last must be true or false'),
-    (None, {'tf32': 1}, 'val.tf32 must be true or false'),
     ({'compile': {'mod': 'max-autotune'}}, None, "train.compile has an unknown key 'mod'. Did you mean 'mode'"),
     ({'compile': 'yes'}, None, 'train.compile must be true, false or a mapping'),
     ({'grad_clip': 0}, None, 'train.grad_clip must be a positive number'),
@@ -53,7 +52,7 @@ def test_check_options_names_the_key_and_the_fix(tmp_path, train, val, message):
     opt = make_opt(tmp_path, is_train=True, upscale=1, val=val)
     opt['train'].update(train or {})
     with pytest.raises(InputError, match=message):
-        RNANModel.check_options(opt)
+        check_model_options(opt)
 
 
 def test_a_precision_the_device_cannot_run_is_one_error_before_anything_runs(tmp_path, monkeypatch):
@@ -62,10 +61,10 @@ def test_a_precision_the_device_cannot_run_is_one_error_before_anything_runs(tmp
     opt['train']['mixed_precision'] = 'bf16'
     with pytest.raises(InputError, match=r'train.mixed_precision bf16: cpu cannot run bfloat16 autocast \(no '
                        r'bfloat16 on this test device\)\. Use fp32'):
-        RNANModel.check_options(opt)
+        check_model_options(opt)
     opt = make_opt(tmp_path, upscale=1, val={'mixed_precision': 'fp16'})
     with pytest.raises(InputError, match='val.mixed_precision fp16: cpu cannot run float16 autocast'):
-        build_model(opt)
+        check_model_options(opt)
 
 
 def test_optimizer_class_asks_torch_and_the_installed_basicsr(monkeypatch):

@@ -104,6 +104,19 @@ def test_a_value_of_the_wrong_type_is_refused_with_its_place(in_data_dir, tmp_pa
         f"{_where(opt_path, 'tb_images')}: val.tb_images must be greater than or equal to 0, got -1")
 
 
+@pytest.mark.parametrize('old,new,key,expected', [
+    ('val:\n  val_freq: 2\n', 'val:\n  val_freq: 2\n  self_ensemble: yes please\n', 'self_ensemble',
+     "val.self_ensemble must be true or false, got 'yes please'."),
+    ('val:\n  val_freq: 2\n', 'val:\n  val_freq: 2\n  tf32: 1\n', 'tf32', 'val.tf32 must be true or false, got 1.'),
+    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  channels_last: yes please\n', 'channels_last',
+     "train.channels_last must be true or false, got 'yes please'."),
+])
+def test_the_models_switches_are_checked_by_the_schema(old, new, key, expected, in_data_dir, tmp_path, capsys):
+    """RNANModel's rules (rnan_basicsr.options.model_rules) leave these to the schema, which gives the place too."""
+    opt_path = _edited(tmp_path, old, new)
+    assert _refused(['train', '-opt', opt_path], capsys) == f'{_where(opt_path, key)}: {expected}'
+
+
 def test_force_yml_values_are_checked_too(in_data_dir, capsys):
     message = _refused(['train', '-opt', TINY, '--force_yml', 'val:metrics:psnr:test_y_channel=maybe'], capsys)
     assert message == (f"{_where(TINY, 'test_y_channel')}: val.metrics.psnr.test_y_channel must be true or false, "
