@@ -3,8 +3,8 @@ created, archived or written, with errors that name the file, the key and the fi
 
 :func:`check_options` runs on the options as read (see :mod:`rnan_basicsr.command.run` for the order): sections and
 registered types; networks (built on the meta device) against the datasets' channels and scale; the weights of
-``pretrain_network_g`` against the network; devices; the training keys (:mod:`.train_checks`); and, last, every
-dataset built or paired (:mod:`.data_checks`). :func:`check_layout` runs once BasicSR has laid the run out. A typo
+``pretrain_network_g`` against the network; devices; the training keys
+(:mod:`rnan_basicsr.options.training_rules`); and, last, every dataset built or paired (:mod:`.data_checks`). :func:`check_layout` runs once BasicSR has laid the run out. A typo
 then fails in a second with one line instead of after BasicSR has renamed the previous experiment folder to
 ``*_archived_*``, or hours later mid-run. Nothing here decodes an image or sets up BasicSR's logger.
 """
@@ -15,13 +15,13 @@ import os
 from os import path as osp
 
 from rnan_basicsr.command.data_checks import check_paired_images
-from rnan_basicsr.command.train_checks import check_training
 from rnan_basicsr.data.degraded_image_dataset import DegradedImageDataset
 from rnan_basicsr.models.rnan_model import RNANModel
 from rnan_basicsr.options import rules
 from rnan_basicsr.options.dataset_rules import check_dataset_options
 from rnan_basicsr.options.loader import OptionFile
 from rnan_basicsr.options.model_rules import check_model_options
+from rnan_basicsr.options.training_rules import check_training
 from rnan_basicsr.options.validate import check_declared_keys, check_declared_values
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import check_path_exists, did_you_mean, is_int, relative_to_cwd

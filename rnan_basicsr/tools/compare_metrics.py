@@ -17,7 +17,7 @@ import numpy as np
 from collections import namedtuple
 from os import path as osp
 
-import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)
+import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
 from rnan_basicsr.authors_protocol import authors_psnr, authors_ssim
 from rnan_basicsr.data import degradations
 from rnan_basicsr.tools.evaluate import markdown, score

@@ -30,7 +30,7 @@ import re
 from collections import OrderedDict, namedtuple
 from os import path as osp
 
-import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)
+import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
 from rnan_basicsr.tasks import TASKS
 from rnan_basicsr.tools import report
 from rnan_basicsr.tools.results import ImageRecord, csv_score, mean, write_results

@@ -35,7 +35,7 @@ import torch
 from os import path as osp
 from tqdm import tqdm
 
-import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)
+import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
 from rnan_basicsr import precision
 from rnan_basicsr.data.degradations import bayer_mosaic
 from rnan_basicsr.tasks import TASKS

@@ -44,7 +44,7 @@ import sys
 import time
 from os import path as osp
 
-import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)
+import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
 from rnan_basicsr.compat.resume import newest_training_state
 from rnan_basicsr.tools import create_lmdb, evaluate, extract_subimages, generate_lq, inference
 from rnan_basicsr.utils.errors import InputError

@@ -20,7 +20,7 @@ per-cell difference against exact whole-image inference: how much the published 
 
 Written to ``--out``: ``table.md`` (protocol + table), ``table.csv``, ``per_image.csv`` and ``report.html`` (the
 table, then per test set one row per image with its figures and an LQ | output | GT comparison; images in
-``report_files/``). Missing checkpoints or test sets are named in one line with the README section that says how
+``report_files/``). Missing checkpoints or test sets are named in one line with the docs section that says how
 to get them, before anything runs. Errors print one line, exit status 2.
 """
 import argparse
@@ -31,7 +31,7 @@ import torch
 from collections import namedtuple
 from os import path as osp
 
-import rnan_basicsr  # noqa: F401  (compatibility patches before basicsr)
+import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
 from rnan_basicsr import paper_results
 from rnan_basicsr.authors_protocol import protocol_note
 from rnan_basicsr.chop import authors_min_size, chop_forward
@@ -45,8 +45,8 @@ from rnan_basicsr.utils.validation import did_you_mean
 
 PROG = 'reproduce_paper.py'
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-README_WEIGHTS = 'README, "Experiments of the paper" > "The authors\' checkpoints"'
-README_DATA = 'README, "Experiments of the paper" > "Data layout"'
+README_WEIGHTS = 'docs/experiments.md, "The authors\' checkpoints"'
+README_DATA = 'docs/experiments.md, "Data layout"'
 
 # one cell of the table: a test set at one level, with its per-image results.ImageRecord (extra: chopped_psnr, _ssim)
 Cell = namedtuple('Cell', ['dataset', 'level', 'records', 'images'])

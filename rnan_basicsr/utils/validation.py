@@ -51,7 +51,7 @@ def check_path_exists(path, key, label, kind='folder or .lmdb'):
         raise InputError(f'{label}: {key} must be a path ({kind}), got {path!r}.')
     if not osp.exists(path):
         raise InputError(f'{label}: {key} {path!r} does not exist{relative_to_cwd(path)}. Point it to the {kind} of '
-                         'the images (prepare the data first; see the README).')
+                         'the images (prepare the data first; see docs/data.md).')
 
 
 def check_int(opt, key, label, minimum, example, maximum=None):

@@ -1,4 +1,5 @@
-"""Pre-flight checks of the ``train`` and ``logger`` sections: everything ``train_pipeline`` reads mid-run.
+"""Value rules of the ``train`` and ``logger`` sections (beside the schema, run by the pre-flight): everything
+``train_pipeline`` reads mid-run.
 
 A wrong value here used to surface hours (or 200,000 iterations) into a run: ``gamma: abc`` at the first milestone,
 ``lr: -1`` as a negative learning rate, a missing key as a bare ``KeyError``. Each check names the key and a value that
