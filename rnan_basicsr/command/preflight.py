@@ -4,9 +4,10 @@ created, archived or written, with errors that name the file, the key and the fi
 :func:`check_options` runs on the options as read (see :mod:`rnan_basicsr.command.run` for the order): sections and
 registered types; networks (built on the meta device) against the datasets' channels and scale; the weights of
 ``pretrain_network_g`` against the network; devices; the training keys
-(:mod:`rnan_basicsr.options.training_rules`); and, last, every dataset built or paired (:mod:`.data_checks`). :func:`check_layout` runs once BasicSR has laid the run out. A typo
-then fails in a second with one line instead of after BasicSR has renamed the previous experiment folder to
-``*_archived_*``, or hours later mid-run. Nothing here decodes an image or sets up BasicSR's logger.
+(:mod:`rnan_basicsr.options.training_rules`); and, last, every dataset built or paired (:mod:`.data_checks`).
+:func:`check_layout` runs once BasicSR has laid the run out. A typo then fails in a second with one line instead
+of after BasicSR has renamed the previous experiment folder to ``*_archived_*``, or hours later mid-run. Nothing
+here decodes an image or sets up BasicSR's logger.
 """
 import contextlib
 import copy
