@@ -1,7 +1,5 @@
 """One flag style: every script spells its options with underscores, as BasicSR does (``--n_thread``,
-``--crop_size``); the older hyphenated spellings still work but ``--help`` does not show them.
-
-scripts/benchmark.py is left out: it is being rewritten as a package, with its own command line."""
+``--crop_size``); the older hyphenated spellings still work but ``--help`` does not show them."""
 import argparse
 import glob
 import pytest
@@ -11,12 +9,11 @@ import sys
 from os import path as osp
 
 from rnan_basicsr.tools import create_lmdb, extract_subimages, generate_lq, inference, reproduce_paper
+from rnan_basicsr.tools.benchmark import cli as benchmark
 from rnan_basicsr.utils.script_util import add_option
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SCRIPTS = sorted(
-    path for path in glob.glob(osp.join(REPO, 'scripts', '**', '*.py'), recursive=True)
-    if osp.basename(path) != 'benchmark.py')
+SCRIPTS = sorted(glob.glob(osp.join(REPO, 'scripts', '**', '*.py'), recursive=True))
 HYPHENATED = re.compile(r'(?<![\w-])--[A-Za-z0-9]+-[A-Za-z0-9-]+')
 
 # (tool, the arguments it requires, old spelling, BasicSR-style spelling, its value, the attribute set, expected)
@@ -36,6 +33,8 @@ OLD_SPELLINGS = [
     (inference, ['--task', 'dn_rgb', '--model_path', 'm.pth', '-i', 'a'], '--save-safetensors', '--save_safetensors',
      ['m.safetensors'], 'save_safetensors', 'm.safetensors'),
     (reproduce_paper, ['--task', 'car'], '--also-chopped', '--also_chopped', [], 'also_chopped', True),
+    (benchmark, [], '--no-train', '--no_train', [], 'no_train', True),
+    (benchmark, [], '--precision-size', '--precision_size', ['24'], 'precision_size', 24),
 ]
 
 

@@ -18,7 +18,7 @@ setting), built from an in-memory option dict. The tiling rows compare whole-ima
 distance between the tiled and the exact output. Weights are random (seeded) with the non-local output
 convolutions W drawn from N(0, 0.02) instead of zero, so that attention changes the output.
 
-Precision and speed switches (``--no-precision`` skips them): the 128 x 128 grey forward pass and the training step
+Precision and speed switches (``--no_precision`` skips them): the 128 x 128 grey forward pass and the training step
 of the official network in float32, bf16 autocast, channels_last and torch.compile (and on a GPU fp16 autocast and
 TF32), each with its distance to float32 on a **trained** network: a 16-feature RNAN trained here for a minute on
 colour denoising (sigma 30) of scikit-image photographs, run under the same switches on a held-out 128 x 128 image
@@ -27,7 +27,7 @@ gradients against float32's; PSNR is BasicSR's ``calculate_psnr``). Float32 rows
 allows it for them). The compiled rows also report their first call (compilation included). ``--switches``
 measures chosen rows instead of the default ones.
 
-Data pipeline (``--no-data`` skips it): training samples per second of each of our datasets against BasicSR's
+Data pipeline (``--no_data`` skips it): training samples per second of each of our datasets against BasicSR's
 PairedImageDataset reading pre-made pairs of the same task, from LMDBs of the same 480 x 480 sub-images, gt_size 48,
 one process, no workers, one thread (OpenCV and torch), interleaved in rounds. Our datasets read the colour
 sub-images (the JPEG one also an LMDB of their Y channel, which it reads as it is).
@@ -35,8 +35,8 @@ sub-images (the JPEG one also an LMDB of their Y channel, which it reads as it i
 The project's performance goals, and how to read these tables against them, are in docs/benchmark.md.
 
     python scripts/benchmark.py                     # everything: about an hour on 2 CPU cores without AVX-512 BF16
-    python scripts/benchmark.py --no-variants --no-tiling --no-data --switches channels_last compile
-    python scripts/benchmark.py --sizes 64 128 --configs grey --no-train --no-tiling --no-precision --no-data
+    python scripts/benchmark.py --no_variants --no_tiling --no_data --switches channels_last compile
+    python scripts/benchmark.py --sizes 64 128 --configs grey --no_train --no_tiling --no_precision --no_data
 
 One concept per module: :mod:`.spec` (what one measurement measures), :mod:`.fixtures` (images, networks, the
 model, LMDBs), :mod:`.memory` (the memory column), :mod:`.measurements` (run in the child), :mod:`.runner` (the
