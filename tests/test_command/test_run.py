@@ -297,15 +297,23 @@ def _wait_for(path, proc, timeout=300):
     return path.exists()
 
 
-def test_ctrl_c_with_dataloader_workers_ends_the_run_and_the_script_in_one_line(trained, tmp_path):
-    """Ctrl-C in a terminal: SIGINT to every process of the foreground group (the shell script, basicsr and its two
-    DataLoader workers), twice, as an impatient user does."""
-    work = tmp_path / 'sigint'
+def _held_run(trained, tmp_path, name, hold_iter):
+    """A copy of the trained experiment in ``tmp_path/name`` and the environment whose test hook holds the run at
+    iteration ``hold_iter`` (it creates ``hook_dir/holding`` then); returns ``(work, hook_dir, env)``."""
+    work = tmp_path / name
     subprocess.run(['cp', '-a', str(trained), str(work)], check=True)
     hook_dir = tmp_path / 'hook'
     hook_dir.mkdir()
-    env = dict(os.environ, PYTHONWARNINGS='ignore', RNAN_TEST_HOOK_DIR=str(hook_dir), RNAN_TEST_HOLD_ITER='7',
+    env = dict(os.environ, PYTHONWARNINGS='ignore', RNAN_TEST_HOOK_DIR=str(hook_dir),
+               RNAN_TEST_HOLD_ITER=str(hold_iter),
                PYTHONPATH=os.pathsep.join([HOOKS, os.environ.get('PYTHONPATH', ROOT)]))
+    return work, hook_dir, env
+
+
+def test_ctrl_c_with_dataloader_workers_ends_the_run_and_the_script_in_one_line(trained, tmp_path):
+    """Ctrl-C in a terminal: SIGINT to every process of the foreground group (the shell script, basicsr and its two
+    DataLoader workers), twice, as an impatient user does."""
+    work, hook_dir, env = _held_run(trained, tmp_path, 'sigint', hold_iter=7)
     train = [BASICSR, 'train', '-opt', TINY, '--auto_resume', '--force_yml', 'train:total_iter=8',
              'datasets:train:num_worker_per_gpu=2']
     script = f'{shlex.join(train)}; touch next_command_ran'  # a script that goes on to test: Ctrl-C must stop it
@@ -337,12 +345,7 @@ def test_ctrl_c_with_dataloader_workers_ends_the_run_and_the_script_in_one_line(
 
 
 def test_sigterm_ends_basicsr_by_the_signal(trained, tmp_path):
-    work = tmp_path / 'sigterm'
-    subprocess.run(['cp', '-a', str(trained), str(work)], check=True)
-    hook_dir = tmp_path / 'hook'
-    hook_dir.mkdir()
-    env = dict(os.environ, PYTHONWARNINGS='ignore', RNAN_TEST_HOOK_DIR=str(hook_dir), RNAN_TEST_HOLD_ITER='5',
-               PYTHONPATH=os.pathsep.join([HOOKS, os.environ.get('PYTHONPATH', ROOT)]))
+    work, hook_dir, env = _held_run(trained, tmp_path, 'sigterm', hold_iter=5)
     proc = subprocess.Popen([BASICSR, 'train', '-opt', TINY, '--auto_resume', '--force_yml', 'train:total_iter=6'],
                             cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
