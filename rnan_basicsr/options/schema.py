@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from pydantic_core import PydanticCustomError
 from typing import Any, ClassVar, Dict, List, Literal, Optional, Union
 
+from rnan_basicsr.models.rnan_model import DEFAULT_MAX_NONFINITE_STEPS
+
 #: a float or an int (strict mode accepts ints for floats, never bools or strings)
 Number = float
 Precision = Optional[Literal['fp32', 'bf16', 'fp16']]
@@ -198,8 +200,9 @@ class TrainOptions(Section):
     channels_last: StrictBool = Field(False, description='network and batches in NHWC memory format')
     compile: Compile = Field(False, description='torch.compile the training forward: true, or its arguments')
     grad_clip: Optional[Number] = Field(None, gt=0, description="clip the gradients' global L2 norm; ~: no clipping")
-    max_nonfinite_steps: StrictInt = Field(100, ge=1, description='a step with non-finite gradients is skipped '
-                                           '(counted as skipped_steps); this many in a row stop the run')
+    max_nonfinite_steps: StrictInt = Field(DEFAULT_MAX_NONFINITE_STEPS, ge=1,
+                                           description='a step with non-finite gradients is skipped (counted as '
+                                           'skipped_steps); this many in a row stop the run')
     tf32: StrictBool = Field(True, description='TF32 for float32 convolutions and matmuls on Ampere+ GPUs')
 
 
