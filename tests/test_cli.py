@@ -22,6 +22,9 @@ def _error_line(capsys):
     return lines[0]
 
 
+DELETE = object()
+
+
 def _write_options(tmp_path, **changes):
     with open(TINY) as f:
         opt = yaml.safe_load(f)
@@ -31,6 +34,8 @@ def _write_options(tmp_path, **changes):
         for key in parents:
             node = node[key]
         node[last] = value
+        if value is DELETE:
+            del node[last]
     path = tmp_path / 'options.yml'
     path.write_text(yaml.safe_dump(opt))
     return str(path)
@@ -103,19 +108,24 @@ def test_unknown_types_name_key_and_registry(key, value, registry, tmp_path, cap
 
 
 def test_missing_sections_and_bad_force_yml(tmp_path, capsys):
-    assert main(['train', '-opt', _write_options(tmp_path, name=None)]) == EXIT_INPUT_ERROR
-    assert "required option 'name' is missing" in _error_line(capsys)
+    assert main(['train', '-opt', _write_options(tmp_path, name=DELETE)]) == EXIT_INPUT_ERROR
+    assert _error_line(capsys).endswith(': name is missing; add it.')
     assert main(['train', '-opt', TINY, '--force_yml', 'train:total_iter']) == EXIT_INPUT_ERROR
     assert 'must have the form key:subkey=value' in _error_line(capsys)
     assert main(['train', '-opt', TINY, '--force_yml', 'train:no_such_key=3']) == EXIT_INPUT_ERROR
     assert "option 'train:no_such_key' is not in" in _error_line(capsys)
     # `basicsr test` runs only test/val datasets and needs a val section (save_img, metrics)
-    assert main(['test', '-opt', TINY]) == EXIT_INPUT_ERROR
+    changes = dict(train=DELETE, logger=DELETE)
+    assert main(['test', '-opt', _write_options(tmp_path, **changes)]) == EXIT_INPUT_ERROR
     assert "dataset phase 'train' is not one of test/val" in _error_line(capsys)
     with open(TINY) as f:
         test_datasets = {'test_1': yaml.safe_load(f)['datasets']['val']}
-    assert main(['test', '-opt', _write_options(tmp_path, datasets=test_datasets, val=None)]) == EXIT_INPUT_ERROR
-    assert "required option 'val' is missing" in _error_line(capsys)
+    # a test file without train and logger (basicsr test ignores them, so they are refused) and without val
+    assert main(['test', '-opt', _write_options(tmp_path, datasets=test_datasets)]) == EXIT_INPUT_ERROR
+    assert 'logger is refused: basicsr test does not read it (it trains nothing)' in _error_line(capsys)
+    changes = dict(datasets=test_datasets, train=DELETE, logger=DELETE, val=DELETE)
+    assert main(['test', '-opt', _write_options(tmp_path, **changes)]) == EXIT_INPUT_ERROR
+    assert _error_line(capsys).endswith(': val is missing; add it.')
 
 
 def test_local_rank_spellings_and_environment(monkeypatch):

@@ -195,34 +195,17 @@ def check_optimizer_change(key, saved, optimizer, state_path):
                              f'not be the one the option file describes. To continue it, {HOW_TO_GO_ON}')
 
 
-def _probe_model(model_cls, train):
-    """An uninitialised ``model_cls`` with just what ``get_optimizer`` / ``setup_schedulers`` read."""
-    probe = object.__new__(model_cls)
-    probe.opt = {'train': train}
-    probe.optimizers, probe.schedulers = [], []
-    return probe
-
-
 def option_optimizer(model_cls, options):
     """``train.optim_g`` built as ``model_cls`` builds it, on one probe parameter that has taken one step."""
+    from rnan_basicsr.options.training_rules import build_optimizer  # (the options import the model)
+
     parameter = torch.nn.Parameter(torch.zeros(1))
-    kwargs = {key: value for key, value in options.items() if key != 'type'}
-    optimizer = model_cls.get_optimizer(_probe_model(model_cls, {}), options['type'], [parameter], **kwargs)
+    optimizer = build_optimizer(model_cls, options, [parameter])
     parameter.grad = torch.ones(1)
     optimizer.step()
     for group in optimizer.param_groups:  # as the schedulers set it on the model's optimizer
         group.setdefault('initial_lr', group['lr'])
     return optimizer
-
-
-def option_schedulers(model_cls, scheduler_options, optimizers):
-    """The state dicts of ``train.scheduler`` as ``model_cls.setup_schedulers`` builds it on ``optimizers``."""
-    import copy
-
-    probe = _probe_model(model_cls, {'scheduler': copy.deepcopy(scheduler_options)})
-    probe.optimizers = optimizers
-    model_cls.setup_schedulers(probe)
-    return probe.schedulers
 
 
 def applies_option_schedule(model_cls):
@@ -251,7 +234,9 @@ def check_resume_options(opt, state, state_path):
     model_cls = MODEL_REGISTRY.get(opt['model_type'])
     optimizer = option_optimizer(model_cls, train['optim_g'])
     check_optimizer_change('optim_g', state['optimizers'][0], optimizer, state_path)
-    schedulers = option_schedulers(model_cls, train['scheduler'], [optimizer])
+    from rnan_basicsr.options.training_rules import build_schedulers
+
+    schedulers = build_schedulers(model_cls, train['scheduler'], [optimizer])
     if len(schedulers) != len(state['schedulers']):
         return  # check_optimizers_fit names this mismatch when the model loads the state
     for scheduler, saved in zip(schedulers, state['schedulers']):

@@ -5,7 +5,8 @@ of a metric function (after the two images), ``train.optim_g`` those of a torch 
 ``train.scheduler`` those of BasicSR's scheduler (after ``optimizer``). Their signatures are the declaration: a key
 that is not an argument (``crop_boder``) is refused like any unknown key, a missing required argument is named, and
 another plugin's registered class is checked the same way. Argument types follow the annotation when it is a plain
-``bool``/``int``/``float``/``str``, else the default's type (numbers accept ints and floats).
+``bool``/``int``/``float``/``str``, else the default's type (numbers accept ints and floats); what a signature cannot
+say (a learning rate > 0, a scheduler's milestones) is declared in :data:`rnan_basicsr.options.schema.ARGUMENTS`.
 """
 import functools
 import inspect
@@ -13,7 +14,7 @@ import re
 from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model
 from typing import Any, List, Literal, Optional
 
-from rnan_basicsr.options.schema import DATASET_OPTIONS, DatasetOptions, Section
+from rnan_basicsr.options.schema import ARGUMENTS, DATASET_OPTIONS, DatasetOptions, Section
 
 Number = float  # strict: ints accepted, bools and strings not
 #: ``train.scheduler.type`` -> BasicSR 1.4.2 scheduler class name (BaseModel.setup_schedulers)
@@ -131,13 +132,17 @@ def options_model(kind, type_name):
     ]
     descriptions = _argument_descriptions(obj)
     fields = {'type': (Literal[type_name], Field(description=f'{kind} {type_name}'))}
+    refined = dict(ARGUMENTS.get(kind, {}), **ARGUMENTS.get(obj.__name__, {}))
     for p in parameters:
         description = descriptions.get(p.name, f'argument {p.name} of {obj.__name__}')
-        if p.default is inspect.Parameter.empty:
-            fields[p.name] = (_annotation(p), Field(description=description))
+        if p.name in refined:
+            annotation, default = refined[p.name]
+        elif p.default is inspect.Parameter.empty:
+            annotation, default = _annotation(p), ...
         else:
             default = p.default if isinstance(p.default, (bool, int, float, str, type(None))) else None
-            fields[p.name] = (_annotation(p), Field(default, description=description))
+            annotation = _annotation(p)
+        fields[p.name] = (annotation, Field(default, description=description))
     model = create_model(f'{obj.__name__}Options', __base__=Section, **fields)
     model.__doc__ = f'{kind} {type_name} ({obj.__module__}.{obj.__name__})'
     model.owner = obj.__name__

@@ -6,7 +6,6 @@ import inspect
 
 from rnan_basicsr.tasks import RESTORATION_DATASETS
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.validation import is_int
 
 
 def argument_or_default(options, cls, name):
@@ -79,28 +78,46 @@ def restoration_data_at_scale_1(kind, label, scale):
 
 
 def gt_size_fits_scale(gt_size, scale, label):
-    """Training patches: ``gt_size`` a positive integer and a multiple of ``scale`` (LQ patches are gt_size / scale)."""
-    if gt_size is None:
-        return
-    if not is_int(gt_size) or gt_size < 1:
-        raise InputError(f'{label}: gt_size must be a positive integer (GT patch side in pixels), got {gt_size!r}.')
-    if is_int(scale) and scale >= 1 and gt_size % scale:
+    """Training patches: ``gt_size`` a multiple of ``scale`` (LQ patches are gt_size / scale)."""
+    if gt_size is not None and gt_size % scale:
         lower, upper = gt_size - gt_size % scale, gt_size - gt_size % scale + scale
         raise InputError(f'{label}: gt_size {gt_size} is not a multiple of scale {scale} (LQ patches are gt_size / '
                          f'scale pixels). Use gt_size: {lower or upper} or {upper}.')
 
 
+#: keys a training dataset must give (the schema cannot know the phase): BasicSR's data loader reads the first two
+#: of every training dataset, PairedImageDataset the others with ``opt[...]``; ours need gt_size
+TRAINING_KEYS = {'': {'batch_size_per_gpu': 16, 'num_worker_per_gpu': 4, 'gt_size': 48},
+                 'PairedImageDataset': {'use_hflip': 'true', 'use_rot': 'true'}}
+
+
+def training_keys_given(dataset, label):
+    """The keys of :data:`TRAINING_KEYS` are given in a training dataset (our ``gt_size`` and BasicSR's)."""
+    needed = dict(TRAINING_KEYS[''], **TRAINING_KEYS.get(dataset.get('type'), {}))
+    for key, example in needed.items():
+        if dataset.get(key) is None:
+            raise InputError(f'{label}: training needs {key}; add {key}: {example}')
+
+
 def warmup_before_total_iter(train):
     """``train.warmup_iter`` is -1 (none) or ends before ``total_iter``."""
     warmup = train.get('warmup_iter', -1)
-    if not is_int(warmup) or not (warmup == -1 or 0 <= warmup < train['total_iter']):
+    if warmup >= train['total_iter']:
         raise InputError(f'train.warmup_iter must be -1 (no warm-up) or an integer in [0, total_iter) = [0, '
                          f'{train["total_iter"]}), got {warmup!r}.')
 
 
 def periods_cover_total_iter(periods, total_iter, where='train.scheduler'):
     """A cosine schedule's ``periods`` reach ``total_iter`` (after them it has no learning rate)."""
-    if is_int(total_iter) and sum(periods) < total_iter:
+    if sum(periods) < total_iter:
         raise InputError(f'{where}.periods {periods} add up to {sum(periods)}, fewer than train.total_iter '
                          f'{total_iter}: the schedule has no learning rate after iteration {sum(periods)}. Make the '
                          'periods cover total_iter.')
+
+
+def milestones_increase(milestones, where='train.scheduler'):
+    """A step schedule's ``milestones`` are strictly increasing: BasicSR would take them in any order (and a repeated
+    one as a double step), so a list out of order is almost always a typo."""
+    if any(a >= b for a, b in zip(milestones, milestones[1:])):
+        raise InputError(f'{where}.milestones must be strictly increasing, got {milestones}; e.g. milestones: '
+                         f'{sorted(set(milestones))}.')

@@ -11,7 +11,7 @@ is what turns an error into ``file:line:column`` and a did-you-mean, and it writ
 import re
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
-from typing import Any, ClassVar, Dict, List, Literal, Optional, Union
+from typing import Annotated, Any, ClassVar, Dict, List, Literal, Optional, Union
 
 from rnan_basicsr.models.rnan_model import DEFAULT_MAX_NONFINITE_STEPS
 
@@ -111,10 +111,14 @@ class PairedImageDatasetOptions(ImageFolderOptions):
     std: Optional[List[Number]] = Field(None, description='per-channel std LQ and GT are divided by (normalize)')
 
 
+class DiskOrLMDB(IOBackend):
+    type: Literal['disk', 'lmdb'] = Field('disk', description='image folders (disk) or LMDBs made by create_lmdb.py')
+
+
 class DegradedImageDatasetOptions(ImageFolderOptions):
     """Our datasets: ground truth in, the degraded copy made on the fly (or read from dataroot_lq)."""
     dataroot_gt: StrictStr = Field(description='folder or .lmdb of the ground-truth images')
-    io_backend: IOBackend = Field(default_factory=IOBackend, description='{type: disk} or {type: lmdb}')
+    io_backend: DiskOrLMDB = Field(default_factory=DiskOrLMDB, description='{type: disk} or {type: lmdb}')
     seed: StrictInt = Field(0, ge=0, description='validation / test: degradations seeded from it and the image name')
 
 
@@ -296,3 +300,53 @@ class Options(Section):
             if not _NAME.match(name):
                 raise PydanticCustomError('name_folder', 'name', {'key': 'name', 'value': name})
         return data
+
+
+class TrainingValOptions(ValOptions):
+    val_freq: StrictInt = Field(ge=1, description='validate every that many iterations (remove val to train without '
+                                'validation)')
+
+
+class TrainingFile(Options):
+    """An option file of ``basicsr train``: ``train`` and ``logger`` required, ``val`` with its ``val_freq``."""
+    train: TrainOptions = Field(description='training settings')
+    logger: LoggerOptions = Field(description='logging and checkpoint frequency')
+    val: Optional[TrainingValOptions] = Field(None, description='validation during training')
+
+
+_NOT_READ_BY_TEST = 'basicsr test does not read it (it trains nothing); remove it, or run basicsr train'
+
+
+class TestFile(Options):
+    """An option file of ``basicsr test``: ``val`` required; ``train`` and ``logger``, which it ignores, refused."""
+    val: ValOptions = Field(description='test settings: save_img, metrics, tile, self_ensemble, precision')
+    overridden: ClassVar[Dict[str, str]] = dict(Options.overridden, train=_NOT_READ_BY_TEST, logger=_NOT_READ_BY_TEST)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# registered types: what their signatures do not say
+# ---------------------------------------------------------------------------------------------------------------------
+PositiveInt = Annotated[StrictInt, Field(ge=1)]
+PositiveNumber = Annotated[Number, Field(gt=0)]
+RestartWeights = Annotated[List[PositiveNumber], Field(min_length=1)]
+
+#: types and ranges of registered types' arguments beyond their signatures, by kind and by class name; read by
+#: :func:`rnan_basicsr.options.registered.options_model`. ``...`` as a default makes an argument required.
+ARGUMENTS = {
+    'optimizer': {'lr': (PositiveNumber, ...)},  # torch's own constructor checks betas, eps, weight_decay...
+    'loss': {
+        'loss_weight': (Annotated[Number, Field(ge=0)], 1.0),
+        'reduction': (Literal['none', 'mean', 'sum'], 'mean')
+    },
+    'MultiStepRestartLR': {
+        'milestones': (Annotated[List[PositiveInt], Field(min_length=1)], ...),
+        'gamma': (Annotated[Number, Field(gt=0, le=1)], 0.1),
+        'restarts': (List[Annotated[StrictInt, Field(ge=0)]], [0]),
+        'restart_weights': (RestartWeights, [1]),
+    },
+    'CosineAnnealingRestartLR': {
+        'periods': (Annotated[List[PositiveInt], Field(min_length=1)], ...),
+        'restart_weights': (RestartWeights, [1]),
+        'eta_min': (Annotated[Number, Field(ge=0)], 0),
+    },
+}

@@ -2,21 +2,22 @@
 
 :func:`declared_errors` validates the whole file against :class:`~rnan_basicsr.options.schema.Options` and every
 registered-type section against its class (:mod:`.registered`), and returns the mistakes sorted by where they are in
-the file. The pre-flight reports key mistakes first (:func:`check_declared_keys`: an unknown or overridden
-key is usually the cause of whatever else looks wrong), then the cross-field rules run, then
-:func:`check_declared_values` reports the first remaining type or range mistake.
+the file. :func:`check_declared` raises the first (key mistakes before value mistakes); the cross-field rules
+(:mod:`.rules`) then run on options whose every value has its declared type and range.
 """
+import re
 from pydantic import ValidationError
 
 from rnan_basicsr.options.loader import OptionFile
 from rnan_basicsr.options.registered import options_model
-from rnan_basicsr.options.schema import Options
+from rnan_basicsr.options.schema import Options, TestFile, TrainingFile
 from rnan_basicsr.options.yaml_rules import number_hint
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import did_you_mean
 
 #: error types about keys rather than values
 KEY_ERRORS = ('unknown_key', 'overridden_key', 'name_type', 'name_folder')
+SCALAR_ERRORS = ('int_type', 'float_type', 'bool_type', 'string_type', 'literal_error')
 
 
 def _registered_sections(opt):
@@ -59,6 +60,15 @@ def _data_path(opt, loc):
     return tuple(path)
 
 
+def _other_shape(item, tagged):
+    """True for the error of a union member (``tagged``: its location names the member) that expected a scalar
+    where the value is a list or mapping, or a mapping where it is one: another member matches the shape."""
+    value = item.get('input')
+    if item['type'] in ('dict_type', 'model_type'):
+        return isinstance(value, dict)
+    return tagged and isinstance(value, (list, dict)) and item['type'] in SCALAR_ERRORS
+
+
 def _dotted(path):
     return '.'.join(str(key) for key in path) or '(the file)'
 
@@ -68,7 +78,12 @@ def _expected(msg):
     msg = msg.replace('Input should be ', '').replace('a valid integer or a valid number', 'a number')
     msg = msg.replace('a valid integer', 'an integer').replace('a valid number', 'a number')
     msg = msg.replace('a valid boolean', 'true or false').replace('a valid string', 'a string')
-    return msg.replace('an integer or a number', 'a number')
+    msg = re.sub(r'a valid dictionary( or instance of \w+)?', 'a mapping', msg).replace('a valid list', 'a list')
+    msg = msg.replace('an integer or a number', 'a number')
+    for words, sign in (('greater than or equal to', '>='), ('greater than', '>'), ('less than or equal to', '<='),
+                        ('less than', '<')):
+        msg = msg.replace(words, sign)
+    return msg
 
 
 def _message(item, options, path):
@@ -99,25 +114,28 @@ def _message(item, options, path):
     return f'{where}: {dotted} must be {expected}, got {value!r}{forced}{number_hint(value)}.'
 
 
-def declared_errors(options):
+def declared_errors(options, model=Options):
     """Every mistake against the declared options, as ``(is_key_error, message)`` sorted by file position.
 
     Args:
         options (OptionFile | dict): The options (a dict has no positions: messages then name the key only).
+        model (type): The declared file: :class:`~.schema.Options`, or its ``TrainingFile`` / ``TestFile``.
     """
     if not isinstance(options, OptionFile):
         options = OptionFile('options', options)
     opt = options.opt
-    raw = _errors_of(Options, opt, ())
+    raw = _errors_of(model, opt, ())
     for loc, kind, value in _registered_sections(opt):
-        model = options_model(kind, value.get('type'))
-        if model is not None:
-            raw += _errors_of(model, value, loc)
+        section = options_model(kind, value.get('type'))
+        if section is not None:
+            raw += _errors_of(section, value, loc)
 
     grouped = {}
     for item in raw:
         path = _data_path(opt, item['loc'])
-        if item['type'] in ('dict_type', 'model_type') and isinstance(item.get('input'), dict):
+        if item['type'] == 'missing':  # the key is not in the data: name it after its parent
+            path += (item['loc'][-1], )
+        if _other_shape(item, tagged=len(path) < len(item['loc'])):
             continue  # a union member that expected another shape; the matching member reports its own mistake
         grouped.setdefault((path, item['type'] in KEY_ERRORS), []).append(item)
     found = []
@@ -131,14 +149,24 @@ def declared_errors(options):
     return [(is_key, message) for _, is_key, message in sorted(found, key=lambda entry: entry[0])]
 
 
-def check_declared_keys(options):
-    """Raise an InputError for the first unknown or overridden key, or a bad ``name``."""
-    for is_key, message in declared_errors(options):
-        if is_key:
+def check_declared(options, is_train=None, keys_only=False):
+    """Raise an InputError for the first mistake against the declared options: key mistakes (unknown or overridden
+    keys, a bad ``name``) before value mistakes, an unknown key being the usual cause of what else looks wrong.
+
+    Args:
+        is_train (bool | None): Check as a ``basicsr train`` file (``train`` and ``logger`` required) or a
+            ``basicsr test`` file (``val`` required, ``train`` / ``logger`` refused); None: either.
+        keys_only (bool): Report key mistakes only.
+    """
+    model = {True: TrainingFile, False: TestFile, None: Options}[is_train]
+    errors = declared_errors(options, model)
+    for is_key, message in sorted(errors, key=lambda error: not error[0]):
+        if is_key or not keys_only:
             raise InputError(message)
 
 
-def check_declared_values(options):
-    """Raise an InputError for the first mistake against the declared options."""
-    for _, message in declared_errors(options):
-        raise InputError(message)
+def check_mapping(model, mapping, label):
+    """Raise an InputError ``<label>: <key> must be ...`` for the first mistake of ``mapping`` against ``model`` (a
+    section checked outside an option file, e.g. a dataset built in Python)."""
+    for _, message in sorted(declared_errors(OptionFile(label, mapping), model), key=lambda error: not error[0]):
+        raise InputError(message)  # OptionFile(label, ...).where() names the label

@@ -94,12 +94,14 @@ def check_expansion(node):
     Nodes shared through anchors are counted once per use (as ``construct`` and BasicSR's printing expand them);
     the count is memoised, so a billion-laughs file is measured in microseconds.
     """
-    sizes, active = {}, set()
+    sizes, active, uses, nodes = {}, set(), {}, {}
 
     def expanded(current):
         key = id(current)
+        uses[key] = uses.get(key, 0) + 1
         if key in sizes:
             return sizes[key]
+        nodes[key] = current
         if key in active:
             raise YAMLRuleError('an alias refers to the node that contains it (a cycle): write the value out',
                                 current.start_mark)
@@ -115,10 +117,12 @@ def check_expansion(node):
 
     total, written = expanded(node), len(sizes)
     limit = max(MIN_EXPANDED_NODES, MAX_EXPANSION * written)
-    if total > limit:
+    if total > limit:  # point at the anchor whose repeats add the most: the largest of the nested ones
+        anchor = max((key for key in uses if uses[key] > 1), key=lambda key: (uses[key] - 1) * sizes[key])
         raise YAMLRuleError(
             f'its aliases expand {written} nodes to {total} (more than {limit}, {MAX_EXPANSION}x what is '
-            'written): write the repeated values out, or use anchors without nesting them', node.start_mark)
+            f'written); the anchor here is used {uses[anchor]} times, {sizes[anchor]} nodes each: write the repeated '
+            'values out, or use anchors without nesting them', nodes[anchor].start_mark)
 
 
 def compose(text):

@@ -54,20 +54,6 @@ def check_path_exists(path, key, label, kind='folder or .lmdb'):
                          'the images (prepare the data first; see docs/data.md).')
 
 
-def check_int(opt, key, label, minimum, example, maximum=None):
-    """Raise an InputError unless ``opt[key]`` is an int in [minimum, maximum]."""
-    value = opt[key]
-    if not is_int(value) or value < minimum or (maximum is not None and value > maximum):
-        bounds = f'>= {minimum}' if maximum is None else f'in {minimum}..{maximum}'
-        raise InputError(f'{label}: {key} must be an integer {bounds}, got {value!r}; e.g. {key}: {example}')
-
-
-def check_bool(opt, key, label):
-    """Raise an InputError if ``opt`` has ``key`` and its value is not true or false."""
-    if key in opt and not isinstance(opt[key], bool):
-        raise InputError(f'{label}: {key} must be true or false, got {opt[key]!r}')
-
-
 def check_level(opt, level, label):
     """Check a degradation level option: one number, or a ``[low, high]`` range (drawn per patch / image).
 

@@ -38,18 +38,20 @@ def gt(tmp_path):
 
 
 @pytest.mark.parametrize('changes, expected', [
-    ({'sigmaa': 25}, ["datasets.train (Tiny): unknown option 'sigmaa' for DenoisingDataset. Did you mean 'sigma'?"]),
+    ({'sigmaa': 25}, ["datasets.train (Tiny): sigmaa is not an option of DenoisingDataset. Did you mean 'sigma'?"]),
     ({'gt_size': None}, ['datasets.train (Tiny): training needs gt_size; add gt_size: 48']),
-    ({'gt_size': '48'}, ["gt_size must be an integer >= 1, got '48'"]),
+    ({'gt_size': '48'}, ["datasets.train (Tiny): gt_size must be an integer, got '48' (YAML reads '48' as a string"]),
+    ({'gt_size': 0}, ['datasets.train (Tiny): gt_size must be >= 1, got 0.']),
     ({'sigma': None}, ['datasets.train (Tiny): sigma is missing', 'e.g. sigma: 50']),
     ({'sigma': 0.1}, ['looks like a noise level on the [0, 1] scale', 'write 26 for 0.1']),
     ({'sigma': [50, 10]}, ['sigma as a range must be [low, high] with low <= high']),
     ({'sigma': 300}, ['sigma 300 is out of range: it must lie in 0..255']),
     ({'gray': 'yes'}, ["gray must be true or false, got 'yes'"]),
-    ({'io_backend': {'type': 'memcached'}}, ['io_backend must be {type: disk}', 'or {type: lmdb}']),
+    ({'io_backend': {'type': 'memcached'}}, ["io_backend.type must be 'disk' or 'lmdb', got 'memcached'"]),
     ({'dataroot_gt': 'no/such/folder'}, ["dataroot_gt 'no/such/folder' does not exist"]),
-    ({'dataroot_gt': None}, ['dataroot_gt is missing']),
-    ({'scale': 2}, ['DenoisingDataset restores at scale 1, but scale is 2', 'PairedImageDataset']),
+    ({'dataroot_gt': None}, ['datasets.train (Tiny): dataroot_gt is missing; add it.']),
+    ({'scale': 2}, ['is a DenoisingDataset, whose LQ and GT images have the same size, but scale is 2',
+                    'PairedImageDataset']),
     ({'filename_tmpl': 'x'}, ["filename_tmpl must be a string with one '{}'"]),
     ({'phase': 'valid'}, ["phase must be one of train/val/test, got 'valid'"]),
 ])
@@ -63,9 +65,9 @@ def test_bad_jpeg_quality_and_unknown_demosaic_key(gt):
     message = error_of(JPEGArtifactDataset, opt_for(gt, cls=JPEGArtifactDataset, quality=0), check_only=True)
     assert 'quality 0 is out of range: it must lie in 1..100' in message
     message = error_of(JPEGArtifactDataset, opt_for(gt, cls=JPEGArtifactDataset, quality=[10.5, 20]), check_only=True)
-    assert 'each an integer in 1..100' in message
+    assert 'datasets.train (Tiny): quality.0 must be an integer, got 10.5.' == message
     message = error_of(DemosaicingDataset, opt_for(gt, cls=DemosaicingDataset, sigma=10), check_only=True)
-    assert "unknown option 'sigma' for DemosaicingDataset" in message
+    assert "sigma is not an option of DemosaicingDataset" in message
 
 
 def test_phase_key_in_messages_and_missing_phase(gt):

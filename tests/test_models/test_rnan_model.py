@@ -247,7 +247,7 @@ def test_loading_refuses_weights_saved_with_another_softmax(tmp_path):
     from rnan_basicsr.command.preflight import _check_pretrained_fit  # basicsr train|test: before writing anything
     for strict in (True, False):
         with pytest.raises(InputError, match='saved with network_g.nl_softmax: key'):
-            _check_pretrained_fit(make_opt(tmp_path, path={'pretrain_network_g': file, 'strict_load_g': strict}), 'x')
+            _check_pretrained_fit(make_opt(tmp_path, path={'pretrain_network_g': file, 'strict_load_g': strict}))
     opt = make_opt(tmp_path, path={'pretrain_network_g': file})
     opt['network_g']['nl_softmax'] = 'key'
     assert _same(build_model(opt).net_g, _weights(nl_softmax='key'))

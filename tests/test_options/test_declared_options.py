@@ -91,17 +91,17 @@ def test_name_must_be_one_folder(name, expected, in_data_dir, tmp_path, capsys):
 def test_a_typo_in_a_number_says_how_yaml_reads_it(in_data_dir, tmp_path, capsys):
     opt_path = _edited(tmp_path, 'lr: !!float 1e-4\n', 'lr: 1e-4x\n')
     message = _refused(['train', '-opt', opt_path], capsys)
-    assert "train.optim_g.lr must be a number > 0, got '1e-4x' (YAML reads" in message, message
+    assert "train.optim_g.lr must be a number, got '1e-4x' (YAML reads" in message, message
     assert "YAML reads '1e-4x' as a string, not a number: a float looks like 1e-4" in message
 
 
 def test_a_value_of_the_wrong_type_is_refused_with_its_place(in_data_dir, tmp_path, capsys):
     opt_path = _edited(tmp_path, '  use_tb_logger: true\n', '  use_tb_logger: yes please\n')
     assert _refused(['train', '-opt', opt_path], capsys) == (
-        f"'{opt_path}': logger.use_tb_logger must be true or false, got 'yes please'.")
+        f"{_where(opt_path, 'use_tb_logger')}: logger.use_tb_logger must be true or false, got 'yes please'.")
     opt_path = _edited(tmp_path, 'val:\n  val_freq: 2\n', 'val:\n  val_freq: 2\n  tb_images: -1\n')
     assert _refused(['train', '-opt', opt_path], capsys).startswith(
-        f"{_where(opt_path, 'tb_images')}: val.tb_images must be greater than or equal to 0, got -1")
+        f"{_where(opt_path, 'tb_images')}: val.tb_images must be >= 0, got -1")
 
 
 @pytest.mark.parametrize('old,new,key,expected', [
@@ -110,11 +110,23 @@ def test_a_value_of_the_wrong_type_is_refused_with_its_place(in_data_dir, tmp_pa
     ('val:\n  val_freq: 2\n', 'val:\n  val_freq: 2\n  tf32: 1\n', 'tf32', 'val.tf32 must be true or false, got 1.'),
     ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  channels_last: yes please\n', 'channels_last',
      "train.channels_last must be true or false, got 'yes please'."),
+    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  compile:\n    mod: max-autotune\n', 'mod',
+     "train.compile.mod is not an option of train.compile. Did you mean 'mode'?"),
+    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  compile: maybe\n', 'compile',
+     "train.compile must be true or false or a mapping"),
+    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  grad_clip: 0\n', 'grad_clip',
+     'train.grad_clip must be > 0, got 0.'),
+    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  grad_clip: inf\n', 'grad_clip',
+     "train.grad_clip must be a number, got 'inf'"),
+    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  max_nonfinite_steps: 0\n', 'max_nonfinite_steps',
+     'train.max_nonfinite_steps must be >= 1, got 0.'),
+    ('    weight_decay: 0\n', '    weight_dekay: 0\n', 'weight_dekay',
+     "train.optim_g.weight_dekay is not an option of Adam. Did you mean 'weight_decay'?"),
 ])
 def test_the_models_switches_are_checked_by_the_schema(old, new, key, expected, in_data_dir, tmp_path, capsys):
     """RNANModel's rules (rnan_basicsr.options.model_rules) leave these to the schema, which gives the place too."""
     opt_path = _edited(tmp_path, old, new)
-    assert _refused(['train', '-opt', opt_path], capsys) == f'{_where(opt_path, key)}: {expected}'
+    assert _refused(['train', '-opt', opt_path], capsys).startswith(f'{_where(opt_path, key)}: {expected}')
 
 
 def test_force_yml_values_are_checked_too(in_data_dir, capsys):

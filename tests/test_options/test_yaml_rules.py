@@ -47,6 +47,9 @@ def test_nested_aliases_cannot_expand_the_file(tmp_path, monkeypatch, capsys):
     line = _refused(tmp_path, monkeypatch, capsys, _tiny_text() + bomb)
     assert time.monotonic() - started < 10
     assert 'its aliases expand' in line and 'more than' in line, line
+    # placed at the anchor whose nine repeats add the most: &h, the second-last line (column 4: the '[' it anchors)
+    anchor_line = (_tiny_text() + bomb).splitlines().index(bomb.splitlines()[-2]) + 1
+    assert f'line {anchor_line}, column 4: ' in line and 'the anchor here is used 10 times' in line, line
 
 
 def test_merge_keys_merge_and_explicit_keys_win():

@@ -156,10 +156,9 @@ def test_restoration_datasets_need_scale_1(in_data_dir, monkeypatch, capsys):
      "mean 'use_hflip'?"),
     ({'datasets.val.dataroot_lq': 'datasets/tiny/val/LR'}, [], "datasets.val (TinyVal): dataroot_lq "
      "'datasets/tiny/val/LR' does not exist (relative to "),
-    ({}, ['datasets.train.dataroot_lq'], 'datasets.train (TinyTrain): dataroot_lq is missing; PairedImageDataset '
-     'needs both'),
-    ({'datasets.train.io_backend': {'type': 'lmdb'}}, [], "io_backend is lmdb but dataroot_gt "
-     "'datasets/tiny/train/gt' is not an .lmdb folder"),
+    ({}, ['datasets.train.dataroot_lq'], 'datasets.train.dataroot_lq is missing; add it.'),
+    ({'datasets.train.io_backend': {'type': 'lmdb'}}, [], "datasets.train (TinyTrain): dataroot_gt "
+     "'datasets/tiny/train/gt' is not an LMDB (no data.mdb), but io_backend is lmdb"),
     ({'scale': 4, 'network_g.upscale': 4, 'datasets.train.gt_size': 50}, [], 'datasets.train (TinyTrain): gt_size 50 '
      'is not a multiple of scale 4 (LQ patches are gt_size / scale pixels). Use gt_size: 48 or 52.'),
     ({'scale': 2}, [], 'network_g.upscale is 1 but scale is 2: the network must enlarge its input by the factor '
@@ -175,10 +174,13 @@ def test_restoration_datasets_need_scale_1(in_data_dir, monkeypatch, capsys):
     ({'train.optim_g.type': 'AdamW'}, [], "train.optim_g.type 'AdamW' is not supported by SRModel"),
     ({'train.scheduler.milestone': [3]}, [], "train.scheduler.milestone is not an option of MultiStepRestartLR. Did "
      "you mean 'milestones'?"),
-    ({}, ['logger.save_checkpoint_freq'], 'logger.save_checkpoint_freq must be a positive integer, got None'),
-    ({}, ['val.val_freq'], 'val.val_freq must be a positive integer'),
-    ({'datasets.train.batch_size_per_gpu': 0}, [], 'datasets.train (TinyTrain): batch_size_per_gpu must be an '
-     'integer >= 1, got 0'),
+    ({}, ['logger.save_checkpoint_freq'], 'logger.save_checkpoint_freq is missing; add it.'),
+    ({}, ['val.val_freq'], 'val.val_freq is missing; add it.'),
+    ({}, ['logger'], 'logger is missing; add it.'),
+    ({'datasets.train.batch_size_per_gpu': 0}, [], 'datasets.train.batch_size_per_gpu must be >= 1, got 0.'),
+    ({}, ['datasets.train.batch_size_per_gpu'], 'datasets.train (TinyTrain): training needs batch_size_per_gpu; '
+     'add batch_size_per_gpu: 16'),
+    ({}, ['datasets.train.use_rot'], 'datasets.train (TinyTrain): training needs use_rot; add use_rot: true'),
     ({'path.pretrain_network_g': 'experiments/pretrained_models/RNAN_SRx2.pth'}, [], "path.pretrain_network_g "
      "'experiments/pretrained_models/RNAN_SRx2.pth' does not exist"),
 ])
@@ -192,7 +194,7 @@ def test_training_options_are_checked_before_anything_is_created(changes, delete
 def test_basicsr_test_needs_weights(in_data_dir, capsys):
     with open(TINY) as f:
         val = yaml.safe_load(f)['datasets']['val']
-    opt_path = _options(in_data_dir, {'datasets': {'test_1': val}})
+    opt_path = _options(in_data_dir, {'datasets': {'test_1': val}}, delete=['train', 'logger'])
     assert 'path.pretrain_network_g is not set: basicsr test would evaluate a randomly initialised network' in _fails(
         ['test', '-opt', opt_path], capsys)
 
@@ -205,13 +207,13 @@ def test_the_model_check_options_runs(in_data_dir, monkeypatch, capsys):
         @classmethod
         def check_options(cls, opt):
             cls.seen.append(opt['name'])
-            if (opt.get('val') or {}).get('tile') == 'big':
-                raise InputError("val.tile must be ~ or a mapping {size: 128, overlap: 16}, got 'big'.")
+            if (opt.get('val') or {}).get('self_ensemble'):
+                raise InputError('val.self_ensemble is not supported by CheckedModel.')
 
     _register(monkeypatch, MODEL_REGISTRY, 'CheckedModel', CheckedModel)
-    opt_path = _options(in_data_dir, {'model_type': 'CheckedModel', 'val.tile': 'big'})
+    opt_path = _options(in_data_dir, {'model_type': 'CheckedModel', 'val.self_ensemble': True})
     assert _fails(['train', '-opt', opt_path], capsys) == (
-        f"'{opt_path}': val.tile must be ~ or a mapping {{size: 128, overlap: 16}}, got 'big'.")
+        f"'{opt_path}': val.self_ensemble is not supported by CheckedModel.")
     assert CheckedModel.seen == ['tiny_rnan']
 
 
