@@ -3,9 +3,11 @@
 1. read the option file once, with the safe loader, and apply ``--force_yml`` (:mod:`.options`);
 2. check everything BasicSR or this package will read (:mod:`.preflight`), building no folder;
 3. let BasicSR lay the run out (``parse_options`` on the options read in 1: distributed setup, seed, paths);
-4. check what depends on that layout: folders writable, what ``--auto_resume`` would continue from;
-5. lock the experiment (or the results folder) for this run (:mod:`.lock`);
-6. run BasicSR's ``train_pipeline`` / ``test_pipeline``, which creates (or archives) folders and trains.
+4. check what depends on that layout: folders writable;
+5. lock the experiment (or the results folder) for this run (:mod:`.lock`), then choose and check the training state
+   to resume from (``--auto_resume`` / ``path.resume_state``: :mod:`rnan_basicsr.models.resume_policy`);
+6. run BasicSR's ``train_pipeline`` / ``test_pipeline`` with that state, which creates (or archives) folders and
+   trains.
 
 Mistakes in 1-5 print one line and exit 2 with every earlier ``experiments/<name>``, ``results/<name>`` and
 ``tb_logger/<name>`` as it was. During 6, a checkpoint that cannot be written stops training (exit 1) and Ctrl-C or
@@ -24,7 +26,7 @@ from rnan_basicsr.command.interrupt import Interrupted, signals_interrupt
 from rnan_basicsr.command.lock import LOCK_VARIABLE, RunLock, lock_path, locking_enabled
 from rnan_basicsr.command.preflight import check_layout, check_options
 from rnan_basicsr.command.ranks import RanksEndTogether
-from rnan_basicsr.compat.resume import newest_training_state
+from rnan_basicsr.compat.resume import load_resume_state, newest_training_state
 from rnan_basicsr.compat.training_loop import model_built_hook
 from rnan_basicsr.options.loader import apply_force_yml, read_option_file
 from rnan_basicsr.utils.errors import RunError
@@ -125,33 +127,16 @@ class _Progress:
 
 
 @contextlib.contextmanager
-def _options_given_to_basicsr(opt, basicsr_args, printed=''):
-    """``train_pipeline`` / ``test_pipeline`` get ``opt`` from ``parse_options`` instead of reading the file.
-
-    ``printed`` (what BasicSR's ``parse_options`` printed, e.g. "Disable distributed.") is shown once the last check
-    has passed: for training after ``load_resume_state`` (which refuses a resume that cannot run, in one line), for
-    testing at once, so that a refusal is one line with nothing above it.
-    """
+def _options_given_to_basicsr(opt, basicsr_args, resume_state):
+    """``train_pipeline`` / ``test_pipeline`` get ``opt`` from ``parse_options`` instead of reading the file, and
+    ``train_pipeline`` the training state already chosen and checked (:func:`_resume_state`) instead of loading it
+    again."""
     import basicsr.test as basicsr_test
     import basicsr.train as basicsr_train
 
     saved = basicsr_train.parse_options, basicsr_test.parse_options, basicsr_train.load_resume_state
-
-    def show_printed():
-        print(printed, end='', flush=True)
-
-    def parse_options(root_path, is_train=True):
-        if not is_train:
-            show_printed()
-        return opt, basicsr_args
-
-    def load_resume_state(options):
-        state = saved[2](options)
-        show_printed()
-        return state
-
-    basicsr_train.parse_options = basicsr_test.parse_options = parse_options
-    basicsr_train.load_resume_state = load_resume_state
+    basicsr_train.parse_options = basicsr_test.parse_options = lambda root_path, is_train=True: (opt, basicsr_args)
+    basicsr_train.load_resume_state = lambda options: resume_state
     try:
         yield
     finally:
@@ -172,12 +157,16 @@ def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None, printe
     from basicsr.test import test_pipeline
     from basicsr.train import train_pipeline
 
+    # the last check: the state to resume from must fit the options (refused in one line, before anything is written);
+    # then what BasicSR's parse_options printed ("Disable distributed."), which is not to stand above an error
+    resume_state = load_resume_state(opt) if is_train else None
+    print(printed, end='', flush=True)
     if lock is not None:
         progress.on_model_built = lambda: lock.set_log(_log_file())
     progress.started = True
     try:
         try:
-            with _options_given_to_basicsr(opt, basicsr_args, printed), model_built_hook(progress.watch):
+            with _options_given_to_basicsr(opt, basicsr_args, resume_state), model_built_hook(progress.watch):
                 if is_train:
                     train_pipeline(opt['root_path'])
                 else:
