@@ -97,8 +97,8 @@ def options_reference():
         'YAML rules: `1e-4` is a number (as `1.0e-4` and `!!float 1e-4`); a key given twice is refused with both '
         'lines; anchors and merge keys (`<<: *base`) work, but aliases may not expand the file to more than ten '
         'times what it writes; tags (`!!python/...`) are refused.', '',
-        '`basicsr train` also needs `train`, `logger` and, in `val`, `val_freq`; `basicsr test` needs `val` and refuses '
-        '`train` and `logger`, which it would not read.', '', '## Sections', ''
+        '`basicsr train` also needs `train`, `logger` and, in `val`, `val_freq`; `basicsr test` needs `val` and '
+        'refuses `train` and `logger`, which it would not read.', '', '## Sections', ''
     ]
     lines += _table(_rows(schema, schema, ''))
     lines += ['', '## Registered types', '',
