@@ -313,6 +313,12 @@ def _held_run(trained, tmp_path, name, hold_iter):
     return work, hook_dir, env
 
 
+def _as_in_a_terminal():
+    """The signal dispositions of a terminal's foreground job: SIGINT reaches the shell. A test suite started in the
+    background (``bash scripts/test.sh &``) runs with SIGINT ignored, which a shell cannot undo for itself."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_with_dataloader_workers_ends_the_run_and_the_script_in_one_line(trained, tmp_path):
     """Ctrl-C in a terminal: SIGINT to every process of the foreground group (the shell script, basicsr and its two
     DataLoader workers), twice, as an impatient user does."""
@@ -321,7 +327,7 @@ def test_ctrl_c_with_dataloader_workers_ends_the_run_and_the_script_in_one_line(
              'datasets:train:num_worker_per_gpu=2']
     script = f'{shlex.join(train)}; touch next_command_ran'  # a script that goes on to test: Ctrl-C must stop it
     proc = subprocess.Popen(['bash', '-c', script], cwd=work, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_as_in_a_terminal)
     try:
         assert _wait_for(hook_dir / 'holding', proc), proc.communicate(timeout=30)[1][-2000:]
         assert len(_group_members(proc.pid)) == 4  # bash, basicsr and its two workers
