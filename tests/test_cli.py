@@ -33,9 +33,10 @@ def _write_options(tmp_path, **changes):
         *parents, last = dotted.split('.')
         for key in parents:
             node = node[key]
-        node[last] = value
         if value is DELETE:
-            del node[last]
+            node.pop(last, None)
+        else:
+            node[last] = value
     path = tmp_path / 'options.yml'
     path.write_text(yaml.safe_dump(opt))
     return str(path)

@@ -129,8 +129,8 @@ class _Progress:
 @contextlib.contextmanager
 def _options_given_to_basicsr(opt, basicsr_args, resume_state):
     """``train_pipeline`` / ``test_pipeline`` get ``opt`` from ``parse_options`` instead of reading the file, and
-    ``train_pipeline`` the training state already chosen and checked (:func:`_resume_state`) instead of loading it
-    again."""
+    ``train_pipeline`` the training state already chosen and checked
+    (:func:`rnan_basicsr.compat.resume.load_resume_state`, in :func:`_run_pipeline`) instead of loading it again."""
     import basicsr.test as basicsr_test
     import basicsr.train as basicsr_train
 

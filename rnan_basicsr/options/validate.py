@@ -149,24 +149,26 @@ def declared_errors(options, model=Options):
     return [(is_key, message) for _, is_key, message in sorted(found, key=lambda entry: entry[0])]
 
 
-def check_declared(options, is_train=None, keys_only=False):
-    """Raise an InputError for the first mistake against the declared options: key mistakes (unknown or overridden
-    keys, a bad ``name``) before value mistakes, an unknown key being the usual cause of what else looks wrong.
+def _raise_first(errors):
+    """Raise an InputError for the first of ``errors`` (from :func:`declared_errors`), key mistakes (unknown or
+    overridden keys, a bad ``name``) before value mistakes: an unknown key is the usual cause of what else looks
+    wrong."""
+    for _, message in sorted(errors, key=lambda error: not error[0]):
+        raise InputError(message)
+
+
+def check_declared(options, is_train=None):
+    """Raise an InputError for the first mistake of ``options`` against the declared options.
 
     Args:
         is_train (bool | None): Check as a ``basicsr train`` file (``train`` and ``logger`` required) or a
             ``basicsr test`` file (``val`` required, ``train`` / ``logger`` refused); None: either.
-        keys_only (bool): Report key mistakes only.
     """
-    model = {True: TrainingFile, False: TestFile, None: Options}[is_train]
-    errors = declared_errors(options, model)
-    for is_key, message in sorted(errors, key=lambda error: not error[0]):
-        if is_key or not keys_only:
-            raise InputError(message)
+    _raise_first(declared_errors(options, {True: TrainingFile, False: TestFile, None: Options}[is_train]))
 
 
 def check_mapping(model, mapping, label):
     """Raise an InputError ``<label>: <key> must be ...`` for the first mistake of ``mapping`` against ``model`` (a
-    section checked outside an option file, e.g. a dataset built in Python)."""
-    for _, message in sorted(declared_errors(OptionFile(label, mapping), model), key=lambda error: not error[0]):
-        raise InputError(message)  # OptionFile(label, ...).where() names the label
+    section checked outside an option file, e.g. a dataset built in Python; ``OptionFile(label, ...)`` names the
+    label where a file would give its place)."""
+    _raise_first(declared_errors(OptionFile(label, mapping), model))
