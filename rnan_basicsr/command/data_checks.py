@@ -48,4 +48,4 @@ def _check_basicsr_pairs(options, label):
         raise InputError(f'{label}: BasicSR\'s PairedImageDataset cannot pair dataroot_lq {options["dataroot_lq"]!r} '
                          f'with dataroot_gt {options["dataroot_gt"]!r}: {error} (it pairs files of the same extension '
                          'in the top folder, named by filename_tmpl; LMDBs by their keys and folder names ending in '
-                         '.lmdb).') from None
+                         '.lmdb).', key=('dataroot_lq', )) from None

@@ -24,7 +24,7 @@ from rnan_basicsr.options.loader import OptionFile
 from rnan_basicsr.options.model_rules import check_model_options
 from rnan_basicsr.options.training_rules import check_training
 from rnan_basicsr.options.validate import check_declared
-from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.errors import InputError, within
 from rnan_basicsr.utils.validation import check_path_exists, did_you_mean, relative_to_cwd
 
 
@@ -36,22 +36,33 @@ def _describe_installation():
             f'rnan_basicsr {rnan_basicsr.__version__} from {osp.dirname(rnan_basicsr.__file__)}')
 
 
-def _check_type(registry, type_name, key, opt_path):
-    """Raise an InputError naming the key if ``type_name`` is not in ``registry`` (as Registry.get resolves it)."""
+def _check_type(registry, type_name, *loc):
+    """Raise an InputError naming the key ``loc`` if ``type_name`` is not in ``registry`` (as Registry.get resolves
+    it)."""
+    key = '.'.join(loc)
     if not isinstance(type_name, str) or not type_name:
-        raise InputError(f'{opt_path!r}: {key} must name a registered {registry._name} type (a string), '
-                         f'got {type_name!r}.')
+        raise InputError(f'{key} must name a registered {registry._name} type (a string), got {type_name!r}.', loc)
     if type_name in registry or f'{type_name}_basicsr' in registry:
         return
     names = sorted(registry.keys())
     hint = did_you_mean(type_name, names)
-    raise InputError(f"{opt_path!r}: {key} '{type_name}' is not in BasicSR's '{registry._name}' registry.{hint} "
+    raise InputError(f"{key} '{type_name}' is not in BasicSR's '{registry._name}' registry.{hint} "
                      f"Registered there: {', '.join(names)}. {_describe_installation()}. If the type comes from "
-                     'another plugin, that plugin must be imported before the pipeline runs.')
+                     'another plugin, that plugin must be imported before the pipeline runs.', loc)
 
 
 def _dataset_label(phase_key, dataset):
     return f'datasets.{phase_key} ({dataset.get("name")})'
+
+
+@contextlib.contextmanager
+def _located(options):
+    """An InputError raised inside starts with the ``file:line:column`` of the key it names (its ``key``), or with
+    the file when it names none: the same form as the declared options' mistakes."""
+    try:
+        yield
+    except InputError as error:
+        raise InputError(f'{options.where(error.key)}: {error}', error.key) from None
 
 
 @contextlib.contextmanager
@@ -86,17 +97,12 @@ def _class_rule(cls):
     return None
 
 
-def _call_class_check(cls, options, opt_path):
-    """Run the option check of the registered class ``cls`` (:func:`_class_rule`), if it has one; prefix its message
-    with the file."""
+def _call_class_check(cls, options):
+    """Run the option check of the registered class ``cls`` (:func:`_class_rule`), if it has one."""
     check = _class_rule(cls)
-    if check is None:
-        return
-    try:
+    if check is not None:
         with _root_logger_untouched():
             check(options)
-    except InputError as error:
-        raise InputError(f'{opt_path!r}: {error}') from None
 
 
 def _dataset_as_basicsr_passes_it(opt, phase_key, dataset):
@@ -111,15 +117,15 @@ def _dataset_as_basicsr_passes_it(opt, phase_key, dataset):
     return options
 
 
-def _check_dataset(opt, phase_key, dataset, opt_path):
+def _check_dataset(opt, phase_key, dataset):
     """The class's rule (ours, or another plugin's ``check_options``); for BasicSR's PairedImageDataset its roots and
     training keys; for any other class at least the given paths must exist. Then the cross-field rules."""
     from basicsr.utils.registry import DATASET_REGISTRY
 
     label = _dataset_label(phase_key, dataset)
     options = _dataset_as_basicsr_passes_it(opt, phase_key, dataset)
-    _call_class_check(DATASET_REGISTRY.get(dataset['type']), options, opt_path)
-    try:
+    with within('datasets', phase_key):
+        _call_class_check(DATASET_REGISTRY.get(dataset['type']), options)
         if dataset['type'] == 'PairedImageDataset':
             check_roots(options, label, options.get('io_backend', {}).get('type', 'disk'))
         else:
@@ -131,11 +137,9 @@ def _check_dataset(opt, phase_key, dataset, opt_path):
         if options['phase'] == 'train':
             rules.training_keys_given(options, label)
             rules.gt_size_fits_scale(options.get('gt_size'), scale, label)
-    except InputError as error:
-        raise InputError(f'{opt_path!r}: {error}') from None
 
 
-def _check_networks(opt, networks, opt_path):
+def _check_networks(opt, networks):
     """Our architectures are built on the meta device so that their own argument checks run now (no memory is
     allocated); the keys of every network are declared by its signature (:mod:`rnan_basicsr.options.registered`)."""
     import torch
@@ -150,11 +154,11 @@ def _check_networks(opt, networks, opt_path):
                 with torch.device('meta'):
                     cls(**kwargs)
             except (TypeError, ValueError) as error:
-                raise InputError(f'{opt_path!r}: {key} ({options["type"]}): {error}. Fix the value in {key}.'
+                raise InputError(f'{key} ({options["type"]}): {error}. Fix the value in {key}.', (key, )
                                  ) from None
 
 
-def _check_channels_and_scale(opt, datasets, opt_path):
+def _check_channels_and_scale(opt, datasets):
     """network_g channels against what the datasets give; network_g.upscale against scale (:mod:`.rules`)."""
     from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY
 
@@ -163,16 +167,13 @@ def _check_channels_and_scale(opt, datasets, opt_path):
         return
     cls = ARCH_REGISTRY.get(network['type'])
     scale = opt.get('scale', 1)
-    try:
-        rules.scale_given_for_paired_data(opt, datasets)
-        rules.upscale_matches_scale(network, cls, scale)
-        for phase_key, dataset in datasets.items():
-            options = _dataset_as_basicsr_passes_it(opt, phase_key, dataset)
-            found = rules.dataset_channels(options, DATASET_REGISTRY.get(dataset['type']))
-            if found is not None:
-                rules.channels_match_dataset(network, cls, _dataset_label(phase_key, dataset), found)
-    except InputError as error:
-        raise InputError(f'{opt_path!r}: {error}') from None
+    rules.scale_given_for_paired_data(opt, datasets)
+    rules.upscale_matches_scale(network, cls, scale)
+    for phase_key, dataset in datasets.items():
+        options = _dataset_as_basicsr_passes_it(opt, phase_key, dataset)
+        found = rules.dataset_channels(options, DATASET_REGISTRY.get(dataset['type']))
+        if found is not None:
+            rules.channels_match_dataset(network, cls, _dataset_label(phase_key, dataset), found)
 
 
 def _check_pretrained_paths(opt, is_train):
@@ -182,11 +183,11 @@ def _check_pretrained_paths(opt, is_train):
             path = osp.expanduser(str(value))
             if not osp.isfile(path):
                 raise InputError(f'path.{key} {value!r} does not exist{relative_to_cwd(path)}. Point it '
-                                 'to a .pth weights file, or set it to ~ to start from random weights.')
+                                 'to a .pth weights file, or set it to ~ to start from random weights.', ('path', key))
     if not is_train and paths.get('pretrain_network_g') is None:
         raise InputError('path.pretrain_network_g is not set: basicsr test would evaluate a randomly '
                          'initialised network. Point it to the weights to test (e.g. experiments/<name>/models/'
-                         'net_g_latest.pth).')
+                         'net_g_latest.pth).', ('path', ))
 
 
 def _check_pretrained_fit(opt):
@@ -202,13 +203,14 @@ def _check_pretrained_fit(opt):
         if weights is None:
             continue
         what = f'path.pretrain_network_{label}'
-        checkpoint = load_checkpoint(osp.expanduser(str(weights)), what)
-        check_saved_settings(checkpoint, opt[key], weights, what, key)  # loose loading too: it changes the outputs
-        expected = expected_state_dict(opt[key])
-        if expected is None or not paths.get(f'strict_load_{label}', True):
-            continue
-        state_dict, _ = select_params(checkpoint, paths.get(f'param_key_{label}', 'params'), weights, what)
-        check_fits(expected, state_dict, weights, what, key, opt[key].get('type'))
+        with within('path', f'pretrain_network_{label}'):
+            checkpoint = load_checkpoint(osp.expanduser(str(weights)), what)
+            check_saved_settings(checkpoint, opt[key], weights, what, key)  # loose loading too: it changes outputs
+            expected = expected_state_dict(opt[key])
+            if expected is None or not paths.get(f'strict_load_{label}', True):
+                continue
+            state_dict, _ = select_params(checkpoint, paths.get(f'param_key_{label}', 'params'), weights, what)
+            check_fits(expected, state_dict, weights, what, key, opt[key].get('type'))
 
 
 def _check_devices(opt):
@@ -220,24 +222,22 @@ def _check_devices(opt):
     if num_gpu != 'auto' and num_gpu > available:
         found = f'{available} CUDA device(s)' if available else 'no CUDA device (torch.cuda.is_available() is False)'
         raise InputError(f'num_gpu is {num_gpu} but this machine has {found}. Set num_gpu: {available} (0 runs on '
-                         'the CPU), or num_gpu: auto to use every GPU there is.')
+                         'the CPU), or num_gpu: auto to use every GPU there is.', ('num_gpu', ))
 
 
-def _build_dataset(opt, phase_key, dataset, opt_path):
+def _build_dataset(opt, phase_key, dataset):
     """Build our datasets (their constructors check every file's name, pairing and size); pair and measure
     BasicSR's PairedImageDataset. Nothing is decoded but image headers."""
     from basicsr.utils.registry import DATASET_REGISTRY
 
     options = _dataset_as_basicsr_passes_it(opt, phase_key, dataset)
     cls = DATASET_REGISTRY.get(dataset['type'])
-    try:
+    with within('datasets', phase_key):
         if dataset['type'] == 'PairedImageDataset':
             check_paired_images(options, _dataset_label(phase_key, dataset))
         elif getattr(cls, '__module__', '').startswith('rnan_basicsr.'):
             with _root_logger_untouched():
                 cls(options)
-    except InputError as error:
-        raise InputError(f'{opt_path!r}: {error}') from None
 
 
 def check_layout(opt, opt_path):
@@ -273,44 +273,46 @@ def check_options(opt, opt_path, is_train):
     Raises:
         InputError: naming the option file, the key and the fix.
     """
+    options = opt if isinstance(opt, OptionFile) else OptionFile(opt_path, opt)
+    check_declared(options, is_train)
+    with _located(options):
+        _check_rules(options.opt, is_train)
+
+
+def _check_rules(opt, is_train):
+    """What :func:`check_options` runs after the declared options, in that order."""
     from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
-    options = opt if isinstance(opt, OptionFile) else OptionFile(opt_path, opt)
-    opt = options.opt
-    check_declared(options, is_train)
-    _check_type(MODEL_REGISTRY, opt['model_type'], 'model_type', opt_path)
+    _check_type(MODEL_REGISTRY, opt['model_type'], 'model_type')
     networks = [key for key in ('network_g', 'network_d') if key in opt]
     for key in networks:
-        _check_type(ARCH_REGISTRY, opt[key].get('type'), f'{key}.type', opt_path)
+        _check_type(ARCH_REGISTRY, opt[key].get('type'), key, 'type')
     datasets = opt['datasets']
     phases = ('train', 'val') if is_train else ('test', 'val')
     for phase_key, dataset in datasets.items():
         if phase_key.split('_')[0] not in phases:
-            raise InputError(f'{opt_path!r}: dataset phase {phase_key!r} is not one of {"/".join(phases)} '
-                             f'(suffixes like {phases[1]}_2 are allowed); rename datasets.{phase_key}.')
-        _check_type(DATASET_REGISTRY, dataset.get('type'), f'datasets.{phase_key}.type', opt_path)
+            raise InputError(f'dataset phase {phase_key!r} is not one of {"/".join(phases)} (suffixes like '
+                             f'{phases[1]}_2 are allowed); rename datasets.{phase_key}.', ('datasets', phase_key))
+        _check_type(DATASET_REGISTRY, dataset.get('type'), 'datasets', phase_key, 'type')
     if is_train:
         if 'train' not in datasets:
-            raise InputError(f'{opt_path!r}: datasets.train is missing; training needs a training dataset.')
+            raise InputError('datasets.train is missing; training needs a training dataset.', ('datasets', ))
         for key, value in opt['train'].items():
             if key.endswith('_opt') and isinstance(value, dict):
-                _check_type(LOSS_REGISTRY, value.get('type'), f'train.{key}.type', opt_path)
+                _check_type(LOSS_REGISTRY, value.get('type'), 'train', key, 'type')
     for name, metric in ((opt.get('val') or {}).get('metrics') or {}).items():
-        _check_type(METRIC_REGISTRY, metric.get('type'), f'val.metrics.{name}.type', opt_path)
+        _check_type(METRIC_REGISTRY, metric.get('type'), 'val', 'metrics', name, 'type')
 
     model_cls = MODEL_REGISTRY.get(opt['model_type'])
-    _check_networks(opt, networks, opt_path)
+    _check_networks(opt, networks)
     for phase_key, dataset in datasets.items():
-        _check_dataset(opt, phase_key, dataset, opt_path)
-    _check_channels_and_scale(opt, datasets, opt_path)
-    try:
-        if is_train:
-            check_training(opt, model_cls)
-        _check_pretrained_paths(opt, is_train)
-        _check_devices(opt)
-        _check_pretrained_fit(opt)
-    except InputError as error:
-        raise InputError(f'{opt_path!r}: {error}') from None
-    _call_class_check(model_cls, copy.deepcopy(opt), opt_path)
+        _check_dataset(opt, phase_key, dataset)
+    _check_channels_and_scale(opt, datasets)
+    if is_train:
+        check_training(opt, model_cls)
+    _check_pretrained_paths(opt, is_train)
+    _check_devices(opt)
+    _check_pretrained_fit(opt)
+    _call_class_check(model_cls, copy.deepcopy(opt))
     for phase_key, dataset in datasets.items():  # last: reads every image header
-        _build_dataset(opt, phase_key, dataset, opt_path)
+        _build_dataset(opt, phase_key, dataset)

@@ -58,10 +58,11 @@ def list_dataset_images(root, backend, what, meta_info_file=None):
         key = image_key(name)
         if key in files:
             raise InputError(f'{label}: meta_info_file {meta_info_file!r} lists {files[key]!r} and {name!r}, which '
-                             'have the same name without extension; keep one of them.')
+                             'have the same name without extension; keep one of them.', key=('meta_info_file', ))
         if not osp.isfile(osp.join(root, name)):
             raise InputError(f'{label}: {name!r} is listed in meta_info_file {meta_info_file!r} but '
-                             f'{osp.join(root, name)!r} does not exist. Remove the line or add the image.')
+                             f'{osp.join(root, name)!r} does not exist. Remove the line or add the image.',
+                             key=('meta_info_file', ))
         files[key] = name
         if shape is not None:
             sizes[key] = shape[:2]
@@ -154,13 +155,13 @@ def pair_images(label, gt_root, lq_root=None, backend='disk', filename_tmpl='{}'
                 f'{label}: {lq_name} and {gt_name} do not pair up: {len(missing)} of {len(gt_files)} {gt_name} images '
                 f'have no {lq_name} image in dataroot_lq {lq_root!r}. The first is {gt_name} {gt_files[first]!r} in '
                 f'dataroot_gt {gt_root!r}, whose {lq_name} image should be {lq_key_of[first]!r} (any image '
-                f'extension; filename_tmpl {filename_tmpl!r}). {fix_missing}')
+                f'extension; filename_tmpl {filename_tmpl!r}). {fix_missing}', key=('dataroot_lq', ))
         extra = sorted(set(lq_files) - set(lq_key_of.values()))
         if extra:
             raise InputError(
                 f'{label}: {lq_name} and {gt_name} do not pair up: {len(extra)} images in dataroot_lq {lq_root!r} '
                 f'have no {gt_name} partner in dataroot_gt {gt_root!r}. The first is {lq_files[extra[0]]!r} '
-                f'(filename_tmpl {filename_tmpl!r}). Make both folders hold the same images.')
+                f'(filename_tmpl {filename_tmpl!r}). Make both folders hold the same images.', key=('dataroot_lq', ))
     pairs = []
     for key in sorted(gt_files):
         pair = Pair(key, *gt_entry(key))
@@ -204,7 +205,7 @@ def check_sizes(pairs, label, scale=1, exact=True, gt_size=None, names=('GT', 'L
         if gt_size is not None and gt is not None and min(gt) < gt_size:
             raise InputError(f'{label}: {gt_name} image {pair.gt_where} is {gt[1]}x{gt[0]}, smaller than gt_size '
                              f'{gt_size}. Remove it, lower gt_size, or extract sub-images of at least {gt_size} '
-                             'pixels.')
+                             'pixels.', key=('gt_size', ))
         if gt is None or lq is None:
             continue
         fits = (gt[0] == lq[0] * scale and gt[1] == lq[1] * scale) if exact else (
@@ -219,4 +220,4 @@ def check_sizes(pairs, label, scale=1, exact=True, gt_size=None, names=('GT', 'L
         seen = f' These {lq_name} images are {looks}.' if looks else ''
         raise InputError(f'{label}: {lq_name} image {pair.lq_where} is {lq[1]}x{lq[0]} and its {gt_name} image '
                          f'{pair.gt_where} is {gt[1]}x{gt[0]}, which does not fit scale {scale} ({rule}).{seen} '
-                         f'{fix}'.rstrip())
+                         f'{fix}'.rstrip(), key=('dataroot_lq', ))

@@ -33,12 +33,13 @@ def check_dataset_options(cls, opt):
     check_mapping(options_model('dataset', cls.__name__), declared, label)
     phase = opt.get('phase')
     if phase is not None and phase not in PHASES:
-        raise InputError(f'{label}: phase must be one of {"/".join(PHASES)}, got {phase!r}')
+        raise InputError(f'{label}: phase must be one of {"/".join(PHASES)}, got {phase!r}', key=('phase', ))
     restoration_data_at_scale_1(cls.__name__, label, opt.get('scale', 1))
     check_roots(opt, label, opt.get('io_backend', {}).get('type', 'disk'))
     if opt.get('filename_tmpl', '{}').count('{}') != 1:
         raise InputError(f"{label}: filename_tmpl must be a string with one '{{}}' for the GT name, got "
-                         f"{opt['filename_tmpl']!r}; e.g. filename_tmpl: '{{}}' (same names) or '{{}}_noisy'")
+                         f"{opt['filename_tmpl']!r}; e.g. filename_tmpl: '{{}}' (same names) or '{{}}_noisy'",
+                         key=('filename_tmpl', ))
     if phase == 'train':
         training_keys_given(opt, label)
     task_rule = TASK_RULES.get(cls.__name__)
@@ -60,23 +61,24 @@ def check_roots(opt, label, backend):
         if key == 'meta_info_file':
             if backend == 'lmdb':
                 raise InputError(f"{label}: meta_info_file is for io_backend disk; an LMDB's own meta_info.txt "
-                                 'lists its images. Remove meta_info_file.')
+                                 'lists its images. Remove meta_info_file.', key=('meta_info_file', ))
             if not osp.isfile(value):
-                raise InputError(f'{label}: meta_info_file {value!r} is not a file.')
+                raise InputError(f'{label}: meta_info_file {value!r} is not a file.', key=('meta_info_file', ))
             continue
         if not osp.isdir(value):
-            raise InputError(f'{label}: {key} {value!r} is not a folder (an image folder or an LMDB).')
+            raise InputError(f'{label}: {key} {value!r} is not a folder (an image folder or an LMDB).', key=(key, ))
         if backend == 'disk' and is_lmdb(value):
-            raise InputError(f'{label}: {key} {value!r} is an LMDB; set io_backend: {{type: lmdb}} to read it.')
+            raise InputError(f'{label}: {key} {value!r} is an LMDB; set io_backend: {{type: lmdb}} to read it.',
+                             key=(key, ))
         if backend == 'lmdb':
             if not is_lmdb(value):
                 raise InputError(f'{label}: {key} {value!r} is not an LMDB (no data.mdb), but io_backend is '
                                  'lmdb; make one with scripts/data_preparation/create_lmdb.py or set '
-                                 'io_backend: {type: disk}.')
+                                 'io_backend: {type: disk}.', key=(key, ))
             if not osp.isfile(osp.join(value, 'meta_info.txt')):
                 raise InputError(f'{label}: {key} {value!r} has no meta_info.txt, so its image keys are unknown. '
                                  'Rebuild the LMDB with scripts/data_preparation/create_lmdb.py, which always '
-                                 'writes it.')
+                                 'writes it.', key=(key, ))
 
 
 def check_denoising_options(opt, label):
@@ -84,12 +86,13 @@ def check_denoising_options(opt, label):
     if opt.get('sigma') is None:
         if opt.get('dataroot_lq') is None:
             raise InputError(f'{label}: sigma is missing; set the noise level on the 0-255 scale, e.g. sigma: 50 '
-                             '(or sigma: [0, 75] for blind training), or give dataroot_lq with noisy images.')
+                             '(or sigma: [0, 75] for blind training), or give dataroot_lq with noisy images.',
+                             key=('sigma', ))
         return
     low, high = check_level(opt, SIGMA, label)
     if 0 < high < 1:
         raise InputError(f'{label}: sigma {opt["sigma"]!r} looks like a noise level on the [0, 1] scale; sigma is '
-                         f'on the 0-255 scale: write {round(high * 255)} for {high}.')
+                         f'on the 0-255 scale: write {round(high * 255)} for {high}.', key=('sigma', ))
 
 
 def check_jpeg_options(opt, label):
@@ -97,7 +100,7 @@ def check_jpeg_options(opt, label):
     if opt.get('quality') is None:
         if opt.get('dataroot_lq') is None:
             raise InputError(f'{label}: quality is missing; set the JPEG quality, e.g. quality: 10 (or [10, 40]), '
-                             'or give dataroot_lq with compressed images.')
+                             'or give dataroot_lq with compressed images.', key=('quality', ))
         return
     check_level(opt, QUALITY, label)
 

@@ -39,9 +39,10 @@ class OptionFile:
 
 
 def _yaml_problem(error):
-    """``(where, problem)`` of a YAMLError: ``', line 3, column 7'`` and its one-line description."""
+    """``(where, problem)`` of a YAMLError: ``':3:7'`` (line and column, as after a file name) and its one-line
+    description."""
     mark = getattr(error, 'problem_mark', None)
-    where = f', line {mark.line + 1}, column {mark.column + 1}' if mark is not None else ''
+    where = f':{mark.line + 1}:{mark.column + 1}' if mark is not None else ''
     problem = ' '.join(str(getattr(error, 'problem', None) or error).split())
     return where, problem
 
@@ -71,7 +72,7 @@ def _positions(node, prefix=(), found=None):
     return found
 
 
-def _tag_error(tag, where):
+def _tag_error(tag):
     if 'python/' in tag:
         return (f'the tag {tag} is refused: it would construct a Python object (and can run code) while the file is '
                 'read. Option files hold plain values; remove the tag.')
@@ -103,11 +104,11 @@ def read_option_file(opt_path):
         where, problem = _yaml_problem(error)
         tag = _refused_tag(error)
         if tag is not None:
-            raise InputError(f'option file {opt_path!r}{where}: {_tag_error(tag, where)}') from None
+            raise InputError(f'{opt_path}{where}: {_tag_error(tag)}') from None
         if isinstance(error, YAMLRuleError):
-            raise InputError(f'option file {opt_path!r}{where}: {problem}.') from None
-        raise InputError(f'invalid YAML in option file {opt_path!r}{where}: {problem}. Fix the syntax there '
-                         '(indentation, a missing colon or quote).') from None
+            raise InputError(f'{opt_path}{where}: {problem}.') from None
+        raise InputError(f'{opt_path}{where}: invalid YAML: {problem}. Fix the syntax there (indentation, a missing '
+                         'colon or quote).') from None
     if not isinstance(opt, dict):
         raise InputError(f'option file {opt_path!r} must be a YAML mapping of options (name, model_type, datasets, '
                          f'network_g, path, ...), but it holds a {type(opt).__name__}.')

@@ -8,6 +8,7 @@ import torch
 
 from rnan_basicsr import precision
 from rnan_basicsr.test_time import check_tile
+from rnan_basicsr.utils.errors import within
 
 
 def check_model_options(opt):
@@ -18,9 +19,11 @@ def check_model_options(opt):
     for section in sections:
         values = opt.get(section)
         if isinstance(values, dict):
-            precision.check_precision(device, values.get('mixed_precision'), f'{section}.mixed_precision')
+            with within(section, 'mixed_precision'):
+                precision.check_precision(device, values.get('mixed_precision'), f'{section}.mixed_precision')
     if isinstance(opt.get('val'), dict):
-        check_tile(opt['val'].get('tile'), 'val.tile')
+        with within('val', 'tile'):
+            check_tile(opt['val'].get('tile'), 'val.tile')
 
 
 def device_of(opt):

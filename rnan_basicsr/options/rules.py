@@ -47,7 +47,7 @@ def scale_given_for_paired_data(opt, datasets):
     """BasicSR's PairedImageDataset reads ``scale``, which only the top level sets."""
     if 'scale' not in opt and any(d.get('type') == 'PairedImageDataset' for d in datasets.values()):
         raise InputError('scale is missing; PairedImageDataset needs it (1 when LQ and GT have the same size, else the '
-                         'super-resolution factor): add scale: 1 (or 2, 3, 4).')
+                         'super-resolution factor): add scale: 1 (or 2, 3, 4).', key=('scale', ))
 
 
 def upscale_matches_scale(network, cls, scale):
@@ -56,7 +56,7 @@ def upscale_matches_scale(network, cls, scale):
     if upscale is not None and upscale != scale:
         raise InputError(f'network_g.upscale is {upscale!r} but scale is {scale!r}: the network must enlarge its input '
                          'by the factor between LQ and GT images. Set both to the same value (1 for denoising, '
-                         'demosaicing and JPEG; 2, 3 or 4 for super-resolution).')
+                         'demosaicing and JPEG; 2, 3 or 4 for super-resolution).', key=('network_g', 'upscale'))
 
 
 def channels_match_dataset(network, cls, label, found):
@@ -67,14 +67,16 @@ def channels_match_dataset(network, cls, label, found):
         value = argument_or_default(network, cls, key)
         if value is not None and value != channels:
             raise InputError(f'network_g.{key} is {value!r} but {label} gives {channels}-channel images ({why}). Set '
-                             f'network_g.num_in_ch: {channels} and num_out_ch: {channels}, or change the dataset.')
+                             f'network_g.num_in_ch: {channels} and num_out_ch: {channels}, or change the dataset.',
+                             key=('network_g', key))
 
 
 def restoration_data_at_scale_1(kind, label, scale):
     """Our restoration datasets give LQ and GT of the same size."""
     if kind in RESTORATION_DATASETS and scale != 1:
         raise InputError(f'{label} is a {kind}, whose LQ and GT images have the same size, but scale is {scale!r}. Set '
-                         'scale: 1 (and network_g.upscale: 1); super-resolution data goes through PairedImageDataset.')
+                         'scale: 1 (and network_g.upscale: 1); super-resolution data goes through PairedImageDataset.',
+                         key=('scale', ))
 
 
 def gt_size_fits_scale(gt_size, scale, label):
@@ -82,7 +84,7 @@ def gt_size_fits_scale(gt_size, scale, label):
     if gt_size is not None and gt_size % scale:
         lower, upper = gt_size - gt_size % scale, gt_size - gt_size % scale + scale
         raise InputError(f'{label}: gt_size {gt_size} is not a multiple of scale {scale} (LQ patches are gt_size / '
-                         f'scale pixels). Use gt_size: {lower or upper} or {upper}.')
+                         f'scale pixels). Use gt_size: {lower or upper} or {upper}.', key=('gt_size', ))
 
 
 #: keys a training dataset must give (the schema cannot know the phase): BasicSR's data loader reads the first two
@@ -96,7 +98,7 @@ def training_keys_given(dataset, label):
     needed = dict(TRAINING_KEYS[''], **TRAINING_KEYS.get(dataset.get('type'), {}))
     for key, example in needed.items():
         if dataset.get(key) is None:
-            raise InputError(f'{label}: training needs {key}; add {key}: {example}')
+            raise InputError(f'{label}: training needs {key}; add {key}: {example}', key=(key, ))
 
 
 def warmup_before_total_iter(train):
@@ -104,7 +106,7 @@ def warmup_before_total_iter(train):
     warmup = train.get('warmup_iter', -1)
     if warmup >= train['total_iter']:
         raise InputError(f'train.warmup_iter must be -1 (no warm-up) or an integer in [0, total_iter) = [0, '
-                         f'{train["total_iter"]}), got {warmup!r}.')
+                         f'{train["total_iter"]}), got {warmup!r}.', key=('warmup_iter', ))
 
 
 def periods_cover_total_iter(periods, total_iter, where='train.scheduler'):
@@ -112,7 +114,7 @@ def periods_cover_total_iter(periods, total_iter, where='train.scheduler'):
     if sum(periods) < total_iter:
         raise InputError(f'{where}.periods {periods} add up to {sum(periods)}, fewer than train.total_iter '
                          f'{total_iter}: the schedule has no learning rate after iteration {sum(periods)}. Make the '
-                         'periods cover total_iter.')
+                         'periods cover total_iter.', key=('periods', ))
 
 
 def milestones_increase(milestones, where='train.scheduler'):
@@ -120,4 +122,4 @@ def milestones_increase(milestones, where='train.scheduler'):
     one as a double step), so a list out of order is almost always a typo."""
     if any(a >= b for a, b in zip(milestones, milestones[1:])):
         raise InputError(f'{where}.milestones must be strictly increasing, got {milestones}; e.g. milestones: '
-                         f'{sorted(set(milestones))}.')
+                         f'{sorted(set(milestones))}.', key=('milestones', ))

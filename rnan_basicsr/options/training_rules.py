@@ -8,7 +8,7 @@ import copy
 
 from rnan_basicsr.options.registered import SCHEDULERS, lookup
 from rnan_basicsr.options.rules import milestones_increase, periods_cover_total_iter, warmup_before_total_iter
-from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.errors import InputError, within
 from rnan_basicsr.utils.validation import did_you_mean
 
 
@@ -50,7 +50,7 @@ def check_optimizer(model_cls, options, where='train.optim_g'):
     except NotImplementedError as error:
         raise InputError(f'{where}.type {options["type"]!r} is not supported by {model_cls.__name__}: {error} Use an '
                          'optimizer it builds (BasicSR 1.4.2 builds Adam only; RNANModel also builds torch.optim\'s, '
-                         'e.g. AdamW or SGD).') from None
+                         'e.g. AdamW or SGD).', key=('type', )) from None
     except (TypeError, ValueError) as error:
         raise InputError(f'{where}: {options["type"]} refuses these options: {error}. Fix or remove the option.'
                          ) from None
@@ -66,7 +66,7 @@ def check_scheduler(model_cls, options, optimizer, total_iter, where='train.sche
     kind = options.get('type')
     if lookup('scheduler', kind) is None:
         raise InputError(f'{where}.type {kind!r} is not one of {", ".join(SCHEDULERS)} (BaseModel.setup_schedulers).'
-                         f'{did_you_mean(kind, SCHEDULERS)}')
+                         f'{did_you_mean(kind, SCHEDULERS)}', key=('type', ))
     if 'milestones' in options:
         milestones_increase(options['milestones'], where)
     if 'periods' in options:
@@ -81,6 +81,9 @@ def check_training(opt, model_cls):
     """The ``train`` section as ``train_pipeline`` and the model will use it (its keys' types and ranges are
     declared)."""
     train = opt['train']
-    warmup_before_total_iter(train)
-    probe = check_optimizer(model_cls, train['optim_g'])
-    check_scheduler(model_cls, train.get('scheduler'), probe, train['total_iter'])
+    with within('train'):
+        warmup_before_total_iter(train)
+    with within('train', 'optim_g'):
+        probe = check_optimizer(model_cls, train['optim_g'])
+    with within('train', 'scheduler'):
+        check_scheduler(model_cls, train.get('scheduler'), probe, train['total_iter'])

@@ -1,4 +1,5 @@
 """The two kinds of error the ``basicsr`` command and the scripts print as one line instead of a traceback."""
+import contextlib
 
 #: exit status of the ``basicsr`` command and of the scripts for an :class:`InputError`
 EXIT_INPUT_ERROR = 2
@@ -12,7 +13,27 @@ class InputError(ValueError):
     The message must name the offending file, key or value and say how to fix it. The ``basicsr``
     command prints it as one line and exits with status 2, without a traceback; library callers can
     catch it as a ``ValueError``.
+
+    Attributes:
+        key (tuple): The option the message is about, as a key path (``('datasets', 'train', 'gt_size')``), or
+            relative to the section the raiser checks (``('gt_size', )``); empty when no single key is at fault.
+            The ``basicsr`` command turns it into the ``file:line:column`` that starts the line.
     """
+
+    def __init__(self, message, key=()):
+        super().__init__(message)
+        self.key = tuple(key)
+
+
+@contextlib.contextmanager
+def within(*section):
+    """Key an :class:`InputError` raised inside from ``section``: a check of one section (a dataset, ``train``)
+    names keys relative to it, and the caller, which knows where the section is, prefixes them."""
+    try:
+        yield
+    except InputError as error:
+        error.key = tuple(section) + error.key
+        raise
 
 
 class RunError(RuntimeError):

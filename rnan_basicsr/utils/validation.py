@@ -48,10 +48,10 @@ def check_path_exists(path, key, label, kind='folder or .lmdb'):
     whatever class reads it; relative paths are shown with the folder they are relative to (where ``basicsr`` runs).
     """
     if not isinstance(path, str) or not path:
-        raise InputError(f'{label}: {key} must be a path ({kind}), got {path!r}.')
+        raise InputError(f'{label}: {key} must be a path ({kind}), got {path!r}.', key=(key, ))
     if not osp.exists(path):
         raise InputError(f'{label}: {key} {path!r} does not exist{relative_to_cwd(path)}. Point it to the {kind} of '
-                         'the images (prepare the data first; see docs/data.md).')
+                         'the images (prepare the data first; see docs/data.md).', key=(key, ))
 
 
 def check_level(opt, level, label):
@@ -72,14 +72,14 @@ def check_level(opt, level, label):
     if isinstance(value, (list, tuple)):
         if len(value) != 2 or not all(is_valid(v) for v in value) or value[0] > value[1]:
             raise InputError(f'{label}: {key} as a range must be [low, high] with low <= high, each {kind} in '
-                             f'{minimum}..{maximum}; got {value!r}. e.g. {key}: {example}')
+                             f'{minimum}..{maximum}; got {value!r}. e.g. {key}: {example}', key=(key, ))
         low, high = value
     elif is_valid(value):
         low = high = value
     else:
         raise InputError(f'{label}: {key} must be {kind} in {minimum}..{maximum} or a [low, high] range, got '
-                         f'{value!r}; e.g. {key}: {example}')
+                         f'{value!r}; e.g. {key}: {example}', key=(key, ))
     if low < minimum or high > maximum:
         raise InputError(f'{label}: {key} {value!r} is out of range: it must lie in {minimum}..{maximum}; '
-                         f'e.g. {key}: {example}')
+                         f'e.g. {key}: {example}', key=(key, ))
     return low, high

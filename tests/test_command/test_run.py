@@ -72,7 +72,7 @@ def test_a_python_tag_in_an_option_file_is_refused_before_it_runs(tmp_path, monk
     (tmp_path / 'evil.yml').write_text('name: !!python/object/apply:os.system ["touch pwned"]\n')
     assert main(['train', '-opt', 'evil.yml']) == EXIT_INPUT_ERROR
     line = _error_line(capsys)
-    assert "'evil.yml', line 1, column 7: the tag !!python/object/apply:os.system is refused" in line
+    assert "evil.yml:1:7: the tag !!python/object/apply:os.system is refused" in line
     with open(TINY) as f:
         (tmp_path / 'ok.yml').write_text(f.read())
     assert main(['train', '-opt', 'ok.yml', '--force_yml', 'name=!!python/object/apply:os.system ["touch pwned"]'

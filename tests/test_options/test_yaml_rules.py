@@ -36,7 +36,7 @@ def test_a_second_section_with_the_same_key_is_refused_naming_both_lines(tmp_pat
     second = len(text.splitlines()) + 1
     line = _refused(tmp_path, monkeypatch, capsys, text + 'val:\n  val_freq: 1\n  save_img: false\n')
     assert f"duplicate key 'val' on line {first} and again on line {second}" in line, line
-    assert f"'opt.yml', line {second}, column 1" in line
+    assert line.startswith(f'basicsr: error: opt.yml:{second}:1: '), line
 
 
 def test_nested_aliases_cannot_expand_the_file(tmp_path, monkeypatch, capsys):
@@ -49,7 +49,8 @@ def test_nested_aliases_cannot_expand_the_file(tmp_path, monkeypatch, capsys):
     assert 'its aliases expand' in line and 'more than' in line, line
     # placed at the anchor whose nine repeats add the most: &h, the second-last line (column 4: the '[' it anchors)
     anchor_line = (_tiny_text() + bomb).splitlines().index(bomb.splitlines()[-2]) + 1
-    assert f'line {anchor_line}, column 4: ' in line and 'the anchor here is used 10 times' in line, line
+    assert line.startswith(f'basicsr: error: opt.yml:{anchor_line}:4: '), line
+    assert 'the anchor here is used 10 times' in line, line
 
 
 def test_merge_keys_merge_and_explicit_keys_win():
@@ -82,5 +83,5 @@ def test_basicsr_itself_reads_1e_minus_4_as_a_float():
 def test_a_local_python_tag_is_named_as_written(tmp_path):
     path = tmp_path / 'opt.yml'
     path.write_text('name: !python/object:os.system x\n')
-    with pytest.raises(InputError, match=r"line 1, column 7: the tag !python/object:os.system is refused"):
+    with pytest.raises(InputError, match=r"opt\.yml:1:7: the tag !python/object:os.system is refused"):
         read_option_file(str(path))

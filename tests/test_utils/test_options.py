@@ -6,6 +6,7 @@ contracted ``check_options`` classmethod is put in BasicSR's registry for the du
 import logging
 import os
 import pytest
+import re
 import yaml
 from basicsr.models.sr_model import SRModel
 from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
@@ -38,6 +39,27 @@ def _options(tmp_path, changes=(), delete=()):
     path = tmp_path / 'opt.yml'
     path.write_text(yaml.safe_dump(opt))
     return str(path)
+
+
+def _at(path, *keys):
+    """``path:line:column`` of the key path ``keys`` in a block-style YAML file, found by reading its text."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    number, parent = 0, -1
+    for key in keys:
+        level = None  # the indentation of the section's own keys: the first line below its parent
+        while True:
+            text = lines[number]
+            number += 1
+            column = len(text) - len(text.lstrip())
+            if not text.strip():
+                continue
+            assert column > parent, f'{key} not found in {path}'
+            level = column if level is None else level
+            if column == level and text.lstrip().startswith(f'{key}:'):
+                parent = column
+                break
+    return f'{path}:{number}:{parent + 1}'
 
 
 def _fails(args, capsys):
@@ -101,8 +123,8 @@ def test_the_class_check_options_runs_with_phase_and_scale_and_its_message_gets_
     opt_path = _options(in_data_dir, {'datasets.train': dataset, 'network_g.num_in_ch': 1, 'network_g.num_out_ch': 1},
                         delete=['datasets.val'])
     message = _fails(['train', '-opt', opt_path], capsys)
-    assert message == (f"'{opt_path}': datasets.train (GrayNoise): sigma 300 is outside [0, 255] (noise level on the "
-                       '0-255 scale); e.g. sigma: 50.')
+    assert message == (f"{_at(opt_path, 'datasets', 'train')}: datasets.train (GrayNoise): sigma 300 is outside "
+                       '[0, 255] (noise level on the 0-255 scale); e.g. sigma: 50.')
     assert stand_in.calls[-1]['phase'] == 'train' and stand_in.calls[-1]['scale'] == 1
 
 
@@ -116,8 +138,9 @@ def test_network_channels_must_match_the_dataset(kind, changes, expected, in_dat
                'batch_size_per_gpu': 2, 'num_worker_per_gpu': 0, **changes}
     opt_path = _options(in_data_dir, {'datasets.train': dataset}, delete=['datasets.val'])
     message = _fails(['train', '-opt', opt_path], capsys)
-    assert message == (f"'{opt_path}': network_g.num_in_ch is 3 but datasets.train (Y) gives 1-channel images "
-                       f'({expected}). Set network_g.num_in_ch: 1 and num_out_ch: 1, or change the dataset.')
+    assert message == (f"{_at(opt_path, 'network_g', 'num_in_ch')}: network_g.num_in_ch is 3 but datasets.train (Y) "
+                       f'gives 1-channel images ({expected}). Set network_g.num_in_ch: 1 and num_out_ch: 1, or change '
+                       'the dataset.')
 
 
 def test_dataset_channels():
@@ -187,8 +210,30 @@ def test_restoration_datasets_need_scale_1(in_data_dir, monkeypatch, capsys):
 def test_training_options_are_checked_before_anything_is_created(changes, delete, expected, in_data_dir, capsys):
     opt_path = _options(in_data_dir, changes, delete)
     message = _fails(['train', '-opt', opt_path], capsys)
-    # key mistakes are placed at file:line:column, value mistakes name the file
-    assert message.startswith((f"'{opt_path}': ", f'{opt_path}:')) and expected in message, message
+    # every mistake is placed at the file:line:column of its key (of its section when the key is missing); a
+    # missing top-level key has no place but the file
+    top_level_missing = re.match(r'\w+ is missing', expected) is not None
+    where = r'(:\d+:\d+)?: ' if top_level_missing else r':\d+:\d+: '
+    assert re.match(re.escape(opt_path) + where, message) and expected in message, message
+
+
+@pytest.mark.parametrize('changes,key,expected', [
+    ({'datasets.train.dataroot_lq': 'datasets/nowhere'}, ('datasets', 'train', 'dataroot_lq'), "dataroot_lq "
+     "'datasets/nowhere' does not exist"),
+    ({'datasets.train.gt_size': 15, 'scale': 2, 'network_g.upscale': 2}, ('datasets', 'train', 'gt_size'),
+     'gt_size 15 is not a multiple of scale 2'),
+    ({'network_g.upscale': 2}, ('network_g', 'upscale'), 'network_g.upscale is 2 but scale is 1'),
+    ({'train.warmup_iter': 4}, ('train', 'warmup_iter'), 'train.warmup_iter must be -1 (no warm-up)'),
+    ({'train.scheduler.milestones': [3, 2]}, ('train', 'scheduler', 'milestones'), 'milestones must be strictly '
+     'increasing'),
+    ({'train.optim_g.betas': [0.9, 2.0]}, ('train', 'optim_g'), 'Adam refuses these options'),
+    ({'num_gpu': 1}, ('num_gpu', ), 'num_gpu is 1 but this machine has'),
+])
+def test_a_rule_places_its_message_at_the_key_it_names(changes, key, expected, in_data_dir, capsys, monkeypatch):
+    monkeypatch.setattr('torch.cuda.is_available', lambda: False)
+    opt_path = _options(in_data_dir, changes)
+    message = _fails(['train', '-opt', opt_path], capsys)
+    assert message.startswith(f'{_at(opt_path, *key)}: ') and expected in message, (_at(opt_path, *key), message)
 
 
 def test_basicsr_test_needs_weights(in_data_dir, capsys):
@@ -213,7 +258,7 @@ def test_the_model_check_options_runs(in_data_dir, monkeypatch, capsys):
     _register(monkeypatch, MODEL_REGISTRY, 'CheckedModel', CheckedModel)
     opt_path = _options(in_data_dir, {'model_type': 'CheckedModel', 'val.self_ensemble': True})
     assert _fails(['train', '-opt', opt_path], capsys) == (
-        f"'{opt_path}': val.self_ensemble is not supported by CheckedModel.")
+        f'{opt_path}: val.self_ensemble is not supported by CheckedModel.')
     assert CheckedModel.seen == ['tiny_rnan']
 
 
