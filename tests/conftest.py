@@ -18,6 +18,29 @@ OFFICIAL_KEYS = osp.join(ROOT, 'tests', 'data', 'official_keys')
 BASICSR = osp.join(osp.dirname(sys.executable), 'basicsr')
 
 
+def key_position(path, *keys):
+    """``path:line:column`` of the key path ``keys`` (``'train', 'optim_g', 'lr'``) in a block-style YAML file, found by
+    reading its text (independently of the loader whose positions the tests check)."""
+    with open(path, encoding='utf-8') as f:
+        lines = f.read().splitlines()
+    number, parent = 0, -1
+    for key in keys:
+        level = None  # the indentation of the section's own keys: that of its first line
+        while True:
+            assert number < len(lines), f'{".".join(keys)} not found in {path}'
+            text = lines[number]
+            number += 1
+            if not text.strip() or text.lstrip().startswith('#'):
+                continue
+            column = len(text) - len(text.lstrip())
+            assert column > parent, f'{".".join(keys)} not found in {path}'
+            level = column if level is None else level
+            if column == level and text.lstrip().startswith(f'{key}:'):
+                parent = column
+                break
+    return f'{path}:{number}:{parent + 1}'
+
+
 def official_shapes(variant):
     """``{key: shape}`` of a released checkpoint variant (``keys_rest_c1``, ``keys_sr_x2``...), in file order."""
     shapes = {}

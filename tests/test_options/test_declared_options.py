@@ -2,7 +2,7 @@
 by ``basicsr train`` in one line with ``file:line:column`` and the key it resembles, before anything is written."""
 import os
 import pytest
-from conftest import TEST_OPTIONS
+from conftest import TEST_OPTIONS, key_position
 
 from rnan_basicsr.cli import EXIT_INPUT_ERROR, main
 
@@ -19,13 +19,9 @@ def _edited(tmp_path, old, new):
     return str(path)
 
 
-def _where(opt_path, key):
-    """``file:line:column`` of the first line of the file that starts (after indentation) with ``key:``."""
-    with open(opt_path, encoding='utf-8') as f:
-        for number, line in enumerate(f, 1):
-            if line.lstrip().startswith(f'{key}:'):
-                return f'{opt_path}:{number}:{len(line) - len(line.lstrip()) + 1}'
-    raise AssertionError(f'{key} not in {opt_path}')
+def _where(opt_path, expected):
+    """``file:line:column`` of the key a message ``expected`` starts with (``train.optim_g.lr must ...``)."""
+    return key_position(opt_path, *expected.split(' ')[0].split('.'))
 
 
 def _refused(args, capsys):
@@ -71,8 +67,7 @@ def in_data_dir(tiny_paired_data, monkeypatch):
 def test_a_misspelled_or_overridden_key_is_refused_where_it_is(old, new, expected, in_data_dir, tmp_path, capsys):
     opt_path = _edited(tmp_path, old, new)
     message = _refused(['train', '-opt', opt_path], capsys)
-    key = expected.split(' ')[0].split('.')[-1]
-    assert message.startswith(f'{_where(opt_path, key)}: {expected}'), message
+    assert message.startswith(f'{_where(opt_path, expected)}: {expected}'), message
 
 
 @pytest.mark.parametrize('name, expected', [
@@ -84,7 +79,7 @@ def test_a_misspelled_or_overridden_key_is_refused_where_it_is(old, new, expecte
 def test_name_must_be_one_folder(name, expected, in_data_dir, tmp_path, capsys):
     opt_path = _edited(tmp_path, 'name: tiny_rnan\n', f'name: {name}\n')
     message = _refused(['train', '-opt', opt_path], capsys)
-    assert message.startswith(f"{_where(opt_path, 'name')}: {expected}"), message
+    assert message.startswith(f'{_where(opt_path, expected)}: {expected}'), message
     assert not os.path.exists(tmp_path / 'esc') and not os.path.exists(tmp_path / 'grp')
 
 
@@ -98,41 +93,42 @@ def test_a_typo_in_a_number_says_how_yaml_reads_it(in_data_dir, tmp_path, capsys
 def test_a_value_of_the_wrong_type_is_refused_with_its_place(in_data_dir, tmp_path, capsys):
     opt_path = _edited(tmp_path, '  use_tb_logger: true\n', '  use_tb_logger: yes please\n')
     assert _refused(['train', '-opt', opt_path], capsys) == (
-        f"{_where(opt_path, 'use_tb_logger')}: logger.use_tb_logger must be true or false, got 'yes please'.")
+        f"{key_position(opt_path, 'logger', 'use_tb_logger')}: logger.use_tb_logger must be true or false, got "
+        "'yes please'.")
     opt_path = _edited(tmp_path, 'val:\n  val_freq: 2\n', 'val:\n  val_freq: 2\n  tb_images: -1\n')
     assert _refused(['train', '-opt', opt_path], capsys).startswith(
-        f"{_where(opt_path, 'tb_images')}: val.tb_images must be >= 0, got -1")
+        f"{key_position(opt_path, 'val', 'tb_images')}: val.tb_images must be >= 0, got -1")
 
 
-@pytest.mark.parametrize('old,new,key,expected', [
-    ('val:\n  val_freq: 2\n', 'val:\n  val_freq: 2\n  self_ensemble: yes please\n', 'self_ensemble',
+@pytest.mark.parametrize('old,new,expected', [
+    ('val:\n  val_freq: 2\n', 'val:\n  val_freq: 2\n  self_ensemble: yes please\n',
      "val.self_ensemble must be true or false, got 'yes please'."),
-    ('val:\n  val_freq: 2\n', 'val:\n  val_freq: 2\n  tf32: 1\n', 'tf32', 'val.tf32 must be true or false, got 1.'),
-    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  channels_last: yes please\n', 'channels_last',
+    ('val:\n  val_freq: 2\n', 'val:\n  val_freq: 2\n  tf32: 1\n', 'val.tf32 must be true or false, got 1.'),
+    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  channels_last: yes please\n',
      "train.channels_last must be true or false, got 'yes please'."),
-    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  compile:\n    mod: max-autotune\n', 'mod',
+    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  compile:\n    mod: max-autotune\n',
      "train.compile.mod is not an option of train.compile. Did you mean 'mode'?"),
-    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  compile: maybe\n', 'compile',
+    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  compile: maybe\n',
      "train.compile must be true or false or a mapping"),
-    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  grad_clip: 0\n', 'grad_clip',
+    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  grad_clip: 0\n',
      'train.grad_clip must be > 0, got 0.'),
-    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  grad_clip: inf\n', 'grad_clip',
+    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  grad_clip: inf\n',
      "train.grad_clip must be a number, got 'inf'"),
-    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  max_nonfinite_steps: 0\n', 'max_nonfinite_steps',
+    ('train:\n  ema_decay: 0\n', 'train:\n  ema_decay: 0\n  max_nonfinite_steps: 0\n',
      'train.max_nonfinite_steps must be >= 1, got 0.'),
-    ('    weight_decay: 0\n', '    weight_dekay: 0\n', 'weight_dekay',
+    ('    weight_decay: 0\n', '    weight_dekay: 0\n',
      "train.optim_g.weight_dekay is not an option of Adam. Did you mean 'weight_decay'?"),
 ])
-def test_the_models_switches_are_checked_by_the_schema(old, new, key, expected, in_data_dir, tmp_path, capsys):
+def test_the_models_switches_are_checked_by_the_schema(old, new, expected, in_data_dir, tmp_path, capsys):
     """RNANModel's rules (rnan_basicsr.options.model_rules) leave these to the schema, which gives the place too."""
     opt_path = _edited(tmp_path, old, new)
-    assert _refused(['train', '-opt', opt_path], capsys).startswith(f'{_where(opt_path, key)}: {expected}')
+    assert _refused(['train', '-opt', opt_path], capsys).startswith(f'{_where(opt_path, expected)}: {expected}')
 
 
 def test_force_yml_values_are_checked_too(in_data_dir, capsys):
     message = _refused(['train', '-opt', TINY, '--force_yml', 'val:metrics:psnr:test_y_channel=maybe'], capsys)
-    assert message == (f"{_where(TINY, 'test_y_channel')}: val.metrics.psnr.test_y_channel must be true or false, "
-                       "got 'maybe' (set by --force_yml).")
+    assert message == (f"{key_position(TINY, 'val', 'metrics', 'psnr', 'test_y_channel')}: "
+                       "val.metrics.psnr.test_y_channel must be true or false, got 'maybe' (set by --force_yml).")
 
 
 def test_another_plugins_registered_classes_are_checked_by_their_signature(in_data_dir, tmp_path, monkeypatch,
@@ -153,7 +149,8 @@ def test_another_plugins_registered_classes_are_checked_by_their_signature(in_da
         opt_path = _edited(tmp_path, '    type: MSELoss\n    loss_weight: 1.0\n    reduction: mean\n',
                            '    type: PluginLoss\n    loss_weight: 1.0\n    edge_wieght: 0.1\n')
         message = _refused(['train', '-opt', opt_path], capsys)
-        assert message == (f"{_where(opt_path, 'edge_wieght')}: train.pixel_opt.edge_wieght is not an option of "
-                           "PluginLoss. Did you mean 'edge_weight'? Its options: loss_weight, edge_weight."), message
+        where = key_position(opt_path, 'train', 'pixel_opt', 'edge_wieght')
+        assert message == (f"{where}: train.pixel_opt.edge_wieght is not an option of PluginLoss. Did you mean "
+                           "'edge_weight'? Its options: loss_weight, edge_weight."), message
     finally:
         options_model.cache_clear()

@@ -10,7 +10,7 @@ import re
 import yaml
 from basicsr.models.sr_model import SRModel
 from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
-from conftest import TEST_OPTIONS
+from conftest import TEST_OPTIONS, key_position
 
 from rnan_basicsr.cli import EXIT_INPUT_ERROR, main
 from rnan_basicsr.command.preflight import _root_logger_untouched
@@ -39,27 +39,6 @@ def _options(tmp_path, changes=(), delete=()):
     path = tmp_path / 'opt.yml'
     path.write_text(yaml.safe_dump(opt))
     return str(path)
-
-
-def _at(path, *keys):
-    """``path:line:column`` of the key path ``keys`` in a block-style YAML file, found by reading its text."""
-    with open(path) as f:
-        lines = f.read().splitlines()
-    number, parent = 0, -1
-    for key in keys:
-        level = None  # the indentation of the section's own keys: the first line below its parent
-        while True:
-            text = lines[number]
-            number += 1
-            column = len(text) - len(text.lstrip())
-            if not text.strip():
-                continue
-            assert column > parent, f'{key} not found in {path}'
-            level = column if level is None else level
-            if column == level and text.lstrip().startswith(f'{key}:'):
-                parent = column
-                break
-    return f'{path}:{number}:{parent + 1}'
 
 
 def _fails(args, capsys):
@@ -123,8 +102,8 @@ def test_the_class_check_options_runs_with_phase_and_scale_and_its_message_gets_
     opt_path = _options(in_data_dir, {'datasets.train': dataset, 'network_g.num_in_ch': 1, 'network_g.num_out_ch': 1},
                         delete=['datasets.val'])
     message = _fails(['train', '-opt', opt_path], capsys)
-    assert message == (f"{_at(opt_path, 'datasets', 'train')}: datasets.train (GrayNoise): sigma 300 is outside "
-                       '[0, 255] (noise level on the 0-255 scale); e.g. sigma: 50.')
+    assert message == (f"{key_position(opt_path, 'datasets', 'train')}: datasets.train (GrayNoise): sigma 300 is "
+                       'outside [0, 255] (noise level on the 0-255 scale); e.g. sigma: 50.')
     assert stand_in.calls[-1]['phase'] == 'train' and stand_in.calls[-1]['scale'] == 1
 
 
@@ -138,9 +117,9 @@ def test_network_channels_must_match_the_dataset(kind, changes, expected, in_dat
                'batch_size_per_gpu': 2, 'num_worker_per_gpu': 0, **changes}
     opt_path = _options(in_data_dir, {'datasets.train': dataset}, delete=['datasets.val'])
     message = _fails(['train', '-opt', opt_path], capsys)
-    assert message == (f"{_at(opt_path, 'network_g', 'num_in_ch')}: network_g.num_in_ch is 3 but datasets.train (Y) "
-                       f'gives 1-channel images ({expected}). Set network_g.num_in_ch: 1 and num_out_ch: 1, or change '
-                       'the dataset.')
+    assert message == (f"{key_position(opt_path, 'network_g', 'num_in_ch')}: network_g.num_in_ch is 3 but "
+                       f'datasets.train (Y) gives 1-channel images ({expected}). Set network_g.num_in_ch: 1 and '
+                       'num_out_ch: 1, or change the dataset.')
 
 
 def test_dataset_channels():
@@ -233,7 +212,8 @@ def test_a_rule_places_its_message_at_the_key_it_names(changes, key, expected, i
     monkeypatch.setattr('torch.cuda.is_available', lambda: False)
     opt_path = _options(in_data_dir, changes)
     message = _fails(['train', '-opt', opt_path], capsys)
-    assert message.startswith(f'{_at(opt_path, *key)}: ') and expected in message, (_at(opt_path, *key), message)
+    where = key_position(opt_path, *key)
+    assert message.startswith(f'{where}: ') and expected in message, (where, message)
 
 
 def test_basicsr_test_needs_weights(in_data_dir, capsys):
