@@ -75,8 +75,7 @@ def restoration_data_at_scale_1(kind, label, scale):
     """Our restoration datasets give LQ and GT of the same size."""
     if kind in RESTORATION_DATASETS and scale != 1:
         raise InputError(f'{label} is a {kind}, whose LQ and GT images have the same size, but scale is {scale!r}. Set '
-                         'scale: 1 (and network_g.upscale: 1); super-resolution data goes through PairedImageDataset.',
-                         key=('scale', ))
+                         'scale: 1 (and network_g.upscale: 1); super-resolution data goes through PairedImageDataset.')
 
 
 def gt_size_fits_scale(gt_size, scale, label):
