@@ -58,11 +58,14 @@ def _dataset_label(phase_key, dataset):
 @contextlib.contextmanager
 def _located(options):
     """An InputError raised inside starts with the ``file:line:column`` of the key it names (its ``key``), or with
-    the file when it names none: the same form as the declared options' mistakes."""
+    the file when it names none: the same form as the declared options' mistakes. A value ``--force_yml`` set at or
+    below that key is named, since the file's line shows another one."""
     try:
         yield
     except InputError as error:
-        raise InputError(f'{options.where(error.key)}: {error}', error.key) from None
+        forced = options.forced_within(error.key)
+        note = f' ({", ".join(forced)} set by --force_yml)' if forced else ''
+        raise InputError(f'{options.where(error.key)}: {error}{note}', error.key) from None
 
 
 @contextlib.contextmanager

@@ -37,6 +37,11 @@ class OptionFile:
                 return f'{self.path}:{line}:{column}'
         return self.path
 
+    def forced_within(self, loc):
+        """The dotted keys at or below ``loc`` (a non-empty tuple of keys) whose value ``--force_yml`` set."""
+        loc = tuple(loc)
+        return ['.'.join(map(str, key)) for key in sorted(self.forced) if loc and key[:len(loc)] == loc]
+
 
 def _yaml_problem(error):
     """``(where, problem)`` of a YAMLError: ``':3:7'`` (line and column, as after a file name) and its one-line

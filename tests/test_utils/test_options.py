@@ -216,6 +216,18 @@ def test_a_rule_places_its_message_at_the_key_it_names(changes, key, expected, i
     assert message.startswith(f'{where}: ') and expected in message, (where, message)
 
 
+def test_a_rule_on_a_value_set_by_force_yml_says_so(in_data_dir, capsys):
+    opt_path = _options(in_data_dir)
+    message = _fails(['train', '-opt', opt_path, '--force_yml', 'train:scheduler:milestones=[3, 2]'], capsys)
+    assert message.startswith(f"{key_position(opt_path, 'train', 'scheduler', 'milestones')}: train.scheduler."
+                              'milestones must be strictly increasing'), message
+    assert message.endswith(' (train.scheduler.milestones set by --force_yml)'), message
+    # a rule about a section names the forced key below it
+    message = _fails(['train', '-opt', opt_path, '--force_yml', 'train:optim_g:betas=[0.9, 2.0]'], capsys)
+    assert message.startswith(f"{key_position(opt_path, 'train', 'optim_g')}: ") and 'Adam refuses' in message
+    assert message.endswith(' (train.optim_g.betas set by --force_yml)'), message
+
+
 def test_basicsr_test_needs_weights(in_data_dir, capsys):
     with open(TINY) as f:
         val = yaml.safe_load(f)['datasets']['val']
