@@ -32,8 +32,8 @@ from basicsr.utils.lmdb_util import LmdbMaker, read_img_worker
 
 from rnan_basicsr.data.data_util import image_size, keys_of_folder
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.script_util import (add_option, add_thread_argument, check_new_output_folder, parallel_map,
-                                            run_main, staged_folder)
+from rnan_basicsr.utils.script_util import (add_thread_argument, check_new_output_folder, parallel_map, run_main,
+                                            staged_folder)
 
 PAGE = 4096
 # bytes per pixel as cv2.IMREAD_UNCHANGED decodes an image, by Pillow mode (a palette may expand to BGRA)
@@ -159,13 +159,10 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', nargs='+', required=True, metavar='DIR', help='image folder(s)')
     parser.add_argument('--output', nargs='+', required=True, metavar='LMDB', help='LMDB path(s) ending in .lmdb')
-    add_option(
-        parser,
-        '--compress_level',
-        '--compress-level',
-        type=int,
-        default=1,
-        help='PNG compression level 0-9 of the stored images (default 1, as BasicSR)')
+    parser.add_argument('--compress_level',
+                        type=int,
+                        default=1,
+                        help='PNG compression level 0-9 of the stored images (default 1, as BasicSR)')
     parser.add_argument('--batch', type=int, default=5000, help='images per LMDB transaction (default 5000)')
     parser.add_argument('--overwrite', action='store_true', help='replace existing LMDBs')
     add_thread_argument(parser)

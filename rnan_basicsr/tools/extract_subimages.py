@@ -31,8 +31,8 @@ from os import path as osp
 
 from rnan_basicsr.data.data_util import keys_of_folder
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.script_util import (add_option, add_thread_argument, check_new_output_folder, parallel_map,
-                                            run_main, staged_folder)
+from rnan_basicsr.utils.script_util import (add_thread_argument, check_new_output_folder, parallel_map, run_main,
+                                            staged_folder)
 
 
 def crop_starts(length, crop_size, step, thresh_size):
@@ -164,16 +164,16 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', required=True, help='folder of (HR) images, searched recursively')
     parser.add_argument('--output', required=True, help='folder for the sub-images')
-    add_option(parser, '--crop_size', '--crop-size', type=int, default=480,
-               help='sub-image size in HR pixels (default 480)')
+    parser.add_argument('--crop_size', type=int, default=480,
+                        help='sub-image size in HR pixels (default 480)')
     parser.add_argument('--step', type=int, default=240, help='distance between windows (default 240)')
-    add_option(parser, '--thresh_size', '--thresh-size', type=int, default=0,
-               help='add an edge-flush window when more than this many pixels are left over (default 0)')
+    parser.add_argument('--thresh_size', type=int, default=0,
+                        help='add an edge-flush window when more than this many pixels are left over (default 0)')
     parser.add_argument('--scale', type=int, help='with --input_lr/--output_lr: the LR scale factor')
-    add_option(parser, '--input_lr', '--input-lr', help='folder of LR images matching --input')
-    add_option(parser, '--output_lr', '--output-lr', help='folder for the LR sub-images')
-    add_option(parser, '--compression_level', '--compression-level', type=int, default=3,
-               help='PNG compression level 0-9 (default 3)')
+    parser.add_argument('--input_lr', help='folder of LR images matching --input')
+    parser.add_argument('--output_lr', help='folder for the LR sub-images')
+    parser.add_argument('--compression_level', type=int, default=3,
+                        help='PNG compression level 0-9 (default 3)')
     parser.add_argument('--overwrite', action='store_true', help='replace existing output folders')
     add_thread_argument(parser)
     return parser

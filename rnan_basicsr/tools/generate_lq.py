@@ -57,8 +57,8 @@ from rnan_basicsr.data.degradations import (add_gaussian_noise, bayer_mosaic, bi
 from rnan_basicsr.tasks import DEGRADATIONS, QUALITY, SCALE, TASKS
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import read_image
-from rnan_basicsr.utils.script_util import (add_option, add_thread_argument, check_new_output_folder, parallel_map,
-                                            run_main, staged_folder)
+from rnan_basicsr.utils.script_util import (add_thread_argument, check_new_output_folder, parallel_map, run_main,
+                                            staged_folder)
 
 DEGRADATION_LEVELS = OrderedDict((task.degradation, task.level) for task in TASKS.values())  # denoise: SIGMA ...
 # The options of each degradation; any other option given is an error, not silently ignored.
@@ -292,9 +292,8 @@ def build_parser():
                         help=f'jpeg: JPEG quality(ies) {QUALITY.minimum}-{QUALITY.maximum} (paper: {_levels("jpeg")})')
     parser.add_argument('--scale', type=int, nargs='+', metavar='S',
                         help=f'sr: down-scaling factor(s) {SCALE.minimum}-{SCALE.maximum} (paper: {_levels("sr")})')
-    add_option(
-        parser, '--gt_output', '--gt-output',
-        help='also write the matching ground truth (PNG) here; with {}, one folder per level')
+    parser.add_argument('--gt_output',
+                        help='also write the matching ground truth (PNG) here; with {}, one folder per level')
     parser.add_argument('--overwrite', action='store_true', help='replace existing output folders')
     add_thread_argument(parser)
     return parser

@@ -43,7 +43,7 @@ from rnan_basicsr.test_time import build_test_forward
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import (check_readable, from_float, is_grey, list_images, read_image, to_float,
                                          write_image)
-from rnan_basicsr.utils.script_util import add_option, run_main
+from rnan_basicsr.utils.script_util import run_main
 from rnan_basicsr.weights import describe_config, describe_softmax, full_settings, load_rnan, save_safetensors
 
 PROG = 'inference_rnan.py'
@@ -261,9 +261,9 @@ def build_parser():
                         'against the device before anything runs')
     parser.add_argument('--tf32', action='store_true',
                         help='allow TF32 for float32 convolutions and matmuls (Ampere+ GPUs; default: off, exact)')
-    add_option(parser, '--save_safetensors', '--save-safetensors', metavar='FILE',
-               help='also write the loaded network as one self-describing .safetensors file (its network_g settings '
-               'in the metadata), e.g. to hand an authors\' checkpoint to other tools')
+    parser.add_argument('--save_safetensors', metavar='FILE',
+                        help='also write the loaded network as one self-describing .safetensors file (its network_g '
+                        'settings in the metadata), e.g. to hand an authors\' checkpoint to other tools')
     parser.add_argument('--nl_softmax', default=None, choices=['query', 'key'],
                         help='softmax of the non-local blocks the model was trained with, for files that do not save '
                         'it (default: the file\'s saved network_g setting, else query, as the released checkpoints '

@@ -40,7 +40,7 @@ from rnan_basicsr.tools import report
 from rnan_basicsr.tools.evaluate import markdown, protocol_text, save_report_images, score, set_key
 from rnan_basicsr.tools.results import ImageRecord, csv_score, mean, write_results
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.script_util import add_option, run_main
+from rnan_basicsr.utils.script_util import run_main
 from rnan_basicsr.utils.validation import did_you_mean
 
 PROG = 'reproduce_paper.py'
@@ -369,8 +369,8 @@ def build_parser():
                         help='folder the option files\' relative dataset paths start from (default: here)')
     parser.add_argument('--sets', nargs='+', help='only these test sets (default: all of the task)')
     parser.add_argument('--levels', nargs='+', help='only these levels, e.g. 10 30, sigma50, q10, x4 (default: all)')
-    add_option(parser, '--also_chopped', '--also-chopped', action='store_true',
-               help='also restore with the authors\' forward_chop and report chopped - whole per cell')
+    parser.add_argument('--also_chopped', action='store_true',
+                        help='also restore with the authors\' forward_chop and report chopped - whole per cell')
     parser.add_argument('--chop_min_size', type=int, default=None,
                         help='forward_chop min_size in LQ pixels (default: the authors\' 10000, SR 30000)')
     parser.add_argument('--self_ensemble', action='store_true', help='RNAN+ (x8 flips and rotations, 8x the time)')

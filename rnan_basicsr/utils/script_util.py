@@ -1,6 +1,5 @@
-"""Helpers shared by the scripts: output folder checks, a thread pool with a progress bar, options with hidden alias
-spellings, and the one-line error exit. All-or-nothing output folders are :mod:`rnan_basicsr.utils.staging`'s."""
-import argparse
+"""Helpers shared by the scripts: output folder checks, a thread pool with a progress bar, and the one-line error
+exit. All-or-nothing output folders are :mod:`rnan_basicsr.utils.staging`'s."""
 import itertools
 import os
 import sys
@@ -61,37 +60,10 @@ def parallel_map(func, items, n_thread, desc, unit='image'):
                     future.cancel()
 
 
-def add_option(parser, flag, *aliases, **kwargs):
-    """``parser.add_argument(flag, **kwargs)``, plus older spellings of ``flag`` that still work but are not shown.
-
-    The scripts spell options as BasicSR does (``--n_thread``, ``--model_path``); ``aliases`` such as
-    ``'--n-thread'`` keep earlier command lines working while ``--help`` lists ``flag`` only. An alias given on the
-    command line sets the same attribute as ``flag``; it cannot stand in for a required ``flag``.
-
-    Returns:
-        argparse.Action: the action of ``flag``.
-    """
-    action = parser.add_argument(flag, **kwargs)
-    if aliases:
-        if action.required:
-            raise ValueError(f'{flag}: a required option cannot have aliases (argparse would ask for {flag})')
-        shared = {key: value for key, value in kwargs.items() if key not in ('help', 'default', 'metavar', 'dest')}
-        parser.add_argument(
-            *aliases, dest=action.dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **shared)
-    return action
-
-
 def add_thread_argument(parser, default=None):
-    """``--n_thread`` (BasicSR's spelling; ``--threads`` and ``--n-thread`` are hidden aliases)."""
+    """``--n_thread`` (BasicSR's spelling)."""
     default = default or min(8, os.cpu_count() or 1)
-    add_option(
-        parser,
-        '--n_thread',
-        '--threads',
-        '--n-thread',
-        type=int,
-        default=default,
-        help=f'number of worker threads (default: {default})')
+    parser.add_argument('--n_thread', type=int, default=default, help=f'number of worker threads (default: {default})')
 
 
 def run_main(prog, func, args):

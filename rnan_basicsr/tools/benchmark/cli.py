@@ -16,7 +16,6 @@ from rnan_basicsr.tools.benchmark.runner import (MEASUREMENT_TIMEOUT, Runner, de
                                                  machine_description)
 from rnan_basicsr.tools.benchmark.spec import (CONFIGS, CPU_SETTINGS, GPU_SETTINGS, PRECISION_SIZE, SWITCH_WORDS,
                                                VARIANTS, Measurement, Switches)
-from rnan_basicsr.utils.script_util import add_option
 
 
 def build_parser():
@@ -29,25 +28,25 @@ def build_parser():
     parser.add_argument('--repeats', type=int, default=2,
                         help='the timed runs of a measurement last at least this many calls (default 2)')
     parser.add_argument('--device', default='auto', help='cpu, cuda, cuda:N or auto (default)')
-    add_option(parser, '--no_train', '--no-train', action='store_true', help='skip the training-step rows')
-    add_option(parser, '--no_tiling', '--no-tiling', action='store_true', help='skip the tiled-inference rows')
-    add_option(parser, '--no_variants', '--no-variants', action='store_true',
-               help='skip the floor / ours / direct rows')
-    add_option(parser, '--no_precision', '--no-precision', action='store_true',
-               help='skip the precision / speed switch rows')
-    add_option(parser, '--no_data', '--no-data', action='store_true', help='skip the data pipeline rows')
-    add_option(parser, '--data_rounds', '--data-rounds', type=int, default=4,
-               help='interleaved rounds of the data measurement')
-    add_option(parser, '--data_samples', '--data-samples', type=int, default=100, help='samples per dataset and round')
-    add_option(parser, '--no_compile', '--no-compile', action='store_true', help='skip the torch.compile rows')
+    parser.add_argument('--no_train', action='store_true', help='skip the training-step rows')
+    parser.add_argument('--no_tiling', action='store_true', help='skip the tiled-inference rows')
+    parser.add_argument('--no_variants', action='store_true',
+                        help='skip the floor / ours / direct rows')
+    parser.add_argument('--no_precision', action='store_true',
+                        help='skip the precision / speed switch rows')
+    parser.add_argument('--no_data', action='store_true', help='skip the data pipeline rows')
+    parser.add_argument('--data_rounds', type=int, default=4,
+                        help='interleaved rounds of the data measurement')
+    parser.add_argument('--data_samples', type=int, default=100, help='samples per dataset and round')
+    parser.add_argument('--no_compile', action='store_true', help='skip the torch.compile rows')
     parser.add_argument('--switches', nargs='+', metavar='SWITCHES', type=switches_argument,
                         help='measure these switch rows instead of the default ones, each a "+"-joined set of '
                         f'{", ".join(SWITCH_WORDS)} (e.g. channels_last bf16+channels_last compile); the float32 '
                         'row, the reference of the quality columns, is always measured first')
-    add_option(parser, '--precision_size', '--precision-size', type=int, default=PRECISION_SIZE,
-               help='image side of the switch rows')
-    add_option(parser, '--quality_steps', '--quality-steps', type=int, default=QUALITY_STEPS,
-               help='training steps of the quality net')
+    parser.add_argument('--precision_size', type=int, default=PRECISION_SIZE,
+                        help='image side of the switch rows')
+    parser.add_argument('--quality_steps', type=int, default=QUALITY_STEPS,
+                        help='training steps of the quality net')
     parser.add_argument('--tf32', action='store_true', help='allow TF32 in the float32 rows (GPU; default: off)')
     parser.add_argument('--timeout', type=float, default=MEASUREMENT_TIMEOUT,
                         help=f'seconds per measurement before it is reported as timed out (default '
