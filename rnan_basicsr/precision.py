@@ -282,11 +282,3 @@ def unwrap_compiled(module):
     while hasattr(module, '_orig_mod') and isinstance(module._orig_mod, torch.nn.Module):
         module = module._orig_mod
     return module
-
-
-def strip_compile_prefix(state_dict):
-    """A state dict without the ``_orig_mod.`` prefixes a compiled module's ``state_dict()`` adds."""
-    prefix = '_orig_mod.'
-    if not any(key.startswith(prefix) or f'.{prefix}' in key for key in state_dict):
-        return state_dict
-    return type(state_dict)((key.replace(prefix, ''), value) for key, value in state_dict.items())

@@ -97,8 +97,3 @@ def option_file_name(kind, task, level):
 def experiments():
     """``[(task, level)]`` of every experiment of the paper, in table order."""
     return [(task, level) for task in TASKS.values() for level in task.levels]
-
-
-def degradation_tasks(degradation):
-    """The tasks made with ``degradation`` (``denoise`` gives dn_rgb and dn_gray)."""
-    return [task for task in TASKS.values() if task.degradation == degradation]

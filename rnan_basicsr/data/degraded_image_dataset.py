@@ -54,8 +54,6 @@ class DegradedImageDataset(data.Dataset):
     #: how GT (and LQ) images are brought to the task's channels (see data_util.convert_channels):
     #: 'color' (BGR; grey images replicated), 'gray' or 'y'
     channels = 'color'
-    #: option -> short example, for the options a subclass adds (checked in :mod:`rnan_basicsr.options.dataset_rules`)
-    task_options = {}
 
     # ------------------------------------------------------------------ options
     @classmethod

@@ -28,8 +28,6 @@ class DenoisingDataset(DegradedImageDataset):
     Items: ``lq`` / ``gt`` tensors (3, H, W) RGB or (1, H, W), float32 in [0, 1].
     """
 
-    task_options = {'sigma': '50', 'gray': 'false', 'clip': 'true'}
-
     @classmethod
     def num_channels(cls, opt):
         return 1 if opt.get('gray', False) else 3

@@ -26,7 +26,6 @@ class JPEGArtifactDataset(DegradedImageDataset):
     """
 
     channels = 'y'
-    task_options = {'quality': '10'}
 
     def __init__(self, opt):
         super().__init__(opt)

@@ -178,25 +178,17 @@ class RNANModel(SRModel):
         """BasicSR's resume (optimizers and schedulers from the state), then the option file's ``train.scheduler``
         values at the state's position, with one log line naming what changed (see
         :mod:`rnan_basicsr.models.resume_policy`; the pre-flight has refused what cannot be applied exactly), then the
-        keys of :meth:`extra_training_state`.
-
-        States written before the scaler had its own key carry it inside ``optimizers[0]`` under ``grad_scaler``:
-        it is taken out there (the optimizer does not know the key) and used the same way. A state without a scaler
-        resumes fp16 training with a fresh one (scale 65536), logged; a bf16 / fp32 run ignores a saved scaler.
+        keys of :meth:`extra_training_state`. A state without a scaler resumes fp16 training with a fresh one (scale
+        65536), logged; a bf16 / fp32 run ignores a saved scaler.
         """
-        optimizers = list(resume_state['optimizers'])
-        nested = None
-        if optimizers and isinstance(optimizers[0], dict) and 'grad_scaler' in optimizers[0]:
-            optimizers[0] = dict(optimizers[0])
-            nested = optimizers[0].pop('grad_scaler')
         option_states = [scheduler.state_dict() for scheduler in self.schedulers]
-        super().resume_training(dict(resume_state, optimizers=optimizers))
+        super().resume_training(resume_state)
         keep_option_schedules(self.schedulers, option_states, resume_state, self.opt['path'].get('resume_state'),
                               get_root_logger())
         self.skipped_steps = int(resume_state.get('skipped_steps', 0))
         if self.grad_scaler is None:
             return
-        saved = resume_state.get('grad_scaler', nested)
+        saved = resume_state.get('grad_scaler')
         if saved:
             self.grad_scaler.load_state_dict(saved)
             get_root_logger().info(f'Resumed the fp16 gradient scaler (scale {self.grad_scaler.get_scale():g}).')

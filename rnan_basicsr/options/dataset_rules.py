@@ -105,5 +105,5 @@ def check_jpeg_options(opt, label):
     check_level(opt, QUALITY, label)
 
 
-#: dataset class name -> the rule of the options it adds (``task_options``); DemosaicingDataset adds none
+#: dataset class name -> the rule of the options it adds; DemosaicingDataset adds none
 TASK_RULES = {'DenoisingDataset': check_denoising_options, 'JPEGArtifactDataset': check_jpeg_options}

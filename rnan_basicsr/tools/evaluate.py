@@ -327,11 +327,6 @@ def markdown(header, rows):
     return '\n'.join(lines)
 
 
-def markdown_table(results):
-    """The summary table (:func:`summary_table`) in Markdown."""
-    return markdown(*summary_table(results))
-
-
 def report_sections(results, extra=None):
     """One report section per evaluated set, one row per image (PSNR, SSIM and ``extra(result, name)`` cells)."""
     sections = []

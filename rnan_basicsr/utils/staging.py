@@ -42,16 +42,10 @@ def staged_name(path, stage, suffix='', pid=None, host=None):
 
 def parse_staged_name(path, entry, suffix=''):
     """``(stage, host, pid)`` if the folder entry ``entry`` is a sibling :func:`staged_name` makes for ``path``, else
-    None. The names of earlier versions (``.<name>.tmp<pid><suffix>``, ``.<name>.old<pid>``, no host) are read as
-    this machine's."""
+    None."""
     name = re.escape(osp.basename(osp.abspath(path)))
     match = re.match(rf'^\.{name}\.(tmp|new|old)\.([A-Za-z0-9.-]+)\.(\d+){re.escape(suffix)}$', entry)
-    if match:
-        return match.group(1), match.group(2), int(match.group(3))
-    legacy = re.match(rf'^\.{name}\.(?:tmp(\d+){re.escape(suffix)}|old(\d+))$', entry)
-    if legacy:
-        return ('tmp', _host(), int(legacy.group(1))) if legacy.group(1) else ('old', _host(), int(legacy.group(2)))
-    return None
+    return (match.group(1), match.group(2), int(match.group(3))) if match else None
 
 
 def process_is_running(pid):

@@ -238,20 +238,6 @@ def test_check_device_names_the_gpus_there_are(monkeypatch):
         precision.check_device('cuda')
 
 
-def test_a_state_in_the_earlier_layout_resumes_its_fp16_scaler(tmp_path):
-    """States written before the scaler had its own key carry it inside optimizers[0]: they still resume."""
-    model = build_model(train_opt(tmp_path, mixed_precision='fp16'))
-    one_step(model)
-    model.save(epoch=0, current_iter=3)
-    state = torch.load(tmp_path / 'training_states' / '3.state', weights_only=True)
-    scaler = dict(state.pop('grad_scaler'), scale=256.)
-    state['optimizers'][0] = dict(state['optimizers'][0], grad_scaler=scaler)  # the earlier layout
-    resumed = build_model(train_opt(tmp_path, mixed_precision='fp16'))
-    resumed.resume_training(state)
-    assert resumed.grad_scaler.get_scale() == 256.
-    one_step(resumed)
-
-
 def test_fp16_clipping_clips_the_true_gradients(tmp_path):
     """The norm fp16 clips and logs is the float32 norm of the same batch, not the loss-scaled one (65536 x)."""
     norms = []

@@ -117,5 +117,5 @@ def test_names_carry_the_host_and_are_parsed_where_they_are_made(tmp_path, monke
     name = os.path.basename(staged_name(path, 'new', '.lmdb', pid=123))
     assert name == '.x.lmdb.new.gpu-07.example.org.123.lmdb'
     assert parse_staged_name(path, name, '.lmdb') == ('new', 'gpu-07.example.org', 123)
-    assert parse_staged_name(path, '.x.lmdb.old42', '.lmdb') == ('old', 'gpu-07.example.org', 42)  # earlier names
+    assert parse_staged_name(path, '.x.lmdb.old42', '.lmdb') is None  # no release wrote host-less names
     assert parse_staged_name(path, '.y.lmdb.new.h.1.lmdb', '.lmdb') is None
