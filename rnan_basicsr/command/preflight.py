@@ -16,12 +16,12 @@ import os
 from os import path as osp
 
 from rnan_basicsr.command.data_checks import check_paired_images
+from rnan_basicsr.command.model_checks import check_model_options
 from rnan_basicsr.data.degraded_image_dataset import DegradedImageDataset
 from rnan_basicsr.models.rnan_model import RNANModel
 from rnan_basicsr.options import rules
 from rnan_basicsr.options.dataset_rules import check_dataset_options, check_roots
 from rnan_basicsr.options.loader import OptionFile
-from rnan_basicsr.options.model_rules import check_model_options
 from rnan_basicsr.options.training_rules import check_training
 from rnan_basicsr.options.validate import check_declared
 from rnan_basicsr.utils.errors import InputError, within
@@ -271,7 +271,7 @@ def check_options(opt, opt_path, is_train):
     (ours: :mod:`rnan_basicsr.options.dataset_rules`; another plugin's class: its ``check_options`` classmethod),
     our architectures built on the meta device, network_g channels and upscale against the datasets and scale, the
     training rules (:mod:`rnan_basicsr.options.training_rules`), the weights files and their fit, the model's rules
-    (RNANModel: :mod:`rnan_basicsr.options.model_rules`), the devices; last the data (image headers).
+    (RNANModel: :mod:`rnan_basicsr.command.model_checks`), the devices; last the data (image headers).
 
     Raises:
         InputError: naming the option file, the key and the fix.

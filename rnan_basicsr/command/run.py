@@ -26,8 +26,9 @@ from rnan_basicsr.command.interrupt import Interrupted, signals_interrupt
 from rnan_basicsr.command.lock import LOCK_VARIABLE, RunLock, lock_path, locking_enabled
 from rnan_basicsr.command.preflight import check_layout, check_options
 from rnan_basicsr.command.ranks import RanksEndTogether
-from rnan_basicsr.compat.resume import load_resume_state, newest_training_state
+from rnan_basicsr.compat.resume import load_resume_state
 from rnan_basicsr.compat.training_loop import model_built_hook
+from rnan_basicsr.models.resume_policy import newest_training_state
 from rnan_basicsr.options.loader import apply_force_yml, read_option_file
 from rnan_basicsr.utils.errors import RunError
 

@@ -18,6 +18,7 @@ functions are wrapped or replaced. One module per concern (docs/compatibility.md
 
 ========================  ==========================================================================================
 :mod:`.imports`           ``import basicsr`` on torchvision >= 0.17 (``functional_tensor`` was renamed)
+:mod:`.basicsr_yaml`      option files read with the command's YAML rules (safe loader, ``--force_yml`` values)
 :mod:`.checkpoints`       atomic checkpoint writes in a safe order; a write that fails stops training; safe loading
 :mod:`.resume`            training states loaded without CUDA, with ``weights_only``, from the experiment root
 :mod:`.distributed`       gloo and DDP without ``device_ids`` when there is no CUDA
@@ -26,7 +27,7 @@ functions are wrapped or replaced. One module per concern (docs/compatibility.md
 ========================  ==========================================================================================
 
 :data:`SUPPORTED_BASICSR` is the version window these fixes were written and tested for. BasicSR's option reading is
-replaced by :mod:`rnan_basicsr.options.basicsr_yaml` (a command patch; the option rules live in
+replaced by :mod:`rnan_basicsr.compat.basicsr_yaml` (a command patch; the option rules live in
 :mod:`rnan_basicsr.options`); the resume policy (which state, which schedule) is
 :mod:`rnan_basicsr.models.resume_policy`.
 """
@@ -34,8 +35,7 @@ import importlib.metadata
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from rnan_basicsr.compat import checkpoints, distributed, imports, resume, tb_logger, training_loop
-from rnan_basicsr.options import basicsr_yaml
+from rnan_basicsr.compat import basicsr_yaml, checkpoints, distributed, imports, resume, tb_logger, training_loop
 from rnan_basicsr.version import BASICSR_SPECIFIER
 
 #: BasicSR releases the patches are written for (the range setup.py also declares, from rnan_basicsr/version.py)

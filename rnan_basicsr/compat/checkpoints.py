@@ -131,7 +131,7 @@ def patch_checkpoint_order():
     @functools.wraps(save_training_state)
     def save_training_state_after_its_networks(self, epoch, current_iter, *args, **kwargs):
         if current_iter != -1 and _rank() == 0:
-            from rnan_basicsr.compat.resume import network_files
+            from rnan_basicsr.models.resume_policy import network_files
 
             missing = [path for path in network_files(self.opt, current_iter).values() if not os.path.isfile(path)]
             if missing:

@@ -24,7 +24,7 @@ def patch_tensorboard_loggers():
         if opt.get('rank', 0) != 0:
             return None
         tb_logger = original(opt)
-        from rnan_basicsr.compat.resume import resume_iteration
+        from rnan_basicsr.models.resume_policy import resume_iteration
 
         if tb_logger is None:
             return None

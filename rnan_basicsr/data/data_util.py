@@ -17,6 +17,7 @@ from os import path as osp
 from rnan_basicsr.data.degradations import to_gray, y_channel
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import IMG_EXTENSIONS
+from rnan_basicsr.utils.validation import is_lmdb
 
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 # A line of BasicSR's meta_info.txt: "<name> (<h>,<w>,<c>) <compression level>"; only the name is required.
@@ -101,11 +102,6 @@ def read_meta_info(meta_path, what):
     if not entries:
         raise InputError(f'{what}: meta_info file {meta_path!r} lists no images.')
     return entries
-
-
-def is_lmdb(folder):
-    """True if ``folder`` looks like an LMDB environment (a folder with ``data.mdb``)."""
-    return osp.isfile(osp.join(folder, 'data.mdb'))
 
 
 def lmdb_keys(lmdb_path, what):

@@ -14,16 +14,8 @@ from torch.utils import data as data
 from rnan_basicsr.data.data_util import convert_channels, decode_image
 from rnan_basicsr.data.degradations import image_rng
 from rnan_basicsr.data.pairing import check_sizes, pair_images
+from rnan_basicsr.options.dataset_rules import PHASES, check_dataset_options, dataset_label
 from rnan_basicsr.utils.errors import InputError
-
-PHASES = ('train', 'val', 'test')
-
-
-def dataset_label(opt):
-    """How errors name a dataset: ``datasets.<phase> (<name>)``."""
-    phase = opt.get('phase') if isinstance(opt, dict) else None
-    name = opt.get('name') if isinstance(opt, dict) else None
-    return f'datasets.{phase or "<phase>"} ({name or "unnamed"})'
 
 
 class DegradedImageDataset(data.Dataset):
@@ -71,8 +63,7 @@ class DegradedImageDataset(data.Dataset):
     def __init__(self, opt):
         super().__init__()
         # kept for Python users who build a dataset directly: a sigma on the [0, 1] scale or a typo in an option
-        # would otherwise train silently on the wrong data (imported here: the options package imports this module)
-        from rnan_basicsr.options.dataset_rules import check_dataset_options
+        # would otherwise train silently on the wrong data
         check_dataset_options(type(self), opt)
         self.label = dataset_label(opt)
         if opt.get('phase') not in PHASES:

@@ -23,23 +23,146 @@ longer crashed at its first new iteration. Here the option file wins wherever th
 A cosine cycle has no carried value: its learning rate is a function of the iteration, so changing the current cycle
 (``periods=[6]`` → ``[12]``, its weight, ``eta_min``) continues on the new curve from the state's iteration.
 
-Why here and not in :mod:`rnan_basicsr.compat`: compat holds only adapters that make BasicSR 1.4.2 do what it means
-to on today's stack (:mod:`rnan_basicsr.compat.resume` loads states on the CPU with ``weights_only=True`` from the
-experiment root). These are decisions of this plugin; the schedule is applied at BasicSR's own place for it, the
-model's ``resume_training``, and everything refused is refused where the state is first loaded, before
-``train_pipeline`` creates or writes anything.
+**Finding and loading states**: a training state is what ``BaseModel.save_training_state`` writes
+(``{'epoch', 'iter', 'optimizers', 'schedulers'}``), usable only together with the ``models/net_<x>_<iter>.pth`` of
+each ``network_<x>``; every network file is written (atomically) before its state, so a kill leaves at worst a newest
+network file without its state. States are loaded on the CPU with ``weights_only=True`` from the experiment root, and
+the temporary files of a killed run are removed. :mod:`rnan_basicsr.compat.resume` only plugs this module into
+``basicsr.train`` (its ``load_resume_state`` needs CUDA and full pickle and looks under the current directory).
+
+Nothing here calls ``get_root_logger``: resume states are read before ``train_pipeline`` sets up its logger, and an
+early call would leave the run without a log file. Warnings go to stderr, from rank 0 only.
 """
 import inspect
 import math
 import os
+import re
+import sys
 import torch
 from collections import Counter
 from os import path as osp
 
-from rnan_basicsr.compat.resume import (_warn, list_network_files, list_training_states, load_training_state,
-                                        network_files, newest_training_state)
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.weights import describe_mismatch, expected_state_dict, load_checkpoint, select_params
+from rnan_basicsr.utils.staging import process_is_running
+from rnan_basicsr.weights import (describe_mismatch, expected_state_dict, load_checkpoint, looks_like_weights,
+                                  select_params)
+
+STATE_KEYS = ('epoch', 'iter', 'optimizers', 'schedulers')
+# ``atomic_torch_save`` writes ``.<name>.tmp<pid>`` before renaming it to ``<name>``; a kill leaves such a file behind
+TEMP_FILE = re.compile(r'^\..+\.tmp(\d+)$')
+NETWORK_FILE = re.compile(r'^net_(.+?)_(\d+|latest)\.pth$')
+
+
+def _warn(message, opt=None):
+    if opt is None or opt.get('rank', 0) == 0:
+        print(f'rnan_basicsr: warning: {message}', file=sys.stderr, flush=True)
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return f'{type(error).__name__}: {text.splitlines()[0]}' if text else type(error).__name__
+
+
+def list_training_states(states_dir):
+    """Paths of the ``<iter>.state`` files in ``states_dir``, newest iteration first ([] if none)."""
+    if not osp.isdir(states_dir):
+        return []
+    states = []
+    for name in os.listdir(states_dir):
+        stem, ext = osp.splitext(name)
+        if ext == '.state' and stem.isdigit():
+            states.append((int(stem), osp.join(states_dir, name)))
+    return [path for _, path in sorted(states, reverse=True)]
+
+
+def newest_training_state(states_dir):
+    """The path of the newest ``<iter>.state`` in ``states_dir`` (highest iteration), or None if there is none.
+
+    Newest, not necessarily usable: ``--auto_resume`` skips states whose files do not load (:func:`_auto_resume_state`).
+    """
+    states = list_training_states(states_dir)
+    return states[0] if states else None
+
+
+def list_network_files(models_dir):
+    """``{(label, iteration): path}`` of BasicSR's ``net_<label>_<iter>.pth`` files; iteration -1 for ``latest``."""
+    found = {}
+    if osp.isdir(models_dir):
+        for name in os.listdir(models_dir):
+            match = NETWORK_FILE.match(name)
+            if match:
+                iteration = -1 if match.group(2) == 'latest' else int(match.group(2))
+                found[(match.group(1), iteration)] = osp.join(models_dir, name)
+    return found
+
+
+def load_training_state(path):
+    """Load a training state on the CPU with ``weights_only=True`` and check that it is one.
+
+    Optimizer states are moved to the parameters' device later by ``Optimizer.load_state_dict``.
+
+    Raises:
+        InputError: the file is missing, unreadable or corrupt, or is not a training state (e.g. network weights).
+    """
+    if not osp.isfile(path):
+        raise InputError(f'resume_state {path!r} does not exist. Point path.resume_state to an '
+                         'experiments/<name>/training_states/<iter>.state file, or use --auto_resume.')
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:  # torch raises several types for truncated or foreign files
+        raise InputError(f'cannot load training state {path!r}: {_first_line(error)}. The file is truncated, '
+                         'corrupt, or not a file torch.save wrote (loading refuses arbitrary Python objects); use an '
+                         'earlier <iter>.state.') from None
+    if not isinstance(state, dict) or any(key not in state for key in STATE_KEYS):
+        if looks_like_weights(state):
+            raise InputError(f'{path!r} is a network weights file, not a training state. To start from these '
+                             'weights set path.pretrain_network_g to it; to resume, set path.resume_state to a '
+                             'training_states/<iter>.state file.')
+        found = sorted(state.keys()) if isinstance(state, dict) else type(state).__name__
+        raise InputError(f'{path!r} is not a BasicSR training state: expected keys {list(STATE_KEYS)}, found {found}.')
+    return state
+
+
+def network_files(opt, iteration):
+    """``{network key: models/net_<x>_<iteration>.pth}`` that resuming at ``iteration`` loads (as ``check_resume``)."""
+    ignored = opt['path'].get('ignore_resume_networks') or []
+    return {
+        key: osp.join(opt['path']['models'], f'net_{key[len("network_"):]}_{iteration}.pth')
+        for key in opt if key.startswith('network_') and key not in ignored
+    }
+
+
+def remove_stale_temp_files(opt):
+    """Remove the ``.<name>.tmp<pid>`` files a killed run left in models/ and training_states/ (rank 0 only).
+
+    Files of a process that is still running on this machine are kept (two runs writing into one experiment).
+    """
+    if opt.get('rank', 0) != 0:
+        return []
+    removed = []
+    for folder in (opt['path'].get('models'), opt['path'].get('training_states')):
+        if not folder or not osp.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            match = TEMP_FILE.match(name)
+            if not match or process_is_running(int(match.group(1))):
+                continue
+            try:
+                os.remove(osp.join(folder, name))
+                removed.append(osp.join(folder, name))
+            except OSError:
+                pass
+    return removed
+
+
+def resume_iteration(opt):
+    """The iteration a run resumes from, read from ``path.resume_state`` (``<iter>.state``); None if not resuming."""
+    path = opt.get('path', {}).get('resume_state')
+    if not path:
+        return None
+    stem, ext = osp.splitext(osp.basename(path))
+    return int(stem) if ext == '.state' and stem.isdigit() else None
+
 
 # torch's LRScheduler keeps the position in these attributes; every other entry of a scheduler's state dict is the
 # schedule (the class's arguments and what it derives from them, e.g. CosineAnnealingRestartLR.cumulative_period)
@@ -197,7 +320,7 @@ def check_optimizer_change(key, saved, optimizer, state_path):
 
 def option_optimizer(model_cls, options):
     """``train.optim_g`` built as ``model_cls`` builds it, on one probe parameter that has taken one step."""
-    from rnan_basicsr.options.training_rules import build_optimizer  # (the options import the model)
+    from rnan_basicsr.options.training_rules import build_optimizer
 
     parameter = torch.nn.Parameter(torch.zeros(1))
     optimizer = build_optimizer(model_cls, options, [parameter])
@@ -210,9 +333,7 @@ def option_optimizer(model_cls, options):
 
 def applies_option_schedule(model_cls):
     """Whether ``model_cls.resume_training`` applies the option file's schedule (RNANModel and its subclasses)."""
-    from rnan_basicsr.models.rnan_model import RNANModel
-
-    return issubclass(model_cls, RNANModel)
+    return getattr(model_cls, 'applies_option_schedule', False)
 
 
 def check_resume_options(opt, state, state_path):

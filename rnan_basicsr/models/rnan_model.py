@@ -9,7 +9,7 @@ Training, losses, optimizers, schedulers, EMA, checkpoints and the validation lo
   BasicSR's MessageLogger prints the learning rates but does not send them there;
 * speed and precision switches in ``train`` and ``val`` (mixed precision, channels_last, torch.compile, TF32,
   gradient clipping) and any optimizer of BasicSR or torch.optim. A precision the device cannot run is an
-  :class:`InputError` at the option check (:mod:`rnan_basicsr.options.model_rules`, run by the pre-flight),
+  :class:`InputError` at the option check (:mod:`rnan_basicsr.command.model_checks`, run by the pre-flight),
   before anything runs; compile falls back to eager execution with a
   warning where it cannot run; checkpoints keep plain keys;
 * the network back in the mode it had before validation (train mode during training);
@@ -34,6 +34,7 @@ from os import path as osp
 
 from rnan_basicsr import precision
 from rnan_basicsr.models.resume_policy import keep_option_schedules
+from rnan_basicsr.options.schema import DEFAULT_MAX_NONFINITE_STEPS
 from rnan_basicsr.test_time import build_test_forward
 from rnan_basicsr.utils.errors import InputError, RunError
 from rnan_basicsr.utils.validation import did_you_mean
@@ -41,7 +42,6 @@ from rnan_basicsr.weights import check_fits, check_saved_settings, load_checkpoi
 
 #: ``train.max_nonfinite_steps`` by default: a diverged run stops instead of training on; fp16's GradScaler may
 #: halve its scale some 20 times in a row at the start, which is far below
-DEFAULT_MAX_NONFINITE_STEPS = 100
 DEFAULT_TB_IMAGES = 3
 TB_CROP = 256  # largest side (output pixels) of an image sent to TensorBoard: a centre crop, to keep events small
 
@@ -53,6 +53,8 @@ class RNANModel(SRModel):
     Its options are declared in :mod:`rnan_basicsr.options.schema` (``docs/options.md``). Outputs of :meth:`test`
     are (B, C_out, H * scale, W * scale) in about [0, 1], like SRModel's.
     """
+    #: :meth:`resume_training` continues with the option file's schedule (read by the resume pre-flight)
+    applies_option_schedule = True
 
     def __init__(self, opt):
         val = opt.get('val') or {}

@@ -7,14 +7,21 @@ Run by the ``basicsr`` command's pre-flight without reading any image, and by
 """
 from os import path as osp
 
-from rnan_basicsr.data.data_util import is_lmdb
-from rnan_basicsr.data.degraded_image_dataset import PHASES, dataset_label
 from rnan_basicsr.options.registered import options_model
 from rnan_basicsr.options.rules import restoration_data_at_scale_1, training_keys_given
 from rnan_basicsr.options.validate import check_mapping
 from rnan_basicsr.tasks import QUALITY, SIGMA
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.validation import check_level, check_path_exists
+from rnan_basicsr.utils.validation import check_level, check_path_exists, is_lmdb
+
+PHASES = ('train', 'val', 'test')
+
+
+def dataset_label(opt):
+    """How errors name a dataset: ``datasets.<phase> (<name>)``."""
+    phase = opt.get('phase') if isinstance(opt, dict) else None
+    name = opt.get('name') if isinstance(opt, dict) else None
+    return f'datasets.{phase or "<phase>"} ({name or "unnamed"})'
 
 
 def check_dataset_options(cls, opt):

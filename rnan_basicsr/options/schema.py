@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from pydantic_core import PydanticCustomError
 from typing import Annotated, Any, ClassVar, Dict, List, Literal, Optional, Union
 
-from rnan_basicsr.models.rnan_model import DEFAULT_MAX_NONFINITE_STEPS
+#: ``train.max_nonfinite_steps``: skipped steps in a row that stop a run
+DEFAULT_MAX_NONFINITE_STEPS = 100
 
 #: a float or an int (strict mode accepts ints for floats, never bools or strings)
 Number = float

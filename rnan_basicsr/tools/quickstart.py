@@ -45,7 +45,7 @@ import time
 from os import path as osp
 
 import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
-from rnan_basicsr.compat.resume import newest_training_state
+from rnan_basicsr.models.resume_policy import newest_training_state
 from rnan_basicsr.tools import create_lmdb, evaluate, extract_subimages, generate_lq, inference
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import read_image, write_image, write_text

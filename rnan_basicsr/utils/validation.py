@@ -41,6 +41,11 @@ def relative_to_cwd(path):
     return '' if osp.isabs(path) else f' (relative to {os.getcwd()})'
 
 
+def is_lmdb(folder):
+    """True if ``folder`` looks like an LMDB environment (a folder with ``data.mdb``)."""
+    return osp.isfile(osp.join(folder, 'data.mdb'))
+
+
 def check_path_exists(path, key, label, kind='folder or .lmdb'):
     """Raise an :class:`InputError` naming ``label``'s ``key`` unless ``path`` is a string that exists.
 

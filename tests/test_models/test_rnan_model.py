@@ -7,8 +7,8 @@ from basicsr.models import build_model
 from collections import OrderedDict
 
 from rnan_basicsr.archs.rnan_arch import RNAN
+from rnan_basicsr.command.model_checks import check_model_options
 from rnan_basicsr.models.rnan_model import RNANModel
-from rnan_basicsr.options.model_rules import check_model_options
 from rnan_basicsr.test_time import self_ensemble_forward, tile_forward
 from rnan_basicsr.utils.errors import InputError
 

@@ -10,8 +10,8 @@ from basicsr.models.base_model import BaseModel
 from test_rnan_model import make_loader, make_opt
 
 from rnan_basicsr import precision
+from rnan_basicsr.command.model_checks import check_model_options
 from rnan_basicsr.models.rnan_model import RNANModel
-from rnan_basicsr.options.model_rules import check_model_options
 from rnan_basicsr.utils.errors import InputError, RunError
 
 
@@ -32,7 +32,7 @@ def one_step(model, seed=0):
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# option checks (the pre-flight calls rnan_basicsr.options.model_rules, and builds the optimizer)
+# option checks (the pre-flight calls rnan_basicsr.command.model_checks, and builds the optimizer)
 # ------------------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('train,val,message', [
     ({'mixed_precision': 'fp8'}, None, "train.mixed_precision must be one of fp32, bf16, fp16"),

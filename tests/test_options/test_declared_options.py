@@ -120,7 +120,7 @@ def test_a_value_of_the_wrong_type_is_refused_with_its_place(in_data_dir, tmp_pa
      "train.optim_g.weight_dekay is not an option of Adam. Did you mean 'weight_decay'?"),
 ])
 def test_the_models_switches_are_checked_by_the_schema(old, new, expected, in_data_dir, tmp_path, capsys):
-    """RNANModel's rules (rnan_basicsr.options.model_rules) leave these to the schema, which gives the place too."""
+    """RNANModel's rules (rnan_basicsr.command.model_checks) leave these to the schema, which gives the place too."""
     opt_path = _edited(tmp_path, old, new)
     assert _refused(['train', '-opt', opt_path], capsys).startswith(f'{_where(opt_path, expected)}: {expected}')
 

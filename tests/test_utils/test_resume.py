@@ -18,8 +18,9 @@ from conftest import TEST_OPTIONS, run_basicsr
 
 from rnan_basicsr.archs.rnan_arch import RNAN
 from rnan_basicsr.cli import EXIT_INPUT_ERROR, main
-from rnan_basicsr.compat.resume import (load_resume_state, load_training_state, newest_training_state,
-                                        remove_stale_temp_files, resume_iteration)
+from rnan_basicsr.compat.resume import load_resume_state
+from rnan_basicsr.models.resume_policy import (load_training_state, newest_training_state, remove_stale_temp_files,
+                                               resume_iteration)
 from rnan_basicsr.utils.errors import InputError
 
 TINY_NET = {'type': 'RNAN', 'num_in_ch': 1, 'num_out_ch': 1, 'num_feat': 4, 'num_group': 2}
