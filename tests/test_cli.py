@@ -42,6 +42,7 @@ def _write_options(tmp_path, **changes):
     return str(path)
 
 
+@pytest.mark.slow
 def test_help_and_version_from_the_installed_command(tmp_path):
     result = run_basicsr(['--help'], cwd=tmp_path)
     assert result.returncode == 0

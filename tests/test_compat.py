@@ -86,6 +86,7 @@ def test_functional_tensor_alias():
     assert compat.imports.alias_functional_tensor() is False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('order', ['basicsr_first', 'twice'])
 def test_import_order_and_reimport(order):
     code = {
@@ -122,6 +123,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the patches apply only without CUDA')
 def test_distributed_init_and_ddp_without_cuda():
     result = _run_python(

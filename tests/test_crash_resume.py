@@ -137,6 +137,7 @@ def _tensorboard_view(cwd, tag='losses/l_pix'):
     return restarts, shown
 
 
+@pytest.mark.slow
 def test_sigkill_anywhere_then_auto_resume(tiny_paired_data):
     cwd = tiny_paired_data
     opt_path = _write_options(cwd)

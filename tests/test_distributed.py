@@ -8,6 +8,7 @@ are dumped by the test-only hook in tests/hooks/sitecustomize.py.
 import functools
 import glob
 import os
+import pytest
 import resource
 import signal
 import socket
@@ -72,6 +73,7 @@ def _check_run(cwd, name, hook_dir, outputs):
     assert 'INFO:' in outputs[0] and 'INFO:' not in outputs[1], outputs[1][-2000:]
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_on_cpu(tiny_paired_data):
     require_command(TORCHRUN)
     cwd, hook_dir = tiny_paired_data, tiny_paired_data / 'hook'
@@ -132,6 +134,7 @@ def _end_tasks(procs, timeout):
     return codes
 
 
+@pytest.mark.slow
 def test_slurm_launcher_two_tasks_on_cpu(tiny_paired_data):
     cwd, hook_dir = tiny_paired_data, tiny_paired_data / 'hook'
     opt_path = _write_options(cwd, 'slurm')
@@ -164,6 +167,7 @@ def _hold_the_lock(cwd, name):
     return holder
 
 
+@pytest.mark.slow
 def test_every_slurm_task_ends_when_rank_0_refuses_the_lock(tiny_paired_data):
     cwd = tiny_paired_data
     opt_path = _write_options(cwd, 'locked')
@@ -182,6 +186,7 @@ def test_every_slurm_task_ends_when_rank_0_refuses_the_lock(tiny_paired_data):
     assert not (cwd / 'experiments' / 'locked').exists()
 
 
+@pytest.mark.slow
 def test_every_slurm_task_ends_when_rank_0_cannot_write_a_checkpoint(tiny_paired_data):
     cwd = tiny_paired_data
     opt_path = _write_options(cwd, 'full')
@@ -199,6 +204,7 @@ def test_every_slurm_task_ends_when_rank_0_cannot_write_a_checkpoint(tiny_paired
     assert lines[0][0].startswith('basicsr: error: cannot write ') and 'File too large (errno 27)' in lines[0][0]
 
 
+@pytest.mark.slow
 def test_every_torchrun_rank_ends_when_rank_0_refuses_the_lock(tiny_paired_data):
     require_command(TORCHRUN)
     cwd = tiny_paired_data

@@ -138,6 +138,7 @@ def replay(command, folder):
     assert status == 0, f'{" ".join(command)} exited with {status}'
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('scenario', sorted(SCENARIOS))
 def test_the_readme_commands_run_as_written(tmp_path, scenario, monkeypatch):
     blocks = readme_blocks()

@@ -54,6 +54,7 @@ def test_a_missing_command_fails_in_ci_instead_of_skipping(monkeypatch, tmp_path
         require_command(str(tmp_path / 'tensorboard'))
 
 
+@pytest.mark.slow
 def test_tensorboard_serves_the_scalars_and_images_of_a_training_run(tiny_paired_data):
     require_command(TENSORBOARD)
     cwd = tiny_paired_data

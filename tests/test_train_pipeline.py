@@ -1,5 +1,6 @@
 """End to end: `basicsr train` on the CPU with a tiny RNAN, TensorBoard events, checkpoints, then --auto_resume."""
 import glob
+import pytest
 import torch
 from conftest import TEST_OPTIONS, run_basicsr
 from os import path as osp
@@ -7,6 +8,7 @@ from os import path as osp
 TINY = osp.join(TEST_OPTIONS, 'train_tiny_rnan.yml')
 
 
+@pytest.mark.slow
 def test_train_saves_logs_and_resumes_with_optimizer_and_scheduler(tiny_paired_data):
     cwd = tiny_paired_data
     result = run_basicsr(['train', '-opt', TINY], cwd=cwd)

@@ -36,6 +36,7 @@ def official_state_dict(variant, seed=0):
     return state_dict
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('variant', sorted(VARIANTS))
 def test_round_trip_over_the_official_keys(variant):
     official = official_state_dict(variant)
@@ -54,6 +55,7 @@ def test_round_trip_over_the_official_keys(variant):
         torch.testing.assert_close(torch.tensor(config['rgb_mean']), MEAN, rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_wrapped_and_prefixed_checkpoints():
     official = official_state_dict('keys_rest_c1')
     plain = convert_official_state_dict(official)
@@ -104,6 +106,7 @@ def test_refuses_what_is_not_an_authors_checkpoint():
         convert_official_state_dict({'conv.weight': torch.zeros(1)})
 
 
+@pytest.mark.slow
 def test_convert_script(tmp_path):
     source = tmp_path / 'model_x2.pt'
     torch.save(official_state_dict('keys_sr_x2'), source)

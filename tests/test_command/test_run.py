@@ -120,6 +120,7 @@ def test_force_yml_values_are_parsed_as_yaml_numbers_included(text, value):
     ('num_gpu=2', 'num_gpu is 2 but this machine has'),
     ('network_g:num_feat=16', 'path.pretrain_network_g'),  # with the earlier run's weights, below
 ])
+@pytest.mark.slow
 def test_mistakes_are_refused_before_anything_is_written(force, expected, trained, monkeypatch, capsys):
     if force == 'num_gpu=2' and torch.cuda.device_count() >= 2:
         pytest.skip('this machine has two GPUs')
@@ -164,6 +165,7 @@ def test_experiments_that_is_a_file_is_refused(trained, monkeypatch, capsys, tmp
     assert "experiments' is a file, but BasicSR keeps the run's experiments there" in _error_line(capsys)
 
 
+@pytest.mark.slow
 def test_auto_resume_after_refused_reruns_continues_from_the_saved_iteration(trained, tmp_path):
     work = tmp_path / 'copy'
     subprocess.run(['cp', '-a', str(trained), str(work)], check=True)
@@ -319,6 +321,7 @@ def _as_in_a_terminal():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.slow
 def test_ctrl_c_with_dataloader_workers_ends_the_run_and_the_script_in_one_line(trained, tmp_path):
     """Ctrl-C in a terminal: SIGINT to every process of the foreground group (the shell script, basicsr and its two
     DataLoader workers), twice, as an impatient user does."""

@@ -1,6 +1,7 @@
 """Done-when of the data issue: each of the three datasets trains (and validates) a tiny RNAN through `basicsr train`
 from LMDBs made by create_lmdb.py. The three runs go in parallel to keep the suite short."""
 import os
+import pytest
 import subprocess
 import yaml
 from conftest import BASICSR, TEST_OPTIONS, make_lmdb, write_images
@@ -33,6 +34,7 @@ def _options(task, train_lmdb, val_lmdb):
     return opt
 
 
+@pytest.mark.slow
 def test_each_dataset_trains_a_tiny_rnan_from_lmdb(tmp_path):
     write_images(tmp_path / 'train', 4, 24, 24, seed=0)
     write_images(tmp_path / 'val', 1, 20, 18, seed=100)

@@ -98,6 +98,7 @@ def test_the_model_validates_nothing_when_built_and_a_bad_tile_still_fails_at_te
 # ------------------------------------------------------------------------------------------------------------------
 # testing and validation
 # ------------------------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize('val', [{}, {'tile': {'size': 8, 'overlap': 3}}, {'self_ensemble': True},
                                  {'tile': {'size': 8, 'overlap': 3}, 'self_ensemble': True}])
 def test_test_runs_whole_tiled_or_self_ensembled(tmp_path, val):
@@ -116,6 +117,7 @@ def test_test_runs_whole_tiled_or_self_ensembled(tmp_path, val):
     assert not model.output.requires_grad
 
 
+@pytest.mark.slow
 def test_validation_logs_a_few_images_and_restores_train_mode(tmp_path):
     model = build_model(make_opt(tmp_path, is_train=True, val={'tb_images': 2, 'tile': {'size': 8, 'overlap': 2}}))
     assert model.net_g.training

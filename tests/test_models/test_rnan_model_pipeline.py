@@ -5,6 +5,7 @@ import cv2
 import glob
 import numpy as np
 import os
+import pytest
 import re
 import sys
 from conftest import ROOT, TEST_OPTIONS, run_basicsr, write_images
@@ -29,6 +30,7 @@ def _validation_values(log, dataset, metric):
     return re.findall(rf'Validation {dataset}\n(?:\s+# \w+: [\d.]+.*\n)*?\s+# {metric}: ([\d.]+)', log)
 
 
+@pytest.mark.slow
 def test_train_test_and_evaluate_a_tiny_sr_model(tmp_path, capsys):
     _make_sr_pairs(tmp_path)
     result = run_basicsr(['train', '-opt', TRAIN], cwd=tmp_path)

@@ -110,6 +110,7 @@ def test_mixed_precision_training_step_with_gradient_clipping(tmp_path, mixed_pr
     assert model.net_g.conv_first.weight.is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.slow
 def test_fp16_gradient_scaler_state_is_saved_in_the_training_state_and_resumed(tmp_path):
     opt = train_opt(tmp_path, mixed_precision='fp16')
     model = build_model(opt)
@@ -257,6 +258,7 @@ def _nan_step(model, iteration):
     return model.get_current_log()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('mixed_precision', [None, 'bf16', 'fp16'])
 def test_non_finite_gradients_are_skipped_counted_and_stop_a_diverged_run(tmp_path, mixed_precision, caplog):
     opt = train_opt(tmp_path, mixed_precision=mixed_precision, ema_decay=0.9, max_nonfinite_steps=3)

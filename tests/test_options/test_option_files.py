@@ -259,6 +259,7 @@ def test_checks_and_builds_on_the_readme_layout(kind, exp, paper_layout, monkeyp
         assert out.shape[1:] == gt.shape and torch.isfinite(out).all(), key
 
 
+@pytest.mark.slow
 def test_basicsr_test_on_a_generated_test_file(paper_layout):
     """`basicsr test` of test_RNAN_DN_Gray_sigma50.yml (tiny network via --force_yml) writes every set's images and
     logs PSNR / SSIM equal to those of the written images against the grey ground truth."""

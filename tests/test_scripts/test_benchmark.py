@@ -22,6 +22,7 @@ from rnan_basicsr.tools.benchmark.runner import Runner
 from rnan_basicsr.tools.benchmark.spec import Measurement, Switches
 
 
+@pytest.mark.slow
 def test_benchmark_measures_each_variant_in_a_fresh_process_and_reports_from_the_json(tmp_path):
     out_json = tmp_path / 'bench.json'
     proc = subprocess.run([sys.executable, osp.join(ROOT, 'scripts', 'benchmark.py'), '--sizes', '16', '--configs',
@@ -71,6 +72,7 @@ def in_process(runner, spec):
     return result
 
 
+@pytest.mark.slow
 def test_the_training_step_timed_is_rnan_model_optimize_parameters(monkeypatch):
     calls = []
     optimize_parameters = RNANModel.optimize_parameters

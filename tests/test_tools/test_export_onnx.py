@@ -38,6 +38,7 @@ def exported_x2(tmp_path_factory):
     return net, folder / 'rnan_x2.onnx'
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('size', [(16, 16), (17, 23), (9, 5)])
 def test_onnxruntime_matches_pytorch_at_dynamic_sizes(exported_x2, size):
     net, path = exported_x2
@@ -74,6 +75,7 @@ def test_exported_attention_softmax_runs_over_the_last_axis(exported_x2):
         assert axis in (-1, 2), axis
 
 
+@pytest.mark.slow
 def test_fp16_export_of_a_safetensors_file_from_the_command_line(tmp_path, capsys):
     net = tiny_rnan(upscale=1)
     save_safetensors(net.state_dict(), str(tmp_path / 'net.safetensors'), dict(type='RNAN', upscale=1, **TINY))

@@ -129,6 +129,7 @@ def test_outputs_are_not_overwritten_nor_left_half_written(tmp_path, clean, caps
     assert not [name for name in os.listdir(tmp_path) if name.startswith('.')]
 
 
+@pytest.mark.slow
 def test_the_command_line_gives_the_same_bytes_in_another_process(tmp_path, clean):
     assert run('--task', 'denoise', '--sigma', 25, '--seed', 3, '--input', clean, '--output', tmp_path / 'here') == 0
     script = osp.join(ROOT, 'scripts', 'data_preparation', 'generate_lq.py')

@@ -45,6 +45,7 @@ def _error(capsys, argv):
     return lines[0]
 
 
+@pytest.mark.slow
 def test_colour_denoising_of_a_folder_from_the_command_line(tmp_path):
     """The script as users run it: a folder (colour, grey, a non-image file) in, PNGs out, exact network output."""
     model, net = _checkpoint(tmp_path, 'dn_rgb')
@@ -199,6 +200,7 @@ def test_every_input_is_checked_before_any_output_is_written(tmp_path, capsys):
     assert not (tmp_path / 'o').exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('dtype', [np.uint8, np.uint16])
 @pytest.mark.parametrize('task', ['dn_rgb', 'sr'])
 def test_alpha_is_carried_over_and_the_bit_depth_kept(tmp_path, task, dtype):

@@ -6,6 +6,7 @@ import cv2
 import glob
 import numpy as np
 import os
+import pytest
 import re
 import shutil
 from os import path as osp
@@ -43,6 +44,7 @@ def _run(workdir, capfd, *flags):
     return captured.out + captured.err
 
 
+@pytest.mark.slow
 def test_quickstart_in_miniature_then_reuse_rebuild_and_resume(tmp_path, capfd):
     workdir = tmp_path / 'qs'
     out = _run(workdir, capfd)

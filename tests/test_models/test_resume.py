@@ -81,6 +81,7 @@ def test_auto_resume_is_patched_and_finds_states_under_the_root_path(tmp_path, m
     assert resume_iteration(opt) == 4
 
 
+@pytest.mark.slow
 def test_resume_without_cuda_in_a_process_where_cuda_calls_fail(tmp_path):
     """BasicSR's own load_resume_state calls torch.cuda.current_device(); ours must not touch CUDA at all."""
     exp = _write_experiment(tmp_path)
@@ -283,6 +284,7 @@ def _logged_lrs(log):
     return {int(it): float(lr) for it, lr in re.findall(r'iter:\s*(\d+), lr:\(([0-9.e+-]+),\)', log)}
 
 
+@pytest.mark.slow
 def test_auto_resume_with_new_milestones_trains_the_option_file_s_schedule(tiny_paired_data, monkeypatch, capsys):
     """`--auto_resume --force_yml train:total_iter=4 'train:scheduler:milestones=[3]'` after 2 iterations with
     milestones [2]: BasicSR kept the state's milestone 2 (lr halved at iteration 3); now the option file's."""
