@@ -136,6 +136,9 @@ def test_distributed_init_and_ddp_without_cuda():
         from torch.nn.parallel import DistributedDataParallel
         init_dist('pytorch')  # BasicSR's launcher: NCCL and rank % cuda.device_count() without the patch
         assert dist.get_backend() == 'gloo', dist.get_backend()
+        # BasicSR's init_dist sets spawn: each DataLoader worker would import torch again, at every epoch
+        mp = torch.multiprocessing
+        assert mp.get_start_method() == mp.get_all_start_methods()[0], mp.get_start_method()  # fork on Linux
         model = BaseModel({'num_gpu': 0, 'is_train': True, 'dist': True})
         net = model.model_to_device(torch.nn.Conv2d(1, 1, 3))
         assert isinstance(net, DistributedDataParallel) and net.device_ids is None

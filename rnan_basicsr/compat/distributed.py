@@ -1,4 +1,5 @@
-"""Distributed training on machines without CUDA: gloo instead of NCCL, DDP without ``device_ids``."""
+"""Distributed training on machines without CUDA: gloo instead of NCCL, DataLoader workers started as without a
+launcher (forked on Linux), DDP without ``device_ids``."""
 import contextlib
 
 from rnan_basicsr.compat._patching import is_patched, mark
@@ -19,16 +20,21 @@ def _cpu_device_shims():
 
 
 def patch_dist_init_without_cuda():
-    """On a machine without CUDA, initialise torch.distributed with gloo instead of NCCL.
+    """On a machine without CUDA, initialise torch.distributed with gloo instead of NCCL, and start DataLoader
+    workers as a run without a launcher does.
 
     ``basicsr.utils.dist_util`` hard-codes the NCCL backend and ``rank % torch.cuda.device_count()``
     (ZeroDivisionError without GPUs) in both launchers. The wrapped launchers run BasicSR's own code with the gloo
-    backend and a CPU stand-in for the device count. With CUDA present nothing is patched.
+    backend and a CPU stand-in for the device count. ``init_dist`` has just set multiprocessing's ``spawn`` start
+    method (for CUDA): every DataLoader worker then imports torch, BasicSR and this package anew, at each epoch, which
+    on a few cores is minutes of a short run (docs/clusters.md). Without CUDA the launchers set the platform's
+    default back (``fork`` on Linux), as without a launcher. With CUDA present nothing is patched.
     """
     import torch
     if torch.cuda.is_available():
         return False
     import basicsr.utils.dist_util as dist_util
+    import torch.multiprocessing as mp
 
     patched = False
     for name in ('_init_dist_pytorch', '_init_dist_slurm'):
@@ -37,6 +43,7 @@ def patch_dist_init_without_cuda():
             continue
 
         def init_with_gloo(backend='gloo', *args, _original=original, **kwargs):
+            mp.set_start_method(mp.get_all_start_methods()[0], force=True)  # the first is the platform's default
             with _cpu_device_shims():
                 return _original('gloo', *args, **kwargs)
 
