@@ -2,11 +2,10 @@
 validation sets, and a file that fails when a DataLoader worker reads it (one line, where to continue)."""
 import cv2
 import hashlib
-import numpy as np
 import os
 import pytest
-import shutil
-from conftest import TEST_OPTIONS, make_lmdb, run_basicsr, synthetic_image, write_images
+import re
+from conftest import ROOT, TEST_OPTIONS, make_lmdb, run_basicsr, synthetic_image, write_images
 from os import path as osp
 
 from rnan_basicsr.cli import main
@@ -113,33 +112,36 @@ def test_a_damaged_validation_image_is_refused_before_the_run(tiny_paired_data, 
 
 @pytest.mark.slow
 def test_an_image_failing_in_a_dataloader_worker_ends_the_run_in_one_line(tmp_path):
-    """Shipped layout: our dataset, DataLoader workers; a training image that passes the pre-flight (its end is
-    intact) but does not decode. One line, exit 2; after the file is fixed --auto_resume continues."""
-    gt = tmp_path / 'datasets' / 'train'
-    write_images(gt, 4, 32, 32)
-    write_images(tmp_path / 'datasets' / 'val', 1, 32, 32, seed=100)
-    good = (gt / 'img001.png').read_bytes()
-    force = ['datasets:train:type=DenoisingDataset', 'datasets:train:sigma=25',
-             'datasets:train:dataroot_gt=datasets/train', 'datasets:train:dataroot_lq=~',
-             'datasets:train:num_worker_per_gpu=2', 'datasets:val:type=DenoisingDataset', 'datasets:val:sigma=25',
-             'datasets:val:dataroot_gt=datasets/val', 'datasets:val:dataroot_lq=~', 'model_type=RNANModel',
-             'train:total_iter=4']
-    first = run_basicsr(['train', '-opt', TINY, '--force_yml', *force], cwd=tmp_path)
+    """A shipped option file (LMDB, DataLoader workers) shrunk with --force_yml; an image of the LMDB damaged inside
+    (the LMDB's size is intact, so the pre-flight passes): one line, exit 2, the states kept; after the LMDB is
+    fixed --auto_resume continues."""
+    write_images(tmp_path / 'sub', 4, 32, 32, channels=1)
+    lmdb_path = tmp_path / 'datasets' / 'DIV2K' / 'DIV2K_train_HR_sub.lmdb'
+    make_lmdb(tmp_path / 'sub', lmdb_path)
+    for kind in ('HQ', 'N10'):
+        write_images(tmp_path / 'datasets' / 'BSD68_gray' / kind, 1, 32, 32, channels=1, seed=100)
+    force = ['network_g:num_feat=8', 'network_g:num_group=3', 'val:val_freq=2', 'logger:save_checkpoint_freq=2',
+             'datasets:train:batch_size_per_gpu=2', 'datasets:train:gt_size=16', 'datasets:train:num_worker_per_gpu=2']
+    train = ['train', '-opt', osp.join(ROOT, 'options', 'train_RNAN_DN_Gray_sigma10.yml'), '--auto_resume']
+    first = run_basicsr(train + ['--force_yml', *force, 'train:total_iter=2'], cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    _damage_pixels(gt / 'img001.png')
-    force[-1] = 'train:total_iter=8'
-    result = run_basicsr(['train', '-opt', TINY, '--auto_resume', '--force_yml', *force], cwd=tmp_path)
+    data = lmdb_path / 'data.mdb'
+    good = data.read_bytes()
+    damaged = bytearray(good)
+    start = good.index(b'\x89PNG', good.index(b'\x89PNG') + 1) + 60  # inside the second image's pixel data
+    damaged[start:start + 30] = bytes(b ^ 0x55 for b in damaged[start:start + 30])
+    data.write_bytes(bytes(damaged))
+    result = run_basicsr(train + ['--force_yml', *force, 'train:total_iter=4'], cwd=tmp_path)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == EXIT_INPUT_ERROR and 'Traceback' not in result.stderr, result.stderr
-    assert lines[-1].startswith("basicsr: error: image 'datasets/train/img001.png' (gt of datasets.train (TinyTrain)) "
-                                'cannot be decoded'), lines
-    assert 'Training stopped at iteration' in lines[-1] and 'training_states/4.state' in lines[-1]
-    assert 'Caught InputError' not in result.stderr and '--auto_resume' in lines[-1]
-    (gt / 'img001.png').write_bytes(good)
-    resumed = run_basicsr(['train', '-opt', TINY, '--auto_resume', '--force_yml', *force], cwd=tmp_path)
+    assert 'Caught InputError' not in result.stderr
+    assert re.match(r"basicsr: error: image 'img00\d' in 'datasets/DIV2K/DIV2K_train_HR_sub.lmdb' \(gt of "
+                    r'datasets.train \(DIV2K\)\) cannot be decoded', lines[-1]), lines
+    assert 'Training stopped at iteration' in lines[-1] and 'training_states/2.state' in lines[-1], lines
+    assert lines[-1].endswith('--auto_resume --force_yml ' + ' '.join(force) + ' train:total_iter=4'), lines
+    data.write_bytes(good)
+    resumed = run_basicsr(train + ['--force_yml', *force, 'train:total_iter=4'], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    states = sorted(os.listdir(tmp_path / 'experiments' / 'tiny_rnan' / 'training_states'))
-    assert states[-1] == '8.state' and '4.state' in states
-    assert sorted(os.listdir(tmp_path / 'experiments')) == ['tiny_rnan']  # nothing archived
-    shutil.rmtree(tmp_path / 'experiments')
-    assert np.array_equal(cv2.imread(str(gt / 'img001.png')), synthetic_image(32, 32, seed=1))
+    experiment = tmp_path / 'experiments' / 'RNAN_DN_Gray_sigma10'
+    assert sorted(os.listdir(experiment / 'training_states')) == ['2.state', '4.state']
+    assert sorted(os.listdir(tmp_path / 'experiments')) == ['RNAN_DN_Gray_sigma10']  # nothing archived
