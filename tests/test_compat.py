@@ -26,6 +26,7 @@ _PATCHED = """
         import torch
         import basicsr.models.base_model as base_model, basicsr.train as train
         import basicsr.utils.options as options
+        from basicsr.data.paired_image_dataset import PairedImageDataset
 
         def patched():
             targets = dict(ordered_yaml=options.ordered_yaml, yml_value=options._postprocess_yml_value,
@@ -33,7 +34,8 @@ _PATCHED = """
                            create_train_val_dataloader=train.create_train_val_dataloader,
                            build_model=train.build_model, save_network=base_model.BaseModel.save_network,
                            load_network=base_model.BaseModel.load_network,
-                           resume_training=base_model.BaseModel.resume_training)
+                           resume_training=base_model.BaseModel.resume_training,
+                           paired_getitem=PairedImageDataset.__getitem__)
             names = sorted(name for name, value in targets.items() if getattr(value, '_rnan_basicsr_patch', False))
             if base_model.torch is not torch:
                 names.append('base_model.torch')
@@ -59,7 +61,7 @@ def test_importing_the_plugin_changes_nothing_of_basicsr_until_apply_is_called()
     assert result.returncode == 0, result.stderr
     assert 'import: []' in result.stdout
     applied = ("apply: ['build_model', 'create_train_val_dataloader', 'init_tb_loggers', 'load_network', "
-               "'load_resume_state', 'ordered_yaml', 'resume_training', 'save_network', 'yml_value', "
+               "'load_resume_state', 'ordered_yaml', 'paired_getitem', 'resume_training', 'save_network', 'yml_value', "
                f"'base_model.torch'] {len(compat.COMMAND_PATCHES)} []")
     assert applied in result.stdout
 
@@ -306,3 +308,17 @@ def test_epochs_are_counted_from_the_batches_the_loader_yields(tmp_path):
     dataset['batch_size_per_gpu'] = 6
     with pytest.raises(InputError, match=r'datasets.train \(Five\) has 5 item\(s\).*not one full batch of 6'):
         basicsr.train.create_train_val_dataloader(opt, logging.getLogger('t'))
+
+
+def test_a_paired_image_that_does_not_decode_is_named(tiny_paired_data):
+    from basicsr.data.paired_image_dataset import PairedImageDataset
+
+    root = tiny_paired_data / 'datasets' / 'tiny' / 'val'
+    lq = root / 'lq' / 'img000.png'
+    data = bytearray(lq.read_bytes())
+    data[60:90] = bytes(b ^ 0x55 for b in data[60:90])  # damaged pixel data: OpenCV returns None
+    lq.write_bytes(bytes(data))
+    dataset = PairedImageDataset({'name': 'TinyVal', 'phase': 'val', 'scale': 1, 'dataroot_gt': str(root / 'gt'),
+                                  'dataroot_lq': str(root / 'lq'), 'io_backend': {'type': 'disk'}})
+    with pytest.raises(InputError, match=r"img000.png' \(lq of datasets.val \(TinyVal\)\) cannot be decoded"):
+        dataset[0]  # BasicSR: AttributeError: 'NoneType' object has no attribute 'astype'

@@ -1,5 +1,6 @@
 """Pre-flight checks of the data: every dataset is built (our classes check their files then) and BasicSR's
-``PairedImageDataset`` (super-resolution) is paired and measured here, before anything is created or written.
+``PairedImageDataset`` (super-resolution) is paired and measured here, before anything is created or written; the
+images of validation and test sets on disk are decoded whole (:func:`decode_images`).
 
 BasicSR finds a wrong SR pair late or never: an x4 LR folder under ``scale: 2`` stops training with "Scale
 mismatches" at the first batch, and under ``basicsr test`` the ground truth is silently cropped to 2x the LR size, so
@@ -8,8 +9,27 @@ the run exits 0 with a plausible PSNR. Here every LR/HR pair is matched by name 
 """
 import copy
 
+from rnan_basicsr.data.data_util import decode_image
 from rnan_basicsr.data.pairing import check_sizes, pair_images
 from rnan_basicsr.utils.errors import InputError
+
+
+def decode_images(paths, label):
+    """Decode every image file of ``paths`` as the datasets do: a validation or test set (small) is read whole before
+    the run, so that a damaged file is refused now, not at the first validation hours into training. (Every file's
+    end is checked for every phase when it is paired: :func:`~rnan_basicsr.data.data_util.check_whole`; LMDB values
+    are PNGs that create_lmdb.py encoded, and the LMDB's own size is checked.)
+
+    Raises:
+        InputError: naming the dataset and the first file that does not decode.
+    """
+    for path in paths:
+        try:
+            with open(path, 'rb') as f:
+                content = f.read()
+        except OSError as error:
+            raise InputError(f'{label}: cannot read image {path!r}: {error.strerror or error}') from None
+        decode_image(content, f'{path!r} ({label})')
 
 
 def check_paired_images(options, label):
@@ -35,6 +55,8 @@ def check_paired_images(options, label):
     check_sizes(pairs, label, scale, exact=is_train, gt_size=options.get('gt_size') if is_train else None,
                 names=names, fix=f'Use LR images made for x{scale} (generate_lq.py --task sr --scale {scale}), or set '
                 'scale (and network_g.upscale) to their factor.')
+    if backend == 'disk' and not is_train:
+        decode_images([path for pair in pairs for path in (pair.gt_path, pair.lq_path)], label)
     _check_basicsr_pairs(options, label)
 
 

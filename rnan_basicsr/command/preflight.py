@@ -7,7 +7,7 @@ on the meta device against the datasets' channels and scale, training, weights, 
 dataset built or paired (:mod:`.data_checks`).
 :func:`check_layout` runs once BasicSR has laid the run out. A typo then fails in a second with one line instead
 of after BasicSR has renamed the previous experiment folder to ``*_archived_*``, or hours later mid-run. Nothing
-here decodes an image or sets up BasicSR's logger.
+here sets up BasicSR's logger; the only images decoded are those of validation and test sets (small).
 """
 import contextlib
 import copy
@@ -15,7 +15,7 @@ import functools
 import os
 from os import path as osp
 
-from rnan_basicsr.command.data_checks import check_paired_images
+from rnan_basicsr.command.data_checks import check_paired_images, decode_images
 from rnan_basicsr.command.model_checks import check_model_options
 from rnan_basicsr.data.degraded_image_dataset import DegradedImageDataset
 from rnan_basicsr.models.rnan_model import RNANModel
@@ -229,18 +229,23 @@ def _check_devices(opt):
 
 
 def _build_dataset(opt, phase_key, dataset):
-    """Build our datasets (their constructors check every file's name, pairing and size); pair and measure
-    BasicSR's PairedImageDataset. Nothing is decoded but image headers."""
+    """Build our datasets (their constructors check every file's name, pairing, size and end); pair and measure
+    BasicSR's PairedImageDataset. Validation and test images on disk are decoded whole, training images only
+    checked (headers and ends)."""
     from basicsr.utils.registry import DATASET_REGISTRY
 
     options = _dataset_as_basicsr_passes_it(opt, phase_key, dataset)
     cls = DATASET_REGISTRY.get(dataset['type'])
+    label = _dataset_label(phase_key, dataset)
     with within('datasets', phase_key):
         if dataset['type'] == 'PairedImageDataset':
-            check_paired_images(options, _dataset_label(phase_key, dataset))
+            check_paired_images(options, label)
         elif getattr(cls, '__module__', '').startswith('rnan_basicsr.'):
             with _root_logger_untouched():
-                cls(options)
+                built = cls(options)
+            if options['phase'] != 'train' and built.io_backend_opt['type'] == 'disk':
+                decode_images([path for entry in built.paths for path in (entry['gt_path'], entry['lq_path']) if path],
+                              label)
 
 
 def check_layout(opt, opt_path):
@@ -271,7 +276,8 @@ def check_options(opt, opt_path, is_train):
     (ours: :mod:`rnan_basicsr.options.dataset_rules`; another plugin's class: its ``check_options`` classmethod),
     our architectures built on the meta device, network_g channels and upscale against the datasets and scale, the
     training rules (:mod:`rnan_basicsr.options.training_rules`), the weights files and their fit, the model's rules
-    (RNANModel: :mod:`rnan_basicsr.command.model_checks`), the devices; last the data (image headers).
+    (RNANModel: :mod:`rnan_basicsr.command.model_checks`), the devices; last the data (image headers and ends;
+    validation and test images decoded).
 
     Raises:
         InputError: naming the option file, the key and the fix.
@@ -317,5 +323,5 @@ def _check_rules(opt, is_train):
     _check_devices(opt)
     _check_pretrained_fit(opt)
     _call_class_check(model_cls, copy.deepcopy(opt))
-    for phase_key, dataset in datasets.items():  # last: reads every image header
+    for phase_key, dataset in datasets.items():  # last: reads every image header (and decodes val / test sets)
         _build_dataset(opt, phase_key, dataset)

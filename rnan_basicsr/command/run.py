@@ -10,8 +10,9 @@
    trains.
 
 Mistakes in 1-5 print one line and exit 2 with every earlier ``experiments/<name>``, ``results/<name>`` and
-``tb_logger/<name>`` as it was. During 6, a checkpoint that cannot be written stops training (exit 1) and Ctrl-C or
-SIGTERM ends the run with one line saying where to continue (exit 130 / 143).
+``tb_logger/<name>`` as it was. During 6, a checkpoint that cannot be written stops training (exit 1), an image that
+does not decode (in a DataLoader worker or not) stops it (exit 2), and Ctrl-C or SIGTERM ends the run (exit 130 /
+143), each with one line saying where to continue.
 """
 import contextlib
 import copy
@@ -30,7 +31,7 @@ from rnan_basicsr.compat.resume import load_resume_state
 from rnan_basicsr.compat.training_loop import model_built_hook
 from rnan_basicsr.models.resume_policy import newest_training_state
 from rnan_basicsr.options.loader import apply_force_yml, read_option_file
-from rnan_basicsr.utils.errors import RunError
+from rnan_basicsr.utils.errors import InputError, RunError
 
 
 def basicsr_argv(args):
@@ -173,16 +174,17 @@ def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None, printe
                 else:
                     test_pipeline(opt['root_path'])
             progress.finished = True
-        except RunError as error:
+        except (RunError, InputError) as error:  # a write that failed; an image damaged since the pre-flight
             if not is_train:
                 raise
             state = newest_training_state(opt['path'].get('training_states', ''))
             last = f'the last complete state is {state}' if state else 'no training state was written yet'
             at = f' at iteration {progress.iteration}' if progress.iteration is not None else ''
-            fix = ('Free space (or raise the file-size limit, or fix the permissions) and continue' if error.path else
+            path = getattr(error, 'path', None)
+            fix = ('Free space (or raise the file-size limit, or fix the permissions) and continue' if path else
                    'Then continue')  # a write that failed names its file; other errors say their own fix
-            raise RunError(f'{error} Training stopped{at}; {last}. {fix} with: {_continue_hint(args)}',
-                           path=error.path) from None
+            message = f'{error} Training stopped{at}; {last}. {fix} with: {_continue_hint(args)}'
+            raise (RunError(message, path=path) if isinstance(error, RunError) else InputError(message)) from None
     except Interrupted as interrupted:  # also while a RunError above was being reported
         if is_train:
             where = f'at iter {progress.iteration}' if progress.iteration is not None else 'before training started'

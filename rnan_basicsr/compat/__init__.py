@@ -58,6 +58,7 @@ COMMAND_PATCHES = (
     tb_logger.patch_tensorboard_loggers,
     training_loop.patch_iterations_per_epoch,
     training_loop.patch_final_validation_iteration,
+    training_loop.patch_paired_read_errors,
 )
 
 

@@ -1,5 +1,6 @@
 """The training loop of ``basicsr.train``: epochs counted from the batches the loader yields, the final validation at
-``total_iter``, and the one wrapper of ``basicsr.train.build_model`` (:func:`model_built_hook` hangs more onto it)."""
+``total_iter``, images of ``PairedImageDataset`` that do not decode named, and the one wrapper of
+``basicsr.train.build_model`` (:func:`model_built_hook` hangs more onto it)."""
 import contextlib
 import functools
 import math
@@ -60,6 +61,37 @@ def model_built_hook(hook):
         yield
     finally:
         _MODEL_BUILT_HOOKS.remove(hook)
+
+
+def patch_paired_read_errors():
+    """An image of BasicSR's ``PairedImageDataset`` that does not decode is an InputError naming it and the dataset.
+
+    ``imfrombytes`` passes OpenCV's None on: ``AttributeError: 'NoneType' object has no attribute 'astype'``, in a
+    DataLoader worker a traceback that names no file. The pair is decoded again to find the image.
+    """
+    from basicsr.data.paired_image_dataset import PairedImageDataset
+
+    original = PairedImageDataset.__getitem__
+    if is_patched(original):
+        return False
+
+    @functools.wraps(original)
+    def __getitem__(self, index):
+        try:
+            return original(self, index)
+        except AttributeError:
+            from rnan_basicsr.data.data_util import decode_image
+
+            lmdb = 'db_paths' in self.io_backend_opt  # ('type' is popped when the file client is made)
+            for key in ('gt', 'lq'):
+                path = self.paths[index][f'{key}_path']
+                where = f'{path!r} in {self.opt[f"dataroot_{key}"]!r}' if lmdb else repr(path)
+                decode_image(self.file_client.get(path, key),
+                             f'{where} ({key} of datasets.{self.opt["phase"]} ({self.opt.get("name")}))')
+            raise
+
+    PairedImageDataset.__getitem__ = mark(__getitem__)
+    return True
 
 
 def patch_final_validation_iteration():

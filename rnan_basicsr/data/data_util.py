@@ -16,10 +16,14 @@ from os import path as osp
 
 from rnan_basicsr.data.degradations import to_gray, y_channel
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.utils.image_io import IMG_EXTENSIONS
+from rnan_basicsr.utils.image_io import IMG_EXTENSIONS, decode_quietly
 from rnan_basicsr.utils.validation import is_lmdb
 
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+#: how a whole PNG ends: its IEND chunk (length 0, type, CRC)
+_PNG_END = b'\x00\x00\x00\x00IEND\xaeB`\x82'
+_LMDB_MAGIC = 0xBEEFC0DE
+_REBUILD_LMDB = 'Rebuild it with scripts/data_preparation/create_lmdb.py (or copy it again whole).'
 # A line of BasicSR's meta_info.txt: "<name> (<h>,<w>,<c>) <compression level>"; only the name is required.
 _META_LINE = re.compile(r'^(?P<name>.+?)(?: \((?P<h>\d+), ?(?P<w>\d+), ?(?P<c>\d+)\))?(?: \d+)?$')
 
@@ -104,6 +108,39 @@ def read_meta_info(meta_path, what):
     return entries
 
 
+def check_lmdb(lmdb_path, what):
+    """Refuse an LMDB whose ``data.mdb`` is shorter than the pages it says it uses, before anything maps it.
+
+    Reading such a file (an interrupted copy, a full disk) ends the process with SIGBUS (``Bus error``) instead of
+    an error. ``data.mdb`` starts with two meta pages (LMDB's ``MDB_meta`` after a 16-byte page header: magic,
+    version, ..., the page size in the free database's ``md_pad``, ``mm_last_pg``, ``mm_txnid``); the one with the
+    higher transaction id is current, and the file must hold its pages 0..``mm_last_pg``. Every reader of an LMDB
+    calls this first (:func:`lmdb_keys`, the datasets, the pre-flight, the tools).
+
+    Raises:
+        InputError: naming the LMDB, its size and the size it needs, and the fix.
+    """
+    data_path = osp.join(lmdb_path, 'data.mdb')
+    try:
+        with open(data_path, 'rb') as f:
+            size = os.fstat(f.fileno()).st_size
+            first = f.read(152)
+            page = struct.unpack_from('=I', first, 40)[0] if len(first) == 152 else 0
+            f.seek(page)
+            metas = [first, f.read(152)]
+    except OSError as error:
+        raise InputError(f'{what} {lmdb_path!r}: cannot read {data_path!r}: {error.strerror or error}.') from None
+    if page < 512 or any(len(meta) < 152 or struct.unpack_from('=I', meta, 16)[0] != _LMDB_MAGIC for meta in metas):
+        raise InputError(f'{what} {lmdb_path!r}: {data_path!r} ({size} bytes) does not start with the two meta '
+                         f'pages of an LMDB (truncated, damaged or not an LMDB). {_REBUILD_LMDB}')
+    last_page, _ = max((struct.unpack_from('=QQ', meta, 136) for meta in metas), key=lambda pair: pair[1])
+    needed = (last_page + 1) * page
+    if size < needed:
+        raise InputError(f'{what} {lmdb_path!r}: {data_path!r} is {size} bytes but the LMDB uses {needed} '
+                         f'({last_page + 1} pages of {page}): the file is truncated (an interrupted copy, a full '
+                         f'disk?). {_REBUILD_LMDB}')
+
+
 def lmdb_keys(lmdb_path, what):
     """Map key -> (h, w) (or None) for the images of an LMDB, from its meta_info.txt; checks the keys exist.
 
@@ -111,7 +148,8 @@ def lmdb_keys(lmdb_path, what):
     same in BasicSR's own datasets.
 
     Raises:
-        InputError: no LMDB there, no meta_info.txt, or meta_info lists a key the LMDB does not hold.
+        InputError: no LMDB there, a truncated one (:func:`check_lmdb`), no meta_info.txt, or meta_info lists a
+            key the LMDB does not hold.
     """
     import lmdb
 
@@ -119,6 +157,7 @@ def lmdb_keys(lmdb_path, what):
         raise InputError(f'{what} {lmdb_path!r} is not an LMDB (a folder with data.mdb and meta_info.txt). Make one '
                          'with scripts/data_preparation/create_lmdb.py, or use io_backend: {type: disk} for a '
                          'folder of images.')
+    check_lmdb(lmdb_path, what)
     meta_path = osp.join(lmdb_path, 'meta_info.txt')
     if not osp.isfile(meta_path):
         raise InputError(f'{what} {lmdb_path!r} has no meta_info.txt, so its image keys are unknown. Rebuild the '
@@ -135,7 +174,7 @@ def lmdb_keys(lmdb_path, what):
     except lmdb.Error as error:
         if 'already open' in str(error):  # being read by another dataset in this process: it was checked then
             return keys
-        raise InputError(f'{what} {lmdb_path!r} cannot be opened as an LMDB: {error}') from None
+        raise InputError(f'{what} {lmdb_path!r} cannot be opened as an LMDB: {error}. {_REBUILD_LMDB}') from None
     try:
         with env.begin(write=False) as txn:
             cursor = txn.cursor()
@@ -144,22 +183,67 @@ def lmdb_keys(lmdb_path, what):
                     raise InputError(f'{what} {lmdb_path!r}: key {key!r} is listed in meta_info.txt but the LMDB '
                                      'does not hold it (an incomplete or mismatched LMDB). Rebuild it with '
                                      'scripts/data_preparation/create_lmdb.py.')
+    except lmdb.Error as error:  # a damaged page (MDB_CORRUPTED, MDB_PAGE_NOTFOUND...)
+        raise InputError(f'{what} {lmdb_path!r} cannot be read as an LMDB: {error}. {_REBUILD_LMDB}') from None
     finally:
         env.close()
     return keys
 
 
-def image_size(path):
-    """(height, width) of an image file from its header, without decoding the pixels.
+def _why_cut_short(head, tail, size):
+    """Why an image file's first bytes ``head``, last bytes ``tail`` and ``size`` show it cut short, where its format
+    says how it ends (a PNG with its IEND chunk, a JPEG with its end-of-image marker FF D9, zero padding after it
+    allowed, a BMP or WebP at the size its header gives); None if they do not (other formats are not checked)."""
+    if head[:8] == _PNG_SIGNATURE and not tail.endswith(_PNG_END):
+        return 'it does not end with the IEND chunk every PNG ends with'
+    if head[:2] == b'\xff\xd8' and not tail.rstrip(b'\x00').endswith(b'\xff\xd9'):
+        return 'it does not end with the end-of-image marker (FF D9) every JPEG ends with'
+    declared = None
+    if head[:2] == b'BM':
+        declared = struct.unpack_from('<I', head, 2)[0]
+    elif head[:4] == b'RIFF' and head[8:12] == b'WEBP':
+        declared = 8 + struct.unpack_from('<I', head, 4)[0]
+    if declared is not None and size < declared:
+        return f'it is {size} bytes but its header says {declared}'
+    return None
+
+
+def check_whole(path):
+    """Refuse an image file that is cut short (an interrupted copy), cheaply: its end is compared with what its
+    format ends with (:func:`_why_cut_short`). A file that fails that is decoded whole as the datasets decode it, so
+    that bytes after the end marker are accepted and a truncated file is not.
+
+    Returns:
+        bytes: the first 24 bytes of the file.
 
     Raises:
-        InputError: the file is missing or is not a readable image.
+        InputError: the file is missing or unreadable, or cut short and not decodable.
     """
     try:
         with open(path, 'rb') as f:
             head = f.read(24)
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(size - 16, 0))
+            why = _why_cut_short(head, f.read(), size)
+            if why is not None:
+                f.seek(0)
+                content = f.read()
     except OSError as error:
         raise InputError(f'cannot read image {path!r}: {error.strerror or error}') from None
+    if why is not None and decode_quietly(content, cv2.IMREAD_ANYCOLOR) is None:
+        raise InputError(f'image {path!r} is truncated or damaged: {why}, and it does not decode. Copy it again, '
+                         'or remove it.')
+    return head
+
+
+def image_size(path):
+    """(height, width) of an image file from its header, without decoding the pixels; the file's end is checked too
+    (:func:`check_whole`), so that a truncated image is refused before a run, not when it is first read.
+
+    Raises:
+        InputError: the file is missing, is not a readable image, or is truncated.
+    """
+    head = check_whole(path)
     if head[:8] == _PNG_SIGNATURE and head[12:16] == b'IHDR':
         width, height = struct.unpack('>II', head[16:24])
         return height, width
@@ -187,7 +271,7 @@ def decode_image(content, where):
     if content is None:
         raise InputError(f'image {where} is missing (an LMDB key that the LMDB does not hold?). Rebuild the data '
                          'with scripts/data_preparation/create_lmdb.py.')
-    img = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_ANYCOLOR)
+    img = decode_quietly(content, cv2.IMREAD_ANYCOLOR)
     if img is None:
         raise InputError(f'image {where} cannot be decoded (corrupt, truncated or not an image); replace or remove '
                          'it.')

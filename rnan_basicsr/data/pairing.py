@@ -1,4 +1,5 @@
-"""Pairing LQ images with their GT images by key, and checking every pair's sizes from the image headers.
+"""Pairing LQ images with their GT images by key, and checking every pair's sizes from the image headers (and
+every file's end: :func:`~rnan_basicsr.data.data_util.check_whole`).
 
 One rule for the two places that pair images before anything is decoded: our datasets (restoration at scale 1, LQ
 and GT the same size) and the pre-flight of BasicSR's ``PairedImageDataset`` (super-resolution, HR = LR x scale).
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from os import path as osp
 from typing import Optional, Tuple
 
-from rnan_basicsr.data.data_util import image_key, image_size, keys_of_folder, lmdb_keys, read_meta_info
+from rnan_basicsr.data.data_util import check_whole, image_key, image_size, keys_of_folder, lmdb_keys, read_meta_info
 from rnan_basicsr.utils.errors import InputError
 
 
@@ -107,9 +108,10 @@ def _side(root, backend, what, meta_info_file, label):
         if backend == 'lmdb':
             return files[key], sizes.get(key), f'{key!r} in {root!r}'
         path = osp.join(root, files[key])
-        if key in sizes:
-            return path, sizes[key], repr(path)
         try:
+            if key in sizes:
+                check_whole(path)
+                return path, sizes[key], repr(path)
             return path, image_size(path), repr(path)
         except InputError as error:
             raise InputError(f'{label}: {error}') from None

@@ -23,6 +23,7 @@ import lmdb
 import math
 import shutil
 import struct
+import sys
 from os import path as osp
 
 import rnan_basicsr  # noqa: F401  (compatibility patches; must come before any basicsr import)
@@ -31,7 +32,7 @@ import rnan_basicsr  # noqa: F401  (compatibility patches; must come before any 
 from basicsr.utils.lmdb_util import LmdbMaker, read_img_worker
 
 from rnan_basicsr.data.data_util import image_size, keys_of_folder
-from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.errors import InputError, RunError
 from rnan_basicsr.utils.script_util import (add_thread_argument, check_new_output_folder, parallel_map, run_main,
                                             staged_folder)
 
@@ -135,6 +136,18 @@ def _write(lmdb_path, keys, paths, map_size, args, desc):
         raise RuntimeError(f'the LMDB holds {entries} entries, expected {len(keys)}')
 
 
+def _write_limits(folder):
+    """What may have stopped LMDB's writes in ``folder`` (it reports a full disk or a file-size limit as an
+    "Input/output error"): the free space there and ``ulimit -f``."""
+    limits = f'{shutil.disk_usage(folder).free / 2**20:.1f} MiB free there'
+    if sys.platform != 'win32':
+        import resource
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY:
+            limits += f', file-size limit {limit} bytes (ulimit -f)'
+    return limits
+
+
 def create(args):
     if len(args.input) != len(args.output):
         raise InputError(f'give one --output per --input: got {len(args.input)} inputs and {len(args.output)} '
@@ -151,7 +164,13 @@ def create(args):
         check_new_output_folder(output, args.overwrite, inputs=args.input, flag='--output')
     for folder, output in zip(args.input, args.output):
         with staged_folder(output.rstrip('/'), args.overwrite, suffix='.lmdb') as tmp:
-            count, map_size = build_lmdb(folder, tmp, args, desc=osp.basename(output.rstrip('/')))
+            try:
+                count, map_size = build_lmdb(folder, tmp, args, desc=osp.basename(output.rstrip('/')))
+            except (lmdb.Error, OSError) as error:  # a full disk, a file-size limit: the temporary LMDB is removed
+                parent = osp.dirname(tmp)
+                raise RunError(f'cannot write the LMDB {output!r} (in {parent!r}: {_write_limits(parent)}): '
+                               f'{getattr(error, "strerror", None) or error}. Nothing of it was kept; free space (or '
+                               'raise the file-size limit) and run again.', path=output) from None
         print(f'{output}: {count} images, map size {map_size / 2**20:.1f} MiB, meta_info.txt written')
 
 

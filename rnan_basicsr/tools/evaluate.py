@@ -31,6 +31,7 @@ from collections import OrderedDict, namedtuple
 from os import path as osp
 
 import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
+from rnan_basicsr.data.data_util import check_lmdb
 from rnan_basicsr.tasks import TASKS
 from rnan_basicsr.tools import report
 from rnan_basicsr.tools.results import ImageRecord, csv_score, mean, write_results
@@ -199,6 +200,10 @@ def option_sets(task, opt_paths, root, levels):
             if not osp.isdir(result_dir):
                 raise InputError(f'no results for {dataset_opt["name"]} of {opt_path!r}: {result_dir!r} does not '
                                  f'exist. Run basicsr test -opt {opt_path} first (with val.save_img: true).')
+            if (dataset_opt.get('io_backend') or {}).get('type') == 'lmdb':  # before BasicSR's readers map it
+                for data_key in ('dataroot_gt', 'dataroot_lq'):
+                    if isinstance(dataset_opt.get(data_key), str):
+                        check_lmdb(dataset_opt[data_key], f'{opt_path}: datasets.{key}.{data_key}')
             try:
                 dataset = build_dataset(dataset_opt)
             except InputError:

@@ -20,19 +20,33 @@ import json
 import torch
 from os import path as osp
 
-from rnan_basicsr.utils.atomic import atomic_write
+from rnan_basicsr.utils.atomic import atomic_write, check_writable
 from rnan_basicsr.utils.errors import InputError, RunError
 from rnan_basicsr.utils.script_util import run_main
 from rnan_basicsr.version import __version__
 
 PROG = 'export_onnx.py'
-#: the oldest opset torch.onnx's exporter (torch.export-based) writes
+#: the oldest opset torch.onnx's exporter (torch.export-based) writes; the newest is the installed onnx's
+#: (:func:`max_opset`): its version converter takes the graph there
 MIN_OPSET = 18
 DEFAULT_OPSET = 18
 #: largest |onnxruntime - PyTorch| accepted by the check before writing, per dtype
 CHECK_TOLERANCE = {torch.float32: 1e-4, torch.float16: 5e-2}
 #: the size of the check: odd in both directions, so the dynamic, odd-size path is what is checked
 CHECK_SIZE = (19, 13)
+
+
+def max_opset():
+    """The newest opset the installed exporter writes: the newest the installed onnx package knows (torch's
+    exporter converts its graph to the asked opset with onnx's converter, which stops there)."""
+    import onnx
+
+    return onnx.defs.onnx_opset_version()
+
+
+def graph_opset(model):
+    """The opset of an ONNX model's graph: the version of the default domain in its ``opset_import``."""
+    return next((entry.version for entry in model.opset_import if entry.domain in ('', 'ai.onnx')), None)
 
 
 def metadata(config, dtype, opset):
@@ -73,19 +87,28 @@ def export(model_path, output_path, opset=DEFAULT_OPSET, fp16=False, force=False
 
     Raises:
         InputError: a missing or unreadable checkpoint, not RNAN weights, an existing ``output_path`` (without
-            ``force``) or an opset the exporter cannot write.
-        RunError: onnxruntime's output differs from PyTorch's by more than :data:`CHECK_TOLERANCE`.
+            ``force``), a folder of ``output_path`` that does not exist or cannot be written to, or an opset the
+            exporter cannot write.
+        RunError: onnxruntime's output differs from PyTorch's by more than :data:`CHECK_TOLERANCE`, the exporter
+            wrote another opset than ``opset``, or the file cannot be written (the system's reason).
     """
     import onnx
 
     from rnan_basicsr.weights import load_rnan
 
-    if opset < MIN_OPSET:
-        raise InputError(f'--opset {opset} is too old for torch.onnx\'s exporter; use --opset {MIN_OPSET} or newer.')
+    newest = max_opset()
+    if not MIN_OPSET <= opset <= newest:
+        raise InputError(f'--opset {opset}: the installed exporter (torch {torch.__version__}, onnx '
+                         f'{onnx.__version__}) writes opsets {MIN_OPSET} to {newest}; choose one of them.')
     if osp.isdir(output_path):
         raise InputError(f'--output {output_path!r} is a folder; give a file name such as model.onnx.')
     if osp.exists(output_path) and not force:
         raise InputError(f'--output {output_path!r} exists; pass --force to overwrite it.')
+    folder = osp.dirname(osp.abspath(output_path))
+    if not osp.isdir(folder):
+        raise InputError(f'--output {output_path!r}: the folder {folder!r} does not exist; create it first, or '
+                         'choose another path.')
+    check_writable(folder, f'--output {output_path!r}')
     # 'direct' is the only attention form that traces into a static graph (see the module docstring)
     net, config = load_rnan(model_path, '--model_path', nl_impl='direct')
     dtype = torch.float16 if fp16 else torch.float32
@@ -96,11 +119,19 @@ def export(model_path, output_path, opset=DEFAULT_OPSET, fp16=False, force=False
     program = torch.onnx.export(net, (example, ), input_names=['input'], output_names=['output'],
                                 opset_version=opset, dynamo=True, dynamic_shapes=(dims, ), verbose=False)
     model = program.model_proto
-    onnx.helper.set_model_props(model, metadata(config, dtype, opset))
+    written = graph_opset(model)
+    if written != opset:  # the exporter keeps its own opset when the conversion fails (and only logs it)
+        raise RunError(f'the exporter wrote opset {written}, not --opset {opset} (its conversion failed, see above); '
+                       f'nothing was written. Use --opset {written}.')
+    onnx.helper.set_model_props(model, metadata(config, dtype, written))
     data = model.SerializeToString()
     difference = check_with_onnxruntime(data, net, config, dtype) if check else None
-    with atomic_write(output_path) as f:
-        f.write(data)
+    try:
+        with atomic_write(output_path) as f:
+            f.write(data)
+    except OSError as error:
+        raise RunError(f'cannot write --output {output_path!r}: {error.strerror or error}; nothing was written.',
+                       path=output_path) from None
     return config, difference
 
 
@@ -125,9 +156,12 @@ def check_with_onnxruntime(data, net, config, dtype):
 
 
 def run(args):
+    import onnx
+
     config, difference = export(args.model_path, args.output, args.opset, args.fp16, args.force)
+    opset = graph_opset(onnx.load(args.output))  # as written, read back
     print(f'Exported {args.model_path} -> {args.output} ({osp.getsize(args.output) / 2**20:.1f} MiB, opset '
-          f'{args.opset}, {"float16" if args.fp16 else "float32"})')
+          f'{opset}, {"float16" if args.fp16 else "float32"})')
     print(f'RNAN: scale {config["upscale"]}, {config["num_in_ch"]} -> {config["num_out_ch"]} channels, '
           f'{config["num_feat"]} features, {config["num_group"]} groups, nl_softmax {config.get("nl_softmax", "query")}'
           '; input and output in [0, 1], any height and width')
@@ -144,7 +178,7 @@ def main(argv=None):
                         help='RNAN weights: BasicSR .pth, .safetensors, or an authors\' released checkpoint')
     parser.add_argument('--output', required=True, help='the .onnx file to write')
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET,
-                        help=f'ONNX opset (default: {DEFAULT_OPSET}; {MIN_OPSET} or newer)')
+                        help=f'ONNX opset (default: {DEFAULT_OPSET}; {MIN_OPSET} to the installed onnx\'s newest)')
     parser.add_argument('--fp16', action='store_true',
                         help='float16 weights, input and output (the non-local attention stays float32 inside)')
     parser.add_argument('--force', action='store_true', help='overwrite --output if it exists')

@@ -32,7 +32,7 @@ from os import path as osp
 from rnan_basicsr.data.data_util import keys_of_folder
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.script_util import (add_thread_argument, check_new_output_folder, parallel_map, run_main,
-                                            staged_folder)
+                                            staged_folder, write_file)
 
 
 def crop_starts(length, crop_size, step, thresh_size):
@@ -54,8 +54,8 @@ def _read_unchanged(path):
 
 
 def _write_png(img, path, compression_level):
-    if not cv2.imwrite(path, np.ascontiguousarray(img), [cv2.IMWRITE_PNG_COMPRESSION, compression_level]):
-        raise InputError(f'cannot write {path!r} (disk full or no permission?)')
+    params = [cv2.IMWRITE_PNG_COMPRESSION, compression_level]
+    write_file(path, cv2.imencode('.png', np.ascontiguousarray(img), params)[1])
 
 
 def pair_lr_files(hr_files, lr_files, scale, lr_folder):
@@ -107,10 +107,6 @@ def extract(args):
             grid = lr if lr is not None else hr
             tops = crop_starts(grid.shape[0], crop, step, thresh)
             lefts = crop_starts(grid.shape[1], crop, step, thresh)
-            if tops and lefts:
-                for folder in (hr_dir, lr_dir):
-                    if folder:
-                        os.makedirs(osp.dirname(osp.join(folder, key)), exist_ok=True)
             index = 0
             for top in tops:
                 for left in lefts:

@@ -58,7 +58,7 @@ from rnan_basicsr.tasks import DEGRADATIONS, QUALITY, SCALE, TASKS
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import read_image
 from rnan_basicsr.utils.script_util import (add_thread_argument, check_new_output_folder, parallel_map, run_main,
-                                            staged_folder)
+                                            staged_folder, write_file)
 
 DEGRADATION_LEVELS = OrderedDict((task.degradation, task.level) for task in TASKS.values())  # denoise: SIGMA ...
 # The options of each degradation; any other option given is an error, not silently ignored.
@@ -178,9 +178,7 @@ def _plain(img):
 
 
 def _write_png(img, path):
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    if not cv2.imwrite(path, _plain(img)):
-        raise InputError(f'cannot write {path!r} (disk full or no permission?)')
+    write_file(path, cv2.imencode('.png', _plain(img))[1])
 
 
 def _check_kept_gt(img, folder, key):
@@ -190,7 +188,7 @@ def _check_kept_gt(img, folder, key):
         problem = f'has no {key}.png'
     else:
         with open(path, 'rb') as f:
-            same = f.read() == cv2.imencode('.png', _plain(img))[1].tobytes()  # the bytes cv2.imwrite writes
+            same = f.read() == cv2.imencode('.png', _plain(img))[1].tobytes()  # the bytes _write_png writes
         problem = None if same else f'its {key}.png differs from the ground truth these inputs give'
     if problem:
         raise InputError(f'--gt_output {folder!r} exists and {problem}; pass --overwrite to replace it, or choose '

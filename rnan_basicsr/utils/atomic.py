@@ -2,8 +2,11 @@
 import contextlib
 import io
 import os
+import tempfile
 import torch
 from os import path as osp
+
+from rnan_basicsr.utils.errors import InputError
 
 
 def fsync_folder(folder):
@@ -18,6 +21,16 @@ def fsync_folder(folder):
         pass
     finally:
         os.close(fd)
+
+
+def check_writable(folder, what):
+    """Raise an InputError naming ``what`` and the system's reason if no file can be created in ``folder`` (missing,
+    read-only, no permission): a file is created there and removed at once."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise InputError(f'{what}: cannot write in {folder!r}: {error.strerror or error}.') from None
 
 
 def temp_path_for(path):

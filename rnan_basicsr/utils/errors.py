@@ -1,10 +1,13 @@
 """The two kinds of error the ``basicsr`` command and the scripts print as one line instead of a traceback."""
 import contextlib
+import re
 
 #: exit status of the ``basicsr`` command and of the scripts for an :class:`InputError`
 EXIT_INPUT_ERROR = 2
 #: exit status for a :class:`RunError`
 EXIT_RUN_ERROR = 1
+#: how torch's DataLoader words an exception of a worker when it raises it again in the main process
+_FROM_WORKER = re.compile(r'^Caught \w+ in DataLoader worker process \d+\.\nOriginal Traceback')
 
 
 class InputError(ValueError):
@@ -18,9 +21,14 @@ class InputError(ValueError):
         key (tuple): The option the message is about, as a key path (``('datasets', 'train', 'gt_size')``), or
             relative to the section the raiser checks (``('gt_size', )``); empty when no single key is at fault.
             The ``basicsr`` command turns it into the ``file:line:column`` that starts the line.
+
+    An InputError raised in a DataLoader worker (a damaged image) is raised again in the main process by torch with
+    the worker's traceback as its message; that message is cut back to the worker's own line here.
     """
 
     def __init__(self, message, key=()):
+        if isinstance(message, str) and _FROM_WORKER.match(message):
+            message = message.rstrip().splitlines()[-1].partition(': ')[2]
         super().__init__(message)
         self.key = tuple(key)
 

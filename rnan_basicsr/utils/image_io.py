@@ -52,6 +52,24 @@ def _quiet_opencv():
         logging.setLogLevel(level)
 
 
+def decode_quietly(content, flags):
+    """``cv2.imdecode`` of the bytes ``content`` (None if they do not decode) without a word on stderr: OpenCV's log
+    is silenced, and libpng's own messages ("libpng error: bad adaptive filter value"), which it writes to the
+    process's standard error itself, are sent to /dev/null while it decodes. For single-threaded callers (a
+    DataLoader worker, the pre-flight): another thread's stderr output during the decode would be lost."""
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, 'wb') as null, _quiet_opencv():
+            os.dup2(null.fileno(), 2)
+            return cv2.imdecode(np.frombuffer(content, np.uint8), flags)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def check_readable(paths):
     """Raise an InputError naming the first file whose header OpenCV does not recognise (cheap: no decoding)."""
     with _quiet_opencv():

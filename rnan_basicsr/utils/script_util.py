@@ -2,6 +2,7 @@
 exit. All-or-nothing output folders are :mod:`rnan_basicsr.utils.staging`'s."""
 import itertools
 import os
+import signal
 import sys
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,21 @@ def check_new_output_folder(path, overwrite, inputs=(), flag='--output'):
         if target == source or target.startswith(source + os.sep) or source.startswith(target + os.sep):
             raise InputError(f'{flag} {path!r} overlaps the input folder {source!r}; write somewhere else (replacing '
                              'it would delete the input).')
+
+
+def write_file(path, data):
+    """Write the bytes ``data`` to ``path`` in a folder being built (:func:`staged_folder`), creating its folder.
+
+    Raises:
+        RunError: the system's reason (no space left, file too large for ``ulimit -f``, read-only...) and the path.
+    """
+    try:
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, 'wb') as f:
+            f.write(data)
+    except OSError as error:
+        raise RunError(f'cannot write {path!r}: {error.strerror or error}. The unfinished output is removed; fix '
+                       'that and run again.', path=path) from None
 
 
 def parallel_map(func, items, n_thread, desc, unit='image'):
@@ -66,11 +82,22 @@ def add_thread_argument(parser, default=None):
     parser.add_argument('--n_thread', type=int, default=default, help=f'number of worker threads (default: {default})')
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(signum)  # SIGTERM unwinds as Ctrl-C does: unfinished outputs are removed on the way
+
+
 def run_main(prog, func, args):
     """Call ``func(args)`` and return its exit status (the int it returns, else 0).
 
-    An :class:`InputError` prints ``<prog>: error: <message>`` and returns 2; a :class:`RunError` the same with 1.
+    An :class:`InputError` prints ``<prog>: error: <message>`` and returns 2; a :class:`RunError` the same with 1, and
+    so does an OSError naming a file (the system's reason and the path). Ctrl-C and SIGTERM print one line and return
+    130 / 143.
     """
+    handler = None
+    try:
+        handler = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: signals stay as they are
+        pass
     try:
         status = func(args)
     except InputError as error:
@@ -79,6 +106,19 @@ def run_main(prog, func, args):
     except RunError as error:
         print(f'{prog}: error: {error}', file=sys.stderr, flush=True)
         return EXIT_RUN_ERROR
+    except OSError as error:
+        if error.filename is None:
+            raise
+        print(f'{prog}: error: {error.filename!r}: {error.strerror or error}', file=sys.stderr, flush=True)
+        return EXIT_RUN_ERROR
+    except KeyboardInterrupt as interrupt:
+        signum = interrupt.args[0] if interrupt.args else signal.SIGINT
+        print(f'{prog}: interrupted by {signal.Signals(signum).name}; nothing half-written is left (unfinished '
+              'outputs are removed).', file=sys.stderr, flush=True)
+        return 128 + signum
+    finally:
+        if handler is not None and signal.getsignal(signal.SIGTERM) is _terminate:
+            signal.signal(signal.SIGTERM, handler)
     return status if isinstance(status, int) and not isinstance(status, bool) else 0
 
 

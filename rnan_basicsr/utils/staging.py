@@ -22,7 +22,7 @@ import shutil
 import socket
 from os import path as osp
 
-from rnan_basicsr.utils.atomic import fsync_folder
+from rnan_basicsr.utils.atomic import check_writable, fsync_folder
 from rnan_basicsr.utils.errors import InputError
 
 STAGES = ('tmp', 'new', 'old')
@@ -135,13 +135,18 @@ def staged_folder(path, overwrite=False, suffix=''):
 
     What interrupted runs left beside ``path`` is recovered first (:func:`recover_staged_folder`). Yields the
     temporary path (``tmp``, not created; it ends with ``suffix``, e.g. ``.lmdb`` where a writer needs it). On an
-    exception it is deleted and ``path`` is untouched; on success it is renamed ``new`` (complete), then swapped in
+    exception it is deleted and ``path`` is untouched (a parent folder that cannot be created or written to is an
+    InputError before anything is done); on success it is renamed ``new`` (complete), then swapped in
     for ``path`` (an existing ``path`` is allowed only with ``overwrite``). A kill at any moment leaves ``path``
     whole, or a complete copy that the next run puts back.
     """
     path = osp.abspath(path)
     parent = osp.dirname(path)
-    os.makedirs(parent, exist_ok=True)
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as error:
+        raise InputError(f'cannot create the folder {parent!r} of {path!r}: {error.strerror or error}.') from None
+    check_writable(parent, f'{path!r}')
     recover_staged_folder(path, suffix)
     if osp.exists(path) and not overwrite:
         raise InputError(f'{path!r} already exists; pass --overwrite to replace it.')

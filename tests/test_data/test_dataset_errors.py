@@ -99,7 +99,8 @@ def test_unreadable_image_is_named_when_the_dataset_is_built(gt):
     (gt / 'broken.png').write_bytes(b'\x89PNG\r\n\x1a\n' + b'\0' * 5)
     (gt / 'text.jpg').write_text('not a jpeg')
     message = error_of(DenoisingDataset, opt_for(gt, phase='val'))
-    assert "broken.png' is not a readable image" in message or "text.jpg' is not a readable image" in message
+    assert message.endswith("broken.png' is truncated or damaged: it does not end with the IEND chunk every PNG ends "
+                            'with, and it does not decode. Copy it again, or remove it.')
     os.remove(gt / 'broken.png')
     message = error_of(DenoisingDataset, opt_for(gt, phase='val'))
     assert message.startswith("datasets.val (Tiny): '") and message.endswith(
@@ -109,7 +110,11 @@ def test_unreadable_image_is_named_when_the_dataset_is_built(gt):
 def test_corrupt_pixels_are_named_when_read(gt):
     path = gt / 'img000.png'
     data = path.read_bytes()
-    path.write_bytes(data[:60])  # a valid header, truncated pixel data
+    path.write_bytes(data[:60])  # a valid header, truncated pixel data: refused when the dataset is built
+    assert 'is truncated or damaged' in error_of(DenoisingDataset, opt_for(gt, phase='val'))
+    damaged = bytearray(data)
+    damaged[60:80] = bytes(b ^ 0x55 for b in damaged[60:80])  # damaged pixel data, the end intact: found when read
+    path.write_bytes(bytes(damaged))
     dataset = DenoisingDataset(opt_for(gt, phase='val'))
     with pytest.raises(InputError, match=r"img000.png' \(gt of datasets.val \(Tiny\)\) cannot be decoded"):
         dataset[0]

@@ -85,7 +85,7 @@ def test_refuses_to_overwrite_and_replaces_only_when_complete(tmp_path, capsys):
     # a corrupt image in the middle: the build fails, the old LMDB stays as it was, no temporary folder remains
     (tmp_path / 'second' / 'img001.png').write_bytes((tmp_path / 'second' / 'img001.png').read_bytes()[:80])
     assert run('--input', tmp_path / 'second', '--output', out, '--overwrite') == 2
-    assert "img001.png' is not a readable image" in capsys.readouterr().err
+    assert "img001.png' is truncated or damaged" in capsys.readouterr().err
     assert read_lmdb(out) == before
     assert sorted(os.listdir(tmp_path)) == ['first', 'out.lmdb', 'second']
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rnan_basicsr.archs.rnan_arch import RNAN
-from rnan_basicsr.tools.export_onnx import export, main
+from rnan_basicsr.tools.export_onnx import export, graph_opset, main, max_opset
 from rnan_basicsr.weights import save_safetensors
 
 TINY = dict(num_in_ch=3, num_out_ch=3, num_feat=8, num_group=3)
@@ -59,6 +59,7 @@ def test_metadata_says_how_to_use_the_file(exported_x2):
     assert props['input_range'] == '[0, 1]' and props['img_range'] == '255.0'
     assert props['nl_softmax'] == 'query' and props['dtype'] == 'float32'
     assert props['rgb_mean'] == '[0.4488, 0.4371, 0.404]'
+    assert props['opset'] == str(graph_opset(model)) == '18'  # the graph's own opset, read back
     dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert dims[:2] == [1, 3] and all(isinstance(d, str) for d in dims[2:])  # height and width are symbolic
 
@@ -108,3 +109,18 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert '--force' in capsys.readouterr().err and out_path.read_bytes() == b'keep me'
     assert main(['--model_path', str(tmp_path / 'other.pth'), '--output', str(out_path), '--opset', '11']) == 2
     assert '--opset 11' in capsys.readouterr().err
+
+
+def test_unsupported_opset_and_missing_folder_are_refused_before_exporting(tmp_path, capsys):
+    torch.save({'params': tiny_rnan(upscale=1).state_dict()}, tmp_path / 'net_g.pth')
+    newest = max_opset()
+    assert main(['--model_path', str(tmp_path / 'net_g.pth'), '--output', str(tmp_path / 'x.onnx'), '--opset',
+                 str(newest + 1)]) == 2
+    err = capsys.readouterr().err.strip()  # before: the exporter's traceback, then "Exported ... opset 99" (graph: 18)
+    assert err == (f'export_onnx.py: error: --opset {newest + 1}: the installed exporter (torch {torch.__version__}, '
+                   f'onnx {onnx.__version__}) writes opsets 18 to {newest}; choose one of them.')
+    missing = tmp_path / 'no_such_folder' / 'x.onnx'
+    assert main(['--model_path', str(tmp_path / 'net_g.pth'), '--output', str(missing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count('\n') == 0 and f"the folder '{missing.parent}' does not exist" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['net_g.pth']  # no folder made, nothing written
