@@ -34,6 +34,7 @@ def _write_options(cwd, name):
     with open(osp.join(TEST_OPTIONS, 'train_tiny_rnan.yml')) as f:
         opt = yaml.safe_load(f)
     opt['name'] = name
+    opt['model_type'] = 'RNANModel'  # whose checkpoints are atomic and ordered
     opt['network_g'].update(num_feat=4, num_group=2)
     opt['datasets']['train']['batch_size_per_gpu'] = 1  # 4 images, 2 ranks: 2 iterations per epoch
     opt['train']['total_iter'] = 4
