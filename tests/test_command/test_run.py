@@ -133,6 +133,67 @@ def test_mistakes_are_refused_before_anything_is_written(force, expected, traine
     assert _snapshot(trained) == before
 
 
+@pytest.mark.slow
+def test_auto_resume_with_nothing_left_to_train_is_one_line(trained, monkeypatch, capsys):
+    monkeypatch.chdir(trained)
+    before = _snapshot(trained)
+    assert main(['train', '-opt', TINY, '--auto_resume']) == EXIT_INPUT_ERROR  # 4.state, total_iter 4
+    line = _error_line(capsys)
+    assert 'is at iteration 4 and train.total_iter is 4: nothing is left to train' in line, line
+    assert _snapshot(trained) == before
+
+
+@pytest.mark.parametrize('launcher, missing, start', [
+    ('pytorch', 'RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT', 'torchrun --nproc_per_node=<processes> basicsr'),
+    ('slurm', 'SLURM_PROCID, SLURM_NTASKS, SLURM_NODELIST', 'srun --ntasks=<processes> basicsr'),
+])
+def test_a_launcher_flag_outside_its_launcher_is_one_line(launcher, missing, start, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for key in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'):
+        monkeypatch.delenv(key, raising=False)
+    assert main(['train', '-opt', TINY, '--launcher', launcher]) == EXIT_INPUT_ERROR
+    line = _error_line(capsys)
+    assert line == (f'basicsr: error: --launcher {launcher}: {missing} not set, so this process was not started by '
+                    f'{start.split()[0]}. Start it as {start} train -opt {TINY} --launcher {launcher}, or leave '
+                    '--launcher out to run in one process.')
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_continue_hint_keeps_the_launcher_that_started_the_run(monkeypatch):
+    """torchrun: its own command line (the worker's parent), else what its environment tells; Slurm: srun with the
+    task count of the job step."""
+    from rnan_basicsr.cli import build_parser
+    from rnan_basicsr.command import run
+    for key in ('TORCHELASTIC_RUN_ID', 'SLURM_NTASKS', 'SLURM_NNODES'):
+        monkeypatch.delenv(key, raising=False)
+    args = build_parser().parse_args(['train', '-opt', 'my exp.yml', '--launcher', 'pytorch', '--force_yml',
+                                      'train:total_iter=8'])
+    tail = "train -opt 'my exp.yml' --auto_resume --launcher pytorch --force_yml train:total_iter=8"
+    assert run._continue_hint(args) == f'basicsr {tail}'  # no torchrun environment: nothing to add
+    monkeypatch.setenv('TORCHELASTIC_RUN_ID', 'abc')
+    monkeypatch.setenv('WORLD_SIZE', '4')
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '2')
+    monkeypatch.setattr(run.sys, 'argv', ['/venv/bin/basicsr', 'train'])
+    monkeypatch.setattr(run, 'parent_command', lambda: [
+        '/venv/bin/python3', '/venv/bin/torchrun', '--nnodes=2', '--nproc_per_node=2', '--rdzv-endpoint=node1:29400',
+        '--no-python', 'basicsr', 'train', '-opt', 'my exp.yml', '--launcher', 'pytorch'])
+    assert run._continue_hint(args) == ('torchrun --nnodes=2 --nproc_per_node=2 --rdzv-endpoint=node1:29400 '
+                                        f'--no-python basicsr {tail}')
+    monkeypatch.setattr(run, 'parent_command', lambda: [
+        '/venv/bin/python3', '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+        '/venv/bin/basicsr', 'train'])
+    assert run._continue_hint(args) == ('/venv/bin/python3 -m torch.distributed.run --standalone --nproc_per_node 2 '
+                                        f'/venv/bin/basicsr {tail}')
+    monkeypatch.setattr(run, 'parent_command', lambda: [])  # no /proc: from the environment
+    assert run._continue_hint(args) == f'torchrun --nnodes 2 --nproc_per_node 2 basicsr {tail}'
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    assert run._continue_hint(args) == f'torchrun --standalone --nnodes 1 --nproc_per_node 2 basicsr {tail}'
+    args.launcher = 'slurm'
+    monkeypatch.setenv('SLURM_NTASKS', '4')
+    monkeypatch.setenv('SLURM_NNODES', '2')
+    assert run._continue_hint(args) == f'srun --nodes 2 --ntasks 4 basicsr {tail.replace("pytorch", "slurm")}'
+
+
 def test_sr_pairs_of_the_wrong_scale_are_refused_for_training_and_testing(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for split in ('train', 'val'):
