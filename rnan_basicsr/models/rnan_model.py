@@ -1,6 +1,6 @@
 """RNANModel: BasicSR's SRModel with what testing RNAN needs, and nothing else.
 
-Training, losses, optimizers, schedulers, EMA, checkpoints and the validation loop are SRModel's. This model adds:
+Training, losses, optimizers, schedulers, EMA, when to save and the validation loop are SRModel's. This model adds:
 
 * test-time options in the ``val`` section (validation during training and ``basicsr test`` alike): whole-image or
   tiled inference, x8 self-ensemble, validation images in TensorBoard;
