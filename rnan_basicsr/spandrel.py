@@ -15,17 +15,21 @@ does for its architectures. Two layouts are recognised by their key names:
 * the authors' released checkpoints (github.com/yulunzhang/RNAN: ``head``, ``body_nl_low``, ``body``,
   ``body_nl_high``, ``tail``), converted by name with :func:`rnan_basicsr.weights.convert_official_state_dict`.
 
-What the weights cannot tell is taken from RNAN's defaults, which are the released checkpoints' settings: the query
-softmax of the non-local blocks (``nl_softmax='query'``), ``img_range=255`` and, for super-resolution from this
-package's layout, the DIV2K mean (the authors' SR files carry their mean, and it is read off them). A network
-trained here with ``nl_softmax: key`` therefore loads, but computes something else: use this package's inference
-script for those.
+What the weights cannot tell (``nl_softmax``, ``img_range``, ``rgb_mean``) comes from the settings that training
+saved in the state dict itself (``net_g_*.pth`` written by RNANModel: the root entry of the state dict's
+``_metadata``, which spandrel keeps when it unwraps ``params_ema`` / ``params``). Files without them (the authors',
+older ones, ``.safetensors``, whose metadata spandrel does not read) get RNAN's defaults, which are the released
+checkpoints' settings: the query softmax of the non-local blocks (``nl_softmax='query'``), ``img_range=255`` and,
+for super-resolution from this package's layout, the DIV2K mean (the authors' SR files carry their mean, and it is
+read off them). Such a file of a network trained with ``nl_softmax: key`` therefore loads, but computes something
+else: use this package's inference script for those.
 """
 from spandrel import MAIN_REGISTRY, Architecture, ArchSupport, ImageModelDescriptor, ModelTiling, SizeRequirements
 from spandrel.util import KeyCondition
 
 from rnan_basicsr.archs.rnan_arch import RNAN
-from rnan_basicsr.weights import convert_official_state_dict, infer_official_config, infer_rnan_config
+from rnan_basicsr.weights import (NETWORK_KEY, SETTING_KEYS, convert_official_state_dict, infer_official_config,
+                                  infer_rnan_config)
 
 # Both non-local groups and the head / tail: no other architecture in spandrel has these names together.
 OUR_KEYS = KeyCondition.has_all('conv_first.weight', 'group_nl_low.block.mask.non_local.theta.weight',
@@ -52,7 +56,8 @@ class RNANArch(Architecture[RNAN]):
             config = infer_official_config(state_dict)
             state_dict = convert_official_state_dict(state_dict)
         else:
-            config = infer_rnan_config(state_dict)
+            saved = (getattr(state_dict, '_metadata', None) or {}).get('', {}).get(NETWORK_KEY) or {}
+            config = {**{k: saved[k] for k in SETTING_KEYS if k in saved}, **infer_rnan_config(state_dict)}
         model = RNAN(**config)
         model.load_state_dict(state_dict, strict=True)
         scale = config['upscale']

@@ -435,22 +435,24 @@ def load_rnan(path, what='--model_path', task=None, scale=None, sources=None, **
 
 
 def check_saved_settings(checkpoint, network_opt, path, what='path.pretrain_network_g', network_key='network_g'):
-    """Refuse weights whose saved ``network_g`` settings (:data:`SETTING_KEYS`) differ from the option file's.
+    """The saved ``network_g`` settings (:data:`SETTING_KEYS`) of ``checkpoint`` that ``network_opt`` leaves out, to
+    build the network with; a setting it states otherwise is refused.
 
-    ``network_opt`` is the option file's ``network_<x>``; a key it leaves out counts with RNAN's default. Other
-    architectures than RNAN, and files without saved settings, pass.
+    ``network_opt`` is the option file's ``network_<x>``. Other architectures than RNAN, and files without saved
+    settings (the authors', older ones), give ``{}``.
+
+    Raises:
+        InputError: naming both values, e.g. ``network_g.nl_softmax: query`` against the file's ``key``.
     """
     saved = checkpoint.get(NETWORK_KEY) or {}
     if not saved or network_opt.get('type') != 'RNAN' or saved.get('type', 'RNAN') != 'RNAN':
-        return
-    effective = full_settings(network_opt)
-    for key in effective:
-        if key in saved and not _same_setting(saved[key], effective[key]):
-            stated = (f'has {key}: {effective[key]}' if key in network_opt else
-                      f'leaves {key} out (default: {effective[key]})')
+        return {}
+    for key in SETTING_KEYS:
+        if key in saved and key in network_opt and not _same_setting(saved[key], network_opt[key]):
             raise InputError(f'{what} {path!r} was saved with {network_key}.{key}: {saved[key]}, but {network_key} '
-                             f'{stated}; the same weights would give other outputs. Set {network_key}.{key}: '
-                             f'{saved[key]}.')
+                             f'has {key}: {network_opt[key]}; the same weights would give other outputs. Set '
+                             f'{network_key}.{key}: {saved[key]}, or leave it out to use the saved value.')
+    return {key: saved[key] for key in SETTING_KEYS if key in saved and key not in network_opt}
 
 
 def save_safetensors(state_dict, path, network_opt):

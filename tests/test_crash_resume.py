@@ -24,6 +24,7 @@ def _write_options(cwd):
     with open(osp.join(TEST_OPTIONS, 'train_tiny_rnan.yml')) as f:
         opt = yaml.safe_load(f)
     opt['name'] = 'crash'
+    opt['model_type'] = 'RNANModel'  # whose checkpoints are atomic and ordered
     opt['network_g'].update(num_feat=4, num_group=2)
     opt['train'].update(total_iter=8, ema_decay=0.5)  # milestone 3: the learning rate halves at iteration 3
     opt['logger'].update(save_checkpoint_freq=2, print_freq=1)

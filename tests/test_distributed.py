@@ -9,7 +9,9 @@ import functools
 import glob
 import os
 import pytest
+import re
 import resource
+import shlex
 import signal
 import socket
 import stat
@@ -35,6 +37,7 @@ def _write_options(cwd, name):
     with open(osp.join(TEST_OPTIONS, 'train_tiny_rnan.yml')) as f:
         opt = yaml.safe_load(f)
     opt['name'] = name
+    opt['model_type'] = 'RNANModel'  # whose checkpoints are atomic and ordered
     opt['network_g'].update(num_feat=4, num_group=2)
     opt['datasets']['train']['batch_size_per_gpu'] = 1  # 4 images, 2 ranks: 2 iterations per epoch
     opt['train']['total_iter'] = 4
@@ -232,3 +235,40 @@ def test_every_torchrun_rank_ends_when_rank_0_refuses_the_lock(tiny_paired_data)
     lines = [_final_lines(o) for o in outputs]
     assert lines[0] == lines[1] and len(lines[0]) == 1, outputs
     assert lines[0][0].startswith(f"basicsr: error: experiment 'locked' is already running: process {holder.pid}")
+
+
+@pytest.mark.slow
+def test_the_continue_command_printed_after_ctrl_c_under_torchrun_runs_as_printed(tiny_paired_data):
+    """Ctrl-C (SIGINT to torchrun and its workers) after 2.state: each rank's line says to continue with torchrun's
+    own command line; run as printed, it resumes from 2.state and finishes."""
+    require_command(TORCHRUN)
+    cwd = tiny_paired_data
+    opt_path = _write_options(cwd, 'hint')
+    path = f'{osp.dirname(BASICSR)}{os.pathsep}{os.environ.get("PATH", "")}'
+    command = [TORCHRUN, '--standalone', '--nproc_per_node=2', '--no-python', 'basicsr', 'train', '-opt', opt_path,
+               '--launcher', 'pytorch']
+    hook_dir = cwd / 'hook'
+    proc = subprocess.Popen(command, cwd=cwd, env=_env(hook_dir, PATH=path, RNAN_TEST_HOLD_ITER='3'),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        state = cwd / 'experiments' / 'hint' / 'training_states' / '2.state'
+        deadline = time.time() + 300
+        while not ((hook_dir / 'holding').exists() and state.exists()):  # rank 1 may hold before rank 0 saved
+            assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-3000:]
+            time.sleep(0.2)
+        time.sleep(1)
+        os.killpg(proc.pid, signal.SIGINT)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+    hint = ('torchrun --standalone --nproc_per_node=2 --no-python basicsr train -opt '
+            f'{opt_path} --auto_resume --launcher pytorch')
+    lines = [line for line in err.splitlines() if line.startswith('basicsr: interrupted at iter ')]
+    assert lines and all(line.endswith(f'; continue with: {hint}') for line in lines), err[-3000:]
+    resumed = subprocess.run(shlex.split(hint), cwd=cwd, env=_env(hook_dir, PATH=path),
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert re.search(r'Resuming training from epoch: \d+, iter: 2\.', resumed.stdout + resumed.stderr)
+    assert sorted(p.name for p in (state.parent).iterdir()) == ['2.state', '4.state']

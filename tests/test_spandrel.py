@@ -80,6 +80,27 @@ def test_our_layout_loads_with_the_right_descriptor(tmp_path, loader, channels, 
     assert_same_output(model, net, channels)
 
 
+def test_a_checkpoint_training_wrote_loads_with_its_saved_settings(tmp_path, loader):
+    """RNANModel's net_g_*.pth with nl_softmax: key and its own rgb_mean (SR): spandrel builds exactly that network,
+    from the settings in the state dict's root _metadata (spandrel keeps only the unwrapped state dict)."""
+    from basicsr.models import build_model
+    settings = dict(nl_softmax='key', rgb_mean=[0.5, 0.4, 0.3])
+    folders = {key: str(tmp_path / key) for key in ('models', 'training_states')}
+    network = dict(type='RNAN', num_in_ch=3, num_out_ch=3, upscale=2, **TINY, **settings)
+    model = build_model({'name': 'spandrel', 'model_type': 'RNANModel', 'num_gpu': 0, 'is_train': False,
+                         'dist': False, 'rank': 0, 'world_size': 1, 'scale': 2, 'network_g': network,
+                         'path': dict(pretrain_network_g=None, **folders), 'val': {}})
+    net = tiny_rnan(3, 2)
+    model.net_g.load_state_dict(net.state_dict())
+    model.save_network(model.net_g, 'net_g', -1)
+    loaded = loader.load_from_file(str(tmp_path / 'models' / 'net_g_latest.pth'))
+    assert loaded.model.group_nl_low.block.mask.non_local.softmax == 'key'
+    assert_same_output(loaded, model.net_g.eval(), 3)
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():  # RNAN's defaults (query softmax, DIV2K mean) would compute something else
+        assert (loaded.model(x) - net(x)).abs().max() > 1e-4
+
+
 @pytest.mark.parametrize('variant, channels, upscale',
                          [('keys_rest_c1', 1, 1), ('keys_rest_c3', 3, 1), ('keys_sr_x2', 3, 2), ('keys_sr_x4', 3, 4)])
 def test_authors_layout_loads_and_matches_our_conversion(tmp_path, loader, variant, channels, upscale):

@@ -173,16 +173,16 @@ def test_saved_settings_win_and_a_contradiction_is_refused(tmp_path):
     assert network_settings({'params': {}}, {'nl_softmax': None}, 'f.pth')[1]['nl_softmax'] == 'default'
 
     network = dict(type='RNAN', num_feat=8)
-    with pytest.raises(InputError, match=r"saved with network_g.nl_softmax: key, but network_g leaves nl_softmax out "
-                       r"\(default: query\).*Set network_g.nl_softmax: key"):
-        check_saved_settings(saved, network, 'f.safetensors')
-    with pytest.raises(InputError, match='but network_g has nl_softmax: query'):
+    assert check_saved_settings(saved, network, 'f.safetensors') == {'nl_softmax': 'key', 'img_range': 255.}  # used
+    with pytest.raises(InputError, match=r"saved with network_g.nl_softmax: key, but network_g has nl_softmax: query; "
+                       r".*Set network_g.nl_softmax: key, or leave it out"):
         check_saved_settings(saved, dict(network, nl_softmax='query'), 'f.safetensors')
-    check_saved_settings(saved, dict(network, nl_softmax='key'), 'f.safetensors')
-    check_saved_settings({'params': {}}, network, 'f.pth')  # nothing saved: nothing to contradict
+    assert check_saved_settings(saved, dict(network, nl_softmax='key', img_range=255), 'f.safetensors') == {}
+    assert check_saved_settings({'params': {}}, network, 'f.pth') == {}  # nothing saved: nothing to contradict
     sr = {'params': {}, 'network_g': {'type': 'RNAN', 'upscale': 2, 'rgb_mean': [0.5, 0.5, 0.5]}}
-    with pytest.raises(InputError, match='network_g.rgb_mean'):
-        check_saved_settings(sr, dict(network, upscale=2), 'f.safetensors')
+    with pytest.raises(InputError, match=r'network_g.rgb_mean: \[0.5, 0.5, 0.5\], but network_g has rgb_mean: '):
+        check_saved_settings(sr, dict(network, upscale=2, rgb_mean=(0.4, 0.4, 0.4)), 'f.safetensors')
+    assert check_saved_settings(sr, dict(network, upscale=2, rgb_mean=(0.5, 0.5, 0.5)), 'f.safetensors') == {}
 
 
 def test_the_converter_saves_the_authors_softmax_in_a_safetensors_file(tmp_path):

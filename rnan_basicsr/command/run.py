@@ -85,13 +85,73 @@ def lay_out(opt, args, root_path, is_train):
     return laid_out, basicsr_args, printed.getvalue()
 
 
+#: what BasicSR's ``init_dist`` reads for each ``--launcher`` (a KeyError and a traceback when one is missing)
+LAUNCHER_ENVIRONMENT = {'pytorch': ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),
+                        'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')}
+
+
+def check_launcher(args):
+    """Refuse ``--launcher pytorch|slurm`` in a process its launcher did not start (no RANK / SLURM_PROCID...)."""
+    missing = [key for key in LAUNCHER_ENVIRONMENT.get(args.launcher, ()) if key not in os.environ]
+    if missing:
+        start = ('torchrun --nproc_per_node=<processes> basicsr' if args.launcher == 'pytorch' else
+                 'srun --ntasks=<processes> basicsr')
+        raise InputError(f'--launcher {args.launcher}: {", ".join(missing)} not set, so this process was not started '
+                         f'by {start.split()[0]}. Start it as {start} {args.command} -opt {shlex.quote(args.opt)} '
+                         f'--launcher {args.launcher}, or leave --launcher out to run in one process.')
+
+
+def parent_command():
+    """The command line of this process's parent (``/proc/<ppid>/cmdline``), ``[]`` where it cannot be read."""
+    try:
+        with open(f'/proc/{os.getppid()}/cmdline', 'rb') as f:
+            return [word.decode() for word in f.read().split(b'\0')[:-1]]
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _program_in(command, program):
+    """The index of ``program`` (a path or name, compared by file name) in ``command`` after its first word."""
+    return next((i for i, word in enumerate(command) if i and osp.basename(word) == osp.basename(program)), None)
+
+
+def launcher_prefix(launcher):
+    """The words before ``basicsr`` that started this process under ``launcher`` again, as far as they can be known.
+
+    torchrun (``TORCHELASTIC_RUN_ID`` set): its own command line, read from ``/proc/<parent>/cmdline`` (the
+    worker's parent is torchrun's agent) up to the program it runs, with ``python .../torchrun`` shortened to
+    ``torchrun``; where that cannot be read, ``torchrun --nnodes N --nproc_per_node M`` from ``WORLD_SIZE`` and
+    ``LOCAL_WORLD_SIZE`` (``--standalone`` on one node; the rendezvous options of several nodes are not known).
+    Slurm: ``srun --nodes N --ntasks M`` from ``SLURM_NNODES`` / ``SLURM_NTASKS`` (srun's and sbatch's other options,
+    such as GPUs or the partition, are not visible to a task). Else ``[]``.
+    """
+    env = os.environ
+    if launcher == 'pytorch' and 'TORCHELASTIC_RUN_ID' in env:
+        command = parent_command()
+        end = _program_in(command, sys.argv[0])
+        if end is not None and any('torchrun' in w or 'torch.distributed.run' in w for w in command[:end]):
+            words = command[:end + 1]
+            if osp.basename(words[0]).startswith('python') and osp.basename(words[1]) == 'torchrun':
+                words = ['torchrun'] + words[2:]
+            return words
+        world, local = int(env.get('WORLD_SIZE', 1)), int(env.get('LOCAL_WORLD_SIZE', env.get('WORLD_SIZE', 1)))
+        nodes = max(1, world // max(local, 1))
+        return ['torchrun', *(['--standalone'] if nodes == 1 else []), '--nnodes', str(nodes), '--nproc_per_node',
+                str(local), 'basicsr']
+    if launcher == 'slurm' and 'SLURM_NTASKS' in env:
+        nodes = ['--nodes', env['SLURM_NNODES']] if 'SLURM_NNODES' in env else []
+        return ['srun', *nodes, '--ntasks', env['SLURM_NTASKS'], 'basicsr']
+    return []
+
+
 def _continue_hint(args):
-    """The command line that continues this training run."""
-    extra = ' --debug' if args.debug else ''
-    extra += f' --launcher {args.launcher}' if args.launcher != 'none' else ''
-    flags = ' '.join(shlex.quote(f) for f in (args.force_yml or []))
-    force = f' --force_yml {flags}' if flags else ''
-    return f'basicsr train -opt {shlex.quote(args.opt)} --auto_resume{extra}{force}'
+    """The command line that continues this training run, with the launcher that started it
+    (:func:`launcher_prefix`)."""
+    words = launcher_prefix(args.launcher) or ['basicsr']
+    words += ['train', '-opt', args.opt, '--auto_resume'] + (['--debug'] if args.debug else [])
+    words += ['--launcher', args.launcher] if args.launcher != 'none' else []
+    words += ['--force_yml', *args.force_yml] if args.force_yml else []
+    return shlex.join(words)
 
 
 class _Progress:
@@ -224,6 +284,7 @@ def _checked_run(args, progress):
     import rnan_basicsr  # noqa: F401  (compatibility patches, then RNAN in the registries)
 
     is_train = args.command == 'train'
+    check_launcher(args)
     options = apply_force_yml(read_option_file(args.opt), args.force_yml)
     check_options(options, args.opt, is_train=is_train)
     opt, basicsr_args, printed = lay_out(options.opt, args, os.getcwd(), is_train)

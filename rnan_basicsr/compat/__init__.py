@@ -19,7 +19,7 @@ functions are wrapped or replaced. One module per concern (docs/compatibility.md
 ========================  ==========================================================================================
 :mod:`.imports`           ``import basicsr`` on torchvision >= 0.17 (``functional_tensor`` was renamed)
 :mod:`.basicsr_yaml`      option files read with the command's YAML rules (safe loader, ``--force_yml`` values)
-:mod:`.checkpoints`       atomic checkpoint writes in a safe order; a write that fails stops training; safe loading
+:mod:`.checkpoints`       ``weights_only`` loading with errors naming the file, for models other than RNANModel
 :mod:`.resume`            training states loaded without CUDA, with ``weights_only``, from the experiment root
 :mod:`.distributed`       gloo and DDP without ``device_ids`` when there is no CUDA
 :mod:`.tb_logger`         one TensorBoard events file per run, clean curves after a resume
@@ -51,8 +51,6 @@ COMMAND_PATCHES = (
     resume.patch_load_resume_state,
     distributed.patch_dist_init_without_cuda,
     distributed.patch_ddp_without_cuda,
-    checkpoints.patch_checkpoint_io,
-    checkpoints.patch_checkpoint_order,
     checkpoints.patch_load_network_errors,
     resume.patch_resume_training_check,
     tb_logger.patch_tensorboard_loggers,

@@ -567,8 +567,9 @@ def choose_resume_state(opt):
     With ``--auto_resume`` the newest usable state in ``opt['path']['training_states']`` (see
     :func:`_auto_resume_state`), unless a newer one sits in an archive (:func:`check_archived_states`). Otherwise
     ``opt['path']['resume_state']`` if set; it must belong to this experiment and its network weights must exist.
-    Either way the saved networks must fit the networks of ``opt`` (shapes), and the optimizer and schedule must be
-    ones the run can continue (:func:`check_resume_options`).
+    Either way the saved networks must fit the networks of ``opt`` (shapes), the optimizer and schedule must be
+    ones the run can continue (:func:`check_resume_options`), and ``train.total_iter`` must lie beyond the state's
+    iteration (BasicSR would train nothing, validate and end as if it had).
 
     Raises:
         InputError: one line naming the state, what does not fit, and the way on.
@@ -588,4 +589,10 @@ def choose_resume_state(opt):
         weights = _load_networks(opt, state, path)
     check_networks_fit(opt, path, weights)
     check_resume_options(opt, state, path)
+    total_iter, saved = (opt.get('train') or {}).get('total_iter'), state['iter']
+    if total_iter is not None and int(total_iter) <= saved:
+        given = '--auto_resume' if opt['auto_resume'] else 'path.resume_state'
+        raise InputError(f'{given}: training state {path!r} is at iteration {saved} and train.total_iter is '
+                         f'{int(total_iter)}: nothing is left to train (its weights are in {opt["path"]["models"]}). '
+                         f'To train further, raise train.total_iter (e.g. --force_yml train:total_iter={2 * saved}).')
     return state, path

@@ -1,6 +1,6 @@
 """RNANModel: BasicSR's SRModel with what testing RNAN needs, and nothing else.
 
-Training, losses, optimizers, schedulers, EMA, checkpoints and the validation loop are SRModel's. This model adds:
+Training, losses, optimizers, schedulers, EMA, when to save and the validation loop are SRModel's. This model adds:
 
 * test-time options in the ``val`` section (validation during training and ``basicsr test`` alike): whole-image or
   tiled inference, x8 self-ensemble, validation images in TensorBoard;
@@ -16,29 +16,38 @@ Training, losses, optimizers, schedulers, EMA, checkpoints and the validation lo
 * ``path.pretrain_network_g`` loaded with ``weights_only=True``, with an :class:`InputError` for a training
   state, a missing param key, or weights whose channels / scale / size do not fit ``network_g``. When testing, a
   checkpoint with EMA weights is evaluated with them (``params_ema``) unless ``path.param_key_g`` says otherwise,
-  matching what validation reported during training.
+  matching what validation reported during training. The settings saved with it (``nl_softmax``, ``img_range``,
+  ``rgb_mean``) build the network where ``network_g`` leaves them out; one it states otherwise is refused;
+* checkpoints written atomically (a temporary file, then a rename) in an order that never pairs a training state
+  with a network of another run; a write that fails stops training with a :class:`RunError` naming the file and the
+  OS reason. ``net_g_*.pth`` carries the network settings the weights cannot tell beside BasicSR's ``params`` /
+  ``params_ema`` (see :meth:`save_network`), so that every reader builds the network it was trained as.
 
 Every option key, its type, default and meaning: ``docs/options.md`` (generated from
 :mod:`rnan_basicsr.options.schema`).
 """
 import math
 import numpy as np
+import os
 import torch
 import torch.nn.functional as F
 from basicsr.models.base_model import BaseModel
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
+from basicsr.utils.dist_util import master_only
 from basicsr.utils.registry import MODEL_REGISTRY
 from collections import OrderedDict
 from os import path as osp
 
 from rnan_basicsr import precision
-from rnan_basicsr.models.resume_policy import keep_option_schedules
+from rnan_basicsr.models.resume_policy import keep_option_schedules, network_files
 from rnan_basicsr.options.schema import DEFAULT_MAX_NONFINITE_STEPS
 from rnan_basicsr.test_time import build_test_forward
+from rnan_basicsr.utils import atomic
 from rnan_basicsr.utils.errors import InputError, RunError
 from rnan_basicsr.utils.validation import did_you_mean
-from rnan_basicsr.weights import check_fits, check_saved_settings, load_checkpoint, select_params
+from rnan_basicsr.weights import (NETWORK_KEY, check_fits, check_saved_settings, full_settings, load_checkpoint,
+                                  select_params)
 
 #: ``train.max_nonfinite_steps`` by default: a diverged run stops instead of training on; fp16's GradScaler may
 #: halve its scale some 20 times in a row at the start, which is far below
@@ -76,7 +85,9 @@ class RNANModel(SRModel):
         self.grad_scaler = None
         self._train_forward = None  # set in init_training_settings
         self._test_forwards = {}  # id(network) -> CompiledForward for val.compile
+        self._pretrained = self._use_saved_settings(opt)  # read once, loaded into net_g (and net_g_ema) below
         super().__init__(opt)
+        self._pretrained = None
         if not self.is_train and self.val_channels_last:
             self.net_g = self.net_g.to(memory_format=torch.channels_last)
         self._log_precision_policy()
@@ -121,6 +132,31 @@ class RNANModel(SRModel):
     # ---------------------------------------------------------------------------------------------------------
     # loading weights
     # ---------------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _use_saved_settings(opt):
+        """Fill in the settings ``network_g`` leaves out from those saved with ``path.pretrain_network_g``, before
+        the network is built; refuse one it states otherwise (:func:`~rnan_basicsr.weights.check_saved_settings`).
+        A file without settings (the authors', older ones) keeps RNAN's defaults, said once in the log.
+
+        Returns:
+            tuple | None: ``(path, checkpoint)`` for :meth:`load_network`, None without pretrained weights.
+        """
+        load_path, network = (opt.get('path') or {}).get('pretrain_network_g'), opt.get('network_g') or {}
+        if load_path is None or network.get('type') != 'RNAN':
+            return None
+        checkpoint = load_checkpoint(load_path, 'path.pretrain_network_g')
+        saved = check_saved_settings(checkpoint, network, load_path)
+        network.update(saved)
+        left_out = {k: v for k, v in full_settings(network).items() if k not in network}
+        if saved:
+            get_root_logger().info(f'network_g: {", ".join(f"{k}: {v}" for k, v in saved.items())}, as saved with '
+                                   f'{load_path}.')
+        elif left_out and NETWORK_KEY not in checkpoint:
+            get_root_logger().info(f'{load_path} saves no network settings: network_g uses RNAN\'s '
+                                   f'{", ".join(f"{k}: {v}" for k, v in left_out.items())} (assumed; set them in '
+                                   'network_g if it was trained otherwise).')
+        return load_path, checkpoint
+
     def load_network(self, net, load_path, strict=True, param_key='params'):
         """Load ``load_path`` into ``net`` (BasicSR's signature), refusing files that do not fit.
 
@@ -132,7 +168,8 @@ class RNANModel(SRModel):
         """
         logger = get_root_logger()
         what = 'path.pretrain_network_g'
-        checkpoint = load_checkpoint(load_path, what)
+        pretrained = self._pretrained if self._pretrained is not None and self._pretrained[0] == load_path else None
+        checkpoint = pretrained[1] if pretrained is not None else load_checkpoint(load_path, what)
         check_saved_settings(checkpoint, self.opt['network_g'], load_path, what)
         if (not self.is_train and self.opt['path'].get('param_key_g') is None and param_key == 'params'
                 and 'params_ema' in checkpoint):
@@ -167,21 +204,71 @@ class RNANModel(SRModel):
         kwargs = dict(value) if isinstance(value, dict) else {}
         return dict(enabled=bool(value), what=what, logger=get_root_logger(), compile_kwargs=kwargs)
 
-    def extra_training_state(self):
-        """The keys this model adds to BasicSR's training state (``{epoch, iter, optimizers, schedulers}``; see
-        :mod:`rnan_basicsr.compat.checkpoints`): ``skipped_steps``, and ``grad_scaler`` (scale, growth tracker) when
-        training in fp16."""
-        extra = {'skipped_steps': self.skipped_steps}
+    # ---------------------------------------------------------------------------------------------------------
+    # checkpoints
+    # ---------------------------------------------------------------------------------------------------------
+    @master_only
+    def save_network(self, net, net_label, current_iter, param_key='params'):
+        """Write ``models/<net_label>_<iter>.pth`` (``latest`` for -1) as BasicSR does, ``{param_key: state dict}``
+        (CPU tensors, plain keys), atomically, plus the network settings the weights cannot tell.
+
+        For ``net_g`` an RNAN, the file's ``'network_g'`` holds ``type`` and :data:`~rnan_basicsr.weights.SETTING_KEYS`
+        (``nl_softmax``, ``img_range``, ``rgb_mean`` for SR); BasicSR's ``load_network`` reads ``params`` as before.
+        Each state dict carries the same in its root ``_metadata`` for readers that see only the state dict
+        (spandrel). Before iteration N's network is written, ``N.state`` and an old network of N (a killed or older
+        run's) are removed, so a state never pairs with a network of another run.
+
+        Raises:
+            RunError: the file cannot be written (BasicSR would retry, log "Just ignore it" and train on).
+        """
+        label = 'latest' if current_iter == -1 else current_iter
+        path = osp.join(self.opt['path']['models'], f'{net_label}_{label}.pth')
+        if current_iter != -1:
+            _remove_durably(osp.join(self.opt['path']['training_states'], f'{current_iter}.state'))
+            _remove_durably(path)
+        network = self.opt.get(f'network_{net_label[len("net_"):]}') or {}
+        settings = dict(full_settings(network), type='RNAN') if network.get('type') == 'RNAN' else None
+        nets = net if isinstance(net, list) else [net]
+        keys = param_key if isinstance(param_key, list) else [param_key]
+        checkpoint = {} if settings is None else {NETWORK_KEY: settings}
+        for one, key in zip(nets, keys):
+            state_dict = self.get_bare_model(one).state_dict()
+            for name, tensor in state_dict.items():
+                state_dict[name] = tensor.cpu()
+            if settings is not None:
+                state_dict._metadata[''][NETWORK_KEY] = settings
+            checkpoint[key] = state_dict
+        _write_checkpoint(checkpoint, path)
+
+    @master_only
+    def save_training_state(self, epoch, current_iter):
+        """Write ``training_states/<iter>.state``: BasicSR's ``epoch``, ``iter``, ``optimizers``, ``schedulers`` plus
+        ``skipped_steps`` and, in fp16, ``grad_scaler`` (scale, growth tracker); atomically, and only when the
+        network files of its iteration exist (else an error in the log: resuming uses the previous complete one).
+
+        Raises:
+            RunError: the file cannot be written.
+        """
+        if current_iter == -1:
+            return
+        missing = [path for path in network_files(self.opt, current_iter).values() if not osp.isfile(path)]
+        if missing:
+            get_root_logger().error(f'Not saving the training state of iteration {current_iter}: its network weights '
+                                    f'{", ".join(missing)} were not saved; resuming will use the previous complete '
+                                    'checkpoint.')
+            return
+        state = {'epoch': epoch, 'iter': current_iter, 'optimizers': [o.state_dict() for o in self.optimizers],
+                 'schedulers': [s.state_dict() for s in self.schedulers], 'skipped_steps': self.skipped_steps}
         if self.grad_scaler is not None:
-            extra['grad_scaler'] = self.grad_scaler.state_dict()
-        return extra
+            state['grad_scaler'] = self.grad_scaler.state_dict()
+        _write_checkpoint(state, osp.join(self.opt['path']['training_states'], f'{current_iter}.state'))
 
     def resume_training(self, resume_state):
         """BasicSR's resume (optimizers and schedulers from the state), then the option file's ``train.scheduler``
         values at the state's position, with one log line naming what changed (see
         :mod:`rnan_basicsr.models.resume_policy`; the pre-flight has refused what cannot be applied exactly), then the
-        keys of :meth:`extra_training_state`. A state without a scaler resumes fp16 training with a fresh one (scale
-        65536), logged; a bf16 / fp32 run ignores a saved scaler.
+        keys :meth:`save_training_state` adds. A state without a scaler resumes fp16 training with a fresh one
+        (scale 65536), logged; a bf16 / fp32 run ignores a saved scaler.
         """
         option_states = [scheduler.state_dict() for scheduler in self.schedulers]
         super().resume_training(resume_state)
@@ -389,3 +476,22 @@ class RNANModel(SRModel):
         step = context['step'] if isinstance(context['step'], (int, np.integer)) else None
         context['logger'].add_image(f'val_images/{context["dataset"]}/{name}', strip, step, dataformats='CHW')
         context['logged'] += 1
+
+
+def _remove_durably(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        return
+    atomic.fsync_folder(osp.dirname(path))
+
+
+def _write_checkpoint(obj, path):
+    """``torch.save(obj, path)`` atomically; a RunError naming ``path`` and the OS reason when it fails."""
+    try:
+        atomic.atomic_torch_save(obj, path)
+    except Exception as error:  # OSError (no space, file too large, permission...) or torch's own
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else next(
+            iter(str(error).splitlines()), type(error).__name__)
+        code = f' (errno {error.errno})' if isinstance(error, OSError) and error.errno else ''
+        raise RunError(f'cannot write {path!r}: {reason}{code}.', path=path) from None

@@ -54,7 +54,8 @@ def _install():
 
         BaseModel.update_learning_rate = update_learning_rate_or_hold
 
-    resume_training, save_network = BaseModel.resume_training, BaseModel.save_network
+    from rnan_basicsr.models.rnan_model import RNANModel
+    resume_training = BaseModel.resume_training
 
     def resume_training_and_dump(self, resume_state):
         resume_training(self, resume_state)
@@ -67,14 +68,17 @@ def _install():
             'lr': self.get_current_learning_rate(),
         }, osp.join(HOOK_DIR, f'resumed_rank{get_dist_info()[0]}.pth'))
 
-    def save_network_and_dump(self, net, net_label, current_iter, *args, **kwargs):
-        save_network(self, net, net_label, current_iter, *args, **kwargs)  # writes on rank 0 only
-        if current_iter == -1 and net_label == 'net_g':
-            torch.save(self.get_bare_model(self.net_g).state_dict(),
-                       osp.join(HOOK_DIR, f'final_rank{get_dist_info()[0]}.pth'))
+    def dumping(save_network):
+        def save_network_and_dump(self, net, net_label, current_iter, *args, **kwargs):
+            save_network(self, net, net_label, current_iter, *args, **kwargs)  # writes on rank 0 only
+            if current_iter == -1 and net_label == 'net_g':
+                torch.save(self.get_bare_model(self.net_g).state_dict(),
+                           osp.join(HOOK_DIR, f'final_rank{get_dist_info()[0]}.pth'))
+        return save_network_and_dump
 
     BaseModel.resume_training = resume_training_and_dump
-    BaseModel.save_network = save_network_and_dump
+    for cls in (BaseModel, RNANModel):  # RNANModel writes its checkpoints itself
+        cls.save_network = dumping(cls.save_network)
 
 
 if HOOK_DIR and sys.argv and osp.basename(sys.argv[0]) == 'basicsr':

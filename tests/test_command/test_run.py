@@ -2,7 +2,6 @@
 one run per experiment, failures that cannot be missed, option files that cannot run code."""
 import contextlib
 import cv2
-import errno
 import os
 import pytest
 import resource
@@ -18,7 +17,7 @@ from os import path as osp
 from rnan_basicsr.cli import main
 from rnan_basicsr.command.lock import RunLock
 from rnan_basicsr.options.yaml_rules import parse_option_value
-from rnan_basicsr.utils.errors import EXIT_INPUT_ERROR, EXIT_RUN_ERROR, RunError
+from rnan_basicsr.utils.errors import EXIT_INPUT_ERROR, EXIT_RUN_ERROR
 
 TINY = osp.join(TEST_OPTIONS, 'train_tiny_rnan.yml')
 HOOKS = osp.join(ROOT, 'tests', 'hooks')
@@ -135,6 +134,67 @@ def test_mistakes_are_refused_before_anything_is_written(force, expected, traine
     assert _snapshot(trained) == before
 
 
+@pytest.mark.slow
+def test_auto_resume_with_nothing_left_to_train_is_one_line(trained, monkeypatch, capsys):
+    monkeypatch.chdir(trained)
+    before = _snapshot(trained)
+    assert main(['train', '-opt', TINY, '--auto_resume']) == EXIT_INPUT_ERROR  # 4.state, total_iter 4
+    line = _error_line(capsys)
+    assert 'is at iteration 4 and train.total_iter is 4: nothing is left to train' in line, line
+    assert _snapshot(trained) == before
+
+
+@pytest.mark.parametrize('launcher, missing, start', [
+    ('pytorch', 'RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT', 'torchrun --nproc_per_node=<processes> basicsr'),
+    ('slurm', 'SLURM_PROCID, SLURM_NTASKS, SLURM_NODELIST', 'srun --ntasks=<processes> basicsr'),
+])
+def test_a_launcher_flag_outside_its_launcher_is_one_line(launcher, missing, start, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for key in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'):
+        monkeypatch.delenv(key, raising=False)
+    assert main(['train', '-opt', TINY, '--launcher', launcher]) == EXIT_INPUT_ERROR
+    line = _error_line(capsys)
+    assert line == (f'basicsr: error: --launcher {launcher}: {missing} not set, so this process was not started by '
+                    f'{start.split()[0]}. Start it as {start} train -opt {TINY} --launcher {launcher}, or leave '
+                    '--launcher out to run in one process.')
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_continue_hint_keeps_the_launcher_that_started_the_run(monkeypatch):
+    """torchrun: its own command line (the worker's parent), else what its environment tells; Slurm: srun with the
+    task count of the job step."""
+    from rnan_basicsr.cli import build_parser
+    from rnan_basicsr.command import run
+    for key in ('TORCHELASTIC_RUN_ID', 'SLURM_NTASKS', 'SLURM_NNODES'):
+        monkeypatch.delenv(key, raising=False)
+    args = build_parser().parse_args(['train', '-opt', 'my exp.yml', '--launcher', 'pytorch', '--force_yml',
+                                      'train:total_iter=8'])
+    tail = "train -opt 'my exp.yml' --auto_resume --launcher pytorch --force_yml train:total_iter=8"
+    assert run._continue_hint(args) == f'basicsr {tail}'  # no torchrun environment: nothing to add
+    monkeypatch.setenv('TORCHELASTIC_RUN_ID', 'abc')
+    monkeypatch.setenv('WORLD_SIZE', '4')
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '2')
+    monkeypatch.setattr(run.sys, 'argv', ['/venv/bin/basicsr', 'train'])
+    monkeypatch.setattr(run, 'parent_command', lambda: [
+        '/venv/bin/python3', '/venv/bin/torchrun', '--nnodes=2', '--nproc_per_node=2', '--rdzv-endpoint=node1:29400',
+        '--no-python', 'basicsr', 'train', '-opt', 'my exp.yml', '--launcher', 'pytorch'])
+    assert run._continue_hint(args) == ('torchrun --nnodes=2 --nproc_per_node=2 --rdzv-endpoint=node1:29400 '
+                                        f'--no-python basicsr {tail}')
+    monkeypatch.setattr(run, 'parent_command', lambda: [
+        '/venv/bin/python3', '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+        '/venv/bin/basicsr', 'train'])
+    assert run._continue_hint(args) == ('/venv/bin/python3 -m torch.distributed.run --standalone --nproc_per_node 2 '
+                                        f'/venv/bin/basicsr {tail}')
+    monkeypatch.setattr(run, 'parent_command', lambda: [])  # no /proc: from the environment
+    assert run._continue_hint(args) == f'torchrun --nnodes 2 --nproc_per_node 2 basicsr {tail}'
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    assert run._continue_hint(args) == f'torchrun --standalone --nnodes 1 --nproc_per_node 2 basicsr {tail}'
+    args.launcher = 'slurm'
+    monkeypatch.setenv('SLURM_NTASKS', '4')
+    monkeypatch.setenv('SLURM_NNODES', '2')
+    assert run._continue_hint(args) == f'srun --nodes 2 --ntasks 4 basicsr {tail.replace("pytorch", "slurm")}'
+
+
 def test_sr_pairs_of_the_wrong_scale_are_refused_for_training_and_testing(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for split in ('train', 'val'):
@@ -230,30 +290,6 @@ def test_the_test_results_are_locked_too(trained, monkeypatch, capsys):
 # ---------------------------------------------------------------------------------------------------------------------
 # failures nobody can miss
 # ---------------------------------------------------------------------------------------------------------------------
-def test_a_checkpoint_that_cannot_be_written_stops_training(tmp_path, monkeypatch):
-    from basicsr.models.base_model import BaseModel
-
-    import rnan_basicsr.utils.atomic as atomic
-    paths = {'models': str(tmp_path / 'models'), 'training_states': str(tmp_path / 'training_states')}
-    for folder in paths.values():
-        os.makedirs(folder)
-    model = BaseModel({'num_gpu': 0, 'is_train': True, 'dist': False, 'path': paths, 'network_g': {'type': 'RNAN'}})
-    model.net_g = torch.nn.Conv2d(1, 2, 3)
-    model.optimizers, model.schedulers = [torch.optim.Adam(model.net_g.parameters(), 1e-3)], []
-    model.save_network(model.net_g, 'net_g', 2)
-    model.save_training_state(1, 2)
-
-    def no_space(obj, path):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(atomic, 'atomic_torch_save', no_space)
-    monkeypatch.setattr('time.sleep', lambda seconds: None)  # BasicSR's retries
-    with pytest.raises(RunError, match=r"cannot write '.*net_g_4\.pth': No space left on device \(errno 28\)"):
-        model.save_network(model.net_g, 'net_g', 4)
-    assert sorted(os.listdir(tmp_path / 'models')) == ['net_g_2.pth']  # the previous checkpoint intact
-    assert sorted(os.listdir(tmp_path / 'training_states')) == ['2.state']
-
-
 def test_a_file_size_limit_stops_the_run_with_one_line(trained, tmp_path):
     work = tmp_path / 'fsize'
     work.mkdir()
@@ -263,8 +299,8 @@ def test_a_file_size_limit_stops_the_run_with_one_line(trained, tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, resource.RLIM_INFINITY))  # the net is 170 kB
 
     env = dict(os.environ, PYTHONWARNINGS='ignore')
-    result = subprocess.run([BASICSR, 'train', '-opt', TINY], cwd=work, capture_output=True, text=True, env=env,
-                            preexec_fn=limit_file_size, timeout=600)
+    result = subprocess.run([BASICSR, 'train', '-opt', TINY, '--force_yml', 'model_type=RNANModel'], cwd=work,
+                            capture_output=True, text=True, env=env, preexec_fn=limit_file_size, timeout=600)
     assert result.returncode == EXIT_RUN_ERROR, result.stderr[-2000:]
     assert 'Traceback' not in result.stderr
     line = result.stderr.strip().splitlines()[-1]

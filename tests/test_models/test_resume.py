@@ -81,6 +81,23 @@ def test_auto_resume_is_patched_and_finds_states_under_the_root_path(tmp_path, m
     assert resume_iteration(opt) == 4
 
 
+def test_nothing_left_to_train_is_refused_with_the_saved_iteration(tmp_path):
+    """train.total_iter at or below the saved iteration: BasicSR would train nothing, validate and exit 0."""
+    from rnan_basicsr.models.resume_policy import choose_resume_state
+    exp = _write_experiment(tmp_path)
+    for total_iter in (4, 3):
+        opt = dict(_opt(tmp_path), train={'total_iter': total_iter})
+        with pytest.raises(InputError, match=rf"--auto_resume: training state '.*4\.state' is at iteration 4 and "
+                           rf'train.total_iter is {total_iter}: nothing is left to train .*--force_yml '
+                           r'train:total_iter=8\)'):
+            choose_resume_state(opt)
+    opt = dict(_opt(tmp_path, auto_resume=False, resume_state=str(exp / 'training_states' / '2.state')),
+               train={'total_iter': 2})
+    with pytest.raises(InputError, match='path.resume_state: training state .* is at iteration 2'):
+        choose_resume_state(opt)
+    assert choose_resume_state(dict(_opt(tmp_path), train={'total_iter': 5}))[0]['iter'] == 4
+
+
 @pytest.mark.slow
 def test_resume_without_cuda_in_a_process_where_cuda_calls_fail(tmp_path):
     """BasicSR's own load_resume_state calls torch.cuda.current_device(); ours must not touch CUDA at all."""

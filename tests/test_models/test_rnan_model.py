@@ -1,6 +1,8 @@
 """RNANModel in-process: option checks, whole / tiled / self-ensembled testing, validation side effects, EMA, and
 loading ``pretrain_network_g`` with clear errors."""
+import errno
 import functools
+import os
 import pytest
 import torch
 from basicsr.models import build_model
@@ -10,7 +12,7 @@ from rnan_basicsr.archs.rnan_arch import RNAN
 from rnan_basicsr.command.model_checks import check_model_options
 from rnan_basicsr.models.rnan_model import RNANModel
 from rnan_basicsr.test_time import self_ensemble_forward, tile_forward
-from rnan_basicsr.utils.errors import InputError
+from rnan_basicsr.utils.errors import InputError, RunError
 
 TINY = dict(num_feat=8, num_group=2)
 
@@ -238,18 +240,109 @@ def test_non_strict_loading_keeps_basicsr_behaviour(tmp_path):
     assert set(model.net_g.state_dict()) == set(x4)
 
 
-def test_loading_refuses_weights_saved_with_another_softmax(tmp_path):
-    """A .safetensors file saved with nl_softmax: key is refused by a network_g that builds the query softmax (the
-    same weights would give other images), and loads when network_g says key."""
+def test_weights_saved_with_the_key_softmax_build_it_unless_network_g_says_otherwise(tmp_path):
+    """A file saved with nl_softmax: key builds the key softmax when network_g leaves it out (a .safetensors file and
+    a checkpoint training wrote alike), and is refused in one line naming both when network_g says query (the same
+    weights would give other images), by the model and by the pre-flight of basicsr train|test."""
+    from rnan_basicsr.command.preflight import _check_pretrained_fit
     from rnan_basicsr.weights import save_safetensors
-    file = str(tmp_path / 'key.safetensors')
-    save_safetensors(_weights(nl_softmax='key'), file, dict(type='RNAN', upscale=2, nl_softmax='key', **TINY))
-    with pytest.raises(InputError, match='saved with network_g.nl_softmax: key, but network_g leaves nl_softmax out'):
-        build_model(make_opt(tmp_path, path={'pretrain_network_g': file}))
-    from rnan_basicsr.command.preflight import _check_pretrained_fit  # basicsr train|test: before writing anything
-    for strict in (True, False):
-        with pytest.raises(InputError, match='saved with network_g.nl_softmax: key'):
-            _check_pretrained_fit(make_opt(tmp_path, path={'pretrain_network_g': file, 'strict_load_g': strict}))
-    opt = make_opt(tmp_path, path={'pretrain_network_g': file})
-    opt['network_g']['nl_softmax'] = 'key'
-    assert _same(build_model(opt).net_g, _weights(nl_softmax='key'))
+    weights = _weights(nl_softmax='key')
+    safetensors = str(tmp_path / 'key.safetensors')
+    save_safetensors(weights, safetensors, dict(type='RNAN', upscale=2, nl_softmax='key', **TINY))
+    trained = build_model(make_opt(tmp_path, is_train=True, path=_checkpoint_folders(tmp_path)))
+    trained.opt['network_g']['nl_softmax'] = 'key'
+    trained.get_bare_model(trained.net_g).load_state_dict(weights)
+    trained.save_network(trained.net_g, 'net_g', 2)
+    pth = str(tmp_path / 'models' / 'net_g_2.pth')
+    for file in (safetensors, pth):
+        model = build_model(make_opt(tmp_path, path={'pretrain_network_g': file}))
+        assert model.opt['network_g']['nl_softmax'] == 'key' and _same(model.net_g, weights)
+        assert model.get_bare_model(model.net_g).group_nl_low.block.mask.non_local.softmax == 'key'
+        opt = make_opt(tmp_path, path={'pretrain_network_g': file})
+        opt['network_g']['nl_softmax'] = 'query'
+        message = r'saved with network_g.nl_softmax: key, but network_g has nl_softmax: query'
+        with pytest.raises(InputError, match=message):
+            build_model(opt)
+        for strict in (True, False):
+            opt['path']['strict_load_g'] = strict
+            with pytest.raises(InputError, match=message):
+                _check_pretrained_fit(opt)
+
+
+def test_a_file_without_settings_keeps_the_defaults_and_says_so_once(tmp_path, caplog):
+    import logging
+    with caplog.at_level(logging.INFO, logger='basicsr'):
+        model = _load(tmp_path, {'params': _weights()})
+    assert model.get_bare_model(model.net_g).group_nl_low.block.mask.non_local.softmax == 'query'
+    said = [r.getMessage() for r in caplog.records if 'saves no network settings' in r.getMessage()]
+    assert len(said) == 1 and 'nl_softmax: query (assumed;' in said[0], said
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# checkpoints: atomic, in a safe order, with the network settings; a write that fails stops training
+# ------------------------------------------------------------------------------------------------------------------
+def _checkpoint_folders(tmp_path):
+    paths = {'models': str(tmp_path / 'models'), 'training_states': str(tmp_path / 'training_states')}
+    for folder in paths.values():
+        os.makedirs(folder, exist_ok=True)
+    return paths
+
+
+def test_checkpoints_carry_the_network_settings_in_a_form_basicsr_reads(tmp_path):
+    from basicsr.models.base_model import BaseModel
+    model = build_model(make_opt(tmp_path, is_train=True, ema_decay=0.5, path=_checkpoint_folders(tmp_path)))
+    model.save(epoch=0, current_iter=2)
+    saved = torch.load(tmp_path / 'models' / 'net_g_2.pth', weights_only=True)
+    settings = {'type': 'RNAN', 'nl_softmax': 'query', 'img_range': 255.0, 'rgb_mean': (0.4488, 0.4371, 0.404)}
+    assert set(saved) == {'params', 'params_ema', 'network_g'} and saved['network_g'] == settings
+    assert saved['params_ema']._metadata['']['network_g'] == settings  # what spandrel sees
+    assert set(saved['params']) == set(model.net_g.state_dict())
+    BaseModel.load_network(model, model.net_g_ema, str(tmp_path / 'models' / 'net_g_2.pth'), True, 'params_ema')
+    state = torch.load(tmp_path / 'training_states' / '2.state', weights_only=True)
+    assert state['iter'] == 2 and state['skipped_steps'] == 0 and len(state['optimizers']) == 1
+
+
+class _Unpicklable:
+
+    def __reduce__(self):
+        raise RuntimeError('disk full')  # fails in the middle of torch.save, after part of the file is written
+
+
+def test_save_network_then_state_never_pairs_a_state_with_another_network(tmp_path, monkeypatch):
+    model = build_model(make_opt(tmp_path, is_train=True, path=_checkpoint_folders(tmp_path)))
+    models, states = tmp_path / 'models', tmp_path / 'training_states'
+    # what a killed run may leave at iteration 6: a network without state, or an old pair from a run resumed earlier
+    (models / 'net_g_6.pth').write_bytes(b'old network')
+    (states / '6.state').write_bytes(b'old state')
+    model.save_network(model.net_g, 'net_g', 6)
+    assert not (states / '6.state').exists()  # removed before the new network was written
+    assert set(torch.load(models / 'net_g_6.pth', weights_only=True)['params']) == set(model.net_g.state_dict())
+    model.save_training_state(epoch=1, current_iter=6)
+    assert torch.load(states / '6.state', weights_only=True)['iter'] == 6
+    # a state is not written when its network file is missing
+    model.save_training_state(epoch=1, current_iter=8)
+    assert not (states / '8.state').exists()
+    # net_g_latest.pth (current_iter -1) has no state: nothing is removed
+    model.save_network(model.net_g, 'net_g', -1)
+    assert sorted(os.listdir(models)) == ['net_g_6.pth', 'net_g_latest.pth']
+    assert sorted(os.listdir(states)) == ['6.state']
+    # a write that fails half-way leaves the old file complete and no temporary file
+    monkeypatch.setattr(model, 'skipped_steps', _Unpicklable())
+    with pytest.raises(RunError, match=r"cannot write '.*6\.state': disk full\."):
+        model.save_training_state(epoch=1, current_iter=6)
+    assert torch.load(states / '6.state', weights_only=True)['iter'] == 6 and os.listdir(states) == ['6.state']
+
+
+def test_a_checkpoint_that_cannot_be_written_stops_training(tmp_path, monkeypatch):
+    import rnan_basicsr.utils.atomic as atomic
+    model = build_model(make_opt(tmp_path, is_train=True, path=_checkpoint_folders(tmp_path)))
+    model.save(epoch=1, current_iter=2)
+
+    def no_space(obj, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic, 'atomic_torch_save', no_space)
+    with pytest.raises(RunError, match=r"cannot write '.*net_g_4\.pth': No space left on device \(errno 28\)"):
+        model.save(epoch=1, current_iter=4)
+    assert sorted(os.listdir(tmp_path / 'models')) == ['net_g_2.pth']  # the previous checkpoint intact
+    assert sorted(os.listdir(tmp_path / 'training_states')) == ['2.state']
