@@ -26,7 +26,7 @@ from rnan_basicsr.tools.benchmark.spec import Measurement, Switches
 def test_benchmark_measures_each_variant_in_a_fresh_process_and_reports_from_the_json(tmp_path):
     out_json = tmp_path / 'bench.json'
     proc = subprocess.run([sys.executable, osp.join(ROOT, 'scripts', 'benchmark.py'), '--sizes', '16', '--configs',
-                           'grey', '--no-train', '--no-tiling', '--no-precision', '--no-data', '--repeats', '1',
+                           'grey', '--no_train', '--no_tiling', '--no_precision', '--no_data', '--repeats', '1',
                            '--json', str(out_json)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr
@@ -170,7 +170,7 @@ def test_an_interrupted_run_leaves_no_intermediate_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Runner, 'measure', interrupted)
     with pytest.raises(KeyboardInterrupt):
-        cli.main(['--sizes', '256', '--configs', 'grey', '--device', 'cpu', '--no-train', '--no-precision',
-                  '--no-data'])
+        cli.main(['--sizes', '256', '--configs', 'grey', '--device', 'cpu', '--no_train', '--no_precision',
+                  '--no_data'])
     assert [s.variant for s in seen] == ['floor', 'ours']
     assert os.listdir(tmp_path / 'tmp') == [] and sorted(os.listdir(tmp_path)) == ['tmp']

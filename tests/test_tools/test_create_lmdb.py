@@ -12,6 +12,7 @@ from os import path as osp
 
 from rnan_basicsr.data.data_util import lmdb_keys
 from rnan_basicsr.tools import create_lmdb
+from rnan_basicsr.utils.staging import staged_name
 
 
 def run(*argv):
@@ -113,8 +114,10 @@ def test_temporaries_of_a_killed_run_are_removed_and_reported(tmp_path, capsys):
     write_images(tmp_path / 'hr', 2, 8, 8)
     dead_pid = int(subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True,
                                   text=True).stdout)
-    (tmp_path / f'.x.lmdb.tmp{dead_pid}.lmdb').mkdir()
-    (tmp_path / f'.x.lmdb.tmp{dead_pid}.lmdb' / 'data.mdb').write_bytes(b'half')
+    temporary = staged_name(str(tmp_path / 'x.lmdb'), 'tmp', '.lmdb', pid=dead_pid)
+    os.mkdir(temporary)
+    with open(os.path.join(temporary, 'data.mdb'), 'wb') as f:
+        f.write(b'half')
     assert create_lmdb.main(['--input', str(tmp_path / 'hr'), '--output', str(tmp_path / 'x.lmdb')]) == 0
     assert f'left by an interrupted run (process {dead_pid}, no longer running)' in capsys.readouterr().out
     assert sorted(os.listdir(tmp_path)) == ['hr', 'x.lmdb']

@@ -10,6 +10,7 @@ from conftest import synthetic_image, write_images
 from os import path as osp
 
 from rnan_basicsr.tools import extract_subimages
+from rnan_basicsr.utils.staging import staged_name
 
 
 def run(*argv):
@@ -88,8 +89,10 @@ def test_temporaries_of_a_killed_run_are_removed_and_reported(tmp_path, capsys):
     write_images(tmp_path / 'hr', 1, 16, 16)
     dead_pid = int(subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True,
                                   text=True).stdout)
-    (tmp_path / f'.sub2.tmp{dead_pid}').mkdir()
-    (tmp_path / f'.sub2.tmp{dead_pid}' / 'img000_s001.png').write_bytes(b'half')
+    temporary = staged_name(str(tmp_path / 'sub2'), 'tmp', pid=dead_pid)
+    os.mkdir(temporary)
+    with open(os.path.join(temporary, 'img000_s001.png'), 'wb') as f:
+        f.write(b'half')
     assert extract_subimages.main(['--input', str(tmp_path / 'hr'), '--output', str(tmp_path / 'sub2'), '--crop_size',
                                    '8', '--step', '8']) == 0
     assert f'left by an interrupted run (process {dead_pid}, no longer running)' in capsys.readouterr().out

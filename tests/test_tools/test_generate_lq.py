@@ -12,6 +12,7 @@ from os import path as osp
 from rnan_basicsr.data.degradations import bayer_mosaic, bicubic_downscale, jpeg_compress_y, to_gray, y_channel
 from rnan_basicsr.data.denoising_dataset import DenoisingDataset
 from rnan_basicsr.tools import generate_lq
+from rnan_basicsr.utils.staging import staged_name
 
 
 def run(*argv):
@@ -166,28 +167,30 @@ def test_several_levels_in_one_call_give_the_files_of_one_call_per_level(tmp_pat
 def test_temporaries_of_an_interrupted_run_are_removed_by_the_next_one(tmp_path, clean, capsys):
     dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
-    (tmp_path / f'.out.tmp{dead_pid}' / 'sub').mkdir(parents=True)  # what a killed run leaves
-    (tmp_path / f'.out.tmp{os.getppid()}').mkdir()  # a running process's: left alone
+    dead_temporary = staged_name(str(tmp_path / 'out'), 'tmp', pid=dead_pid)
+    running_temporary = staged_name(str(tmp_path / 'out'), 'tmp', pid=os.getppid())
+    os.makedirs(os.path.join(dead_temporary, 'sub'))  # what a killed run leaves
+    os.mkdir(running_temporary)  # a running process's: left alone
     assert run('--task', 'demosaic', '--input', clean, '--output', tmp_path / 'out') == 0
     out = capsys.readouterr().out
-    assert f'Removed {tmp_path / f".out.tmp{dead_pid}"}, left by an interrupted run (process {dead_pid}, no longer ' \
-        'running).' in out
-    assert sorted(name for name in os.listdir(tmp_path) if name.startswith('.')) == [f'.out.tmp{os.getppid()}']
+    assert f'Removed {dead_temporary}, left by an interrupted run (process {dead_pid}, no longer running).' in out
+    assert sorted(name for name in os.listdir(tmp_path) if name.startswith('.')) == [
+        os.path.basename(running_temporary)]
 
 
 def test_levels_are_added_to_a_set_whose_ground_truth_is_the_same(tmp_path, clean, capsys):
-    assert run('--task', 'denoise', '--sigma', 10, '--input', clean, '--output', tmp_path / 'N{}', '--gt-output',
+    assert run('--task', 'denoise', '--sigma', 10, '--input', clean, '--output', tmp_path / 'N{}', '--gt_output',
                tmp_path / 'GT') == 0
     gt_before = {name: (tmp_path / 'GT' / name).read_bytes() for name in names(tmp_path / 'GT')}
     capsys.readouterr()
-    assert run('--task', 'denoise', '--sigma', 30, 50, '--input', clean, '--output', tmp_path / 'N{}', '--gt-output',
+    assert run('--task', 'denoise', '--sigma', 30, 50, '--input', clean, '--output', tmp_path / 'N{}', '--gt_output',
                tmp_path / 'GT') == 0
     assert f'kept {tmp_path / "GT"}: it holds exactly their ground truth' in capsys.readouterr().out
     assert names(tmp_path / 'N30') == names(tmp_path / 'N50') == names(tmp_path / 'N10')
     assert {name: (tmp_path / 'GT' / name).read_bytes() for name in names(tmp_path / 'GT')} == gt_before
     # another ground truth (grey instead of colour) is refused, and nothing of this run is left
     assert run('--task', 'denoise', '--sigma', 70, '--gray', '--input', clean, '--output', tmp_path / 'N{}',
-               '--gt-output', tmp_path / 'GT') == 2
+               '--gt_output', tmp_path / 'GT') == 2
     assert 'differs from the ground truth these inputs give; pass --overwrite' in capsys.readouterr().err
     assert not (tmp_path / 'N70').exists() and sorted(os.listdir(tmp_path)) == ['GT', 'N10', 'N30', 'N50', 'clean']
 
