@@ -59,11 +59,8 @@ def test_importing_the_plugin_changes_nothing_of_basicsr_until_apply_is_called()
         assert rnan_basicsr.compat.apply() == [] and base_model.BaseModel.save_network is instrumented
         """)
     assert result.returncode == 0, result.stderr
-    assert 'import: []' in result.stdout
-    applied = ("apply: ['build_model', 'create_train_val_dataloader', 'init_tb_loggers', 'load_network', "
-               "'load_resume_state', 'ordered_yaml', 'paired_getitem', 'resume_training', 'yml_value'] "
-               f"{len(compat.COMMAND_PATCHES)} []")
-    assert applied in result.stdout
+    assert 'import: []' in result.stdout  # what each fix does is tested below, one test per fix
+    assert f"'yml_value'] {len(compat.COMMAND_PATCHES)} []" in result.stdout and 'base_model.torch' not in result.stdout
 
 
 def test_the_basicsr_command_applies_the_fixes_in_its_process(tmp_path):
@@ -154,15 +151,6 @@ def test_distributed_init_and_ddp_without_cuda():
     assert 'ok (0, 1)' in result.stdout
 
 
-def test_patched_functions_are_marked():
-    import basicsr.utils.dist_util as dist_util
-    from basicsr.models.base_model import BaseModel
-
-    from rnan_basicsr.compat._patching import is_patched
-    assert is_patched(BaseModel.model_to_device) == (not torch.cuda.is_available())
-    assert is_patched(dist_util._init_dist_pytorch) == (not torch.cuda.is_available())
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # loading and resuming (every BasicSR model inherits these methods; RNANModel writes its own checkpoints)
 # ---------------------------------------------------------------------------------------------------------------------
@@ -214,28 +202,6 @@ def test_load_network_errors_name_the_file(tmp_path):
     torch.save({'epoch': 0, 'iter': 4, 'optimizers': [], 'schedulers': []}, state)
     with pytest.raises(InputError, match=r"4\.state' is a BasicSR training state \(iteration 4\), not network weights"):
         model.load_network(model.net_g, str(state))
-
-
-def test_resume_training_refuses_a_state_of_another_network(tmp_path):
-    model = _base_model(tmp_path, resume_state=str(tmp_path / '4.state'))
-    other = _base_model(tmp_path)
-    other.net_g = torch.nn.Conv2d(1, 3, 3)  # same depth (2 tensors), other width
-    other.optimizers = [torch.optim.Adam(other.net_g.parameters(), 1e-3)]
-    other.schedulers = [torch.optim.lr_scheduler.MultiStepLR(other.optimizers[0], [2])]
-    other.net_g(torch.rand(1, 1, 5, 5)).sum().backward()
-    other.optimizers[0].step()
-    state = {'epoch': 0, 'iter': 4, 'optimizers': [other.optimizers[0].state_dict()],
-             'schedulers': [other.schedulers[0].state_dict()]}
-    with pytest.raises(InputError, match=r"4\.state' is from a different network: optimizer 0 holds exp_avg of shape "
-                       r"\(3, 1, 3, 3\) for a parameter of shape \(2, 1, 3, 3\)"):
-        model.resume_training(state)
-    with pytest.raises(InputError, match=r'holds 1 optimizer\(s\) and 0 scheduler\(s\), but this model has 1 and 1'):
-        model.resume_training(dict(state, schedulers=[]))
-    # a matching state loads (torch's own load_state_dict)
-    model.net_g(torch.rand(1, 1, 5, 5)).sum().backward()
-    model.optimizers[0].step()
-    model.resume_training({'epoch': 0, 'iter': 4, 'optimizers': [model.optimizers[0].state_dict()],
-                           'schedulers': [model.schedulers[0].state_dict()]})
 
 
 def test_tensorboard_only_on_rank_0_and_purged_after_the_resumed_state(tmp_path):

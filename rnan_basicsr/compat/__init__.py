@@ -52,7 +52,6 @@ COMMAND_PATCHES = (
     distributed.patch_dist_init_without_cuda,
     distributed.patch_ddp_without_cuda,
     checkpoints.patch_load_network_errors,
-    resume.patch_resume_training_check,
     tb_logger.patch_tensorboard_loggers,
     training_loop.patch_iterations_per_epoch,
     training_loop.patch_final_validation_iteration,

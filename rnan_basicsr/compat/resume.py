@@ -1,10 +1,8 @@
 """The adapter behind ``--auto_resume`` and ``path.resume_state``: BasicSR's ``load_resume_state`` replaced by one
 that chooses and loads the state with :mod:`rnan_basicsr.models.resume_policy` (on the CPU, ``weights_only=True``,
-from the experiment root), and ``BaseModel.resume_training`` made to check that a state belongs to the parameters.
+from the experiment root). Checking that a state belongs to the model's parameters is ``RNANModel.resume_training``'s.
 """
-import functools
-
-from rnan_basicsr.compat._patching import is_patched, mark, source_contains
+from rnan_basicsr.compat._patching import is_patched, mark
 
 # rnan_basicsr.models (which imports basicsr) is imported inside the functions: this package is imported before the
 # import patches make basicsr importable
@@ -47,31 +45,7 @@ def patch_load_resume_state():
     import basicsr.train as basicsr_train
 
     original = basicsr_train.load_resume_state
-    if is_patched(original) or not source_contains(original, 'torch.cuda.current_device', "osp.join('experiments'"):
-        return False
-    basicsr_train.load_resume_state = mark(load_resume_state)
-    return True
-
-
-def patch_resume_training_check():
-    """Check that a training state belongs to the model's parameters before ``resume_training`` loads it.
-
-    BasicSR asserts only the number of optimizers; torch checks only group sizes, so Adam moments saved for another
-    network of the same depth load and fail later. See
-    :func:`rnan_basicsr.models.resume_policy.check_optimizers_fit`.
-    """
-    from basicsr.models.base_model import BaseModel
-
-    original = BaseModel.resume_training
     if is_patched(original):
         return False
-
-    @functools.wraps(original)
-    def resume_training(self, resume_state):
-        from rnan_basicsr.models.resume_policy import check_optimizers_fit
-
-        check_optimizers_fit(self.optimizers, self.schedulers, resume_state, self.opt['path'].get('resume_state'))
-        return original(self, resume_state)
-
-    BaseModel.resume_training = mark(resume_training)
+    basicsr_train.load_resume_state = mark(load_resume_state)
     return True

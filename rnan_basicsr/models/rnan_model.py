@@ -40,7 +40,7 @@ from collections import OrderedDict
 from os import path as osp
 
 from rnan_basicsr import precision
-from rnan_basicsr.models.resume_policy import keep_option_schedules, network_files
+from rnan_basicsr.models.resume_policy import check_optimizers_fit, keep_option_schedules, network_files
 from rnan_basicsr.options.schema import DEFAULT_MAX_NONFINITE_STEPS
 from rnan_basicsr.test_time import build_test_forward
 from rnan_basicsr.utils import atomic
@@ -264,12 +264,15 @@ class RNANModel(SRModel):
         _write_checkpoint(state, osp.join(self.opt['path']['training_states'], f'{current_iter}.state'))
 
     def resume_training(self, resume_state):
-        """BasicSR's resume (optimizers and schedulers from the state), then the option file's ``train.scheduler``
-        values at the state's position, with one log line naming what changed (see
-        :mod:`rnan_basicsr.models.resume_policy`; the pre-flight has refused what cannot be applied exactly), then the
-        keys :meth:`save_training_state` adds. A state without a scaler resumes fp16 training with a fresh one
-        (scale 65536), logged; a bf16 / fp32 run ignores a saved scaler.
+        """The state checked against the model's parameters, BasicSR's resume (optimizers and schedulers from it),
+        then the option file's ``train.scheduler`` values at the state's position, with one log line naming what
+        changed (see :mod:`rnan_basicsr.models.resume_policy`; the pre-flight has refused what cannot be applied
+        exactly), then the keys :meth:`save_training_state` adds. A state without a scaler resumes fp16 training
+        with a fresh one (scale 65536), logged; a bf16 / fp32 run ignores a saved scaler.
         """
+        # BasicSR asserts only the number of optimizers and torch only the group sizes: Adam moments of another
+        # network of the same depth would load and fail later
+        check_optimizers_fit(self.optimizers, self.schedulers, resume_state, self.opt['path'].get('resume_state'))
         option_states = [scheduler.state_dict() for scheduler in self.schedulers]
         super().resume_training(resume_state)
         keep_option_schedules(self.schedulers, option_states, resume_state, self.opt['path'].get('resume_state'),

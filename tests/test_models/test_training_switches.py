@@ -297,3 +297,24 @@ def test_tf32_switches_keep_torchs_legacy_flag_readable(enabled):
         assert torch.backends.cudnn.allow_tf32 is before[0]
     finally:
         precision.set_tf32(*before)
+
+
+def test_resume_training_refuses_a_state_of_another_network(tmp_path):
+    """BasicSR asserts only the number of optimizers and torch the group sizes: Adam moments of a network of the same
+    depth and another width would load, then fail at the first step."""
+    model = build_model(train_opt(tmp_path))
+    model.opt['path']['resume_state'] = str(tmp_path / '4.state')
+    wide = train_opt(tmp_path)
+    wide['network_g']['num_feat'] = 12
+    other = build_model(wide)
+    one_step(other)
+    state = {'epoch': 0, 'iter': 4, 'optimizers': [other.optimizers[0].state_dict()],
+             'schedulers': [other.schedulers[0].state_dict()]}
+    with pytest.raises(InputError, match=r"4\.state' is from a different network: optimizer 0 holds exp_avg of shape "
+                       r"\(12, 3, 3, 3\) for a parameter of shape \(8, 3, 3, 3\)"):
+        model.resume_training(state)
+    with pytest.raises(InputError, match=r'holds 1 optimizer\(s\) and 0 scheduler\(s\), but this model has 1 and 1'):
+        model.resume_training(dict(state, schedulers=[]))
+    one_step(model)  # a state of this network loads (torch's own load_state_dict)
+    model.resume_training({'epoch': 0, 'iter': 4, 'optimizers': [model.optimizers[0].state_dict()],
+                           'schedulers': [model.schedulers[0].state_dict()]})
