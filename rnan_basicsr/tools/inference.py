@@ -27,6 +27,7 @@ linearly with the pixel count); ``--tile`` bounds memory at the cost of a slight
 input print one line and exit with status 2.
 """
 import argparse
+import contextlib
 import cv2
 import numpy as np
 import os
@@ -39,7 +40,7 @@ import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
 from rnan_basicsr import precision
 from rnan_basicsr.data.degradations import bayer_mosaic
 from rnan_basicsr.tasks import TASKS
-from rnan_basicsr.test_time import build_test_forward
+from rnan_basicsr.test_time import WholeImageClock, build_test_forward
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import (check_readable, from_float, is_grey, list_images, read_image, to_float,
                                          write_image)
@@ -156,23 +157,25 @@ def restore_image(img, path, task, run, make_mosaic=False):
     """Restore one image read by :func:`read_image` (``keep_alpha=True``); see :func:`prepare_image`.
 
     Args:
-        run (callable): (H, W, C) float32 RGB in [0, 1] -> (H', W', C) float32 RGB in about [0, 1].
+        run (callable): ``run(net_input, name)``: (H, W, C) float32 RGB in [0, 1] -> (H', W', C) float32 RGB in
+            about [0, 1]; ``name`` is the file's, for messages.
 
     Returns:
         ndarray: the restored image, same dtype and layout as ``img`` (grey, BGR or BGRA).
     """
     net_input, finish, _ = prepare_image(img, path, task, make_mosaic)
-    return finish(run(net_input))
+    return finish(run(net_input, osp.basename(path)))
 
 
-def _runner(net, forward, device, precision_name='fp32'):
+def _runner(net, forward, device, precision_name='fp32', clock=None):
     """(H, W, C) float32 in [0, 1] -> network output (H', W', C) float32, through ``forward(net, lq)`` under the
-    autocast of ``precision_name`` (fp32: none)."""
+    autocast of ``precision_name`` (fp32: none), watched by ``clock`` (a WholeImageClock, for whole images)."""
 
-    def run(img):
+    def run(img, name='image'):
         lq = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].to(device)
         with torch.no_grad(), precision.autocast(device, precision_name):
-            out = forward(net, lq)
+            with clock.watch(net, lq, name) if clock is not None else contextlib.nullcontext():
+                out = forward(net, lq)
         return out[0].float().cpu().numpy().transpose(1, 2, 0)
 
     return run
@@ -298,8 +301,11 @@ def run(args):
         print(f'{PROG}: wrote {args.save_safetensors} (RNAN({describe_config(config)}))', flush=True)
     net = net.to(device)
     tile = {'size': args.tile, 'overlap': args.tile_overlap} if args.tile else None
-    forward = build_test_forward(tile, args.self_ensemble, config['upscale'], what='--tile')
-    run_net = _runner(net, forward, device, args.precision)
+    forward = build_test_forward(tile, args.self_ensemble, config['upscale'], what='--tile', progress=True)
+    clock = None if args.tile else WholeImageClock(lambda text: tqdm.write(f'{PROG}: {text}'),
+                                                   lambda size: f'--tile {size}', args.tile_overlap,
+                                                   8 if args.self_ensemble else 1)
+    run_net = _runner(net, forward, device, args.precision, clock)
     mode = ('tiles of %d px (overlap %d)' % (args.tile, args.tile_overlap)) if args.tile else 'whole images'
     print(f'{PROG}: {TASKS[args.task].title} with RNAN({describe_config(config)}, '
           f'{describe_softmax(config, sources["nl_softmax"])}) on {device}, {mode}'
