@@ -5,7 +5,7 @@ package's ``{'params' | 'params_ema': ...}`` files (``params_ema`` preferred whe
 the authors' released checkpoints (converted on the fly by name, as ``scripts/convert_official_rnan.py`` does).
 
     python scripts/inference_rnan.py --task dn_rgb --model_path experiments/pretrained_models/RNAN_DN_RGB_sigma30.pth \
-        --input my_photos --output results/my_photos_denoised
+        --input my_photos --output results/my_photos_denoised --tile 128   # photo sizes on a CPU: see below
 
 Tasks (``--task``, the keys of rnan_basicsr/tasks.py):
   dn_rgb    colour denoising: 3-channel model. A grey input is restored as 3 equal channels and comes out grey
@@ -22,9 +22,16 @@ Tasks (``--task``, the keys of rnan_basicsr/tasks.py):
 
 Outputs are ``<output>/<input name>[_<suffix>].png`` with the input's layout: 8-bit or 16-bit as the input, grey
 stays grey, and an alpha channel is carried over (resized with the same Matlab bicubic for SR). Every input is read
-and checked before the first output is written. Whole images go through the network at once (exact; memory grows
-linearly with the pixel count); ``--tile`` bounds memory at the cost of a slightly different result. Errors in the
-input print one line and exit with status 2.
+and checked before the first output is written. Errors in the input print one line and exit with status 2.
+
+Whole images go through the network at once: exact, and memory grows linearly with the pixel count, but the
+non-local attention's time grows with (H*W)^2 (twice the side, 16 times the attention). The full-size network took
+5.2 s of one CPU core for a 128x128 colour image whole and 19 s for 192x192, about 12 min for 512x512 by
+extrapolation (2-core AMD EPYC with AVX-512, 2026-12-07; GPU not measured; docs/inference.md). So on a CPU, photo
+sizes need ``--tile`` (e.g. ``--tile 128``), at the cost of a slightly different result. Before a whole image
+expected to take over 30 s (timed on this device at the first image larger than 64x64) one line gives the expected
+time and the ``--tile`` that would bound it; a line then counts the time while it runs. Bars show the images of a
+folder, the tiles and the self-ensemble passes.
 """
 import argparse
 import contextlib
@@ -252,7 +259,8 @@ def build_parser():
     parser.add_argument('-o', '--output', default='results/inference_rnan', help='output folder (created)')
     parser.add_argument('--scale', type=int, default=None, help='sr: the expected scale (checked against the model)')
     parser.add_argument('--tile', type=int, default=0,
-                        help='tile side in input pixels; 0 (default) restores whole images, which is exact')
+                        help='tile side in input pixels, e.g. 128 for photos on a CPU; 0 (default) restores whole '
+                        'images: exact, but time grows with (H*W)^2')
     parser.add_argument('--tile_overlap', type=int, default=16, help='overlap of neighbouring tiles (default 16)')
     parser.add_argument('--self_ensemble', action='store_true', help='x8 flips/rotations averaged (RNAN+), 8x slower')
     parser.add_argument('--make_mosaic', action='store_true',
