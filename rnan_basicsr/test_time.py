@@ -6,12 +6,12 @@ benchmarks; :func:`check_tile` is the one check of a tile setting. The forwards 
 ``(B, C, H, W)`` in [0, 1] and run the network as given: call them under ``torch.no_grad()`` with the network in
 eval mode.
 
-Whole-image inference is exact and needs memory linear in H*W with RNAN's attention, so tiling is only a way to
-bound memory further; it changes the result (the non-local blocks then see one tile at a time, and the
-convolutions near tile borders see zero padding instead of the neighbouring pixels). Its *time*, though, grows with
-(H*W)^2: :class:`WholeImageClock` measures the network on this device once, announces a whole image expected to take
-longer than :data:`LONG_SECONDS` with the tile size that would bound it, and keeps a heartbeat line going while it
-runs; ``progress=True`` shows a bar per tile and per self-ensemble pass.
+Whole-image inference is exact and needs memory linear in H*W with RNAN's attention, but its time grows with
+(H*W)^2, so tiling bounds the time of large images (and memory further); it changes the result (the non-local
+blocks then see one tile at a time, and the convolutions near tile borders see zero padding instead of the
+neighbouring pixels). :class:`WholeImageClock` measures the network on this device once, announces a whole image
+expected to take longer than :data:`LONG_SECONDS` with the tile size that would bound it, and keeps a heartbeat line
+going while it runs; ``progress=True`` shows a bar per tile and per self-ensemble pass.
 """
 import contextlib
 import functools
