@@ -255,3 +255,12 @@ def test_a_long_whole_image_is_announced_with_a_tile_and_shows_a_heartbeat(monke
     with eight.watch(nn.Identity(), torch.zeros(1, 3, 512, 512)):
         pass
     assert 'expected about 1.5 h' in said[-1] and '--tile 96 would take about 7 min' in said[-1]
+
+
+def test_measuring_leaves_the_global_random_state_alone():
+    net, lq = RNAN(3, 3, num_feat=4, num_group=2).eval(), torch.rand(1, 3, 72, 72)
+    state = torch.get_rng_state()
+    with torch.no_grad():
+        cost = test_time.measure_cost(net, lq)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert cost.per_pair > 0 and min(cost) >= 0
