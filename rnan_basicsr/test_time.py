@@ -6,14 +6,23 @@ benchmarks; :func:`check_tile` is the one check of a tile setting. The forwards 
 ``(B, C, H, W)`` in [0, 1] and run the network as given: call them under ``torch.no_grad()`` with the network in
 eval mode.
 
-Whole-image inference is exact and needs memory linear in H*W with RNAN's attention, so tiling is only a way to
-bound memory further; it changes the result (the non-local blocks then see one tile at a time, and the
-convolutions near tile borders see zero padding instead of the neighbouring pixels).
+Whole-image inference is exact and needs memory linear in H*W with RNAN's attention, but its time grows with
+(H*W)^2, so tiling bounds the time of large images (and memory further); it changes the result (the non-local
+blocks then see one tile at a time, and the convolutions near tile borders see zero padding instead of the
+neighbouring pixels). :class:`WholeImageClock` measures the network on this device once, announces a whole image
+expected to take longer than :data:`LONG_SECONDS` with the tile size that would bound it, and keeps a heartbeat line
+going while it runs; ``progress=True`` shows a bar per tile and per self-ensemble pass.
 """
+import contextlib
 import functools
 import math
+import threading
+import time
 import torch
+from collections import namedtuple
+from tqdm import tqdm
 
+from rnan_basicsr.archs.rnan_arch import NonLocalBlock
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import check_known_keys, is_int
 
@@ -53,13 +62,14 @@ def check_tile(tile, what='val.tile'):
     return size, overlap
 
 
-def build_test_forward(tile=None, self_ensemble=False, scale=1, what='val.tile'):
+def build_test_forward(tile=None, self_ensemble=False, scale=1, what='val.tile', progress=False):
     """``forward(net, lq)``: whole image (``tile=None``) or tiled, self-ensembled or not.
 
     Args:
         tile (dict | None): ``{size, overlap}`` in LQ pixels, checked by :func:`check_tile` (``what`` names it).
         self_ensemble (bool): Average the 8 flips / rotations (:func:`self_ensemble_forward`).
         scale (int): Output / input size ratio of the network.
+        progress (bool): Progress bars (stderr) per tile and per self-ensemble pass.
 
     Returns:
         callable: ``forward(net, lq)``, (B, C_in, H, W) -> (B, C_out, H * scale, W * scale).
@@ -67,9 +77,10 @@ def build_test_forward(tile=None, self_ensemble=False, scale=1, what='val.tile')
     tiling = check_tile(tile, what)
     forward = _plain_forward
     if tiling is not None:
-        forward = functools.partial(tile_forward, tile_size=tiling[0], tile_overlap=tiling[1], scale=scale)
+        forward = functools.partial(tile_forward, tile_size=tiling[0], tile_overlap=tiling[1], scale=scale,
+                                    progress=progress)
     if self_ensemble:
-        return functools.partial(self_ensemble_forward, forward=forward)
+        return functools.partial(self_ensemble_forward, forward=forward, progress=progress)
     return forward
 
 
@@ -99,7 +110,14 @@ def _ramp(length, overlap, device, dtype, ramp_start, ramp_end):
     return weight
 
 
-def tile_forward(net, lq, tile_size, tile_overlap, scale=1):
+def tile_count(height, width, tile_size, tile_overlap):
+    """How many tiles :func:`tile_forward` runs for an H x W image (1: the whole image at once)."""
+    stride = tile_size - tile_overlap
+    return (len(_tile_starts(height, min(tile_size, height), stride))
+            * len(_tile_starts(width, min(tile_size, width), stride)))
+
+
+def tile_forward(net, lq, tile_size, tile_overlap, scale=1, progress=False):
     """Run ``net`` on overlapping tiles of ``lq`` and blend the outputs into one image.
 
     Tiles are ``tile_size`` x ``tile_size`` LQ pixels (clipped to the image: a tile as large as the image is one
@@ -115,6 +133,7 @@ def tile_forward(net, lq, tile_size, tile_overlap, scale=1):
         tile_size (int): Tile side in LQ pixels (>= 1).
         tile_overlap (int): Minimum overlap of neighbouring tiles in LQ pixels (0 <= tile_overlap < tile_size).
         scale (int): Output / input size ratio of ``net`` (1 for restoration, the SR factor otherwise).
+        progress (bool): A progress bar over the tiles (stderr, removed when done).
 
     Returns:
         Tensor: (B, C_out, H * scale, W * scale), on ``lq``'s device, in the network's output range (about [0, 1]).
@@ -132,6 +151,7 @@ def tile_forward(net, lq, tile_size, tile_overlap, scale=1):
     stride = tile_size - tile_overlap
     starts_y, starts_x = _tile_starts(height, tile_h, stride), _tile_starts(width, tile_w, stride)
     output = weight_sum = None
+    bar = tqdm(total=len(starts_y) * len(starts_x), unit='tile', leave=False, disable=not progress)
     for iy, y in enumerate(starts_y):
         for ix, x in enumerate(starts_x):
             tile_out = net(lq[..., y:y + tile_h, x:x + tile_w])  # (B, C_out, tile_h * scale, tile_w * scale)
@@ -151,6 +171,8 @@ def tile_forward(net, lq, tile_size, tile_overlap, scale=1):
             region = (Ellipsis, slice(y * scale, (y + tile_h) * scale), slice(x * scale, (x + tile_w) * scale))
             output[region] += tile_out * weight
             weight_sum[region] += weight
+            bar.update(1)
+    bar.close()
     return output / weight_sum
 
 
@@ -158,7 +180,7 @@ def _plain_forward(net, x):
     return net(x)
 
 
-def self_ensemble_forward(net, lq, forward=None):
+def self_ensemble_forward(net, lq, forward=None, progress=False):
     """The x8 geometric self-ensemble ("RNAN+" in the paper): average the outputs for the 8 flips and rotations.
 
     The input is transformed by each element of the dihedral group D4 (rotations by 0/90/180/270 degrees, with and
@@ -172,6 +194,7 @@ def self_ensemble_forward(net, lq, forward=None):
         lq (Tensor): Input batch (B, C_in, H, W) in [0, 1].
         forward (callable, optional): ``forward(net, x)`` used instead of ``net(x)`` for each transformed input,
             e.g. ``functools.partial(tile_forward, tile_size=128, tile_overlap=16)`` for a tiled self-ensemble.
+        progress (bool): A progress bar over the 8 passes (stderr, removed when done).
 
     Returns:
         Tensor: (B, C_out, H * s, W * s), the mean of the 8 back-transformed outputs.
@@ -180,6 +203,7 @@ def self_ensemble_forward(net, lq, forward=None):
         raise ValueError(f'lq must be a (B, C, H, W) batch, got shape {tuple(lq.shape)}')
     forward = forward or _plain_forward
     total = None
+    bar = tqdm(total=8, unit='pass', desc='self-ensemble', leave=False, disable=not progress)
     for flip in (False, True):
         flipped = lq.flip(-1) if flip else lq
         for rotations in range(4):
@@ -188,4 +212,159 @@ def self_ensemble_forward(net, lq, forward=None):
             if flip:
                 out = out.flip(-1)
             total = out if total is None else total + out
+            bar.update(1)
+    bar.close()
     return total / 8
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# how long a whole image takes: measured on the device once, announced, and a heartbeat while it runs
+# ---------------------------------------------------------------------------------------------------------------
+LONG_SECONDS = 30  # a whole image expected to take longer is announced, and a heartbeat line runs while it does
+TILE_TARGET_SECONDS = 60  # the suggested tile size keeps the image under this where one of TILE_SIZES can
+TILE_SIZES = (512, 384, 256, 192, 128, 96, 64)  # tried for the suggestion, largest (most context) first
+ATTENTION_SIDES = (32, 64)  # the attention is timed on these squares; images up to the larger are not estimated
+NETWORK_SIDES = (16, 48)  # the network is timed on crops of these sides
+
+#: seconds per forward (fixed), per LQ pixel (convolutions) and per pair of positions (the attention, all non-local
+#: blocks together)
+Cost = namedtuple('Cost', ['per_forward', 'per_pixel', 'per_pair'])
+
+
+def _seconds(module, x):
+    start = time.perf_counter()
+    module(x)
+    if x.is_cuda:
+        torch.cuda.synchronize(x.device)
+    return time.perf_counter() - start
+
+
+def _line(x1, y1, x2, y2):
+    """``(intercept, slope)`` of the line through two timings; when noise makes the slope not positive, the upper
+    bound ``(0, y2 / x2)``."""
+    slope = (y2 - y1) / (x2 - x1)
+    if slope <= 0:
+        return 0., max(y2, 0.) / x2
+    return max(y1 - slope * x1, 0.), slope
+
+
+def measure_cost(net, lq):
+    """Time ``net`` on ``lq``'s device, under the caller's no_grad / autocast: its fixed, linear and quadratic cost.
+
+    After a warm-up forward of a 16 x 16 crop of ``lq``, the first NonLocalBlock runs on random features of the
+    ATTENTION_SIDES squares: exact attention costs the same per pair of positions at any size, so the line through
+    the two times over N^2 gives the quadratic term. Then the network runs on crops of NETWORK_SIDES, whose times
+    less their attention give the fixed and the linear term. About 1 s for the full-size RNAN on a 2-core CPU.
+
+    Args:
+        net (nn.Module): The network in eval mode, e.g. an RNAN.
+        lq (Tensor): (B, C_in, H, W) input in [0, 1], larger than 16 x 16; its crops give the device, dtype and
+            channels.
+
+    Returns:
+        Cost: seconds per forward, per LQ pixel and per pair of positions (0 without non-local blocks).
+    """
+    _seconds(net, lq[:1, :, :16, :16])
+    blocks = [m for m in net.modules() if isinstance(m, NonLocalBlock)]
+    per_pair = 0.
+
+    def attention(side):  # (pairs of positions, seconds of the block on a side x side square)
+        generator = torch.Generator(lq.device).manual_seed(0)  # the global random state is left as it was
+        features = torch.randn(1, blocks[0].g.in_channels, side, side, device=lq.device, generator=generator)
+        return side ** 4, _seconds(blocks[0], features)
+
+    if blocks:
+        per_pair = len(blocks) * _line(*attention(ATTENTION_SIDES[0]), *attention(ATTENTION_SIDES[1]))[1]
+
+    def network(side):  # (pixels, seconds of the network on a side x side crop less its attention)
+        crop = lq[:1, :, :side, :side]
+        pixels = crop.shape[-2] * crop.shape[-1]
+        return pixels, _seconds(net, crop) - per_pair * pixels ** 2
+
+    return Cost(*_line(*network(NETWORK_SIDES[0]), *network(NETWORK_SIDES[1])), per_pair)
+
+
+def estimate_seconds(cost, height, width, tile=None):
+    """Expected seconds of one forward of an H x W image: whole (``tile=None``) or in ``(size, overlap)`` tiles."""
+    if tile is not None and tile_count(height, width, *tile) > 1:
+        return tile_count(height, width, *tile) * estimate_seconds(cost, min(tile[0], height), min(tile[0], width))
+    pixels = height * width
+    return cost.per_forward + cost.per_pixel * pixels + cost.per_pair * pixels ** 2
+
+
+def suggest_tile(cost, height, width, overlap, seconds=TILE_TARGET_SECONDS):
+    """``(size, expected seconds)``: the largest of TILE_SIZES whose tiles take at most ``seconds``, else the
+    fastest of them; None when none is smaller than the image and larger than ``overlap``."""
+    sizes = [size for size in TILE_SIZES if overlap < size < max(height, width)]
+    if not sizes:
+        return None
+    times = {size: estimate_seconds(cost, height, width, (size, overlap)) for size in sizes}
+    size = next((size for size in sizes if times[size] <= seconds), min(sizes, key=times.get))
+    return size, times[size]
+
+
+def format_seconds(seconds):
+    """``'45 s'``, ``'13 min'`` or ``'2.5 h'``."""
+    if seconds < 90:
+        return f'{seconds:.0f} s'
+    return f'{seconds / 60:.0f} min' if seconds < 90 * 60 else f'{seconds / 3600:.1f} h'
+
+
+@contextlib.contextmanager
+def heartbeat(desc, interval=1.):
+    """While the block runs, a line on stderr with the time elapsed, refreshed every ``interval`` seconds."""
+    bar = tqdm(desc=desc, bar_format='{desc}: {elapsed} elapsed', leave=False)
+    done = threading.Event()
+
+    def beat():
+        while not done.wait(interval):
+            bar.refresh()
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        bar.close()
+
+
+class WholeImageClock:
+    """Announces a whole image that will take long on this device, and shows it moving while it runs.
+
+    The network is measured once (:func:`measure_cost`), at the first image larger than ``ATTENTION_SIDES[1]``
+    squared (smaller ones run quicker than the measurement).
+
+    Args:
+        say (callable): Writes one line (a logger's ``info``, ``tqdm.write``...).
+        tile_hint (callable): Tile size -> how the user asks for it, e.g. ``lambda size: f'--tile {size}'``.
+        overlap (int): The tile overlap the suggestion assumes (LQ pixels).
+        passes (int): Forwards per image (8 with the self-ensemble).
+        interval (float): Seconds between heartbeats.
+    """
+
+    def __init__(self, say, tile_hint, overlap=16, passes=1, interval=1.):
+        self.say, self.tile_hint, self.overlap = say, tile_hint, overlap
+        self.passes, self.interval = passes, interval
+        self.cost = None
+
+    def watch(self, net, lq, name='image'):
+        """The context to run ``net``'s whole-image forward of ``lq`` (B, C, H, W) in; call it under that forward's
+        no_grad / autocast. Announces the image (``name``) when it is expected to take over LONG_SECONDS, with the
+        tile size that would bound it, and then runs a :func:`heartbeat`; otherwise does nothing."""
+        height, width = lq.shape[-2:]
+        if height * width <= ATTENTION_SIDES[1] ** 2:
+            return contextlib.nullcontext()
+        if self.cost is None:
+            self.cost = measure_cost(net, lq)
+        seconds = self.passes * estimate_seconds(self.cost, height, width)
+        if seconds <= LONG_SECONDS:
+            return contextlib.nullcontext()
+        text = (f'{name}, {width}x{height} whole: expected about {format_seconds(seconds)} on {lq.device} (measured '
+                'on this device: the attention\'s time grows with (H*W)^2, its memory linearly)')
+        tile = suggest_tile(self.cost, height, width, self.overlap)
+        if tile is not None:
+            text += f'; {self.tile_hint(tile[0])} would take about {format_seconds(self.passes * tile[1])}'
+        self.say(text + '.')
+        return heartbeat(f'{width}x{height} whole, about {format_seconds(seconds)}', self.interval)

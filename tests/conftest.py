@@ -58,6 +58,12 @@ def make_lmdb(folder, lmdb_path):
     assert create_lmdb.main(['--input', str(folder), '--output', str(lmdb_path)]) == 0
 
 
+def shown_lines(text):
+    """The non-blank lines a terminal shows for ``text``: of each line, what its last carriage return leaves (a
+    progress bar that cleared itself with ``leave=False`` is gone)."""
+    return [line.rsplit('\r', 1)[-1] for line in text.split('\n') if line.rsplit('\r', 1)[-1].strip()]
+
+
 def synthetic_image(height, width, channels=3, seed=0):
     """A smooth random uint8 image (H, W, C) with some structure, so that restoration has something to learn."""
     rng = np.random.default_rng(seed)

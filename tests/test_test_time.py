@@ -1,10 +1,12 @@
 """Tiled inference and the x8 self-ensemble (rnan_basicsr.test_time)."""
 import functools
 import pytest
+import time
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnan_basicsr import test_time
 from rnan_basicsr.archs.rnan_arch import RNAN
 from rnan_basicsr.test_time import build_test_forward, self_ensemble_forward, tile_forward
 from rnan_basicsr.utils.errors import InputError
@@ -147,3 +149,118 @@ def test_build_test_forward_composes_whole_tiled_and_self_ensembled_forwards():
                            self_ensemble_forward(net, x, forward=tiled))
     with pytest.raises(InputError, match=r'--tile.overlap must be an integer in \[0, --tile.size\) = \[0, 8\)'):
         build_test_forward({'size': 8, 'overlap': 8}, what='--tile')
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# progress and the expected time of a whole image
+# ------------------------------------------------------------------------------------------------------------------
+def test_tiles_and_self_ensemble_passes_show_progress_on_stderr(capsys):
+    x = torch.rand(1, 3, 20, 18)
+    tile_forward(nn.Identity(), x, 12, 4, progress=True)  # 2 x 2 tiles
+    assert '0/4 [00:00<?, ?tile/s]' in capsys.readouterr().err
+    build_test_forward({'size': 12, 'overlap': 4}, self_ensemble=True, progress=True)(nn.Identity(), x)
+    err = capsys.readouterr().err
+    assert 'self-ensemble:   0%|          | 0/8' in err and err.count('0/4 [00:00<?, ?tile/s]') == 8
+    build_test_forward({'size': 12, 'overlap': 4}, self_ensemble=True)(nn.Identity(), x)
+    assert capsys.readouterr().err == ''  # no bars unless asked
+
+
+class _FakeClock:
+    def __init__(self):
+        self.now = 0.
+
+    def perf_counter(self):
+        return self.now
+
+
+class _TimedBlock(test_time.NonLocalBlock):
+    """A non-local block that only advances a fake clock: 0.01 s + 1e-9 s per pair of positions."""
+
+    def __init__(self, clock):
+        super().__init__(num_feat=4)
+        self.clock = clock
+
+    def forward(self, x):
+        self.clock.now += 0.01 + 1e-9 * (x.shape[-2] * x.shape[-1]) ** 2
+        return x
+
+
+class _TimedNet(nn.Module):
+    """0.05 s + 1e-5 s per pixel, plus its two non-local blocks."""
+
+    def __init__(self, clock):
+        super().__init__()
+        self.clock, self.blocks = clock, nn.ModuleList([_TimedBlock(clock), _TimedBlock(clock)])
+
+    def forward(self, x):
+        self.clock.now += 0.05 + 1e-5 * x.shape[-2] * x.shape[-1]
+        for block in self.blocks:
+            block(x[:, :1].expand(-1, 4, -1, -1))
+        return x
+
+
+def test_the_measured_cost_separates_fixed_linear_and_quadratic_time(monkeypatch):
+    clock = _FakeClock()
+    monkeypatch.setattr(test_time, 'time', clock)
+    cost = test_time.measure_cost(_TimedNet(clock), torch.rand(1, 3, 100, 90))
+    assert cost == pytest.approx(test_time.Cost(0.05 + 2 * 0.01, 1e-5, 2e-9), rel=1e-6)
+    # an input narrower than the crops: timed on what there is
+    cost = test_time.measure_cost(_TimedNet(clock), torch.rand(1, 3, 8, 1000))
+    assert cost == pytest.approx(test_time.Cost(0.07, 1e-5, 2e-9), rel=1e-6)
+
+
+COST = test_time.Cost(0.05, 2e-5, 1e-8)  # seconds per forward, per pixel, per pair of positions
+
+
+def test_estimates_whole_and_tiled_and_the_suggested_tile():
+    cost = COST
+    pixels = 512 * 512
+    assert test_time.estimate_seconds(cost, 512, 512) == pytest.approx(0.05 + 2e-5 * pixels + 1e-8 * pixels ** 2)
+    # 96-pixel tiles overlapping by 16: starts 0, 80, ..., 400 and 416 in each direction
+    assert test_time.tile_count(512, 512, 96, 16) == 49
+    per_tile = 0.05 + 2e-5 * 96 ** 2 + 1e-8 * 96 ** 4
+    assert test_time.estimate_seconds(cost, 512, 512, (96, 16)) == pytest.approx(49 * per_tile)
+    assert test_time.estimate_seconds(cost, 100, 80, (128, 16)) == test_time.estimate_seconds(cost, 100, 80)
+    # the largest size within the target: 128-pixel tiles would take longer
+    size, seconds = test_time.suggest_tile(cost, 512, 512, 16)
+    assert (size, seconds) == (96, pytest.approx(49 * per_tile))
+    assert seconds <= test_time.TILE_TARGET_SECONDS < test_time.estimate_seconds(cost, 512, 512, (128, 16))
+    assert test_time.suggest_tile(cost, 512, 512, 300)[0] == 384  # the only size larger than the overlap
+    # no tile size reaches the target: the fastest one, with its time
+    size, seconds = test_time.suggest_tile(cost, 4000, 3000, 16)
+    assert seconds > test_time.TILE_TARGET_SECONDS
+    assert seconds == min(test_time.estimate_seconds(cost, 4000, 3000, (s, 16)) for s in test_time.TILE_SIZES)
+    assert test_time.suggest_tile(cost, 60, 60, 16) is None  # no tile size smaller than the image
+    assert [test_time.format_seconds(s) for s in (44.6, 794, 5 * 3600)] == ['45 s', '13 min', '5.0 h']
+
+
+def test_a_long_whole_image_is_announced_with_a_tile_and_shows_a_heartbeat(monkeypatch, capsys):
+    said, measured = [], []
+    monkeypatch.setattr(test_time, 'measure_cost', lambda net, lq: measured.append(lq.shape) or COST)
+    clock = test_time.WholeImageClock(said.append, lambda size: f'--tile {size}', interval=0.01)
+    with clock.watch(nn.Identity(), torch.zeros(1, 3, 64, 64)):  # not larger than the timed attention: nothing
+        pass
+    assert measured == [] and said == []
+    with clock.watch(nn.Identity(), torch.zeros(1, 3, 512, 512), 'photo.png'):
+        time.sleep(0.2)
+    with clock.watch(nn.Identity(), torch.zeros(1, 3, 100, 100)):  # about 1 s expected: nothing
+        pass
+    assert len(measured) == 1  # measured once
+    assert said == ['photo.png, 512x512 whole: expected about 12 min on cpu (measured on this device: the '
+                    "attention's time grows with (H*W)^2, its memory linearly); --tile 96 would take about 53 s."]
+    err = capsys.readouterr().err
+    assert err.count('512x512 whole, about 12 min: 00:00 elapsed') >= 3  # refreshed while it ran
+    eight = test_time.WholeImageClock(said.append, lambda size: f'--tile {size}', passes=8)
+    eight.cost = clock.cost
+    with eight.watch(nn.Identity(), torch.zeros(1, 3, 512, 512)):
+        pass
+    assert 'expected about 1.5 h' in said[-1] and '--tile 96 would take about 7 min' in said[-1]
+
+
+def test_measuring_leaves_the_global_random_state_alone():
+    net, lq = RNAN(3, 3, num_feat=4, num_group=2).eval(), torch.rand(1, 3, 72, 72)
+    state = torch.get_rng_state()
+    with torch.no_grad():
+        cost = test_time.measure_cost(net, lq)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert cost.per_pair > 0 and min(cost) >= 0

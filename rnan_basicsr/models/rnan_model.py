@@ -3,7 +3,9 @@
 Training, losses, optimizers, schedulers, EMA, when to save and the validation loop are SRModel's. This model adds:
 
 * test-time options in the ``val`` section (validation during training and ``basicsr test`` alike): whole-image or
-  tiled inference, x8 self-ensemble, validation images in TensorBoard;
+  tiled inference, x8 self-ensemble, validation images in TensorBoard; with ``val.pbar`` bars per tile and
+  self-ensemble pass besides BasicSR's per image; a whole image expected to take long is logged with its expected
+  time and the ``val.tile`` that would bound it, then shows a heartbeat line while it runs;
 * validation images in TensorBoard (LQ | output | GT, side by side) when training logs to TensorBoard;
 * the learning rate in TensorBoard (scalar ``lr``, at every ``logger.print_freq`` iterations like the losses):
   BasicSR's MessageLogger prints the learning rates but does not send them there;
@@ -26,6 +28,7 @@ Training, losses, optimizers, schedulers, EMA, when to save and the validation l
 Every option key, its type, default and meaning: ``docs/options.md`` (generated from
 :mod:`rnan_basicsr.options.schema`).
 """
+import contextlib
 import math
 import numpy as np
 import os
@@ -42,7 +45,7 @@ from os import path as osp
 from rnan_basicsr import precision
 from rnan_basicsr.models.resume_policy import check_optimizers_fit, keep_option_schedules, network_files
 from rnan_basicsr.options.schema import DEFAULT_MAX_NONFINITE_STEPS
-from rnan_basicsr.test_time import build_test_forward
+from rnan_basicsr.test_time import WholeImageClock, build_test_forward
 from rnan_basicsr.utils import atomic
 from rnan_basicsr.utils.errors import InputError, RunError
 from rnan_basicsr.utils.validation import did_you_mean
@@ -86,6 +89,7 @@ class RNANModel(SRModel):
         self._train_forward = None  # set in init_training_settings
         self._test_forwards = {}  # id(network) -> CompiledForward for val.compile
         self._pretrained = self._use_saved_settings(opt)  # read once, loaded into net_g (and net_g_ema) below
+        self._clock = None  # WholeImageClock, made at the first whole image tested
         super().__init__(opt)
         self._pretrained = None
         if not self.is_train and self.val_channels_last:
@@ -391,8 +395,22 @@ class RNANModel(SRModel):
         return int(self.opt['network_g'].get('upscale', self.opt.get('scale', 1)))
 
     def _forward_fn(self):
-        """``forward(net, lq)``: whole image or tiled; self-ensembled or not."""
-        return build_test_forward(self.tile, self.self_ensemble, self._scale())
+        """``forward(net, lq)``: whole image or tiled; self-ensembled or not; bars per tile and pass with
+        ``val.pbar``."""
+        return build_test_forward(self.tile, self.self_ensemble, self._scale(),
+                                  progress=bool((self.opt.get('val') or {}).get('pbar', False)))
+
+    def _whole_image_watch(self, net, lq):
+        """A whole image expected to take long is logged with its time and a ``val.tile`` that would bound it, and
+        shows a heartbeat while it runs (:class:`rnan_basicsr.test_time.WholeImageClock`, measured once)."""
+        if self.tile is not None:
+            return contextlib.nullcontext()
+        if self._clock is None:
+            self._clock = WholeImageClock(get_root_logger().info,
+                                          lambda size: f'val.tile: {{size: {size}, overlap: 16}}',
+                                          passes=8 if self.self_ensemble else 1)
+        name = osp.splitext(osp.basename(self._lq_path[0]))[0] if self._lq_path else 'image'
+        return self._clock.watch(net, lq, name)
 
     def test(self):
         """``self.output`` = the restored ``self.lq`` (EMA network if there is one), without gradients.
@@ -407,7 +425,8 @@ class RNANModel(SRModel):
         lq = precision.channels_last(self.lq, self.val_channels_last)
         try:
             with torch.no_grad(), precision.tf32(self.val_tf32), precision.autocast(self.device, self.val_precision):
-                self.output = self._forward_fn()(self._test_forward(net), lq).float()
+                with self._whole_image_watch(net, lq):
+                    self.output = self._forward_fn()(self._test_forward(net), lq).float()
         finally:
             net.train(was_training)
         if self._tb_context is not None:

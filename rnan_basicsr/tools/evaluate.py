@@ -29,6 +29,7 @@ import numpy as np
 import re
 from collections import OrderedDict, namedtuple
 from os import path as osp
+from tqdm import tqdm
 
 import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
 from rnan_basicsr.data.data_util import check_lmdb
@@ -41,8 +42,9 @@ from rnan_basicsr.utils.script_util import run_main
 
 PROG = 'evaluate.py'
 
-# one evaluated set: a test set at one level; ``items`` yields (name, restored, gt, lq or None, restored_path)
-EvalSet = namedtuple('EvalSet', ['dataset', 'level', 'scale', 'items', 'source'])
+# one evaluated set: a test set at one level; ``items`` yields ``count`` tuples (name, restored, gt, lq or None,
+# restored_path)
+EvalSet = namedtuple('EvalSet', ['dataset', 'level', 'scale', 'items', 'source', 'count'])
 # ``records``: a results.ImageRecord per image; ``images``: {name: ({kind: path relative to --out}, (width, height))}
 SetResult = namedtuple('SetResult', ['dataset', 'level', 'scale', 'records', 'sample', 'images'])
 
@@ -140,7 +142,7 @@ def folder_sets(task, restored_dirs, gt_dirs, lq_dirs, datasets, levels, scales)
                 lq = read_image(lq_of[gt_path]) if gt_path in lq_of else None
                 yield _stem(gt_path), read_image(restored_path), read_image(gt_path), lq, restored_path, gt_path
 
-        sets.append(EvalSet(dataset, level, scale, items, f'{restored_dir} vs {gt_dir}'))
+        sets.append(EvalSet(dataset, level, scale, items, f'{restored_dir} vs {gt_dir}', len(pairs)))
     return sets
 
 
@@ -227,7 +229,7 @@ def option_sets(task, opt_paths, root, levels):
                     yield (img_name, read_image(restored_path), tensor2img(data['gt']), tensor2img(data['lq']),
                            restored_path, data.get('gt_path', name))
 
-            sets.append(EvalSet(dataset_opt['name'], level, int(opt.get('scale', 1)), items, opt_path))
+            sets.append(EvalSet(dataset_opt['name'], level, int(opt.get('scale', 1)), items, opt_path, len(dataset)))
     return sets, notes
 
 
@@ -298,9 +300,12 @@ def set_key(dataset, level):
 
 def evaluate_set(eval_set, task, strip_image=None, store=None):
     """PSNR / SSIM of every image of ``eval_set``; keeps one sample (LQ, restored, GT) for the strip, and with
-    ``store`` (a report.ImageStore) writes every image's LQ / output / GT for the report."""
+    ``store`` (a report.ImageStore) writes every image's LQ / output / GT for the report. A progress bar per image
+    (stderr) for sets of two or more."""
     records, sample, images = [], None, {}
-    for name, restored, gt, lq, restored_path, gt_path in eval_set.items():
+    bar = tqdm(eval_set.items(), total=eval_set.count, unit='image', leave=False, disable=eval_set.count < 2,
+               desc=set_key(eval_set.dataset, eval_set.level))
+    for name, restored, gt, lq, restored_path, gt_path in bar:
         psnr, ssim = score(restored, gt, task, eval_set.scale, restored_path, gt_path)
         records.append(ImageRecord(name, psnr, ssim))
         if store is not None:

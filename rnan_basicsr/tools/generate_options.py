@@ -376,7 +376,7 @@ def train_entries(exp):
         ('val', Map([
             ('val_freq', VAL_FREQ),
             ('save_img', False),
-            ('tile', None, 'whole images: the attention is exact in linear memory ({size: 128, overlap: 16} tiles)'),
+            ('tile', None, 'whole images: exact; memory ~H*W, time ~(H*W)^2 ({size: 128, overlap: 16}: tiles)'),
             ('self_ensemble', False),
             ('tb_images', 3, 'validation images sent to TensorBoard (LQ | output | GT)'),
             ('metrics', metric_entries(exp)),
@@ -430,8 +430,9 @@ def test_entries(exp):
         ('val', Map([
             ('save_img', True),
             ('suffix', None, 'images saved as <image>_<name>.png'),
-            ('tile', None, 'whole images: the attention is exact in linear memory ({size: 128, overlap: 16} tiles)'),
+            ('tile', None, 'whole images: exact; memory ~H*W, time ~(H*W)^2 ({size: 128, overlap: 16}: tiles)'),
             ('self_ensemble', False, 'true: RNAN+ of the paper (x8 flips and rotations averaged, 8x the time)'),
+            ('pbar', True, 'a progress bar per image (and per tile / self-ensemble pass)'),
             ('metrics', metric_entries(exp)),
         ])),
     ]

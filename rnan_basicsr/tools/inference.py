@@ -5,7 +5,7 @@ package's ``{'params' | 'params_ema': ...}`` files (``params_ema`` preferred whe
 the authors' released checkpoints (converted on the fly by name, as ``scripts/convert_official_rnan.py`` does).
 
     python scripts/inference_rnan.py --task dn_rgb --model_path experiments/pretrained_models/RNAN_DN_RGB_sigma30.pth \
-        --input my_photos --output results/my_photos_denoised
+        --input my_photos --output results/my_photos_denoised --tile 128   # photo sizes on a CPU: see below
 
 Tasks (``--task``, the keys of rnan_basicsr/tasks.py):
   dn_rgb    colour denoising: 3-channel model. A grey input is restored as 3 equal channels and comes out grey
@@ -22,11 +22,19 @@ Tasks (``--task``, the keys of rnan_basicsr/tasks.py):
 
 Outputs are ``<output>/<input name>[_<suffix>].png`` with the input's layout: 8-bit or 16-bit as the input, grey
 stays grey, and an alpha channel is carried over (resized with the same Matlab bicubic for SR). Every input is read
-and checked before the first output is written. Whole images go through the network at once (exact; memory grows
-linearly with the pixel count); ``--tile`` bounds memory at the cost of a slightly different result. Errors in the
-input print one line and exit with status 2.
+and checked before the first output is written. Errors in the input print one line and exit with status 2.
+
+Whole images go through the network at once: exact, and memory grows linearly with the pixel count, but the
+non-local attention's time grows with (H*W)^2 (twice the side, 16 times the attention). The full-size network took
+5.2 s of one CPU core for a 128x128 colour image whole and 19 s for 192x192, about 12 min for 512x512 by
+extrapolation (2-core AMD EPYC with AVX-512, 2026-12-07; GPU not measured; docs/inference.md). So on a CPU, photo
+sizes need ``--tile`` (e.g. ``--tile 128``), at the cost of a slightly different result. Before a whole image
+expected to take over 30 s (timed on this device at the first image larger than 64x64) one line gives the expected
+time and the ``--tile`` that would bound it; a line then counts the time while it runs. Bars show the images of a
+folder, the tiles and the self-ensemble passes.
 """
 import argparse
+import contextlib
 import cv2
 import numpy as np
 import os
@@ -39,7 +47,7 @@ import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
 from rnan_basicsr import precision
 from rnan_basicsr.data.degradations import bayer_mosaic
 from rnan_basicsr.tasks import TASKS
-from rnan_basicsr.test_time import build_test_forward
+from rnan_basicsr.test_time import WholeImageClock, build_test_forward
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import (check_readable, from_float, is_grey, list_images, read_image, to_float,
                                          write_image)
@@ -156,23 +164,25 @@ def restore_image(img, path, task, run, make_mosaic=False):
     """Restore one image read by :func:`read_image` (``keep_alpha=True``); see :func:`prepare_image`.
 
     Args:
-        run (callable): (H, W, C) float32 RGB in [0, 1] -> (H', W', C) float32 RGB in about [0, 1].
+        run (callable): ``run(net_input, name)``: (H, W, C) float32 RGB in [0, 1] -> (H', W', C) float32 RGB in
+            about [0, 1]; ``name`` is the file's, for messages.
 
     Returns:
         ndarray: the restored image, same dtype and layout as ``img`` (grey, BGR or BGRA).
     """
     net_input, finish, _ = prepare_image(img, path, task, make_mosaic)
-    return finish(run(net_input))
+    return finish(run(net_input, osp.basename(path)))
 
 
-def _runner(net, forward, device, precision_name='fp32'):
+def _runner(net, forward, device, precision_name='fp32', clock=None):
     """(H, W, C) float32 in [0, 1] -> network output (H', W', C) float32, through ``forward(net, lq)`` under the
-    autocast of ``precision_name`` (fp32: none)."""
+    autocast of ``precision_name`` (fp32: none), watched by ``clock`` (a WholeImageClock, for whole images)."""
 
-    def run(img):
+    def run(img, name='image'):
         lq = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].to(device)
         with torch.no_grad(), precision.autocast(device, precision_name):
-            out = forward(net, lq)
+            with clock.watch(net, lq, name) if clock is not None else contextlib.nullcontext():
+                out = forward(net, lq)
         return out[0].float().cpu().numpy().transpose(1, 2, 0)
 
     return run
@@ -249,7 +259,8 @@ def build_parser():
     parser.add_argument('-o', '--output', default='results/inference_rnan', help='output folder (created)')
     parser.add_argument('--scale', type=int, default=None, help='sr: the expected scale (checked against the model)')
     parser.add_argument('--tile', type=int, default=0,
-                        help='tile side in input pixels; 0 (default) restores whole images, which is exact')
+                        help='tile side in input pixels, e.g. 128 for photos on a CPU; 0 (default) restores whole '
+                        'images: exact, but time grows with (H*W)^2')
     parser.add_argument('--tile_overlap', type=int, default=16, help='overlap of neighbouring tiles (default 16)')
     parser.add_argument('--self_ensemble', action='store_true', help='x8 flips/rotations averaged (RNAN+), 8x slower')
     parser.add_argument('--make_mosaic', action='store_true',
@@ -298,8 +309,11 @@ def run(args):
         print(f'{PROG}: wrote {args.save_safetensors} (RNAN({describe_config(config)}))', flush=True)
     net = net.to(device)
     tile = {'size': args.tile, 'overlap': args.tile_overlap} if args.tile else None
-    forward = build_test_forward(tile, args.self_ensemble, config['upscale'], what='--tile')
-    run_net = _runner(net, forward, device, args.precision)
+    forward = build_test_forward(tile, args.self_ensemble, config['upscale'], what='--tile', progress=True)
+    clock = None if args.tile else WholeImageClock(lambda text: tqdm.write(f'{PROG}: {text}'),
+                                                   lambda size: f'--tile {size}', args.tile_overlap,
+                                                   8 if args.self_ensemble else 1)
+    run_net = _runner(net, forward, device, args.precision, clock)
     mode = ('tiles of %d px (overlap %d)' % (args.tile, args.tile_overlap)) if args.tile else 'whole images'
     print(f'{PROG}: {TASKS[args.task].title} with RNAN({describe_config(config)}, '
           f'{describe_softmax(config, sources["nl_softmax"])}) on {device}, {mode}'

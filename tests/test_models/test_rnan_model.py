@@ -2,12 +2,15 @@
 loading ``pretrain_network_g`` with clear errors."""
 import errno
 import functools
+import logging
 import os
 import pytest
+import re
 import torch
 from basicsr.models import build_model
 from collections import OrderedDict
 
+from rnan_basicsr import test_time
 from rnan_basicsr.archs.rnan_arch import RNAN
 from rnan_basicsr.command.model_checks import check_model_options
 from rnan_basicsr.models.rnan_model import RNANModel
@@ -117,6 +120,35 @@ def test_test_runs_whole_tiled_or_self_ensembled(tmp_path, val):
     assert model.output.shape == (1, 3, 26, 22)
     torch.testing.assert_close(model.output, expected, rtol=0, atol=1e-6)
     assert not model.output.requires_grad
+
+
+def test_a_long_whole_image_is_logged_with_a_tile_and_pbar_shows_tiles(tmp_path, monkeypatch, capsys):
+    """basicsr test / validation: the expected time of a whole image with the val.tile that bounds it (every image
+    larger than the timed attention counts as long here); with val.pbar, a bar over the tiles."""
+    monkeypatch.setattr(test_time, 'LONG_SECONDS', -1)
+    monkeypatch.setattr(test_time, 'measure_cost', lambda net, lq: test_time.Cost(0.01, 1e-4, 1e-8))  # fast
+    model = build_model(make_opt(tmp_path))
+    records, logger = [], logging.getLogger('basicsr')  # it does not propagate to caplog's handler
+    handler, level = logging.Handler(), logger.level
+    handler.emit = records.append
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)  # as basicsr test sets it
+    try:
+        for size in (20, 72):
+            model.feed_data({'lq': torch.rand(1, 3, size, size), 'lq_path': [f'sets/img{size}.png']})
+            model.test()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    messages = [record.getMessage() for record in records if 'whole' in record.getMessage()]
+    assert len(messages) == 1 and re.fullmatch(
+        r'img72, 72x72 whole: expected about 1 s on cpu \(measured on this device: .*\); val\.tile: \{size: 64, '
+        r'overlap: 16\} would take about 2 s\.', messages[0]), messages
+    assert '72x72 whole, about' in capsys.readouterr().err  # the heartbeat
+    tiled = build_model(make_opt(tmp_path, val={'tile': {'size': 8, 'overlap': 2}, 'pbar': True}))
+    tiled.feed_data({'lq': torch.rand(1, 3, 13, 11), 'lq_path': ['a.png']})
+    tiled.test()
+    assert '0/4 [00:00<?, ?tile/s]' in capsys.readouterr().err
 
 
 @pytest.mark.slow

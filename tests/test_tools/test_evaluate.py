@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import os
 import pytest
-from conftest import TEST_OPTIONS, synthetic_image
+from conftest import TEST_OPTIONS, shown_lines, synthetic_image
 from os import path as osp
 from skimage.metrics import structural_similarity
 from test_report import check_report
@@ -124,7 +124,7 @@ def test_denoising_compares_the_images_own_channels(tmp_path):
 
 def _error(capsys, argv):
     assert evaluate.main(argv) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
+    lines = shown_lines(capsys.readouterr().err)  # a progress bar on the way is cleared
     assert len(lines) == 1 and lines[0].startswith('evaluate.py: error: '), lines
     return lines[0]
 

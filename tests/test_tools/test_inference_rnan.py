@@ -3,6 +3,7 @@ in the input's layout; checkpoints and every input checked against the task firs
 import cv2
 import numpy as np
 import pytest
+import re
 import subprocess
 import sys
 import torch
@@ -10,6 +11,7 @@ from basicsr.utils.color_util import bgr2ycbcr
 from conftest import ROOT, official_shapes, synthetic_image, write_images
 from os import path as osp
 
+from rnan_basicsr import test_time
 from rnan_basicsr.archs.rnan_arch import RNAN
 from rnan_basicsr.tools import inference as inference_rnan
 
@@ -333,3 +335,21 @@ def test_the_softmax_saved_in_a_file_is_used_and_a_contradicting_flag_refused(tm
     assert inference_rnan.main(argv + ['--model_path', model, '-o', str(tmp_path / 'e')]) == 0
     assert 'nl_softmax=query (assumed: the file saves no network settings' in capsys.readouterr().out
     assert np.array_equal(cv2.imread(str(tmp_path / 'e' / 'img000.png')), with_query)
+
+
+def test_a_long_whole_image_is_announced_and_tiles_show_progress(tmp_path, capsys, monkeypatch):
+    """The expected time of a whole image (measured on this CPU) with the --tile that bounds it, and a heartbeat;
+    tiled, a bar over the tiles. Every image larger than the timed attention counts as long here."""
+    model, _ = _checkpoint(tmp_path, 'dn_rgb')
+    cv2.imwrite(str(tmp_path / 'big.png'), synthetic_image(72, 80, 3))
+    monkeypatch.setattr(test_time, 'LONG_SECONDS', -1)
+    argv = ['--task', 'dn_rgb', '--model_path', model, '-i', str(tmp_path / 'big.png'), '--device', 'cpu']
+    assert inference_rnan.main(argv + ['-o', str(tmp_path / 'whole')]) == 0
+    captured = capsys.readouterr()
+    assert re.search(r'\ninference_rnan\.py: big\.png, 80x72 whole: expected about \d+ s on cpu \(measured on this '
+                     r"device: the attention's time grows with \(H\*W\)\^2, its memory linearly\); --tile 64 would "
+                     r'take about \d+ s\.\n', captured.out), captured.out
+    assert re.search(r'80x72 whole, about \d+ s: 00:\d\d elapsed', captured.err), captured.err
+    assert inference_rnan.main(argv + ['-o', str(tmp_path / 'tiled'), '--tile', '48']) == 0
+    captured = capsys.readouterr()
+    assert 'expected about' not in captured.out and '0/4 [00:00<?, ?tile/s]' in captured.err
