@@ -2,6 +2,8 @@
 (:mod:`.json_schema`), so the page, the editor and the ``basicsr`` command say the same thing."""
 import json
 
+from rnan_basicsr.options import registered
+from rnan_basicsr.options import schema as declared
 from rnan_basicsr.options.json_schema import SCHEMA_FILE_NAME, build_json_schema
 
 #: the registered types documented one by one (those the shipped option files and the README use); every other
@@ -13,6 +15,9 @@ DOCUMENTED_TYPES = {
     'loss': ('L1Loss', 'MSELoss', 'CharbonnierLoss'),
     'metric': ('calculate_psnr', 'calculate_ssim'),
 }
+#: the sections of the file (their keys get rows of their own), as against registered classes
+_SECTIONS = {name for name, cls in {**vars(declared), **vars(registered)}.items()
+             if isinstance(cls, type) and issubclass(cls, declared.Section)}
 _WHERE = {
     'dataset': 'datasets.<phase>',
     'arch': 'network_g',
@@ -38,7 +43,7 @@ def _type_of(schema, node):
         return ' | '.join(json.dumps(value) for value in node['enum'])
     if '$ref' in node:
         target = node['$ref'].split('/')[-1]
-        return f'mapping ({target})' if '.' not in target else 'mapping'
+        return f'mapping ({target})' if target in _SECTIONS else 'mapping'
     kind = {'null': '~', 'boolean': 'bool', 'integer': 'int', 'number': 'number', 'string': 'str',
             'array': 'list', 'object': 'mapping'}.get(node.get('type'), 'any')
     bounds = [f'>= {node["minimum"]}' if 'minimum' in node else '',
@@ -70,7 +75,7 @@ def _rows(schema, node, prefix):
         rows.append(f'| `{path}` | {_cell(_type_of(schema, prop))} | {_cell(_default_of(prop, key in required))} | '
                     f'{_cell(prop.get("description", ""))} |')
         nested = [choice for choice in prop.get('anyOf', [prop]) if '$ref' in choice]
-        if nested and '.' not in nested[0]['$ref'].split('/')[-1] and nested[0]['$ref'].split('/')[-1] != 'arch':
+        if nested and nested[0]['$ref'].split('/')[-1] in _SECTIONS:
             target = _resolve(schema, nested[0])
             if 'properties' in target:
                 rows += _rows(schema, target, path)
@@ -109,9 +114,6 @@ def options_reference():
               "optimizer's arguments in the installed torch (e.g. Adam's `betas`, `eps`, `weight_decay`).", '']
     for kind, names in DOCUMENTED_TYPES.items():
         for name in names:
-            key = f'{kind}.{name}'
-            if key not in schema['$defs']:
-                continue
             lines += [f'### `{_WHERE[kind]}` with `type: {name}`', '']
-            lines += _table(_rows(schema, schema['$defs'][key], _WHERE[kind])) + ['']
+            lines += _table(_rows(schema, schema['$defs'][name], _WHERE[kind])) + ['']
     return '\n'.join(lines).rstrip('\n') + '\n'

@@ -1,49 +1,98 @@
 """Checking an option file against the declared options: one line per mistake, with ``file:line:column``.
 
-:func:`declared_errors` validates the whole file against :class:`~rnan_basicsr.options.schema.Options` and every
-registered-type section against its class (:mod:`.registered`), and returns the mistakes sorted by where they are in
-the file. :func:`check_declared` raises the first (key mistakes before value mistakes); the cross-field rules
-(:mod:`.rules`) then run on options whose every value has its declared type and range.
+:func:`declared_errors` validates the whole file against the declared file (:class:`~rnan_basicsr.options.schema.
+Options`) with its registered sections typed by their classes (:func:`~.registered.typed`), and returns the mistakes
+sorted by where they are in the file. Each message is built from pydantic's error: its type, its location (which
+names the key, and the class of a registered section by its ``type``) and its context (the bound, the tag written),
+with the keys a misspelled one could have meant taken from the declared type at that location.
+:func:`check_declared` raises the first (key mistakes before value mistakes); the cross-field rules (:mod:`.rules`)
+then run on options whose every value has its declared type and range.
 """
-import re
-from pydantic import ValidationError
+from os import path as osp
+from pydantic import BaseModel, Tag, ValidationError
+from typing import Annotated, Union, get_args, get_origin
 
 from rnan_basicsr.options.loader import OptionFile
-from rnan_basicsr.options.registered import options_model
+from rnan_basicsr.options.registered import typed
 from rnan_basicsr.options.schema import Options, TestFile, TrainingFile
 from rnan_basicsr.options.yaml_rules import number_hint
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import did_you_mean
 
-#: error types about keys rather than values
-KEY_ERRORS = ('unknown_key', 'overridden_key', 'name_type', 'name_folder')
 SCALAR_ERRORS = ('int_type', 'float_type', 'bool_type', 'string_type', 'literal_error')
+#: what a value must be, by pydantic error type; the error's context fills the braces
+EXPECTED = {
+    'int_type': 'an integer', 'int_from_float': 'an integer', 'float_type': 'a number', 'bool_type': 'true or false',
+    'string_type': 'a string', 'dict_type': 'a mapping', 'model_type': 'a mapping', 'list_type': 'a list',
+    'literal_error': '{expected}', 'greater_than': '> {gt}', 'greater_than_equal': '>= {ge}', 'less_than': '< {lt}',
+    'less_than_equal': '<= {le}', 'too_short': 'a list of at least {min_length} item(s)'
+}  # yapf: disable
 
 
-def _registered_sections(opt):
-    """``(key path, kind, mapping)`` of every section whose ``type`` names a registered class."""
-    sections = []
-    for phase, dataset in (opt.get('datasets') or {}).items() if isinstance(opt.get('datasets'), dict) else ():
-        sections.append((('datasets', phase), 'dataset', dataset))
-    for key in ('network_g', 'network_d'):
-        sections.append(((key, ), 'arch', opt.get(key)))
-    train = opt.get('train') if isinstance(opt.get('train'), dict) else {}
-    sections += [(('train', 'optim_g'), 'optimizer', train.get('optim_g')),
-                 (('train', 'scheduler'), 'scheduler', train.get('scheduler')),
-                 (('train', 'pixel_opt'), 'loss', train.get('pixel_opt')),
-                 (('train', 'perceptual_opt'), 'loss', train.get('perceptual_opt'))]
-    val = opt.get('val') if isinstance(opt.get('val'), dict) else {}
-    metrics = val.get('metrics') if isinstance(val.get('metrics'), dict) else {}
-    sections += [(('val', 'metrics', name), 'metric', metric) for name, metric in metrics.items()]
-    return [(loc, kind, value) for loc, kind, value in sections if isinstance(value, dict)]
+def describe_installation():
+    """Where basicsr and this package were imported from (a type missing from a registry may be a second copy)."""
+    import basicsr
+
+    from rnan_basicsr.version import __version__
+    package = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    return (f'basicsr {getattr(basicsr, "__version__", "?")} was imported from {osp.dirname(basicsr.__file__)}, '
+            f'rnan_basicsr {__version__} from {package}')
 
 
-def _errors_of(model, data, prefix):
-    try:
-        model.model_validate(data)
-    except ValidationError as error:
-        return [dict(item, loc=prefix + tuple(item['loc'])) for item in error.errors(include_url=False)]
-    return []
+def unknown_type(key, registry, type_name, names):
+    """The message of a ``type`` (at ``key``) that BasicSR's ``registry`` does not hold among its ``names``."""
+    return (f"{key} '{type_name}' is not in BasicSR's '{registry}' registry.{did_you_mean(type_name, names)} "
+            f"Registered there: {', '.join(names)}. {describe_installation()}. If the type comes from another plugin, "
+            'that plugin must be imported before the pipeline runs.')
+
+
+def _unwrapped(annotation):
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
+
+
+def _tag(member):
+    """The tag of a tagged union's member (``Annotated[model, Tag(...)]``), or None."""
+    return next((mark.tag for mark in getattr(member, '__metadata__', ()) if isinstance(mark, Tag)), None)
+
+
+def _step(annotation, key):
+    """The declared type one step below ``annotation`` at the location part ``key``: a key of a section or mapping,
+    an item of a list, or the member of a union pydantic names there (by its tag, or its class name)."""
+    annotation = _unwrapped(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(key)
+        return field.annotation if field is not None else None
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (dict, list):
+        return args[-1]
+    if origin is Union:
+        for member in args:
+            if key in (_tag(member), getattr(member, '__name__', None)):
+                return member
+        below = [_step(member, key) for member in args if member is not type(None)]  # a nullable section
+        return next((found for found in below if found is not None), None)
+    return None
+
+
+def _type_at(model, loc):
+    """The declared type at the location ``loc`` of an error of ``model`` (a section: its class)."""
+    for key in loc:
+        model = _step(model, key)
+    members = [member for member in get_args(_unwrapped(model)) if member is not type(None)]
+    return _unwrapped(members[0] if get_origin(_unwrapped(model)) is Union and len(members) == 1 else model)
+
+
+def _tags(annotation):
+    """``tag -> model`` of the tagged union ``annotation`` (nullable or not)."""
+    found = {}
+    for member in get_args(_unwrapped(annotation)):
+        if _tag(member) is not None:
+            found[_tag(member)] = get_args(member)[0]
+        elif member is not type(None):
+            found.update(_tags(member))
+    return found
 
 
 def _data_path(opt, loc):
@@ -61,8 +110,8 @@ def _data_path(opt, loc):
 
 
 def _other_shape(item, tagged):
-    """True for the error of a union member (``tagged``: its location names the member) that expected a scalar
-    where the value is a list or mapping, or a mapping where it is one: another member matches the shape."""
+    """True for the error of a union member (``tagged``: its location ends with the member's name) that expected a
+    scalar where the value is a list or mapping, or a mapping where it is one: another member matches the shape."""
     value = item.get('input')
     if item['type'] in ('dict_type', 'model_type'):
         return isinstance(value, dict)
@@ -73,45 +122,71 @@ def _dotted(path):
     return '.'.join(str(key) for key in path) or '(the file)'
 
 
-def _expected(msg):
-    """pydantic's "Input should be a valid integer" as "an integer"."""
-    msg = msg.replace('Input should be ', '').replace('a valid integer or a valid number', 'a number')
-    msg = msg.replace('a valid integer', 'an integer').replace('a valid number', 'a number')
-    msg = msg.replace('a valid boolean', 'true or false').replace('a valid string', 'a string')
-    msg = re.sub(r'a valid dictionary( or instance of \w+)?', 'a mapping', msg).replace('a valid list', 'a list')
-    msg = msg.replace('an integer or a number', 'a number')
-    for words, sign in (('greater than or equal to', '>='), ('greater than', '>'), ('less than or equal to', '<='),
-                        ('less than', '<')):
-        msg = msg.replace(words, sign)
-    return msg
+def _expected(item):
+    """What the value of an error must be: ``an integer``, ``>= 1``, ``'none', 'mean' or 'sum'``."""
+    template = EXPECTED.get(item['type'])
+    ctx = {key: int(value) if isinstance(value, float) and value.is_integer() else value  # a bound 0.0 as 0
+           for key, value in (item.get('ctx') or {}).items()}
+    return template.format(**ctx) if template else item['msg']
 
 
-def _message(item, options, path):
-    kind, ctx = item['type'], item.get('ctx') or {}
-    if kind in ('unknown_key', 'overridden_key', 'name_type', 'name_folder'):
-        path = path + (ctx['key'], )
+def _message(item, options, path, model):
+    """The line of one error (``path``: its key in the options; ``model``: the declared file)."""
+    kind, ctx, value = item['type'], item.get('ctx') or {}, item.get('input')
     where = options.where(path)
     forced = ' (set by --force_yml)' if path in options.forced else ''
     dotted = _dotted(path)
-    if kind == 'unknown_key':
-        owner = ctx['owner'] or (_dotted(path[:-1]) if len(path) > 1 else 'the option file')
-        known = [key for key in ctx['known'] if not (ctx['owner'] and key == 'type')]
-        return (f'{where}: {dotted} is not an option of {owner}.{did_you_mean(ctx["key"], known)} Its options: '
+    if kind == 'extra_forbidden':
+        section = _type_at(model, item['loc'][:-1])
+        if path[-1] in section.overridden:
+            return f'{where}: {dotted} is refused: {section.overridden[path[-1]]}{forced}.'
+        owner = section.owner or (_dotted(path[:-1]) if len(path) > 1 else 'the option file')
+        known = [key for key in section.model_fields if not (section.owner and key == 'type')]
+        return (f'{where}: {dotted} is not an option of {owner}{forced}.{did_you_mean(path[-1], known)} Its options: '
                 f'{", ".join(known)}.')
-    if kind in ('overridden_key'):
-        return f'{where}: {dotted} is refused: {ctx["reason"]}.'
-    if kind == 'name_type':
-        value = ctx['value']
+    if path == ('name', ) and kind == 'string_type':
         return (f'{where}: name must be a string usable as a folder name, got {type(value).__name__} {value!r}: quote '
                 f"it, name: '{value}'")
-    if kind == 'name_folder':
-        return (f"{where}: name {ctx['value']!r} must be one folder name (experiments/<name>): not empty, no '/' or "
+    if path == ('name', ) and kind == 'string_pattern_mismatch':
+        return (f"{where}: name {value!r} must be one folder name (experiments/<name>): not empty, no '/' or "
                 "'\\', not '.' or '..'; e.g. name: my_experiment")
     if kind == 'missing':
         return f'{where}: {dotted} is missing; add it.'
-    value = item.get('input')
-    expected = _expected(item['msg'])
-    return f'{where}: {dotted} must be {expected}, got {value!r}{forced}{number_hint(value)}.'
+    if kind == 'union_tag_invalid':
+        tags = _tags(_type_at(model, item['loc']))
+        registry = next(iter(tags.values())).kind
+        return f'{options.where(path + ("type", ))}: {unknown_type(dotted + ".type", registry, ctx["tag"], list(tags))}'
+    if kind == 'union_tag_not_found':
+        if not isinstance(value, dict):
+            return f'{where}: {dotted} must be a mapping with a type, got {value!r}{forced}.'
+        if 'type' not in value:
+            return f'{where}: {dotted}.type is missing; add it.'
+        return f'{options.where(path + ("type", ))}: {dotted}.type must be a string, got {value["type"]!r}.'
+    return f'{where}: {dotted} must be {_expected(item)}, got {value!r}{forced}{number_hint(value)}.'
+
+
+def _validated(options, model):
+    """``(the validated options or None, their mistakes)``: :func:`declared_errors`."""
+    try:
+        return typed(model).model_validate(options.opt), []
+    except ValidationError as error:
+        items = error.errors(include_url=False)
+    grouped = {}
+    for item in items:
+        path = _data_path(options.opt, item['loc'])
+        if _other_shape(item, tagged=not path or item['loc'][-1] != path[-1]):
+            continue  # a union member that expected another shape; the matching member reports its own mistake
+        if item['type'] == 'missing':  # the key is not in the data: name it after its parent
+            path += (item['loc'][-1], )
+        grouped.setdefault((path, item['type'] == 'extra_forbidden' or path == ('name', )), []).append(item)
+    found = []
+    for (path, is_key), items in grouped.items():
+        first = items[0]
+        if len(items) > 1 and not is_key:  # a union: every alternative says what it expected
+            first = dict(first, type='union', msg=' or '.join(dict.fromkeys(_expected(i) for i in items)))
+        position = options.positions.get(path) or (10**9, 0)
+        found.append((position, is_key, _message(first, options, path, typed(model))))
+    return None, [(is_key, message) for _, is_key, message in sorted(found, key=lambda entry: entry[0])]
 
 
 def declared_errors(options, model=Options):
@@ -121,32 +196,7 @@ def declared_errors(options, model=Options):
         options (OptionFile | dict): The options (a dict has no positions: messages then name the key only).
         model (type): The declared file: :class:`~.schema.Options`, or its ``TrainingFile`` / ``TestFile``.
     """
-    if not isinstance(options, OptionFile):
-        options = OptionFile('options', options)
-    opt = options.opt
-    raw = _errors_of(model, opt, ())
-    for loc, kind, value in _registered_sections(opt):
-        section = options_model(kind, value.get('type'))
-        if section is not None:
-            raw += _errors_of(section, value, loc)
-
-    grouped = {}
-    for item in raw:
-        path = _data_path(opt, item['loc'])
-        if item['type'] == 'missing':  # the key is not in the data: name it after its parent
-            path += (item['loc'][-1], )
-        if _other_shape(item, tagged=len(path) < len(item['loc'])):
-            continue  # a union member that expected another shape; the matching member reports its own mistake
-        grouped.setdefault((path, item['type'] in KEY_ERRORS), []).append(item)
-    found = []
-    for (path, is_key), items in grouped.items():
-        first = items[0]
-        if len(items) > 1 and not is_key:  # a union: every alternative says what it expected
-            first = dict(first, msg=' or '.join(dict.fromkeys(_expected(i['msg']) for i in items)))
-        full = path + ((first['ctx']['key'], ) if first['type'] in KEY_ERRORS else ())
-        position = options.positions.get(full) or options.positions.get(path) or (10**9, 0)
-        found.append((position, is_key, _message(first, options, path)))
-    return [(is_key, message) for _, is_key, message in sorted(found, key=lambda entry: entry[0])]
+    return _validated(options if isinstance(options, OptionFile) else OptionFile('options', options), model)[1]
 
 
 def _raise_first(errors):
@@ -157,14 +207,32 @@ def _raise_first(errors):
         raise InputError(message)
 
 
+def _integral(raw, validated):
+    """``raw`` with every float the declared options read as an integer (``1.3e6``) replaced by that integer (in
+    place), so that BasicSR gets ``1300000``; ``validated``: the validated options, dumped."""
+    if isinstance(raw, float) and type(validated) is int:
+        return validated
+    if isinstance(raw, dict) and isinstance(validated, dict):
+        for key in raw:
+            if key in validated:
+                raw[key] = _integral(raw[key], validated[key])
+    elif isinstance(raw, list) and isinstance(validated, list) and len(raw) == len(validated):
+        raw[:] = [_integral(*pair) for pair in zip(raw, validated)]
+    return raw
+
+
 def check_declared(options, is_train=None):
-    """Raise an InputError for the first mistake of ``options`` against the declared options.
+    """Raise an InputError for the first mistake of ``options`` against the declared options; an integer written as
+    an integral float (``total_iter: 1.3e6``) becomes that integer in ``options``.
 
     Args:
         is_train (bool | None): Check as a ``basicsr train`` file (``train`` and ``logger`` required) or a
             ``basicsr test`` file (``val`` required, ``train`` / ``logger`` refused); None: either.
     """
-    _raise_first(declared_errors(options, {True: TrainingFile, False: TestFile, None: Options}[is_train]))
+    options = options if isinstance(options, OptionFile) else OptionFile('options', options)
+    validated, errors = _validated(options, {True: TrainingFile, False: TestFile, None: Options}[is_train])
+    _raise_first(errors)
+    _integral(options.opt, validated.model_dump(exclude_unset=True))
 
 
 def check_mapping(model, mapping, label):

@@ -136,21 +136,15 @@ def test_another_plugins_registered_classes_are_checked_by_their_signature(in_da
     from basicsr.utils.registry import LOSS_REGISTRY
     from torch import nn
 
-    from rnan_basicsr.options.registered import options_model
-
     class PluginLoss(nn.Module):
 
         def __init__(self, loss_weight=1.0, edge_weight=0.5):
             super().__init__()
 
     monkeypatch.setitem(LOSS_REGISTRY._obj_map, 'PluginLoss', PluginLoss)
-    options_model.cache_clear()
-    try:
-        opt_path = _edited(tmp_path, '    type: MSELoss\n    loss_weight: 1.0\n    reduction: mean\n',
-                           '    type: PluginLoss\n    loss_weight: 1.0\n    edge_wieght: 0.1\n')
-        message = _refused(['train', '-opt', opt_path], capsys)
-        where = key_position(opt_path, 'train', 'pixel_opt', 'edge_wieght')
-        assert message == (f"{where}: train.pixel_opt.edge_wieght is not an option of PluginLoss. Did you mean "
-                           "'edge_weight'? Its options: loss_weight, edge_weight."), message
-    finally:
-        options_model.cache_clear()
+    opt_path = _edited(tmp_path, '    type: MSELoss\n    loss_weight: 1.0\n    reduction: mean\n',
+                       '    type: PluginLoss\n    loss_weight: 1.0\n    edge_wieght: 0.1\n')
+    message = _refused(['train', '-opt', opt_path], capsys)
+    where = key_position(opt_path, 'train', 'pixel_opt', 'edge_wieght')
+    assert message == (f"{where}: train.pixel_opt.edge_wieght is not an option of PluginLoss. Did you mean "
+                       "'edge_weight'? Its options: loss_weight, edge_weight."), message
