@@ -6,6 +6,7 @@ aliases, merge keys) are those of :mod:`rnan_basicsr.options.yaml_rules`.
 """
 import os
 import yaml
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from os import path as osp
 
@@ -129,7 +130,8 @@ def apply_force_yml(options, entries):
     """Apply ``--force_yml a:b:c=value`` entries to ``options`` (an :class:`OptionFile`) in place.
 
     Values are parsed as YAML (:func:`~rnan_basicsr.options.yaml_rules.parse_option_value`): ``-5`` and ``1e-4`` are
-    numbers, ``[0.9, 0.99]`` a list, ``~`` null. As in BasicSR, only existing keys may be changed.
+    numbers, ``[0.9, 0.99]`` a list, ``~`` null. A key the file does not have is added (with its sections): the
+    declared options then refuse it, with the key it resembles, unless it is an option (``train:mixed_precision``).
     """
     for entry in entries or []:
         if entry.count('=') != 1:
@@ -143,15 +145,14 @@ def apply_force_yml(options, entries):
                 error)[1]
             raise InputError(f'--force_yml {entry!r}: the value is not valid YAML: {problem}. Write a plain value, '
                              'e.g. 1e-4, -1, true, ~ or [0.9, 0.99].') from None
-        node = options.opt
-        keys = keys.split(':')
-        for depth, key in enumerate(keys):
-            if not isinstance(node, dict) or key not in node:
-                raise InputError(f'--force_yml {entry!r}: option {":".join(keys[:depth + 1])!r} is not in '
-                                 f'{options.path!r}; --force_yml can only change existing options.')
-            if depth == len(keys) - 1:
-                node[key] = value
-            else:
-                node = node[key]
+        node, keys = options.opt, keys.split(':')
+        for depth, key in enumerate(keys[:-1]):
+            if node.get(key) is None:  # absent, or ~
+                node[key] = OrderedDict()
+            node = node[key]
+            if not isinstance(node, dict):
+                raise InputError(f'--force_yml {entry!r}: option {":".join(keys[:depth + 1])!r} of {options.path!r} '
+                                 f'is {node!r}, not a section with keys.')
+        node[keys[-1]] = value
         options.forced.add(tuple(keys))
     return options

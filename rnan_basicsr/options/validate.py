@@ -137,6 +137,7 @@ def _message(item, options, path, model):
     forced = ' (set by --force_yml)' if path in options.forced else ''
     dotted = _dotted(path)
     if kind == 'extra_forbidden':
+        forced = ' (set by --force_yml)' if options.forced_within(path) else ''
         section = _type_at(model, item['loc'][:-1])
         if path[-1] in section.overridden:
             return f'{where}: {dotted} is refused: {section.overridden[path[-1]]}{forced}.'
