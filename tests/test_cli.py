@@ -74,6 +74,19 @@ def test_option_file_that_is_a_folder(command, tmp_path, capsys):
     assert 'is not a file' in _error_line(capsys)
 
 
+def test_an_empty_option_file_or_a_symlink_loop_says_so(tmp_path, capsys):
+    (tmp_path / 'empty.yml').write_text('# only a comment\n')
+    (tmp_path / 'a.yml').symlink_to(tmp_path / 'b.yml')
+    (tmp_path / 'b.yml').symlink_to(tmp_path / 'a.yml')
+    (tmp_path / 'dangling.yml').symlink_to(tmp_path / 'nowhere.yml')
+    for name, expected in (('empty.yml', 'is empty (no options, only comments or blank lines)'),
+                           ('a.yml', 'is a loop of symbolic links'),
+                           ('dangling.yml', f"is a symbolic link to {str(tmp_path / 'nowhere.yml')!r}, which leads to "
+                            'no file')):
+        assert main(['train', '-opt', str(tmp_path / name)]) == EXIT_INPUT_ERROR
+        assert expected in _error_line(capsys), name
+
+
 def test_unreadable_option_file(tmp_path, capsys):
     path = tmp_path / 'binary.yml'
     path.write_bytes(b'\xff\xfe\x00name: x')

@@ -96,9 +96,10 @@ def _call_class_check(cls, options):
 
 
 def _dataset_as_basicsr_passes_it(opt, phase_key, dataset):
-    """The dataset options as ``parse_options`` hands them to the class: with ``phase``, ``scale``, ``~`` expanded."""
+    """The dataset options as the pipeline hands them to the class: with ``phase``, ``scale``, ``~`` expanded (by
+    ``parse_options``) and ``datasets_key`` (:func:`rnan_basicsr.command.run.lay_out`)."""
     options = copy.deepcopy(dataset)
-    options['phase'] = phase_key.split('_')[0]
+    options['phase'], options['datasets_key'] = phase_key.split('_')[0], phase_key
     if 'scale' in opt:
         options['scale'] = opt['scale']
     for key in ('dataroot_gt', 'dataroot_lq'):

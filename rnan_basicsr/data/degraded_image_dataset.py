@@ -20,10 +20,10 @@ PHASES = ('train', 'val', 'test')
 
 
 def dataset_label(opt):
-    """How errors name a dataset: ``datasets.<phase> (<name>)``."""
-    phase = opt.get('phase') if isinstance(opt, dict) else None
-    name = opt.get('name') if isinstance(opt, dict) else None
-    return f'datasets.{phase or "<phase>"} ({name or "unnamed"})'
+    """How errors name a dataset: ``datasets.<key> (<name>)``, by its key under ``datasets`` (``test_1``: the
+    ``datasets_key`` the ``basicsr`` command adds beside BasicSR's ``phase``), else by its phase."""
+    opt = opt if isinstance(opt, dict) else {}
+    return f'datasets.{opt.get("datasets_key") or opt.get("phase") or "<phase>"} ({opt.get("name") or "unnamed"})'
 
 
 class DegradedImageDataset(data.Dataset):

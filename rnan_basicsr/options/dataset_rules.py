@@ -27,7 +27,7 @@ def check_dataset_options(cls, opt):
     label = dataset_label(opt)
     if not isinstance(opt, dict):
         raise InputError(f'{label}: the dataset options must be a mapping, got {type(opt).__name__}')
-    declared = {key: value for key, value in opt.items() if key not in ('phase', 'scale')}
+    declared = {key: value for key, value in opt.items() if key not in ('phase', 'scale', 'datasets_key')}
     declared.setdefault('type', cls.__name__)
     declared.setdefault('name', 'unnamed')  # only BasicSR's data loader needs it
     check_mapping(options_model('dataset', cls.__name__), declared, label)

@@ -4,6 +4,7 @@
 error can name ``file:line:column``. The YAML rules (safe, ordered, ``1e-4`` a float, no duplicate keys, bounded
 aliases, merge keys) are those of :mod:`rnan_basicsr.options.yaml_rules`.
 """
+import errno
 import os
 import yaml
 from collections import OrderedDict
@@ -92,6 +93,13 @@ def read_option_file(opt_path):
         InputError: the file is missing or unreadable, is not valid YAML (with line and column), breaks a YAML rule
             (duplicate key, alias expansion), uses a tag (a Python tag could run code), or is not a mapping.
     """
+    if not osp.exists(opt_path) and osp.islink(opt_path):
+        try:
+            os.stat(opt_path)
+        except OSError as error:
+            cause = ('a loop of symbolic links (one leads back to another)' if error.errno == errno.ELOOP else
+                     f'a symbolic link to {os.readlink(opt_path)!r}, which leads to no file')
+            raise InputError(f'option file {opt_path!r} is {cause}. Point -opt at the YAML file itself.') from None
     if not osp.exists(opt_path):
         raise InputError(f'option file {opt_path!r} does not exist (looked in {os.getcwd()}). '
                          'Pass the path of a YAML file, e.g. basicsr train -opt options/train_RNAN_CAR_q10.yml')
@@ -115,6 +123,10 @@ def read_option_file(opt_path):
             raise InputError(f'{opt_path}{where}: {problem}.') from None
         raise InputError(f'{opt_path}{where}: invalid YAML: {problem}. Fix the syntax there (indentation, a missing '
                          'colon or quote).') from None
+    if opt is None:
+        raise InputError(f'option file {opt_path!r} is empty (no options, only comments or blank lines). Write the '
+                         'options there (name, model_type, datasets, network_g, path, ...), e.g. starting from a copy '
+                         'of options/train_RNAN_quickstart_DN_RGB_sigma30.yml.')
     if not isinstance(opt, dict):
         raise InputError(f'option file {opt_path!r} must be a YAML mapping of options (name, model_type, datasets, '
                          f'network_g, path, ...), but it holds a {type(opt).__name__}.')

@@ -79,6 +79,7 @@ class DatasetOptions(Section):
     num_prefetch_queue: Integer = Field(1, ge=1, description='batches prefetched with prefetch_mode: cpu')
     overridden: ClassVar[Dict[str, str]] = {
         'phase': _BASICSR_SETS,
+        'datasets_key': 'the basicsr command sets it to the datasets key (test_1...); remove it',
         'scale': 'BasicSR copies the top-level scale into every dataset; set scale at the top level'
     }
 

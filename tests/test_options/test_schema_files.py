@@ -135,3 +135,19 @@ def test_a_misspelled_key_is_invalid(where, old, new, validator):
         node = node[key]
     node[new] = node.pop(old)
     assert validator.is_valid(opt) and not validator.is_valid(typo)
+
+
+def test_link_points_a_copied_option_file_at_the_schema(tmp_path, capsys):
+    copy = tmp_path / 'runs' / 'mine.yml'
+    copy.parent.mkdir()
+    with open(SR_X2, encoding='utf-8') as f:
+        text = f.read()
+    copy.write_text(text)
+    assert generate_schema.main(['--link', str(copy)]) == 0
+    first, rest = copy.read_text().split('\n', 1)
+    schema = first.split('$schema=')[1]
+    assert first.startswith('# yaml-language-server: $schema=') and rest == text.split('\n', 1)[1]
+    assert os.path.samefile(copy.parent / schema, os.path.join(ROOT, 'options', SCHEMA_FILE_NAME))
+    (tmp_path / 'bare.yml').write_text('name: x\n')  # a file without the line gets it on top
+    generate_schema.link(str(tmp_path / 'bare.yml'))
+    assert (tmp_path / 'bare.yml').read_text().splitlines()[1:] == ['name: x']
