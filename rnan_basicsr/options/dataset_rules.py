@@ -9,9 +9,10 @@ from os import path as osp
 
 from rnan_basicsr.data.data_util import is_lmdb
 from rnan_basicsr.data.degraded_image_dataset import PHASES, dataset_label
+from rnan_basicsr.options.loader import OptionFile
 from rnan_basicsr.options.registered import options_model
 from rnan_basicsr.options.rules import restoration_data_at_scale_1, training_keys_given
-from rnan_basicsr.options.validate import check_mapping
+from rnan_basicsr.options.validate import check_declared
 from rnan_basicsr.tasks import QUALITY, SIGMA
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import check_level, check_path_exists
@@ -30,7 +31,7 @@ def check_dataset_options(cls, opt):
     declared = {key: value for key, value in opt.items() if key not in ('phase', 'scale', 'datasets_key')}
     declared.setdefault('type', cls.__name__)
     declared.setdefault('name', 'unnamed')  # only BasicSR's data loader needs it
-    check_mapping(options_model('dataset', cls.__name__), declared, label)
+    check_declared(OptionFile(label, declared), model=options_model('dataset', cls.__name__))
     phase = opt.get('phase')
     if phase is not None and phase not in PHASES:
         raise InputError(f'{label}: phase must be one of {"/".join(PHASES)}, got {phase!r}', key=('phase', ))

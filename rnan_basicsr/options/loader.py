@@ -4,7 +4,6 @@
 error can name ``file:line:column``. The YAML rules (safe, ordered, ``1e-4`` a float, no duplicate keys, bounded
 aliases, merge keys) are those of :mod:`rnan_basicsr.options.yaml_rules`.
 """
-import errno
 import os
 import yaml
 from collections import OrderedDict
@@ -93,13 +92,10 @@ def read_option_file(opt_path):
         InputError: the file is missing or unreadable, is not valid YAML (with line and column), breaks a YAML rule
             (duplicate key, alias expansion), uses a tag (a Python tag could run code), or is not a mapping.
     """
-    if not osp.exists(opt_path) and osp.islink(opt_path):
-        try:
-            os.stat(opt_path)
-        except OSError as error:
-            cause = ('a loop of symbolic links (one leads back to another)' if error.errno == errno.ELOOP else
-                     f'a symbolic link to {os.readlink(opt_path)!r}, which leads to no file')
-            raise InputError(f'option file {opt_path!r} is {cause}. Point -opt at the YAML file itself.') from None
+    if osp.islink(opt_path) and not osp.exists(opt_path):  # a loop ends on a link, a dangling link on nothing
+        cause = ('a loop of symbolic links (one leads back to another)' if osp.islink(osp.realpath(opt_path)) else
+                 f'a symbolic link to {os.readlink(opt_path)!r}, which leads to no file')
+        raise InputError(f'option file {opt_path!r} is {cause}. Point -opt at the YAML file itself.')
     if not osp.exists(opt_path):
         raise InputError(f'option file {opt_path!r} does not exist (looked in {os.getcwd()}). '
                          'Pass the path of a YAML file, e.g. basicsr train -opt options/train_RNAN_CAR_q10.yml')

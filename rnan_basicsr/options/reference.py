@@ -2,8 +2,6 @@
 (:mod:`.json_schema`), so the page, the editor and the ``basicsr`` command say the same thing."""
 import json
 
-from rnan_basicsr.options import registered
-from rnan_basicsr.options import schema as declared
 from rnan_basicsr.options.json_schema import SCHEMA_FILE_NAME, build_json_schema
 
 #: the registered types documented one by one (those the shipped option files and the README use); every other
@@ -15,9 +13,6 @@ DOCUMENTED_TYPES = {
     'loss': ('L1Loss', 'MSELoss', 'CharbonnierLoss'),
     'metric': ('calculate_psnr', 'calculate_ssim'),
 }
-#: the sections of the file (their keys get rows of their own), as against registered classes
-_SECTIONS = {name for name, cls in {**vars(declared), **vars(registered)}.items()
-             if isinstance(cls, type) and issubclass(cls, declared.Section)}
 _WHERE = {
     'dataset': 'datasets.<phase>',
     'arch': 'network_g',
@@ -43,7 +38,7 @@ def _type_of(schema, node):
         return ' | '.join(json.dumps(value) for value in node['enum'])
     if '$ref' in node:
         target = node['$ref'].split('/')[-1]
-        return f'mapping ({target})' if target in _SECTIONS else 'mapping'
+        return f'mapping ({target})'
     kind = {'null': '~', 'boolean': 'bool', 'integer': 'int', 'number': 'number', 'string': 'str',
             'array': 'list', 'object': 'mapping'}.get(node.get('type'), 'any')
     bounds = [f'>= {node["minimum"]}' if 'minimum' in node else '',
@@ -75,7 +70,7 @@ def _rows(schema, node, prefix):
         rows.append(f'| `{path}` | {_cell(_type_of(schema, prop))} | {_cell(_default_of(prop, key in required))} | '
                     f'{_cell(prop.get("description", ""))} |')
         nested = [choice for choice in prop.get('anyOf', [prop]) if '$ref' in choice]
-        if nested and nested[0]['$ref'].split('/')[-1] in _SECTIONS:
+        if nested:  # a section (a registered one is an allOf of its classes)
             target = _resolve(schema, nested[0])
             if 'properties' in target:
                 rows += _rows(schema, target, path)

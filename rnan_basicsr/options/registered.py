@@ -21,50 +21,31 @@ from typing import Annotated, Any, List, Literal, Optional, Union, get_args, get
 from rnan_basicsr.options.schema import ARGUMENTS, DATASET_OPTIONS, DatasetOptions, Integer, Number, Registered, Section
 
 #: ``train.scheduler.type`` -> BasicSR 1.4.2 scheduler class name (BaseModel.setup_schedulers)
-SCHEDULERS = {
-    'MultiStepLR': 'MultiStepRestartLR',
-    'MultiStepRestartLR': 'MultiStepRestartLR',
-    'CosineAnnealingRestartLR': 'CosineAnnealingRestartLR'
-}
+SCHEDULERS = {'MultiStepLR': 'MultiStepRestartLR', 'MultiStepRestartLR': 'MultiStepRestartLR',
+              'CosineAnnealingRestartLR': 'CosineAnnealingRestartLR'}
 #: leading parameters the caller passes itself, per kind
 _PASSED_BY_CALLER = {'arch': 0, 'dataset': 0, 'loss': 0, 'metric': 2, 'optimizer': 1, 'scheduler': 1}
 _SKIPPED = {'scheduler': ('last_epoch', )}
 _ARG_LINE = re.compile(r'^\s*(\w+)\s*(?:\(([^)]*)\))?:\s*(.+)$')
 
 
-def _registry(kind):
-    from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY
-
-    return {'arch': ARCH_REGISTRY, 'loss': LOSS_REGISTRY, 'metric': METRIC_REGISTRY, 'dataset': DATASET_REGISTRY}[kind]
-
-
-def _optimizers():
-    """torch.optim's optimizer classes by name (RNANModel builds any of them; SRModel only Adam)."""
-    import torch
-
-    return {
-        name: value
-        for name, value in sorted(vars(torch.optim).items())
-        if isinstance(value, type) and issubclass(value, torch.optim.Optimizer) and value is not torch.optim.Optimizer
-    }
-
-
 def registered_types(kind, shipped_only=False):
-    """``type name -> class or function`` of one kind; ``shipped_only``: BasicSR's and ours (for the JSON Schema that
-    ships with the plugin, which must not depend on what else is installed: optimizers, whose arguments change with
-    torch, are left open there)."""
+    """``type name -> class or function`` of one kind: of BasicSR's ``<KIND>_REGISTRY``, torch.optim's optimizers
+    (RNANModel builds any of them; SRModel only Adam) or BasicSR's schedulers. ``shipped_only``: BasicSR's and ours
+    (for the JSON Schema that ships with the plugin, which must not depend on what else is installed: optimizers,
+    whose arguments change with torch, are left open there)."""
+    import torch
+    from basicsr.models import lr_scheduler
+    from basicsr.utils import registry
+
     if kind == 'optimizer':
-        return {} if shipped_only else _optimizers()
+        return {} if shipped_only else {name: value for name, value in sorted(vars(torch.optim).items()) if isinstance(
+            value, type) and issubclass(value, torch.optim.Optimizer) and value is not torch.optim.Optimizer}
     if kind == 'scheduler':
-        from basicsr.models import lr_scheduler
         return {name: getattr(lr_scheduler, cls) for name, cls in SCHEDULERS.items()}
-    found = dict(sorted(_registry(kind)._obj_map.items()))
-    if shipped_only:
-        found = {
-            name: obj
-            for name, obj in found.items() if obj.__module__.split('.')[0] in ('basicsr', 'rnan_basicsr')
-        }
-    return found
+    found = sorted(getattr(registry, f'{kind.upper()}_REGISTRY')._obj_map.items())
+    return {name: obj for name, obj in found
+            if not shipped_only or obj.__module__.split('.')[0] in ('basicsr', 'rnan_basicsr')}
 
 
 def _argument_descriptions(obj):
@@ -128,7 +109,7 @@ class OpenDatasetOptions(DatasetOptions):
     model_config = ConfigDict(extra='allow', strict=True)
 
 
-class OpenOptimizerOptions(OpenSection):
+class OptimizerOptions(OpenSection):
     """An optimizer that only the model knows (BasicSR's ``get_optimizer(type, params, lr, **kwargs)``)."""
     type: StrictStr = Field(description='a torch.optim optimizer (Adam, AdamW, SGD...); SRModel builds Adam only')
     lr: Annotated[Number, Field(gt=0)] = Field(description='learning rate')
@@ -136,7 +117,7 @@ class OpenOptimizerOptions(OpenSection):
 
 #: kinds whose other types the model judges (``get_optimizer``, ``setup_schedulers``, which a plugin's model may
 #: override): such a section takes any ``type``, with the keys of the known ones checked
-OPEN = {'optimizer': OpenOptimizerOptions, 'scheduler': OpenSection}
+OPEN = {'optimizer': OptimizerOptions, 'scheduler': OpenSection}
 
 
 @functools.lru_cache(maxsize=None)
@@ -168,7 +149,7 @@ def _options_model(kind, type_name, obj):
     tags = Literal[spellings(type_name, registered_types(kind))]
     model = create_model(f'{kind}.{type_name}', __base__=base, __doc__=f'{kind} {type_name} ({obj.__module__}.'
                          f'{obj.__name__})', type=(tags, Field(description=f'{kind} {type_name}')), **fields)
-    model.owner, model.kind = owner, kind
+    model.owner = owner
     return model
 
 
@@ -189,7 +170,8 @@ def _union(kind, types):
     choices = [Annotated[model, Tag(name)] for name, model in members.items()]
     if kind in OPEN:
         choices.append(Annotated[OPEN[kind], Tag('*')])
-    return Annotated[Union[tuple(choices)], Discriminator(tag)] if len(choices) > 1 else OPEN[kind]
+    unknown = Discriminator(tag, custom_error_type=f'registered_{kind}', custom_error_message=f'a registered {kind}')
+    return Annotated[Union[tuple(choices)], unknown] if len(choices) > 1 else OPEN[kind]
 
 
 def _typed_annotation(annotation, unions):
@@ -197,7 +179,7 @@ def _typed_annotation(annotation, unions):
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Annotated:
         marks = [mark for mark in annotation.__metadata__ if isinstance(mark, Registered)]
-        return unions[marks[0].kind] if marks else annotation
+        return unions[marks[0]] if marks else annotation
     if isinstance(annotation, type) and issubclass(annotation, Section):
         return _typed(annotation, tuple(unions.items()))
     if origin in (Union, dict, list):

@@ -32,17 +32,13 @@ class Section(BaseModel):
     """
     model_config = ConfigDict(extra='forbid', strict=True)
     overridden: ClassVar[Dict[str, str]] = {}
-    #: the registered class or function whose arguments these are ('' for a section of the file), and its kind
+    #: the registered class or function whose arguments these are ('' for a section of the file)
     owner: ClassVar[str] = ''
-    kind: ClassVar[str] = ''
 
 
-class Registered:
-    """The mark of a mapping whose ``type`` names a class of the ``kind`` registry (arch, dataset, loss, metric) or a
-    torch.optim optimizer (``optimizer``) or a BasicSR scheduler (``scheduler``)."""
-
-    def __init__(self, kind):
-        self.kind = kind
+class Registered(str):
+    """The mark of a mapping whose ``type`` names a class of BasicSR's registry of this kind (arch, dataset, loss,
+    metric), a torch.optim optimizer (``optimizer``) or a BasicSR scheduler (``scheduler``)."""
 
 
 Arch, Dataset, Loss, Metric, Optimizer, Scheduler = (Annotated[Dict[str, Any], Registered(kind)] for kind in (

@@ -5,15 +5,15 @@ Options`) with its registered sections typed by their classes (:func:`~.register
 sorted by where they are in the file. Each message is built from pydantic's error: its type, its location (which
 names the key, and the class of a registered section by its ``type``) and its context (the bound, the tag written),
 with the keys a misspelled one could have meant taken from the declared type at that location.
-:func:`check_declared` raises the first (key mistakes before value mistakes); the cross-field rules (:mod:`.rules`)
-then run on options whose every value has its declared type and range.
+:func:`check_declared` raises the first; the cross-field rules (:mod:`.rules`) then run on options whose every value
+has its declared type and range.
 """
 from os import path as osp
-from pydantic import BaseModel, Tag, ValidationError
+from pydantic import Tag, ValidationError
 from typing import Annotated, Union, get_args, get_origin
 
 from rnan_basicsr.options.loader import OptionFile
-from rnan_basicsr.options.registered import typed
+from rnan_basicsr.options.registered import registered_types, typed
 from rnan_basicsr.options.schema import Options, TestFile, TrainingFile
 from rnan_basicsr.options.yaml_rules import number_hint
 from rnan_basicsr.utils.errors import InputError
@@ -29,70 +29,37 @@ EXPECTED = {
 }  # yapf: disable
 
 
-def describe_installation():
-    """Where basicsr and this package were imported from (a type missing from a registry may be a second copy)."""
+def unknown_type(key, registry, type_name, names):
+    """The message of a ``type`` (at ``key``) that BasicSR's ``registry`` does not hold among its ``names``, with
+    where basicsr and this package were imported from (the type may be in a second copy)."""
     import basicsr
 
     from rnan_basicsr.version import __version__
-    package = osp.dirname(osp.dirname(osp.abspath(__file__)))
-    return (f'basicsr {getattr(basicsr, "__version__", "?")} was imported from {osp.dirname(basicsr.__file__)}, '
-            f'rnan_basicsr {__version__} from {package}')
-
-
-def unknown_type(key, registry, type_name, names):
-    """The message of a ``type`` (at ``key``) that BasicSR's ``registry`` does not hold among its ``names``."""
     return (f"{key} '{type_name}' is not in BasicSR's '{registry}' registry.{did_you_mean(type_name, names)} "
-            f"Registered there: {', '.join(names)}. {describe_installation()}. If the type comes from another plugin, "
-            'that plugin must be imported before the pipeline runs.')
+            f"Registered there: {', '.join(names)}. basicsr {getattr(basicsr, '__version__', '?')} was imported from "
+            f'{osp.dirname(basicsr.__file__)}, rnan_basicsr {__version__} from {osp.dirname(osp.dirname(__file__))}. '
+            'If the type comes from another plugin, that plugin must be imported before the pipeline runs.')
 
 
-def _unwrapped(annotation):
-    while get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    return annotation
+def _alternatives(node):
+    """``(label, type)`` of what a declared type may be: each member of a union, labelled as in pydantic's error
+    locations (its tag, or its class name), else the type itself."""
+    label = next((mark.tag for mark in getattr(node, '__metadata__', ()) if isinstance(mark, Tag)), None)
+    while get_origin(node) is Annotated:
+        node = get_args(node)[0]
+    if get_origin(node) is Union:
+        return [pair for member in get_args(node) for pair in _alternatives(member)]
+    return [(label or getattr(node, '__name__', None), node)]
 
 
-def _tag(member):
-    """The tag of a tagged union's member (``Annotated[model, Tag(...)]``), or None."""
-    return next((mark.tag for mark in getattr(member, '__metadata__', ()) if isinstance(mark, Tag)), None)
-
-
-def _step(annotation, key):
-    """The declared type one step below ``annotation`` at the location part ``key``: a key of a section or mapping,
-    an item of a list, or the member of a union pydantic names there (by its tag, or its class name)."""
-    annotation = _unwrapped(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        field = annotation.model_fields.get(key)
-        return field.annotation if field is not None else None
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin in (dict, list):
-        return args[-1]
-    if origin is Union:
-        for member in args:
-            if key in (_tag(member), getattr(member, '__name__', None)):
-                return member
-        below = [_step(member, key) for member in args if member is not type(None)]  # a nullable section
-        return next((found for found in below if found is not None), None)
-    return None
-
-
-def _type_at(model, loc):
-    """The declared type at the location ``loc`` of an error of ``model`` (a section: its class)."""
+def _section_at(model, loc):
+    """The declared section (its class) at the location ``loc`` of an error of ``model``."""
+    nodes = [model]
     for key in loc:
-        model = _step(model, key)
-    members = [member for member in get_args(_unwrapped(model)) if member is not type(None)]
-    return _unwrapped(members[0] if get_origin(_unwrapped(model)) is Union and len(members) == 1 else model)
-
-
-def _tags(annotation):
-    """``tag -> model`` of the tagged union ``annotation`` (nullable or not)."""
-    found = {}
-    for member in get_args(_unwrapped(annotation)):
-        if _tag(member) is not None:
-            found[_tag(member)] = get_args(member)[0]
-        elif member is not type(None):
-            found.update(_tags(member))
-    return found
+        nodes = [node if label == key else get_args(node)[-1] if get_origin(node) in (dict, list) else
+                 node.model_fields[key].annotation for one in nodes for label, node in _alternatives(one)
+                 if label == key or get_origin(node) in (dict, list) or key in getattr(node, 'model_fields', ())]
+    return next(node for one in nodes for _, node in _alternatives(one) if hasattr(node, 'model_fields'))
 
 
 def _data_path(opt, loc):
@@ -132,13 +99,13 @@ def _expected(item):
 
 def _message(item, options, path, model):
     """The line of one error (``path``: its key in the options; ``model``: the declared file)."""
-    kind, ctx, value = item['type'], item.get('ctx') or {}, item.get('input')
+    kind, value = item['type'], item.get('input')
     where = options.where(path)
     forced = ' (set by --force_yml)' if path in options.forced else ''
     dotted = _dotted(path)
     if kind == 'extra_forbidden':
         forced = ' (set by --force_yml)' if options.forced_within(path) else ''
-        section = _type_at(model, item['loc'][:-1])
+        section = _section_at(model, item['loc'][:-1])
         if path[-1] in section.overridden:
             return f'{where}: {dotted} is refused: {section.overridden[path[-1]]}{forced}.'
         owner = section.owner or (_dotted(path[:-1]) if len(path) > 1 else 'the option file')
@@ -153,16 +120,14 @@ def _message(item, options, path, model):
                 "'\\', not '.' or '..'; e.g. name: my_experiment")
     if kind == 'missing':
         return f'{where}: {dotted} is missing; add it.'
-    if kind == 'union_tag_invalid':
-        tags = _tags(_type_at(model, item['loc']))
-        registry = next(iter(tags.values())).kind
-        return f'{options.where(path + ("type", ))}: {unknown_type(dotted + ".type", registry, ctx["tag"], list(tags))}'
-    if kind == 'union_tag_not_found':
+    if kind.startswith('registered_'):  # a registered section whose type is missing or unknown
+        registry, written = kind[len('registered_'):], value.get('type') if isinstance(value, dict) else None
         if not isinstance(value, dict):
-            return f'{where}: {dotted} must be a mapping with a type, got {value!r}{forced}.'
-        if 'type' not in value:
-            return f'{where}: {dotted}.type is missing; add it.'
-        return f'{options.where(path + ("type", ))}: {dotted}.type must be a string, got {value["type"]!r}.'
+            return f'{where}: {dotted} must be a mapping, got {value!r}{forced}.'
+        if not isinstance(written, str):
+            return f'{where}: {dotted}.type must name a registered {registry} type (a string), got {written!r}.'
+        names = list(registered_types(registry))
+        return f'{options.where(path + ("type", ))}: {unknown_type(f"{dotted}.type", registry, written, names)}'
     return f'{where}: {dotted} must be {_expected(item)}, got {value!r}{forced}{number_hint(value)}.'
 
 
@@ -200,44 +165,36 @@ def declared_errors(options, model=Options):
     return _validated(options if isinstance(options, OptionFile) else OptionFile('options', options), model)[1]
 
 
-def _raise_first(errors):
-    """Raise an InputError for the first of ``errors`` (from :func:`declared_errors`), key mistakes (unknown or
-    overridden keys, a bad ``name``) before value mistakes: an unknown key is the usual cause of what else looks
-    wrong."""
-    for _, message in sorted(errors, key=lambda error: not error[0]):
-        raise InputError(message)
-
-
 def _integral(raw, validated):
     """``raw`` with every float the declared options read as an integer (``1.3e6``) replaced by that integer (in
     place), so that BasicSR gets ``1300000``; ``validated``: the validated options, dumped."""
     if isinstance(raw, float) and type(validated) is int:
         return validated
     if isinstance(raw, dict) and isinstance(validated, dict):
-        for key in raw:
-            if key in validated:
-                raw[key] = _integral(raw[key], validated[key])
+        keys = raw.keys() & validated.keys()
     elif isinstance(raw, list) and isinstance(validated, list) and len(raw) == len(validated):
-        raw[:] = [_integral(*pair) for pair in zip(raw, validated)]
+        keys = range(len(raw))
+    else:
+        return raw
+    for key in keys:
+        raw[key] = _integral(raw[key], validated[key])
     return raw
 
 
-def check_declared(options, is_train=None):
-    """Raise an InputError for the first mistake of ``options`` against the declared options; an integer written as
-    an integral float (``total_iter: 1.3e6``) becomes that integer in ``options``.
+def check_declared(options, is_train=None, model=None):
+    """Raise an InputError for the first mistake of ``options`` against the declared options, key mistakes (unknown
+    or overridden keys, a bad ``name``) first: an unknown key is the usual cause of what else looks wrong. An integer
+    written as an integral float (``total_iter: 1.3e6``) then becomes that integer in ``options``.
 
     Args:
+        options (OptionFile | dict): The options; ``OptionFile(label, mapping)`` names ``label`` where a file would
+            give its place (a dataset built in Python).
         is_train (bool | None): Check as a ``basicsr train`` file (``train`` and ``logger`` required) or a
             ``basicsr test`` file (``val`` required, ``train`` / ``logger`` refused); None: either.
+        model (type | None): Another declared section to check ``options`` against (e.g. a dataset's).
     """
     options = options if isinstance(options, OptionFile) else OptionFile('options', options)
-    validated, errors = _validated(options, {True: TrainingFile, False: TestFile, None: Options}[is_train])
-    _raise_first(errors)
+    validated, errors = _validated(options, model or {True: TrainingFile, False: TestFile, None: Options}[is_train])
+    for _, message in sorted(errors, key=lambda error: not error[0]):
+        raise InputError(message)
     _integral(options.opt, validated.model_dump(exclude_unset=True))
-
-
-def check_mapping(model, mapping, label):
-    """Raise an InputError ``<label>: <key> must be ...`` for the first mistake of ``mapping`` against ``model`` (a
-    section checked outside an option file, e.g. a dataset built in Python; ``OptionFile(label, ...)`` names the
-    label where a file would give its place)."""
-    _raise_first(declared_errors(OptionFile(label, mapping), model))
