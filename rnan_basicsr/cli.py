@@ -68,7 +68,7 @@ def build_parser():
             nargs='+',
             default=None,
             metavar='KEY=VALUE',
-            help='override existing options, e.g. train:total_iter=1000 datasets:train:batch_size_per_gpu=4')
+            help='set options (any key of docs/options.md), e.g. train:total_iter=1000 train:mixed_precision=bf16')
     return parser
 
 

@@ -200,6 +200,10 @@ def _shape(value):
     return tuple(value.shape) if hasattr(value, 'shape') else tuple(value)
 
 
+#: the keys every RNAN state dict of this package's layout has
+RNAN_KEYS = ('conv_first.weight', 'conv_last.weight', 'group_nl_low.conv.weight', 'group_nl_high.conv.weight')
+
+
 def infer_rnan_config(state_dict):
     """The RNAN arguments (``CONFIG_KEYS``) of a state dict in this package's layout (``conv_first``, ``body``...).
 
@@ -210,8 +214,7 @@ def infer_rnan_config(state_dict):
         dict | None: ``num_in_ch``, ``num_out_ch``, ``num_feat``, ``num_group``, ``upscale``; None when the state
         dict is not an RNAN of this package (e.g. another architecture, or the authors' layout).
     """
-    needed = ('conv_first.weight', 'conv_last.weight', 'group_nl_low.conv.weight', 'group_nl_high.conv.weight')
-    if any(key not in state_dict for key in needed):
+    if any(key not in state_dict for key in RNAN_KEYS):
         return None
     num_feat, num_in_ch = _shape(state_dict['conv_first.weight'])[:2]
     num_out_ch = _shape(state_dict['conv_last.weight'])[0]
@@ -417,8 +420,11 @@ def load_rnan(path, what='--model_path', task=None, scale=None, sources=None, **
     else:
         config = infer_rnan_config(state_dict)
         if config is None:
-            raise InputError(f'{what} {path!r} does not hold RNAN weights (no conv_first / conv_last / group_nl_low '
-                             f'keys; first keys: {list(state_dict)[:3]}).')
+            lacking = [key for key in RNAN_KEYS if key not in state_dict]
+            raise InputError(f'{what} {path!r} does not hold RNAN weights: it has no {" / ".join(lacking)} (an RNAN '
+                             f'has {", ".join(RNAN_KEYS)}); its tensors are {_shown(list(state_dict), 4)}.'
+                             if lacking else f'{what} {path!r} has the keys of an RNAN, but its upsampler is made of '
+                             'neither x2 nor x3 stages.')
     settings, found_sources = network_settings(checkpoint, network_opt, path, what)
     if sources is not None:
         sources.update(found_sources)

@@ -75,6 +75,19 @@ def test_option_file_that_is_a_folder(command, tmp_path, capsys):
     assert 'is not a file' in _error_line(capsys)
 
 
+def test_an_empty_option_file_or_a_symlink_loop_says_so(tmp_path, capsys):
+    (tmp_path / 'empty.yml').write_text('# only a comment\n')
+    (tmp_path / 'a.yml').symlink_to(tmp_path / 'b.yml')
+    (tmp_path / 'b.yml').symlink_to(tmp_path / 'a.yml')
+    (tmp_path / 'dangling.yml').symlink_to(tmp_path / 'nowhere.yml')
+    for name, expected in (('empty.yml', 'is empty (no options, only comments or blank lines)'),
+                           ('a.yml', 'is a loop of symbolic links'),
+                           ('dangling.yml', f"is a symbolic link to {str(tmp_path / 'nowhere.yml')!r}, which leads to "
+                            'no file')):
+        assert main(['train', '-opt', str(tmp_path / name)]) == EXIT_INPUT_ERROR
+        assert expected in _error_line(capsys), name
+
+
 def test_unreadable_option_file(tmp_path, capsys):
     path = tmp_path / 'binary.yml'
     path.write_bytes(b'\xff\xfe\x00name: x')
@@ -115,7 +128,7 @@ def test_missing_sections_and_bad_force_yml(tmp_path, capsys):
     assert main(['train', '-opt', TINY, '--force_yml', 'train:total_iter']) == EXIT_INPUT_ERROR
     assert 'must have the form key:subkey=value' in _error_line(capsys)
     assert main(['train', '-opt', TINY, '--force_yml', 'train:no_such_key=3']) == EXIT_INPUT_ERROR
-    assert "option 'train:no_such_key' is not in" in _error_line(capsys)
+    assert 'train.no_such_key is not an option of train (set by --force_yml).' in _error_line(capsys)
     # `basicsr test` runs only test/val datasets and needs a val section (save_img, metrics)
     changes = dict(train=DELETE, logger=DELETE)
     assert main(['test', '-opt', _write_options(tmp_path, **changes)]) == EXIT_INPUT_ERROR

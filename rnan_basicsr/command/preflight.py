@@ -23,32 +23,19 @@ from rnan_basicsr.options import rules
 from rnan_basicsr.options.dataset_rules import check_dataset_options, check_roots
 from rnan_basicsr.options.loader import OptionFile
 from rnan_basicsr.options.training_rules import check_training
-from rnan_basicsr.options.validate import check_declared
+from rnan_basicsr.options.validate import check_declared, unknown_type
 from rnan_basicsr.utils.errors import InputError, within
-from rnan_basicsr.utils.validation import check_path_exists, did_you_mean, relative_to_cwd
+from rnan_basicsr.utils.validation import check_path_exists, relative_to_cwd
 
 
-def _describe_installation():
-    import basicsr
+def _check_model_type(model_type):
+    """Raise an InputError if ``model_type`` is not in BasicSR's model registry (the registered sections' types are
+    checked with the declared options)."""
+    from basicsr.utils.registry import MODEL_REGISTRY
 
-    import rnan_basicsr
-    return (f'basicsr {getattr(basicsr, "__version__", "?")} was imported from {osp.dirname(basicsr.__file__)}, '
-            f'rnan_basicsr {rnan_basicsr.__version__} from {osp.dirname(rnan_basicsr.__file__)}')
-
-
-def _check_type(registry, type_name, *loc):
-    """Raise an InputError naming the key ``loc`` if ``type_name`` is not in ``registry`` (as Registry.get resolves
-    it)."""
-    key = '.'.join(loc)
-    if not isinstance(type_name, str) or not type_name:
-        raise InputError(f'{key} must name a registered {registry._name} type (a string), got {type_name!r}.', loc)
-    if type_name in registry or f'{type_name}_basicsr' in registry:
-        return
-    names = sorted(registry.keys())
-    hint = did_you_mean(type_name, names)
-    raise InputError(f"{key} '{type_name}' is not in BasicSR's '{registry._name}' registry.{hint} "
-                     f"Registered there: {', '.join(names)}. {_describe_installation()}. If the type comes from "
-                     'another plugin, that plugin must be imported before the pipeline runs.', loc)
+    if model_type not in MODEL_REGISTRY and f'{model_type}_basicsr' not in MODEL_REGISTRY:
+        raise InputError(unknown_type('model_type', 'model', model_type, sorted(MODEL_REGISTRY.keys())),
+                         ('model_type', ))
 
 
 def _dataset_label(phase_key, dataset):
@@ -109,9 +96,10 @@ def _call_class_check(cls, options):
 
 
 def _dataset_as_basicsr_passes_it(opt, phase_key, dataset):
-    """The dataset options as ``parse_options`` hands them to the class: with ``phase``, ``scale``, ``~`` expanded."""
+    """The dataset options as the pipeline hands them to the class: with ``phase``, ``scale``, ``~`` expanded (by
+    ``parse_options``) and ``datasets_key`` (:func:`rnan_basicsr.command.run.lay_out`)."""
     options = copy.deepcopy(dataset)
-    options['phase'] = phase_key.split('_')[0]
+    options['phase'], options['datasets_key'] = phase_key.split('_')[0], phase_key
     if 'scale' in opt:
         options['scale'] = opt['scale']
     for key in ('dataroot_gt', 'dataroot_lq'):
@@ -290,27 +278,18 @@ def check_options(opt, opt_path, is_train):
 
 def _check_rules(opt, is_train):
     """What :func:`check_options` runs after the declared options, in that order."""
-    from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
+    from basicsr.utils.registry import MODEL_REGISTRY
 
-    _check_type(MODEL_REGISTRY, opt['model_type'], 'model_type')
+    _check_model_type(opt['model_type'])
     networks = [key for key in ('network_g', 'network_d') if key in opt]
-    for key in networks:
-        _check_type(ARCH_REGISTRY, opt[key].get('type'), key, 'type')
     datasets = opt['datasets']
     phases = ('train', 'val') if is_train else ('test', 'val')
     for phase_key, dataset in datasets.items():
         if phase_key.split('_')[0] not in phases:
             raise InputError(f'dataset phase {phase_key!r} is not one of {"/".join(phases)} (suffixes like '
                              f'{phases[1]}_2 are allowed); rename datasets.{phase_key}.', ('datasets', phase_key))
-        _check_type(DATASET_REGISTRY, dataset.get('type'), 'datasets', phase_key, 'type')
-    if is_train:
-        if 'train' not in datasets:
-            raise InputError('datasets.train is missing; training needs a training dataset.', ('datasets', ))
-        for key, value in opt['train'].items():
-            if key.endswith('_opt') and isinstance(value, dict):
-                _check_type(LOSS_REGISTRY, value.get('type'), 'train', key, 'type')
-    for name, metric in ((opt.get('val') or {}).get('metrics') or {}).items():
-        _check_type(METRIC_REGISTRY, metric.get('type'), 'val', 'metrics', name, 'type')
+    if is_train and 'train' not in datasets:
+        raise InputError('datasets.train is missing; training needs a training dataset.', ('datasets', ))
 
     model_cls = MODEL_REGISTRY.get(opt['model_type'])
     _check_networks(opt, networks)

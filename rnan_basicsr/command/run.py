@@ -18,7 +18,9 @@ import contextlib
 import copy
 import functools
 import io
+import logging
 import os
+import re
 import shlex
 import sys
 from os import path as osp
@@ -63,7 +65,8 @@ def _given_options_loader(opt):
 
 
 def lay_out(opt, args, root_path, is_train):
-    """BasicSR's ``parse_options`` applied to ``opt``: dist, rank, seed, phase, paths, debug name.
+    """BasicSR's ``parse_options`` applied to ``opt``: dist, rank, seed, phase, paths, debug name; each dataset's key
+    as ``datasets_key`` (its messages name it).
 
     Nothing is created here (``parse_options`` only computes paths; it initialises torch.distributed for launchers).
 
@@ -82,6 +85,8 @@ def lay_out(opt, args, root_path, is_train):
     finally:
         sys.argv, basicsr_options.ordered_yaml = saved_argv, saved_ordered_yaml
     laid_out['root_path'] = root_path
+    for key, dataset in laid_out['datasets'].items():  # our datasets' messages name it: datasets.test_1 (Kodak24)
+        dataset['datasets_key'] = key
     return laid_out, basicsr_args, printed.getvalue()
 
 
@@ -205,10 +210,19 @@ def _options_given_to_basicsr(opt, basicsr_args, resume_state):
         basicsr_train.parse_options, basicsr_test.parse_options, basicsr_train.load_resume_state = saved
 
 
+class _NoNegativeETA(logging.Filter):
+    """BasicSR's ``MessageLogger`` counts ``total_iter - current_iter - 1`` iterations left, one too few, so the line
+    of the last iteration reads ``eta: -1 day, 23:59:59`` once an iteration averages a second or more (as after a
+    resume, whose average holds the start-up). Nothing is left then: the filter on BasicSR's logger writes 0:00:00."""
+
+    def filter(self, record):
+        if isinstance(record.msg, str) and '[eta: -' in record.msg:
+            record.msg = re.sub(r'\[eta: -\d+ days?, [\d:]+,', '[eta: 0:00:00,', record.msg)
+        return True
+
+
 def _log_file():
     """The file BasicSR's root logger writes to, once ``train_pipeline`` / ``test_pipeline`` has set it up."""
-    import logging
-
     for handler in logging.getLogger('basicsr').handlers:
         if isinstance(handler, logging.FileHandler):
             return handler.baseFilename
@@ -228,11 +242,16 @@ def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None, printe
     progress.started = True
     try:
         try:
-            with _options_given_to_basicsr(opt, basicsr_args, resume_state), model_built_hook(progress.watch):
-                if is_train:
-                    train_pipeline(opt['root_path'])
-                else:
-                    test_pipeline(opt['root_path'])
+            eta = _NoNegativeETA()
+            logging.getLogger('basicsr').addFilter(eta)
+            try:
+                with _options_given_to_basicsr(opt, basicsr_args, resume_state), model_built_hook(progress.watch):
+                    if is_train:
+                        train_pipeline(opt['root_path'])
+                    else:
+                        test_pipeline(opt['root_path'])
+            finally:
+                logging.getLogger('basicsr').removeFilter(eta)
             progress.finished = True
         except (RunError, InputError) as error:  # a write that failed; an image damaged since the pre-flight
             if not is_train:

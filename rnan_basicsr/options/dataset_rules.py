@@ -7,9 +7,10 @@ Run by the ``basicsr`` command's pre-flight without reading any image, and by
 """
 from os import path as osp
 
+from rnan_basicsr.options.loader import OptionFile
 from rnan_basicsr.options.registered import options_model
 from rnan_basicsr.options.rules import restoration_data_at_scale_1, training_keys_given
-from rnan_basicsr.options.validate import check_mapping
+from rnan_basicsr.options.validate import check_declared
 from rnan_basicsr.tasks import QUALITY, SIGMA
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import check_level, check_path_exists, is_lmdb
@@ -18,10 +19,10 @@ PHASES = ('train', 'val', 'test')
 
 
 def dataset_label(opt):
-    """How errors name a dataset: ``datasets.<phase> (<name>)``."""
-    phase = opt.get('phase') if isinstance(opt, dict) else None
-    name = opt.get('name') if isinstance(opt, dict) else None
-    return f'datasets.{phase or "<phase>"} ({name or "unnamed"})'
+    """How errors name a dataset: ``datasets.<key> (<name>)``, by its key under ``datasets`` (``test_1``: the
+    ``datasets_key`` the ``basicsr`` command adds beside BasicSR's ``phase``), else by its phase."""
+    opt = opt if isinstance(opt, dict) else {}
+    return f'datasets.{opt.get("datasets_key") or opt.get("phase") or "<phase>"} ({opt.get("name") or "unnamed"})'
 
 
 def check_dataset_options(cls, opt):
@@ -34,10 +35,10 @@ def check_dataset_options(cls, opt):
     label = dataset_label(opt)
     if not isinstance(opt, dict):
         raise InputError(f'{label}: the dataset options must be a mapping, got {type(opt).__name__}')
-    declared = {key: value for key, value in opt.items() if key not in ('phase', 'scale')}
+    declared = {key: value for key, value in opt.items() if key not in ('phase', 'scale', 'datasets_key')}
     declared.setdefault('type', cls.__name__)
     declared.setdefault('name', 'unnamed')  # only BasicSR's data loader needs it
-    check_mapping(options_model('dataset', cls.__name__), declared, label)
+    check_declared(OptionFile(label, declared), model=options_model('dataset', cls.__name__))
     phase = opt.get('phase')
     if phase is not None and phase not in PHASES:
         raise InputError(f'{label}: phase must be one of {"/".join(PHASES)}, got {phase!r}', key=('phase', ))

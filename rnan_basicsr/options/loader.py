@@ -6,6 +6,7 @@ aliases, merge keys) are those of :mod:`rnan_basicsr.options.yaml_rules`.
 """
 import os
 import yaml
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from os import path as osp
 
@@ -91,6 +92,10 @@ def read_option_file(opt_path):
         InputError: the file is missing or unreadable, is not valid YAML (with line and column), breaks a YAML rule
             (duplicate key, alias expansion), uses a tag (a Python tag could run code), or is not a mapping.
     """
+    if osp.islink(opt_path) and not osp.exists(opt_path):  # a loop ends on a link, a dangling link on nothing
+        cause = ('a loop of symbolic links (one leads back to another)' if osp.islink(osp.realpath(opt_path)) else
+                 f'a symbolic link to {os.readlink(opt_path)!r}, which leads to no file')
+        raise InputError(f'option file {opt_path!r} is {cause}. Point -opt at the YAML file itself.')
     if not osp.exists(opt_path):
         raise InputError(f'option file {opt_path!r} does not exist (looked in {os.getcwd()}). '
                          'Pass the path of a YAML file, e.g. basicsr train -opt options/train_RNAN_CAR_q10.yml')
@@ -114,6 +119,10 @@ def read_option_file(opt_path):
             raise InputError(f'{opt_path}{where}: {problem}.') from None
         raise InputError(f'{opt_path}{where}: invalid YAML: {problem}. Fix the syntax there (indentation, a missing '
                          'colon or quote).') from None
+    if opt is None:
+        raise InputError(f'option file {opt_path!r} is empty (no options, only comments or blank lines). Write the '
+                         'options there (name, model_type, datasets, network_g, path, ...), e.g. starting from a copy '
+                         'of options/train_RNAN_quickstart_DN_RGB_sigma30.yml.')
     if not isinstance(opt, dict):
         raise InputError(f'option file {opt_path!r} must be a YAML mapping of options (name, model_type, datasets, '
                          f'network_g, path, ...), but it holds a {type(opt).__name__}.')
@@ -129,7 +138,8 @@ def apply_force_yml(options, entries):
     """Apply ``--force_yml a:b:c=value`` entries to ``options`` (an :class:`OptionFile`) in place.
 
     Values are parsed as YAML (:func:`~rnan_basicsr.options.yaml_rules.parse_option_value`): ``-5`` and ``1e-4`` are
-    numbers, ``[0.9, 0.99]`` a list, ``~`` null. As in BasicSR, only existing keys may be changed.
+    numbers, ``[0.9, 0.99]`` a list, ``~`` null. A key the file does not have is added (with its sections): the
+    declared options then refuse it, with the key it resembles, unless it is an option (``train:mixed_precision``).
     """
     for entry in entries or []:
         if entry.count('=') != 1:
@@ -143,15 +153,14 @@ def apply_force_yml(options, entries):
                 error)[1]
             raise InputError(f'--force_yml {entry!r}: the value is not valid YAML: {problem}. Write a plain value, '
                              'e.g. 1e-4, -1, true, ~ or [0.9, 0.99].') from None
-        node = options.opt
-        keys = keys.split(':')
-        for depth, key in enumerate(keys):
-            if not isinstance(node, dict) or key not in node:
-                raise InputError(f'--force_yml {entry!r}: option {":".join(keys[:depth + 1])!r} is not in '
-                                 f'{options.path!r}; --force_yml can only change existing options.')
-            if depth == len(keys) - 1:
-                node[key] = value
-            else:
-                node = node[key]
+        node, keys = options.opt, keys.split(':')
+        for depth, key in enumerate(keys[:-1]):
+            if node.get(key) is None:  # absent, or ~
+                node[key] = OrderedDict()
+            node = node[key]
+            if not isinstance(node, dict):
+                raise InputError(f'--force_yml {entry!r}: option {":".join(keys[:depth + 1])!r} of {options.path!r} '
+                                 f'is {node!r}, not a section with keys.')
+        node[keys[-1]] = value
         options.forced.add(tuple(keys))
     return options

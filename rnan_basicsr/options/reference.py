@@ -38,7 +38,7 @@ def _type_of(schema, node):
         return ' | '.join(json.dumps(value) for value in node['enum'])
     if '$ref' in node:
         target = node['$ref'].split('/')[-1]
-        return f'mapping ({target})' if '.' not in target else 'mapping'
+        return f'mapping ({target})'
     kind = {'null': '~', 'boolean': 'bool', 'integer': 'int', 'number': 'number', 'string': 'str',
             'array': 'list', 'object': 'mapping'}.get(node.get('type'), 'any')
     bounds = [f'>= {node["minimum"]}' if 'minimum' in node else '',
@@ -70,7 +70,7 @@ def _rows(schema, node, prefix):
         rows.append(f'| `{path}` | {_cell(_type_of(schema, prop))} | {_cell(_default_of(prop, key in required))} | '
                     f'{_cell(prop.get("description", ""))} |')
         nested = [choice for choice in prop.get('anyOf', [prop]) if '$ref' in choice]
-        if nested and '.' not in nested[0]['$ref'].split('/')[-1] and nested[0]['$ref'].split('/')[-1] != 'arch':
+        if nested:  # a section (a registered one is an allOf of its classes)
             target = _resolve(schema, nested[0])
             if 'properties' in target:
                 rows += _rows(schema, target, path)
@@ -94,9 +94,19 @@ def options_reference():
         f'protocol (VS Code with the YAML extension) complete and check keys from `options/{SCHEMA_FILE_NAME}`, '
         'which every shipped option file names on its first line:', '', '```yaml',
         f'# yaml-language-server: $schema={SCHEMA_FILE_NAME}', '```', '',
-        'YAML rules: `1e-4` is a number (as `1.0e-4` and `!!float 1e-4`); a key given twice is refused with both '
-        'lines; anchors and merge keys (`<<: *base`) work, but aliases may not expand the file to more than ten '
-        'times what it writes; tags (`!!python/...`) are refused.', '',
+        'The path is relative to the option file: in a copy kept elsewhere, `python scripts/generate_schema.py '
+        '--link my_runs/train_mine.yml` rewrites that line with the path from the copy to the schema in this '
+        'checkout. The schema and the command give every file '
+        'the same verdict on these keys and their types (a test holds it), with two exceptions the command checks '
+        'alone: `train.optim_g` takes, in the schema, any `type` with `lr` and other arguments, which change with the '
+        "installed torch; and rules between keys or about files (scale and `gt_size`, data roots, registry types of "
+        'other plugins) are the command\'s.', '',
+        'YAML rules: `1e-4` is a number (as `1.0e-4` and `!!float 1e-4`); an integer may be written as a number '
+        'with no fraction (`total_iter: 1.3e6`, `val_freq: 5e3`, `5000.0`): it is that integer (1300000, 5000), '
+        'as in JSON Schema, while `1.5` is refused where an integer is expected; a key given twice is refused with '
+        'both lines; anchors and merge keys (`<<: *base`) work, but aliases may not expand the file to more than ten '
+        'times what it writes; tags (`!!python/...`) are refused. `--force_yml key:subkey=value` sets any key '
+        'listed here, also one the file does not have (`--force_yml train:mixed_precision=bf16`).', '',
         '`basicsr train` also needs `train`, `logger` and, in `val`, `val_freq`; `basicsr test` needs `val` and '
         'refuses `train` and `logger`, which it would not read.', '', '## Sections', ''
     ]
@@ -109,9 +119,6 @@ def options_reference():
               "optimizer's arguments in the installed torch (e.g. Adam's `betas`, `eps`, `weight_decay`).", '']
     for kind, names in DOCUMENTED_TYPES.items():
         for name in names:
-            key = f'{kind}.{name}'
-            if key not in schema['$defs']:
-                continue
             lines += [f'### `{_WHERE[kind]}` with `type: {name}`', '']
-            lines += _table(_rows(schema, schema['$defs'][key], _WHERE[kind])) + ['']
+            lines += _table(_rows(schema, schema['$defs'][name], _WHERE[kind])) + ['']
     return '\n'.join(lines).rstrip('\n') + '\n'

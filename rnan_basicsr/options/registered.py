@@ -7,68 +7,45 @@ that is not an argument (``crop_boder``) is refused like any unknown key, a miss
 another plugin's registered class is checked the same way. Argument types follow the annotation when it is a plain
 ``bool``/``int``/``float``/``str``, else the default's type (numbers accept ints and floats); what a signature cannot
 say (a learning rate > 0, a scheduler's milestones) is declared in :data:`rnan_basicsr.options.schema.ARGUMENTS`.
+
+:func:`typed` puts these models into the declared file as one tagged union per section (keyed by ``type``), so that
+pydantic itself refuses every unknown key of every section, and reports a ``type`` the registry does not hold; the
+JSON Schema is written from the same types (:mod:`.json_schema`).
 """
 import functools
 import inspect
 import re
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model
-from typing import Any, List, Literal, Optional
+from pydantic import ConfigDict, Discriminator, Field, StrictBool, StrictStr, Tag, create_model
+from typing import Annotated, Any, List, Literal, Optional, Union, get_args, get_origin, get_type_hints
 
-from rnan_basicsr.options.schema import ARGUMENTS, DATASET_OPTIONS, DatasetOptions, Section
+from rnan_basicsr.options.schema import ARGUMENTS, DATASET_OPTIONS, DatasetOptions, Integer, Number, Registered, Section
 
-Number = float  # strict: ints accepted, bools and strings not
 #: ``train.scheduler.type`` -> BasicSR 1.4.2 scheduler class name (BaseModel.setup_schedulers)
-SCHEDULERS = {
-    'MultiStepLR': 'MultiStepRestartLR',
-    'MultiStepRestartLR': 'MultiStepRestartLR',
-    'CosineAnnealingRestartLR': 'CosineAnnealingRestartLR'
-}
+SCHEDULERS = {'MultiStepLR': 'MultiStepRestartLR', 'MultiStepRestartLR': 'MultiStepRestartLR',
+              'CosineAnnealingRestartLR': 'CosineAnnealingRestartLR'}
 #: leading parameters the caller passes itself, per kind
-_PASSED_BY_CALLER = {'arch': 0, 'loss': 0, 'metric': 2, 'optimizer': 1, 'scheduler': 1}
+_PASSED_BY_CALLER = {'arch': 0, 'dataset': 0, 'loss': 0, 'metric': 2, 'optimizer': 1, 'scheduler': 1}
 _SKIPPED = {'scheduler': ('last_epoch', )}
 _ARG_LINE = re.compile(r'^\s*(\w+)\s*(?:\(([^)]*)\))?:\s*(.+)$')
 
 
-def _registry(kind):
-    from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY
-
-    return {'arch': ARCH_REGISTRY, 'loss': LOSS_REGISTRY, 'metric': METRIC_REGISTRY, 'dataset': DATASET_REGISTRY}[kind]
-
-
-def _optimizers():
-    """torch.optim's optimizer classes by name (RNANModel builds any of them; SRModel only Adam)."""
-    import torch
-
-    return {
-        name: value
-        for name, value in sorted(vars(torch.optim).items())
-        if isinstance(value, type) and issubclass(value, torch.optim.Optimizer) and value is not torch.optim.Optimizer
-    }
-
-
 def registered_types(kind, shipped_only=False):
-    """``type name -> class or function`` of one kind; ``shipped_only``: BasicSR's, torch's and ours (for the JSON
-    Schema that ships with the plugin, which must not depend on what else is installed)."""
+    """``type name -> class or function`` of one kind: of BasicSR's ``<KIND>_REGISTRY``, torch.optim's optimizers
+    (RNANModel builds any of them; SRModel only Adam) or BasicSR's schedulers. ``shipped_only``: BasicSR's and ours
+    (for the JSON Schema that ships with the plugin, which must not depend on what else is installed: optimizers,
+    whose arguments change with torch, are left open there)."""
+    import torch
+    from basicsr.models import lr_scheduler
+    from basicsr.utils import registry
+
     if kind == 'optimizer':
-        return _optimizers()
+        return {} if shipped_only else {name: value for name, value in sorted(vars(torch.optim).items()) if isinstance(
+            value, type) and issubclass(value, torch.optim.Optimizer) and value is not torch.optim.Optimizer}
     if kind == 'scheduler':
-        from basicsr.models import lr_scheduler
         return {name: getattr(lr_scheduler, cls) for name, cls in SCHEDULERS.items()}
-    found = dict(sorted(_registry(kind)._obj_map.items()))
-    if shipped_only:
-        found = {
-            name: obj
-            for name, obj in found.items() if obj.__module__.split('.')[0] in ('basicsr', 'rnan_basicsr')
-        }
-    return found
-
-
-def lookup(kind, type_name):
-    """The class or function ``type_name`` names, resolved as BasicSR's ``Registry.get`` does; None if unknown."""
-    if not isinstance(type_name, str):
-        return None
-    found = registered_types(kind)
-    return found.get(type_name) or found.get(f'{type_name}_basicsr')
+    found = sorted(getattr(registry, f'{kind.upper()}_REGISTRY')._obj_map.items())
+    return {name: obj for name, obj in found
+            if not shipped_only or obj.__module__.split('.')[0] in ('basicsr', 'rnan_basicsr')}
 
 
 def _argument_descriptions(obj):
@@ -90,7 +67,7 @@ def _argument_descriptions(obj):
 
 def _annotation(parameter):
     """The pydantic type of one argument (see the module docstring)."""
-    plain = {bool: StrictBool, int: StrictInt, float: Number, str: StrictStr}
+    plain = {bool: StrictBool, int: Integer, float: Number, str: StrictStr}
     if parameter.annotation in plain:
         kind = plain[parameter.annotation]
         return Optional[kind] if parameter.default is None else kind
@@ -106,53 +83,120 @@ def _annotation(parameter):
     return Any
 
 
-@functools.lru_cache(maxsize=None)
+def spellings(name, names=()):
+    """How a file may name the registered type ``name``: ``X_basicsr`` also as ``X`` (as ``Registry.get`` resolves it)
+    unless ``names`` (the registered ones) hold an ``X`` of its own."""
+    short = name[:-len('_basicsr')] if name.endswith('_basicsr') else None
+    return (name, short) if short and short not in names else (name, )
+
+
 def options_model(kind, type_name):
-    """The pydantic model of a ``kind`` mapping whose ``type`` is ``type_name``; None when the type is unknown (the
-    registry check says so) or its options cannot be read from a signature (a dataset of another plugin: its keys
-    are its own, checked by the class)."""
-    obj = lookup(kind, type_name)
-    if obj is None:
-        return None
+    """The pydantic model of a ``kind`` mapping whose ``type`` is ``type_name`` (resolved as BasicSR's
+    ``Registry.get`` does); None when the type is unknown."""
+    found = registered_types(kind)
+    name = type_name if type_name in found else f'{type_name}_basicsr'
+    return _options_model(kind, name, found[name]) if isinstance(type_name, str) and name in found else None
+
+
+class OpenSection(Section):
+    """A registered type whose options cannot be read from a signature: its keys are its own."""
+    model_config = ConfigDict(extra='allow', strict=True)
+    type: StrictStr
+
+
+class OpenDatasetOptions(DatasetOptions):
+    """Another plugin's dataset: the data loader's keys are declared, its own keys are allowed."""
+    model_config = ConfigDict(extra='allow', strict=True)
+
+
+class OptimizerOptions(OpenSection):
+    """An optimizer that only the model knows (BasicSR's ``get_optimizer(type, params, lr, **kwargs)``)."""
+    type: StrictStr = Field(description='a torch.optim optimizer (Adam, AdamW, SGD...); SRModel builds Adam only')
+    lr: Annotated[Number, Field(gt=0)] = Field(description='learning rate')
+
+
+#: kinds whose other types the model judges (``get_optimizer``, ``setup_schedulers``, which a plugin's model may
+#: override): such a section takes any ``type``, with the keys of the known ones checked
+OPEN = {'optimizer': OptimizerOptions, 'scheduler': OpenSection}
+
+
+@functools.lru_cache(maxsize=None)
+def _options_model(kind, type_name, obj):
+    """The model of one registered class or function ``obj`` (see :func:`options_model`)."""
+    base, fields, owner = OpenSection, {}, obj.__name__
     if kind == 'dataset':
-        declared = DATASET_OPTIONS.get(obj.__name__)
-        if declared is None:
-            return _open_dataset_model(obj.__name__, type_name)
-        model = create_model(f'{obj.__name__}Options', __base__=declared,
-                             type=(Literal[type_name], Field(description='registered dataset class')))
-        model.owner = obj.__name__
-        return model
-    try:
-        parameters = list(inspect.signature(obj).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    parameters = [
-        p for p in parameters[_PASSED_BY_CALLER[kind]:]
-        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in _SKIPPED.get(kind, ())
-    ]
-    descriptions = _argument_descriptions(obj)
-    fields = {'type': (Literal[type_name], Field(description=f'{kind} {type_name}'))}
-    refined = dict(ARGUMENTS.get(kind, {}), **ARGUMENTS.get(obj.__name__, {}))
-    for p in parameters:
-        description = descriptions.get(p.name, f'argument {p.name} of {obj.__name__}')
-        if p.name in refined:
-            annotation, default = refined[p.name]
-        elif p.default is inspect.Parameter.empty:
-            annotation, default = _annotation(p), ...
-        else:
-            default = p.default if isinstance(p.default, (bool, int, float, str, type(None))) else None
-            annotation = _annotation(p)
-        fields[p.name] = (annotation, Field(default, description=description))
-    model = create_model(f'{obj.__name__}Options', __base__=Section, **fields)
-    model.__doc__ = f'{kind} {type_name} ({obj.__module__}.{obj.__name__})'
-    model.owner = obj.__name__
+        base = DATASET_OPTIONS.get(obj.__name__, OpenDatasetOptions)
+    else:
+        try:
+            parameters = list(inspect.signature(obj).parameters.values())
+            base = Section
+        except (TypeError, ValueError):
+            parameters = []
+        parameters = [p for p in parameters[_PASSED_BY_CALLER[kind]:]
+                      if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in _SKIPPED.get(kind, ())]
+        descriptions = _argument_descriptions(obj)
+        refined = dict(ARGUMENTS.get(kind, {}), **ARGUMENTS.get(obj.__name__, {}))
+        for p in parameters:
+            description = descriptions.get(p.name, f'argument {p.name} of {obj.__name__}')
+            if p.name in refined:
+                annotation, default = refined[p.name]
+            elif p.default is inspect.Parameter.empty:
+                annotation, default = _annotation(p), ...
+            else:
+                default = p.default if isinstance(p.default, (bool, int, float, str, type(None))) else None
+                annotation = _annotation(p)
+            fields[p.name] = (annotation, Field(default, description=description))
+    tags = Literal[spellings(type_name, registered_types(kind))]
+    model = create_model(f'{kind}.{type_name}', __base__=base, __doc__=f'{kind} {type_name} ({obj.__module__}.'
+                         f'{obj.__name__})', type=(tags, Field(description=f'{kind} {type_name}')), **fields)
+    model.owner = owner
     return model
 
 
-def _open_dataset_model(class_name, type_name):
-    """Another plugin's dataset: the data loader's keys are declared, its own keys are allowed."""
+def union(kind, shipped_only=False):
+    """The tagged union (by ``type``) of the options of every class of ``kind`` (see :func:`registered_types`)."""
+    return _union(kind, tuple(registered_types(kind, shipped_only).items()))
 
-    class OpenDatasetOptions(DatasetOptions):
-        model_config = ConfigDict(extra='allow', strict=True)
 
-    return create_model(f'{class_name}Options', __base__=OpenDatasetOptions, type=(Literal[type_name], ...))
+@functools.lru_cache(maxsize=None)
+def _union(kind, types):
+    members = {name: _options_model(kind, name, obj) for name, obj in types}
+    names = {spelling: name for name in members for spelling in spellings(name, members)}
+
+    def tag(value):  # of a mapping being validated, or of a validated model being dumped
+        written = value.get('type') if isinstance(value, dict) else getattr(value, 'type', None)
+        return names.get(written, '*' if kind in OPEN else written) if isinstance(written, str) else None
+
+    choices = [Annotated[model, Tag(name)] for name, model in members.items()]
+    if kind in OPEN:
+        choices.append(Annotated[OPEN[kind], Tag('*')])
+    unknown = Discriminator(tag, custom_error_type=f'registered_{kind}', custom_error_message=f'a registered {kind}')
+    return Annotated[Union[tuple(choices)], unknown] if len(choices) > 1 else OPEN[kind]
+
+
+def _typed_annotation(annotation, unions):
+    """``annotation`` with every :class:`~.schema.Registered` mapping replaced by its kind's union (``unions``)."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        marks = [mark for mark in annotation.__metadata__ if isinstance(mark, Registered)]
+        return unions[marks[0]] if marks else annotation
+    if isinstance(annotation, type) and issubclass(annotation, Section):
+        return _typed(annotation, tuple(unions.items()))
+    if origin in (Union, dict, list):
+        typed_args = tuple(_typed_annotation(arg, unions) for arg in args)
+        return annotation if typed_args == args else (Union if origin is Union else origin)[typed_args]
+    return annotation
+
+
+@functools.lru_cache(maxsize=None)
+def _typed(model, unions):
+    hints = get_type_hints(model, include_extras=True)
+    fields = {name: (_typed_annotation(hints[name], dict(unions)), info) for name, info in model.model_fields.items()}
+    fields = {name: field for name, field in fields.items() if field[0] is not hints[name]}
+    return create_model(model.__name__, __base__=model, __doc__=model.__doc__, **fields) if fields else model
+
+
+def typed(model, shipped_only=False):
+    """``model`` (a section of :mod:`.schema`, e.g. :class:`~.schema.Options`) with each registered mapping the
+    tagged union of its kind's classes (:func:`union`); ``shipped_only`` as in :func:`registered_types`."""
+    return _typed(model, tuple((kind, union(kind, shipped_only)) for kind in _PASSED_BY_CALLER))

@@ -2,15 +2,15 @@
 
 One class per section, in BasicSR's layout (general, datasets, network_g, path, train, val, logger, dist_params).
 Sections that name a registered type (``network_g``, ``train.optim_g``, ``train.scheduler``, ``train.*_opt`` losses,
-``val.metrics.*``, ``datasets.*``) are declared here as mappings; their keys come from the registered class
-(:mod:`rnan_basicsr.options.registered`), so a plugin's class is checked like BasicSR's own.
+``val.metrics.*``, ``datasets.*``) are declared here as mappings marked :class:`Registered`; :func:`.registered.typed`
+puts in their place the tagged union (keyed by ``type``) of the registered classes' options, read from their
+signatures, so a plugin's class is checked like BasicSR's own.
 
 pydantic v2 rather than msgspec: its errors are structured (a location tuple per error, a type, a context), which
 is what turns an error into ``file:line:column`` and a did-you-mean, and it writes the JSON Schema editors use.
 """
 import re
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from typing import Annotated, Any, ClassVar, Dict, List, Literal, Optional, Union
 
 #: ``train.max_nonfinite_steps``: skipped steps in a row that stop a run
@@ -18,11 +18,14 @@ DEFAULT_MAX_NONFINITE_STEPS = 100
 
 #: a float or an int (strict mode accepts ints for floats, never bools or strings)
 Number = float
+#: an integer; one written as an exactly integral float (``1.3e6``, ``5e3``) is that integer, as in JSON Schema
+Integer = Annotated[StrictInt, BeforeValidator(lambda value: int(value) if isinstance(value, float)
+                                               and value.is_integer() else value)]
 Precision = Optional[Literal['fp32', 'bf16', 'fp16']]
 
 
 class Section(BaseModel):
-    """A mapping of declared keys: an unknown key is refused with the keys it could have meant.
+    """A mapping of declared keys: pydantic refuses an unknown key (``extra='forbid'``).
 
     Subclasses are strict (``strict=True``): ``'1'`` is not an integer, ``1`` is not ``true``, as YAML wrote them.
 
@@ -33,29 +36,14 @@ class Section(BaseModel):
     #: the registered class or function whose arguments these are ('' for a section of the file)
     owner: ClassVar[str] = ''
 
-    @model_validator(mode='before')
-    @classmethod
-    def _refuse_unknown_keys(cls, data):
-        if isinstance(data, dict):
-            for key in data:
-                if key in cls.overridden:
-                    raise PydanticCustomError('overridden_key', '{reason}', {'key': key, 'reason': cls.overridden[key]})
-                if cls.model_config.get('extra') == 'allow':  # another plugin's section: its own keys are its own
-                    continue
-                if key not in cls.model_fields:
-                    raise PydanticCustomError('unknown_key', 'unknown key', {
-                        'key': key,
-                        'known': list(cls.model_fields),
-                        'owner': cls.owner
-                    })
-        return data
+
+class Registered(str):
+    """The mark of a mapping whose ``type`` names a class of BasicSR's registry of this kind (arch, dataset, loss,
+    metric), a torch.optim optimizer (``optimizer``) or a BasicSR scheduler (``scheduler``)."""
 
 
-def registered(kind, description, required=False):
-    """A mapping whose ``type`` names a class of BasicSR's ``kind`` registry (checked against its signature)."""
-    if required:
-        return Field(description=description, json_schema_extra={'x-registered': kind})
-    return Field(None, description=description, json_schema_extra={'x-registered': kind})
+Arch, Dataset, Loss, Metric, Optimizer, Scheduler = (Annotated[Dict[str, Any], Registered(kind)] for kind in (
+    'arch', 'dataset', 'loss', 'metric', 'optimizer', 'scheduler'))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -77,17 +65,18 @@ class DatasetOptions(Section):
     """What every dataset has: BasicSR's data loader reads these (``build_dataloader``, ``train.py``)."""
     name: StrictStr = Field(description='name of the dataset in logs and result folders')
     type: StrictStr = Field(description='registered dataset class, e.g. PairedImageDataset or DenoisingDataset')
-    batch_size_per_gpu: Optional[StrictInt] = Field(None, ge=1, description='training batch size per process')
-    num_worker_per_gpu: Optional[StrictInt] = Field(None, ge=0, description='DataLoader workers per process (training)')
+    batch_size_per_gpu: Optional[Integer] = Field(None, ge=1, description='training batch size per process')
+    num_worker_per_gpu: Optional[Integer] = Field(None, ge=0, description='DataLoader workers per process (training)')
     dataset_enlarge_ratio: Number = Field(1, gt=0, description='training: the dataset is repeated this many times '
                                           'per epoch')
     prefetch_mode: Optional[Literal['cpu', 'cuda']] = Field(None, description='~ (plain DataLoader), cpu or cuda '
                                                             'prefetching of training batches')
     pin_memory: StrictBool = Field(False, description='DataLoader pin_memory (training)')
     persistent_workers: StrictBool = Field(False, description='keep DataLoader workers between epochs (training)')
-    num_prefetch_queue: StrictInt = Field(1, ge=1, description='batches prefetched with prefetch_mode: cpu')
+    num_prefetch_queue: Integer = Field(1, ge=1, description='batches prefetched with prefetch_mode: cpu')
     overridden: ClassVar[Dict[str, str]] = {
         'phase': _BASICSR_SETS,
+        'datasets_key': 'the basicsr command sets it to the datasets key (test_1...); remove it',
         'scale': 'BasicSR copies the top-level scale into every dataset; set scale at the top level'
     }
 
@@ -98,7 +87,7 @@ class ImageFolderOptions(DatasetOptions):
     meta_info_file: Optional[StrictStr] = Field(None, description='text file listing the images to use (disk only)')
     filename_tmpl: StrictStr = Field('{}', description="LQ name of a GT name, e.g. '{}x2' for babyx2.png")
     io_backend: IOBackend = Field(default_factory=IOBackend, description='{type: disk} or {type: lmdb}')
-    gt_size: Optional[StrictInt] = Field(None, ge=1, description='side of the square GT training patches, pixels')
+    gt_size: Optional[Integer] = Field(None, ge=1, description='side of the square GT training patches, pixels')
     use_hflip: StrictBool = Field(True, description='training: random horizontal flips')
     use_rot: StrictBool = Field(True, description='training: random 90-degree rotations and vertical flips')
 
@@ -120,7 +109,7 @@ class DegradedImageDatasetOptions(ImageFolderOptions):
     """Our datasets: ground truth in, the degraded copy made on the fly (or read from dataroot_lq)."""
     dataroot_gt: StrictStr = Field(description='folder or .lmdb of the ground-truth images')
     io_backend: DiskOrLMDB = Field(default_factory=DiskOrLMDB, description='{type: disk} or {type: lmdb}')
-    seed: StrictInt = Field(0, ge=0, description='validation / test: degradations seeded from it and the image name')
+    seed: Integer = Field(0, ge=0, description='validation / test: degradations seeded from it and the image name')
 
 
 class DenoisingDatasetOptions(DegradedImageDatasetOptions):
@@ -131,8 +120,8 @@ class DenoisingDatasetOptions(DegradedImageDatasetOptions):
 
 
 class JPEGArtifactDatasetOptions(DegradedImageDatasetOptions):
-    quality: Optional[Union[StrictInt, List[StrictInt]]] = Field(None, description='JPEG quality 1-100, or [low, '
-                                                                 'high] drawn per patch')
+    quality: Optional[Union[Integer, List[Integer]]] = Field(None, description='JPEG quality 1-100, or [low, '
+                                                             'high] drawn per patch')
 
 
 class DemosaicingDatasetOptions(DegradedImageDatasetOptions):
@@ -191,41 +180,40 @@ Compile = Union[StrictBool, CompileOptions]
 
 
 class TrainOptions(Section):
-    total_iter: StrictInt = Field(ge=1, description='iterations to train')
-    warmup_iter: StrictInt = Field(-1, ge=-1, description='linear learning-rate warm-up iterations; -1: none')
+    total_iter: Integer = Field(ge=1, description='iterations to train')
+    warmup_iter: Integer = Field(-1, ge=-1, description='linear learning-rate warm-up iterations; -1: none')
     ema_decay: Number = Field(0, ge=0, lt=1, description='EMA of the weights (params_ema); 0: no EMA')
-    optim_g: Dict[str, Any] = registered('optimizer', 'optimizer of network_g: type (Adam, AdamW, SGD...) and its '
-                                         'arguments', required=True)
-    scheduler: Optional[Dict[str, Any]] = registered('scheduler', 'learning-rate schedule: MultiStepLR or '
-                                                     'CosineAnnealingRestartLR and its arguments')
-    pixel_opt: Optional[Dict[str, Any]] = registered('loss', 'pixel loss: type (L1Loss, MSELoss...) and arguments')
-    perceptual_opt: Optional[Dict[str, Any]] = registered('loss', 'perceptual loss (PerceptualLoss) and arguments')
+    optim_g: Optimizer = Field(description='optimizer of network_g: type (Adam, AdamW, SGD...) and its arguments')
+    scheduler: Optional[Scheduler] = Field(None, description='learning-rate schedule: MultiStepLR or '
+                                           'CosineAnnealingRestartLR and its arguments')
+    pixel_opt: Optional[Loss] = Field(None, description='pixel loss: type (L1Loss, MSELoss...) and arguments')
+    perceptual_opt: Optional[Loss] = Field(None, description='perceptual loss (PerceptualLoss) and arguments')
     mixed_precision: Precision = Field(None, description='autocast while training: bf16, fp16 (with a GradScaler) '
                                        'or ~ (float32)')
     channels_last: StrictBool = Field(False, description='network and batches in NHWC memory format')
     compile: Compile = Field(False, description='torch.compile the training forward: true, or its arguments')
     grad_clip: Optional[Number] = Field(None, gt=0, description="clip the gradients' global L2 norm; ~: no clipping")
-    max_nonfinite_steps: StrictInt = Field(DEFAULT_MAX_NONFINITE_STEPS, ge=1,
-                                           description='a step with non-finite gradients is skipped (counted as '
-                                           'skipped_steps); this many in a row stop the run')
+    max_nonfinite_steps: Integer = Field(DEFAULT_MAX_NONFINITE_STEPS, ge=1,
+                                         description='a step with non-finite gradients is skipped (counted as '
+                                         'skipped_steps); this many in a row stop the run')
     tf32: StrictBool = Field(True, description='TF32 for float32 convolutions and matmuls on Ampere+ GPUs')
 
 
 class TileOptions(Section):
-    size: StrictInt = Field(ge=1, description='tile side in LQ pixels')
-    overlap: StrictInt = Field(0, ge=0, description='overlap of neighbouring tiles in LQ pixels, < size')
+    size: Integer = Field(ge=1, description='tile side in LQ pixels')
+    overlap: Integer = Field(0, ge=0, description='overlap of neighbouring tiles in LQ pixels, < size')
 
 
 class ValOptions(Section):
-    val_freq: Optional[StrictInt] = Field(None, ge=1, description='training: validate every that many iterations')
+    val_freq: Optional[Integer] = Field(None, ge=1, description='training: validate every that many iterations')
     save_img: StrictBool = Field(description='save the restored images under visualization/')
     suffix: Optional[StrictStr] = Field(None, description='saved images are <image>_<suffix>.png (default: _<name>)')
     pbar: StrictBool = Field(False, description='show a progress bar while validating')
-    metrics: Optional[Dict[str, Dict[str, Any]]] = registered('metric', 'metrics by name: type (calculate_psnr, '
-                                                              'calculate_ssim...) and arguments')
+    metrics: Optional[Dict[str, Metric]] = Field(None, description='metrics by name: type (calculate_psnr, '
+                                                 'calculate_ssim...) and arguments')
     tile: Optional[TileOptions] = Field(None, description='~: whole images; {size, overlap}: tiled inference')
     self_ensemble: StrictBool = Field(False, description='x8 flips and rotations averaged (RNAN+)')
-    tb_images: StrictInt = Field(3, ge=0, description='validation images per dataset sent to TensorBoard')
+    tb_images: Integer = Field(3, ge=0, description='validation images per dataset sent to TensorBoard')
     mixed_precision: Precision = Field(None, description='autocast while testing: bf16, fp16 or ~ (float32)')
     channels_last: StrictBool = Field(False, description='network and images in NHWC memory format')
     compile: Compile = Field(False, description='torch.compile the test forward: true, or its arguments')
@@ -238,9 +226,9 @@ class WandbOptions(Section):
 
 
 class LoggerOptions(Section):
-    print_freq: StrictInt = Field(ge=1, description='log losses and learning rate every that many iterations')
-    save_checkpoint_freq: StrictInt = Field(ge=1, description='save weights and training state every that many '
-                                            'iterations')
+    print_freq: Integer = Field(ge=1, description='log losses and learning rate every that many iterations')
+    save_checkpoint_freq: Integer = Field(ge=1, description='save weights and training state every that many '
+                                          'iterations')
     use_tb_logger: StrictBool = Field(description='write TensorBoard logs to tb_logger/<name>')
     wandb: Optional[WandbOptions] = Field(None, description='Weights & Biases (needs use_tb_logger: true)')
 
@@ -248,7 +236,7 @@ class LoggerOptions(Section):
 class DistParams(Section):
     backend: Literal['nccl', 'gloo', 'mpi'] = Field('nccl', description='torch.distributed backend (gloo on '
                                                     'machines without CUDA)')
-    port: StrictInt = Field(29500, ge=1, le=65535, description='master port (--launcher slurm)')
+    port: Integer = Field(29500, ge=1, le=65535, description='master port (--launcher slurm)')
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -259,28 +247,21 @@ _COMMAND_LINE = 'BasicSR sets it from the command line ({}); remove it'
 _NAME = re.compile(r'^(?!\.{1,2}$)[^/\\\x00]+$')
 
 
-class Options(Section):
-    """An option file of ``basicsr train`` / ``basicsr test``."""
-    name: Any = Field(description='experiment name: the folder experiments/<name> (results/<name> when testing)',
-                      json_schema_extra={
-                          'type': 'string',
-                          'pattern': _NAME.pattern
-                      })
+class _File(Section):
+    """What every option file has (:class:`Options` adds ``train``, ``val`` and ``logger``)."""
+    model_config = ConfigDict(extra='forbid', strict=True, regex_engine='python-re')  # the name pattern looks ahead
+    name: StrictStr = Field(description='experiment name: the folder experiments/<name> (results/<name> when testing)',
+                            pattern=_NAME.pattern)
     model_type: StrictStr = Field(description='registered model, e.g. RNANModel or SRModel')
-    scale: StrictInt = Field(1, ge=1, description='GT size / LQ size: 1 for restoration, 2, 3, 4 for '
-                             'super-resolution')
-    num_gpu: Union[StrictInt, Literal['auto']] = Field(description='GPUs to use: 0 for the CPU, or auto for every '
-                                                       'visible GPU')
-    manual_seed: Optional[StrictInt] = Field(None, description='random seed (of Python, numpy and torch); ~: random')
+    scale: Integer = Field(1, ge=1, description='GT size / LQ size: 1 for restoration, 2, 3, 4 for super-resolution')
+    num_gpu: Union[Integer, Literal['auto']] = Field(description='GPUs to use: 0 for the CPU, or auto for every '
+                                                     'visible GPU')
+    manual_seed: Optional[Integer] = Field(None, description='random seed (of Python, numpy and torch); ~: random')
     find_unused_parameters: StrictBool = Field(False, description='DistributedDataParallel find_unused_parameters')
-    datasets: Dict[str, Dict[str, Any]] = registered('dataset', 'datasets by phase: train, val (val_2...) or test_1, '
-                                                     'test_2...', required=True)
-    network_g: Dict[str, Any] = registered('arch', 'the network: type (RNAN...) and its arguments', required=True)
-    network_d: Optional[Dict[str, Any]] = registered('arch', 'discriminator of GAN models')
+    datasets: Dict[str, Dataset] = Field(description='datasets by phase: train, val (val_2...) or test_1, test_2...')
+    network_g: Arch = Field(description='the network: type (RNAN...) and its arguments')
+    network_d: Optional[Arch] = Field(None, description='discriminator of GAN models')
     path: PathOptions = Field(description='weights to start from and the state to resume')
-    train: Optional[TrainOptions] = Field(None, description='training settings (basicsr train)')
-    val: Optional[ValOptions] = Field(None, description='validation (during training) and test settings')
-    logger: Optional[LoggerOptions] = Field(None, description='logging and checkpoint frequency (basicsr train)')
     dist_params: Optional[DistParams] = Field(None, description='distributed settings for --launcher slurm')
     overridden: ClassVar[Dict[str, str]] = {
         'is_train': _COMMAND_LINE.format('basicsr train or basicsr test'),
@@ -291,43 +272,39 @@ class Options(Section):
         'root_path': 'BasicSR sets it to the folder basicsr runs in; remove it',
     }
 
-    @model_validator(mode='before')
-    @classmethod
-    def _name_is_one_folder(cls, data):
-        if isinstance(data, dict) and 'name' in data:
-            name = data['name']
-            if not isinstance(name, str):
-                raise PydanticCustomError('name_type', 'name', {'key': 'name', 'value': name})
-            if not _NAME.match(name):
-                raise PydanticCustomError('name_folder', 'name', {'key': 'name', 'value': name})
-        return data
+
+class Options(_File):
+    """An option file of ``basicsr train`` / ``basicsr test``."""
+    train: Optional[TrainOptions] = Field(None, description='training settings (basicsr train)')
+    val: Optional[ValOptions] = Field(None, description='validation (during training) and test settings')
+    logger: Optional[LoggerOptions] = Field(None, description='logging and checkpoint frequency (basicsr train)')
 
 
 class TrainingValOptions(ValOptions):
-    val_freq: StrictInt = Field(ge=1, description='validate every that many iterations (remove val to train without '
-                                'validation)')
+    val_freq: Integer = Field(ge=1, description='validate every that many iterations (remove val to train without '
+                              'validation)')
 
 
-class TrainingFile(Options):
+class TrainingFile(_File):
     """An option file of ``basicsr train``: ``train`` and ``logger`` required, ``val`` with its ``val_freq``."""
     train: TrainOptions = Field(description='training settings')
-    logger: LoggerOptions = Field(description='logging and checkpoint frequency')
     val: Optional[TrainingValOptions] = Field(None, description='validation during training')
+    logger: LoggerOptions = Field(description='logging and checkpoint frequency')
 
 
 _NOT_READ_BY_TEST = 'basicsr test does not read it (it trains nothing); remove it, or run basicsr train'
 
 
-class TestFile(Options):
+class TestFile(_File):
     """An option file of ``basicsr test``: ``val`` required; ``train`` and ``logger``, which it ignores, refused."""
     val: ValOptions = Field(description='test settings: save_img, metrics, tile, self_ensemble, precision')
-    overridden: ClassVar[Dict[str, str]] = dict(Options.overridden, train=_NOT_READ_BY_TEST, logger=_NOT_READ_BY_TEST)
+    overridden: ClassVar[Dict[str, str]] = dict(_File.overridden, train=_NOT_READ_BY_TEST, logger=_NOT_READ_BY_TEST)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # registered types: what their signatures do not say
 # ---------------------------------------------------------------------------------------------------------------------
-PositiveInt = Annotated[StrictInt, Field(ge=1)]
+PositiveInt = Annotated[Integer, Field(ge=1)]
 PositiveNumber = Annotated[Number, Field(gt=0)]
 RestartWeights = Annotated[List[PositiveNumber], Field(min_length=1)]
 
@@ -342,7 +319,7 @@ ARGUMENTS = {
     'MultiStepRestartLR': {
         'milestones': (Annotated[List[PositiveInt], Field(min_length=1)], ...),
         'gamma': (Annotated[Number, Field(gt=0, le=1)], 0.1),
-        'restarts': (List[Annotated[StrictInt, Field(ge=0)]], [0]),
+        'restarts': (List[Annotated[Integer, Field(ge=0)]], [0]),
         'restart_weights': (RestartWeights, [1]),
     },
     'CosineAnnealingRestartLR': {

@@ -6,7 +6,7 @@ the cross-field rules (warm-up and periods against ``total_iter``, milestone ord
 """
 import copy
 
-from rnan_basicsr.options.registered import SCHEDULERS, lookup
+from rnan_basicsr.options.registered import SCHEDULERS, options_model
 from rnan_basicsr.options.rules import milestones_increase, periods_cover_total_iter, warmup_before_total_iter
 from rnan_basicsr.utils.errors import InputError, within
 from rnan_basicsr.utils.validation import did_you_mean
@@ -64,7 +64,7 @@ def check_scheduler(model_cls, options, optimizer, total_iter, where='train.sche
     if options is None or getattr(model_cls, 'setup_schedulers', None) is not BaseModel.setup_schedulers:
         return
     kind = options.get('type')
-    if lookup('scheduler', kind) is None:
+    if options_model('scheduler', kind) is None:
         raise InputError(f'{where}.type {kind!r} is not one of {", ".join(SCHEDULERS)} (BaseModel.setup_schedulers).'
                          f'{did_you_mean(kind, SCHEDULERS)}', key=('type', ))
     if 'milestones' in options:

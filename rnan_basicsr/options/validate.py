@@ -1,49 +1,65 @@
 """Checking an option file against the declared options: one line per mistake, with ``file:line:column``.
 
-:func:`declared_errors` validates the whole file against :class:`~rnan_basicsr.options.schema.Options` and every
-registered-type section against its class (:mod:`.registered`), and returns the mistakes sorted by where they are in
-the file. :func:`check_declared` raises the first (key mistakes before value mistakes); the cross-field rules
-(:mod:`.rules`) then run on options whose every value has its declared type and range.
+:func:`declared_errors` validates the whole file against the declared file (:class:`~rnan_basicsr.options.schema.
+Options`) with its registered sections typed by their classes (:func:`~.registered.typed`), and returns the mistakes
+sorted by where they are in the file. Each message is built from pydantic's error: its type, its location (which
+names the key, and the class of a registered section by its ``type``) and its context (the bound, the tag written),
+with the keys a misspelled one could have meant taken from the declared type at that location.
+:func:`check_declared` raises the first; the cross-field rules (:mod:`.rules`) then run on options whose every value
+has its declared type and range.
 """
-import re
-from pydantic import ValidationError
+from os import path as osp
+from pydantic import Tag, ValidationError
+from typing import Annotated, Union, get_args, get_origin
 
 from rnan_basicsr.options.loader import OptionFile
-from rnan_basicsr.options.registered import options_model
+from rnan_basicsr.options.registered import registered_types, typed
 from rnan_basicsr.options.schema import Options, TestFile, TrainingFile
 from rnan_basicsr.options.yaml_rules import number_hint
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import did_you_mean
 
-#: error types about keys rather than values
-KEY_ERRORS = ('unknown_key', 'overridden_key', 'name_type', 'name_folder')
 SCALAR_ERRORS = ('int_type', 'float_type', 'bool_type', 'string_type', 'literal_error')
+#: what a value must be, by pydantic error type; the error's context fills the braces
+EXPECTED = {
+    'int_type': 'an integer', 'int_from_float': 'an integer', 'float_type': 'a number', 'bool_type': 'true or false',
+    'string_type': 'a string', 'dict_type': 'a mapping', 'model_type': 'a mapping', 'list_type': 'a list',
+    'literal_error': '{expected}', 'greater_than': '> {gt}', 'greater_than_equal': '>= {ge}', 'less_than': '< {lt}',
+    'less_than_equal': '<= {le}', 'too_short': 'a list of at least {min_length} item(s)'
+}  # yapf: disable
 
 
-def _registered_sections(opt):
-    """``(key path, kind, mapping)`` of every section whose ``type`` names a registered class."""
-    sections = []
-    for phase, dataset in (opt.get('datasets') or {}).items() if isinstance(opt.get('datasets'), dict) else ():
-        sections.append((('datasets', phase), 'dataset', dataset))
-    for key in ('network_g', 'network_d'):
-        sections.append(((key, ), 'arch', opt.get(key)))
-    train = opt.get('train') if isinstance(opt.get('train'), dict) else {}
-    sections += [(('train', 'optim_g'), 'optimizer', train.get('optim_g')),
-                 (('train', 'scheduler'), 'scheduler', train.get('scheduler')),
-                 (('train', 'pixel_opt'), 'loss', train.get('pixel_opt')),
-                 (('train', 'perceptual_opt'), 'loss', train.get('perceptual_opt'))]
-    val = opt.get('val') if isinstance(opt.get('val'), dict) else {}
-    metrics = val.get('metrics') if isinstance(val.get('metrics'), dict) else {}
-    sections += [(('val', 'metrics', name), 'metric', metric) for name, metric in metrics.items()]
-    return [(loc, kind, value) for loc, kind, value in sections if isinstance(value, dict)]
+def unknown_type(key, registry, type_name, names):
+    """The message of a ``type`` (at ``key``) that BasicSR's ``registry`` does not hold among its ``names``, with
+    where basicsr and this package were imported from (the type may be in a second copy)."""
+    import basicsr
+
+    from rnan_basicsr.version import __version__
+    return (f"{key} '{type_name}' is not in BasicSR's '{registry}' registry.{did_you_mean(type_name, names)} "
+            f"Registered there: {', '.join(names)}. basicsr {getattr(basicsr, '__version__', '?')} was imported from "
+            f'{osp.dirname(basicsr.__file__)}, rnan_basicsr {__version__} from {osp.dirname(osp.dirname(__file__))}. '
+            'If the type comes from another plugin, that plugin must be imported before the pipeline runs.')
 
 
-def _errors_of(model, data, prefix):
-    try:
-        model.model_validate(data)
-    except ValidationError as error:
-        return [dict(item, loc=prefix + tuple(item['loc'])) for item in error.errors(include_url=False)]
-    return []
+def _alternatives(node):
+    """``(label, type)`` of what a declared type may be: each member of a union, labelled as in pydantic's error
+    locations (its tag, or its class name), else the type itself."""
+    label = next((mark.tag for mark in getattr(node, '__metadata__', ()) if isinstance(mark, Tag)), None)
+    while get_origin(node) is Annotated:
+        node = get_args(node)[0]
+    if get_origin(node) is Union:
+        return [pair for member in get_args(node) for pair in _alternatives(member)]
+    return [(label or getattr(node, '__name__', None), node)]
+
+
+def _section_at(model, loc):
+    """The declared section (its class) at the location ``loc`` of an error of ``model``."""
+    nodes = [model]
+    for key in loc:
+        nodes = [node if label == key else get_args(node)[-1] if get_origin(node) in (dict, list) else
+                 node.model_fields[key].annotation for one in nodes for label, node in _alternatives(one)
+                 if label == key or get_origin(node) in (dict, list) or key in getattr(node, 'model_fields', ())]
+    return next(node for one in nodes for _, node in _alternatives(one) if hasattr(node, 'model_fields'))
 
 
 def _data_path(opt, loc):
@@ -61,8 +77,8 @@ def _data_path(opt, loc):
 
 
 def _other_shape(item, tagged):
-    """True for the error of a union member (``tagged``: its location names the member) that expected a scalar
-    where the value is a list or mapping, or a mapping where it is one: another member matches the shape."""
+    """True for the error of a union member (``tagged``: its location ends with the member's name) that expected a
+    scalar where the value is a list or mapping, or a mapping where it is one: another member matches the shape."""
     value = item.get('input')
     if item['type'] in ('dict_type', 'model_type'):
         return isinstance(value, dict)
@@ -73,45 +89,70 @@ def _dotted(path):
     return '.'.join(str(key) for key in path) or '(the file)'
 
 
-def _expected(msg):
-    """pydantic's "Input should be a valid integer" as "an integer"."""
-    msg = msg.replace('Input should be ', '').replace('a valid integer or a valid number', 'a number')
-    msg = msg.replace('a valid integer', 'an integer').replace('a valid number', 'a number')
-    msg = msg.replace('a valid boolean', 'true or false').replace('a valid string', 'a string')
-    msg = re.sub(r'a valid dictionary( or instance of \w+)?', 'a mapping', msg).replace('a valid list', 'a list')
-    msg = msg.replace('an integer or a number', 'a number')
-    for words, sign in (('greater than or equal to', '>='), ('greater than', '>'), ('less than or equal to', '<='),
-                        ('less than', '<')):
-        msg = msg.replace(words, sign)
-    return msg
+def _expected(item):
+    """What the value of an error must be: ``an integer``, ``>= 1``, ``'none', 'mean' or 'sum'``."""
+    template = EXPECTED.get(item['type'])
+    ctx = {key: int(value) if isinstance(value, float) and value.is_integer() else value  # a bound 0.0 as 0
+           for key, value in (item.get('ctx') or {}).items()}
+    return template.format(**ctx) if template else item['msg']
 
 
-def _message(item, options, path):
-    kind, ctx = item['type'], item.get('ctx') or {}
-    if kind in ('unknown_key', 'overridden_key', 'name_type', 'name_folder'):
-        path = path + (ctx['key'], )
+def _message(item, options, path, model):
+    """The line of one error (``path``: its key in the options; ``model``: the declared file)."""
+    kind, value = item['type'], item.get('input')
     where = options.where(path)
     forced = ' (set by --force_yml)' if path in options.forced else ''
     dotted = _dotted(path)
-    if kind == 'unknown_key':
-        owner = ctx['owner'] or (_dotted(path[:-1]) if len(path) > 1 else 'the option file')
-        known = [key for key in ctx['known'] if not (ctx['owner'] and key == 'type')]
-        return (f'{where}: {dotted} is not an option of {owner}.{did_you_mean(ctx["key"], known)} Its options: '
+    if kind == 'extra_forbidden':
+        forced = ' (set by --force_yml)' if options.forced_within(path) else ''
+        section = _section_at(model, item['loc'][:-1])
+        if path[-1] in section.overridden:
+            return f'{where}: {dotted} is refused: {section.overridden[path[-1]]}{forced}.'
+        owner = section.owner or (_dotted(path[:-1]) if len(path) > 1 else 'the option file')
+        known = [key for key in section.model_fields if not (section.owner and key == 'type')]
+        return (f'{where}: {dotted} is not an option of {owner}{forced}.{did_you_mean(path[-1], known)} Its options: '
                 f'{", ".join(known)}.')
-    if kind in ('overridden_key'):
-        return f'{where}: {dotted} is refused: {ctx["reason"]}.'
-    if kind == 'name_type':
-        value = ctx['value']
+    if path == ('name', ) and kind == 'string_type':
         return (f'{where}: name must be a string usable as a folder name, got {type(value).__name__} {value!r}: quote '
                 f"it, name: '{value}'")
-    if kind == 'name_folder':
-        return (f"{where}: name {ctx['value']!r} must be one folder name (experiments/<name>): not empty, no '/' or "
+    if path == ('name', ) and kind == 'string_pattern_mismatch':
+        return (f"{where}: name {value!r} must be one folder name (experiments/<name>): not empty, no '/' or "
                 "'\\', not '.' or '..'; e.g. name: my_experiment")
     if kind == 'missing':
         return f'{where}: {dotted} is missing; add it.'
-    value = item.get('input')
-    expected = _expected(item['msg'])
-    return f'{where}: {dotted} must be {expected}, got {value!r}{forced}{number_hint(value)}.'
+    if kind.startswith('registered_'):  # a registered section whose type is missing or unknown
+        registry, written = kind[len('registered_'):], value.get('type') if isinstance(value, dict) else None
+        if not isinstance(value, dict):
+            return f'{where}: {dotted} must be a mapping, got {value!r}{forced}.'
+        if not isinstance(written, str):
+            return f'{where}: {dotted}.type must name a registered {registry} type (a string), got {written!r}.'
+        names = list(registered_types(registry))
+        return f'{options.where(path + ("type", ))}: {unknown_type(f"{dotted}.type", registry, written, names)}'
+    return f'{where}: {dotted} must be {_expected(item)}, got {value!r}{forced}{number_hint(value)}.'
+
+
+def _validated(options, model):
+    """``(the validated options or None, their mistakes)``: :func:`declared_errors`."""
+    try:
+        return typed(model).model_validate(options.opt), []
+    except ValidationError as error:
+        items = error.errors(include_url=False)
+    grouped = {}
+    for item in items:
+        path = _data_path(options.opt, item['loc'])
+        if _other_shape(item, tagged=not path or item['loc'][-1] != path[-1]):
+            continue  # a union member that expected another shape; the matching member reports its own mistake
+        if item['type'] == 'missing':  # the key is not in the data: name it after its parent
+            path += (item['loc'][-1], )
+        grouped.setdefault((path, item['type'] == 'extra_forbidden' or path == ('name', )), []).append(item)
+    found = []
+    for (path, is_key), items in grouped.items():
+        first = items[0]
+        if len(items) > 1 and not is_key:  # a union: every alternative says what it expected
+            first = dict(first, type='union', msg=' or '.join(dict.fromkeys(_expected(i) for i in items)))
+        position = options.positions.get(path) or (10**9, 0)
+        found.append((position, is_key, _message(first, options, path, typed(model))))
+    return None, [(is_key, message) for _, is_key, message in sorted(found, key=lambda entry: entry[0])]
 
 
 def declared_errors(options, model=Options):
@@ -121,54 +162,39 @@ def declared_errors(options, model=Options):
         options (OptionFile | dict): The options (a dict has no positions: messages then name the key only).
         model (type): The declared file: :class:`~.schema.Options`, or its ``TrainingFile`` / ``TestFile``.
     """
-    if not isinstance(options, OptionFile):
-        options = OptionFile('options', options)
-    opt = options.opt
-    raw = _errors_of(model, opt, ())
-    for loc, kind, value in _registered_sections(opt):
-        section = options_model(kind, value.get('type'))
-        if section is not None:
-            raw += _errors_of(section, value, loc)
-
-    grouped = {}
-    for item in raw:
-        path = _data_path(opt, item['loc'])
-        if item['type'] == 'missing':  # the key is not in the data: name it after its parent
-            path += (item['loc'][-1], )
-        if _other_shape(item, tagged=len(path) < len(item['loc'])):
-            continue  # a union member that expected another shape; the matching member reports its own mistake
-        grouped.setdefault((path, item['type'] in KEY_ERRORS), []).append(item)
-    found = []
-    for (path, is_key), items in grouped.items():
-        first = items[0]
-        if len(items) > 1 and not is_key:  # a union: every alternative says what it expected
-            first = dict(first, msg=' or '.join(dict.fromkeys(_expected(i['msg']) for i in items)))
-        full = path + ((first['ctx']['key'], ) if first['type'] in KEY_ERRORS else ())
-        position = options.positions.get(full) or options.positions.get(path) or (10**9, 0)
-        found.append((position, is_key, _message(first, options, path)))
-    return [(is_key, message) for _, is_key, message in sorted(found, key=lambda entry: entry[0])]
+    return _validated(options if isinstance(options, OptionFile) else OptionFile('options', options), model)[1]
 
 
-def _raise_first(errors):
-    """Raise an InputError for the first of ``errors`` (from :func:`declared_errors`), key mistakes (unknown or
-    overridden keys, a bad ``name``) before value mistakes: an unknown key is the usual cause of what else looks
-    wrong."""
-    for _, message in sorted(errors, key=lambda error: not error[0]):
-        raise InputError(message)
+def _integral(raw, validated):
+    """``raw`` with every float the declared options read as an integer (``1.3e6``) replaced by that integer (in
+    place), so that BasicSR gets ``1300000``; ``validated``: the validated options, dumped."""
+    if isinstance(raw, float) and type(validated) is int:
+        return validated
+    if isinstance(raw, dict) and isinstance(validated, dict):
+        keys = raw.keys() & validated.keys()
+    elif isinstance(raw, list) and isinstance(validated, list) and len(raw) == len(validated):
+        keys = range(len(raw))
+    else:
+        return raw
+    for key in keys:
+        raw[key] = _integral(raw[key], validated[key])
+    return raw
 
 
-def check_declared(options, is_train=None):
-    """Raise an InputError for the first mistake of ``options`` against the declared options.
+def check_declared(options, is_train=None, model=None):
+    """Raise an InputError for the first mistake of ``options`` against the declared options, key mistakes (unknown
+    or overridden keys, a bad ``name``) first: an unknown key is the usual cause of what else looks wrong. An integer
+    written as an integral float (``total_iter: 1.3e6``) then becomes that integer in ``options``.
 
     Args:
+        options (OptionFile | dict): The options; ``OptionFile(label, mapping)`` names ``label`` where a file would
+            give its place (a dataset built in Python).
         is_train (bool | None): Check as a ``basicsr train`` file (``train`` and ``logger`` required) or a
             ``basicsr test`` file (``val`` required, ``train`` / ``logger`` refused); None: either.
+        model (type | None): Another declared section to check ``options`` against (e.g. a dataset's).
     """
-    _raise_first(declared_errors(options, {True: TrainingFile, False: TestFile, None: Options}[is_train]))
-
-
-def check_mapping(model, mapping, label):
-    """Raise an InputError ``<label>: <key> must be ...`` for the first mistake of ``mapping`` against ``model`` (a
-    section checked outside an option file, e.g. a dataset built in Python; ``OptionFile(label, ...)`` names the
-    label where a file would give its place)."""
-    _raise_first(declared_errors(OptionFile(label, mapping), model))
+    options = options if isinstance(options, OptionFile) else OptionFile('options', options)
+    validated, errors = _validated(options, model or {True: TrainingFile, False: TestFile, None: Options}[is_train])
+    for _, message in sorted(errors, key=lambda error: not error[0]):
+        raise InputError(message)
+    _integral(options.opt, validated.model_dump(exclude_unset=True))

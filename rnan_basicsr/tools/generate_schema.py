@@ -2,6 +2,7 @@
 
     python scripts/generate_schema.py            # (re)write options/rnan_options.schema.json and docs/options.md
     python scripts/generate_schema.py --check    # write nothing; exit 1 if either differs from the code
+    python scripts/generate_schema.py --link my_runs/train_mine.yml   # point a copied option file at the schema
 
 Both come from :mod:`rnan_basicsr.options.schema` (and the signatures of the registered classes): edit the schema,
 then rerun this.
@@ -28,11 +29,37 @@ def generated_files(root=ROOT):
     }
 
 
+def link(path, root=ROOT):
+    """Write (or replace) the first line of the option file ``path``: the yaml-language-server modeline with the path
+    of ``options/rnan_options.schema.json`` relative to the file, so that a copy anywhere keeps its editor checks.
+
+    Returns:
+        str: the line written.
+    """
+    from rnan_basicsr.options.json_schema import SCHEMA_FILE_NAME, YAML_LANGUAGE_SERVER_LINE
+
+    schema = osp.relpath(osp.join(root, 'options', SCHEMA_FILE_NAME), osp.dirname(osp.abspath(path)))
+    line = YAML_LANGUAGE_SERVER_LINE.replace(SCHEMA_FILE_NAME, schema.replace(osp.sep, '/'))
+    with open(path, encoding='utf-8') as f:
+        lines = f.read().splitlines(keepends=True)
+    if lines and lines[0].startswith(YAML_LANGUAGE_SERVER_LINE.split('=')[0]):
+        lines = lines[1:]
+    with atomic_write(path, 'w', encoding='utf-8') as f:
+        f.write(''.join([line + '\n'] + lines))
+    return line
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--root', default=ROOT, help=f'the repository (default: {ROOT})')
     parser.add_argument('--check', action='store_true', help='write nothing; exit 1 listing the files that differ')
+    parser.add_argument('--link', nargs='+', metavar='OPTION_FILE', help='write only the first line of these option '
+                        'files: the schema, by its path relative to each (for copies outside options/)')
     args = parser.parse_args(argv)
+    for path in args.link or []:
+        print(f'{path}: {link(path, args.root)}')
+    if args.link:
+        return 0
     differ = differing_texts(generated_files(args.root))
     if args.check:
         for path in differ:

@@ -417,3 +417,30 @@ def test_auto_resume_never_forgets_an_archived_state(trained, tmp_path, capsys, 
     assert "the newest training state of experiment 'tiny_rnan' is iteration 4 in the archived folder" in line
     assert 'mv ' in line and 'tiny_rnan_archived_20260101_000000' in line
     assert sorted(os.listdir(work / 'experiments')) == ['tiny_rnan_archived_20260101_000000']
+
+
+def test_the_last_log_line_of_a_run_shows_no_negative_eta():
+    """BasicSR's MessageLogger counts one iteration too few left: at the last one it would print
+    ``eta: -1 day, 23:59:59`` when iterations take a second or more (as after a resume, start-up included)."""
+    import logging
+    from basicsr.utils import MessageLogger
+
+    from rnan_basicsr.command.preflight import _root_logger_untouched
+    from rnan_basicsr.command.run import _NoNegativeETA
+
+    records, eta = [], _NoNegativeETA()
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    with _root_logger_untouched():
+        logger = logging.getLogger('basicsr')
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        opt = {'name': 'tiny', 'logger': {'print_freq': 1, 'use_tb_logger': False}, 'train': {'total_iter': 8}}
+        messages = MessageLogger(opt, start_iter=6)
+        messages.start_time -= 10  # iterations 7 and 8 took 5 s each
+        for filtered in (False, True):
+            if filtered:
+                logger.addFilter(eta)
+            messages({'epoch': 1, 'iter': 8, 'lrs': [1e-4], 'time': 5.0, 'data_time': 0.0})
+        logger.removeFilter(eta)
+    assert '[eta: -1 day, 23:59:5' in records[0] and '[eta: 0:00:00, time (data): 5.000' in records[1], records

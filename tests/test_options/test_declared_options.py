@@ -2,11 +2,15 @@
 by ``basicsr train`` in one line with ``file:line:column`` and the key it resembles, before anything is written."""
 import os
 import pytest
-from conftest import TEST_OPTIONS, key_position
+from conftest import ROOT, TEST_OPTIONS, key_position
 
 from rnan_basicsr.cli import EXIT_INPUT_ERROR, main
+from rnan_basicsr.options.loader import apply_force_yml, read_option_file
+from rnan_basicsr.options.validate import check_declared
+from rnan_basicsr.utils.errors import InputError
 
 TINY = os.path.join(TEST_OPTIONS, 'train_tiny_rnan.yml')
+SR_X2 = os.path.join(ROOT, 'options', 'train_RNAN_SR_x2.yml')
 
 
 def _edited(tmp_path, old, new):
@@ -136,21 +140,33 @@ def test_another_plugins_registered_classes_are_checked_by_their_signature(in_da
     from basicsr.utils.registry import LOSS_REGISTRY
     from torch import nn
 
-    from rnan_basicsr.options.registered import options_model
-
     class PluginLoss(nn.Module):
 
         def __init__(self, loss_weight=1.0, edge_weight=0.5):
             super().__init__()
 
     monkeypatch.setitem(LOSS_REGISTRY._obj_map, 'PluginLoss', PluginLoss)
-    options_model.cache_clear()
-    try:
-        opt_path = _edited(tmp_path, '    type: MSELoss\n    loss_weight: 1.0\n    reduction: mean\n',
-                           '    type: PluginLoss\n    loss_weight: 1.0\n    edge_wieght: 0.1\n')
-        message = _refused(['train', '-opt', opt_path], capsys)
-        where = key_position(opt_path, 'train', 'pixel_opt', 'edge_wieght')
-        assert message == (f"{where}: train.pixel_opt.edge_wieght is not an option of PluginLoss. Did you mean "
-                           "'edge_weight'? Its options: loss_weight, edge_weight."), message
-    finally:
-        options_model.cache_clear()
+    opt_path = _edited(tmp_path, '    type: MSELoss\n    loss_weight: 1.0\n    reduction: mean\n',
+                       '    type: PluginLoss\n    loss_weight: 1.0\n    edge_wieght: 0.1\n')
+    message = _refused(['train', '-opt', opt_path], capsys)
+    where = key_position(opt_path, 'train', 'pixel_opt', 'edge_wieght')
+    assert message == (f"{where}: train.pixel_opt.edge_wieght is not an option of PluginLoss. Did you mean "
+                       "'edge_weight'? Its options: loss_weight, edge_weight."), message
+
+
+@pytest.mark.parametrize('force, expected', [
+    (['train:mixed_precision=bf16', 'val:tile:size=64'], None),  # declared keys the file does not have (tile: ~)
+    (['train:mixed_precison=bf16'], "train.mixed_precison is not an option of train (set by --force_yml). Did you "
+     "mean 'mixed_precision'?"),
+    (['trian:total_iter=4'], "trian is not an option of the option file (set by --force_yml). Did you mean 'train'?"),
+])
+def test_force_yml_sets_any_declared_key(force, expected):
+    options = apply_force_yml(read_option_file(SR_X2), force)
+    if expected is None:
+        check_declared(options, is_train=True)
+        assert options.opt['train']['mixed_precision'] == 'bf16' and options.opt['val']['tile'] == {'size': 64}
+    else:
+        with pytest.raises(InputError) as error:
+            check_declared(options, is_train=True)
+        where = SR_X2 if expected.startswith('trian') else key_position(SR_X2, 'train')  # a new section has no line
+        assert str(error.value).startswith(f'{where}: {expected}'), error.value

@@ -155,6 +155,9 @@ def test_every_error_is_one_line_with_status_2(tmp_path, capsys):
     image = str(tmp_path / 'in' / 'img000.png')
     torch.save({'epoch': 3, 'iter': 1000, 'optimizers': [], 'schedulers': []}, tmp_path / '1000.state')
     torch.save({'params': {'conv1.weight': torch.zeros(3)}}, tmp_path / 'other.pth')
+    esrgan = {'conv_first.weight': torch.zeros(8, 3, 3, 3), 'body.0.rdb1.conv1.weight': torch.zeros(4, 8, 3, 3),
+              'conv_last.weight': torch.zeros(3, 8, 3, 3)}  # RRDBNet's names: some are RNAN's too
+    torch.save({'params_ema': esrgan}, tmp_path / 'esrgan.pth')
     (tmp_path / 'broken').mkdir()
     (tmp_path / 'broken' / 'a.png').write_bytes(b'garbage')
     (tmp_path / 'truncated').mkdir()
@@ -176,6 +179,10 @@ def test_every_error_is_one_line_with_status_2(tmp_path, capsys):
     assert '--scale 3 does not match --model_path' in call('sr', sr_model, '--scale', '3')
     assert '--scale applies to --task sr only' in call('dn_rgb', rgb_model, '--scale', '2')
     assert 'does not hold RNAN weights' in call('dn_rgb', str(tmp_path / 'other.pth'))
+    assert ('does not hold RNAN weights: it has no group_nl_low.conv.weight / group_nl_high.conv.weight (an RNAN has '
+            'conv_first.weight, conv_last.weight, group_nl_low.conv.weight, group_nl_high.conv.weight); its tensors '
+            'are conv_first.weight, body.0.rdb1.conv1.weight, conv_last.weight.') in call('dn_rgb', str(
+                tmp_path / 'esrgan.pth'))
     assert 'does not exist or is not a file' in call('dn_rgb', str(tmp_path / 'none.pth'))
     assert "cannot read image" in call('dn_rgb', rgb_model, source=str(tmp_path / 'broken'))
     assert "OpenCV cannot decode it" in call('dn_rgb', rgb_model, source=str(tmp_path / 'truncated'))
