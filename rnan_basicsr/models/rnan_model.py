@@ -44,7 +44,7 @@ from os import path as osp
 
 from rnan_basicsr import precision
 from rnan_basicsr.models.resume_policy import check_optimizers_fit, keep_option_schedules, network_files
-from rnan_basicsr.options.schema import DEFAULT_MAX_NONFINITE_STEPS
+from rnan_basicsr.options.schema import TrainOptions, ValOptions
 from rnan_basicsr.test_time import WholeImageClock, build_test_forward
 from rnan_basicsr.utils import atomic
 from rnan_basicsr.utils.errors import InputError, RunError
@@ -52,9 +52,6 @@ from rnan_basicsr.utils.validation import did_you_mean
 from rnan_basicsr.weights import (NETWORK_KEY, check_fits, check_saved_settings, full_settings, load_checkpoint,
                                   select_params)
 
-#: ``train.max_nonfinite_steps`` by default: a diverged run stops instead of training on; fp16's GradScaler may
-#: halve its scale some 20 times in a row at the start, which is far below
-DEFAULT_TB_IMAGES = 3
 TB_CROP = 256  # largest side (output pixels) of an image sent to TensorBoard: a centre crop, to keep events small
 
 
@@ -69,20 +66,23 @@ class RNANModel(SRModel):
     applies_option_schedule = True
 
     def __init__(self, opt):
-        val = opt.get('val') or {}
-        train = (opt.get('train') or {}) if opt.get('is_train', True) else {}
-        self.tile = val.get('tile')
-        self.self_ensemble = bool(val.get('self_ensemble', False))
-        self.tb_images = val.get('tb_images', DEFAULT_TB_IMAGES)
+        # the declared sections with the schema's defaults for what the file leaves out (the values are checked by
+        # the command's pre-flight; a model built in Python takes them as given)
+        self.val_options = val = ValOptions.model_construct(**(opt.get('val') or {}))
+        train = TrainOptions.model_construct(**((opt.get('train') or {}) if opt.get('is_train', True) else {}))
+        self.tile = val.tile
+        self.self_ensemble = bool(val.self_ensemble)
+        self.tb_images = val.tb_images
         self._tb_context = None  # set during a validation that logs images to TensorBoard
-        self.train_precision = precision.parse_precision(train.get('mixed_precision'))
-        self.val_precision = precision.parse_precision(val.get('mixed_precision'))
-        self.train_channels_last = bool(train.get('channels_last', False))
-        self.val_channels_last = bool(val.get('channels_last', False))
-        self.train_tf32 = bool(train.get('tf32', True))
-        self.val_tf32 = bool(val.get('tf32', False))
-        self.grad_clip = train.get('grad_clip')
-        self.max_nonfinite_steps = train.get('max_nonfinite_steps', DEFAULT_MAX_NONFINITE_STEPS)
+        self.train_precision = precision.parse_precision(train.mixed_precision)
+        self.val_precision = precision.parse_precision(val.mixed_precision)
+        self.train_channels_last = bool(train.channels_last)
+        self.val_channels_last = bool(val.channels_last)
+        self.train_tf32 = bool(train.tf32)
+        self.val_tf32 = bool(val.tf32)
+        self.grad_clip = train.grad_clip
+        self.max_nonfinite_steps = train.max_nonfinite_steps
+        self.train_compile = train.compile
         self.skipped_steps = 0  # steps skipped for non-finite gradients, in the whole run (resumed runs included)
         self._nonfinite_in_a_row = 0
         self.grad_scaler = None
@@ -201,7 +201,7 @@ class RNANModel(SRModel):
         if self.train_channels_last and hasattr(self, 'net_g_ema'):
             self.net_g_ema.to(memory_format=torch.channels_last)
         self._train_forward = precision.CompiledForward(self.net_g, **self._compile_arguments(
-            self.opt['train'].get('compile', False), 'train.compile'))
+            self.train_compile, 'train.compile'))
         self.grad_scaler = precision.make_grad_scaler(self.device, self.train_precision)
 
     def _compile_arguments(self, value, what):
@@ -398,7 +398,7 @@ class RNANModel(SRModel):
         """``forward(net, lq)``: whole image or tiled; self-ensembled or not; bars per tile and pass with
         ``val.pbar``."""
         return build_test_forward(self.tile, self.self_ensemble, self._scale(),
-                                  progress=bool((self.opt.get('val') or {}).get('pbar', False)))
+                                  progress=bool(self.val_options.pbar))
 
     def _whole_image_watch(self, net, lq):
         """A whole image expected to take long is logged with its time and a ``val.tile`` that would bound it, and
@@ -434,7 +434,7 @@ class RNANModel(SRModel):
 
     def _test_forward(self, net):
         """``net`` itself, or its compiled forward with ``val.compile`` (compiled once per network)."""
-        value = (self.opt.get('val') or {}).get('compile', False)
+        value = self.val_options.compile
         if not value:
             return net
         if id(net) not in self._test_forwards:

@@ -13,7 +13,8 @@ import re
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from typing import Annotated, Any, ClassVar, Dict, List, Literal, Optional, Union
 
-#: ``train.max_nonfinite_steps``: skipped steps in a row that stop a run
+#: ``train.max_nonfinite_steps`` by default: a diverged run stops instead of training on; fp16's GradScaler may
+#: halve its scale some 20 times in a row at the start, which is far below
 DEFAULT_MAX_NONFINITE_STEPS = 100
 
 #: a float or an int (strict mode accepts ints for floats, never bools or strings)
