@@ -33,7 +33,8 @@ from torch.utils.checkpoint import checkpoint
 SOFTMAX_MODES = ('query', 'key')
 IMPLEMENTATIONS = ('auto', 'sdpa', 'chunked', 'direct')
 
-# Head sizes given to SDPA are padded to a multiple of this (fused-kernel alignment on GPUs).
+# Head sizes given to SDPA on GPUs are padded to a multiple of this (fused-kernel alignment). The CPU kernels take
+# any head size; padding the query softmax's 33 channels to 40 cost 7 % of its time at 128x128 (docs/performance.md).
 HEAD_ALIGNMENT = 8
 
 # Elements of one (B, chunk, N) logit block in the chunked implementation: 8M floats = 32 MB.
@@ -127,15 +128,21 @@ def attention_chunked(theta, phi, g, softmax='query', chunk_size=None):
 # ---------------------------------------------------------------------------------------------------------------
 # fused form (scaled_dot_product_attention)
 # ---------------------------------------------------------------------------------------------------------------
+def head_alignment(device):
+    """The multiple of which SDPA's head sizes are made on ``device``: :data:`HEAD_ALIGNMENT` on GPUs, 1 on the CPU."""
+    return 1 if torch.device(device).type == 'cpu' else HEAD_ALIGNMENT
+
+
 def _sdpa(query, key, value):
     """Plain attention softmax_k(q . k) v with scale 1 on (B, N, C) tensors, fused kernels only.
 
     The fused kernels need one head size for q, k and v, and CUDA's memory-efficient kernel a multiple of 4 (8 for
-    half precision): every tensor gets zero channels up to a common multiple of 8 (zeros change no logit and no
-    output channel we keep).
+    half precision): every tensor gets zero channels up to a common width, a multiple of 8 on GPUs (zeros change no
+    logit and no output channel we keep).
     """
     value_width = value.shape[-1]
-    width = -(-max(query.shape[-1], value_width) // HEAD_ALIGNMENT) * HEAD_ALIGNMENT
+    align = head_alignment(query.device)
+    width = -(-max(query.shape[-1], value_width) // align) * align
     query, key, value = (F.pad(t, (0, width - t.shape[-1])) if t.shape[-1] < width else t
                          for t in (query, key, value))
     with _fused_kernels_only():
