@@ -15,6 +15,7 @@ from rnan_basicsr.data.data_util import convert_channels, decode_image
 from rnan_basicsr.data.degradations import image_rng
 from rnan_basicsr.data.pairing import check_sizes, pair_images
 from rnan_basicsr.options.dataset_rules import PHASES, check_dataset_options, dataset_label
+from rnan_basicsr.options.registered import options_model
 from rnan_basicsr.utils.errors import InputError
 
 
@@ -49,6 +50,11 @@ class DegradedImageDataset(data.Dataset):
 
     # ------------------------------------------------------------------ options
     @classmethod
+    def declared(cls, opt):
+        """``opt`` read as this class's declared options (their defaults filled in), unchecked."""
+        return options_model('dataset', cls.__name__).model_construct(**opt)
+
+    @classmethod
     def num_channels(cls, opt):
         """Channels C of the items' ``lq`` and ``gt`` tensors for these options (for cross-checks with the network)."""
         return 3 if cls.channels == 'color' else 1
@@ -64,21 +70,22 @@ class DegradedImageDataset(data.Dataset):
         super().__init__()
         # kept for Python users who build a dataset directly: a sigma on the [0, 1] scale or a typo in an option
         # would otherwise train silently on the wrong data
-        check_dataset_options(type(self), opt)
+        #: the declared options (options/schema.py), defaults filled in: every setting is read from here
+        self.settings = settings = check_dataset_options(type(self), opt)
         self.label = dataset_label(opt)
         if opt.get('phase') not in PHASES:
             raise InputError(f'{self.label}: phase is missing; BasicSR sets it from the datasets key (train / val / '
                              'test). When building the dataset by hand, add phase: train or phase: val.')
         self.opt = opt
         self.is_train = opt['phase'] == 'train'
-        self.gt_size = opt.get('gt_size')
-        self.use_hflip = opt.get('use_hflip', True)
-        self.use_rot = opt.get('use_rot', True)
-        self.seed = opt.get('seed', 0)
-        self.gt_root = opt['dataroot_gt']
-        self.lq_root = opt.get('dataroot_lq')
-        self.filename_tmpl = opt.get('filename_tmpl', '{}')
-        self.io_backend_opt = dict(opt.get('io_backend') or {'type': 'disk'})
+        self.gt_size = settings.gt_size
+        self.use_hflip = settings.use_hflip
+        self.use_rot = settings.use_rot
+        self.seed = settings.seed
+        self.gt_root = settings.dataroot_gt
+        self.lq_root = settings.dataroot_lq
+        self.filename_tmpl = settings.filename_tmpl
+        self.io_backend_opt = settings.io_backend.model_dump()
         self.file_client = None
         self.paths = self._pair_paths()
 
@@ -86,7 +93,7 @@ class DegradedImageDataset(data.Dataset):
         """List ``{'key', 'gt_path', 'lq_path'}`` per image (lq_path None without dataroot_lq), checking everything
         that can be checked without decoding: names, pairing, LMDB keys, image headers and sizes."""
         pairs = pair_images(self.label, self.gt_root, self.lq_root, self.io_backend_opt['type'], self.filename_tmpl,
-                            self.opt.get('meta_info_file'),
+                            self.settings.meta_info_file,
                             fix_missing='Put the matching LQ images there (generate_lq.py makes them), or remove '
                             'dataroot_lq to degrade on the fly.')
         check_sizes(pairs, self.label, gt_size=self.gt_size if self.is_train else None,

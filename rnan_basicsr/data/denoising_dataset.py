@@ -30,18 +30,17 @@ class DenoisingDataset(DegradedImageDataset):
 
     @classmethod
     def num_channels(cls, opt):
-        return 1 if opt.get('gray', False) else 3
+        return 1 if cls.declared(opt).gray else 3
 
     @classmethod
     def channels_reason(cls, opt):
-        gray = opt.get('gray', False)
-        return 'DenoisingDataset with gray: true' if gray else 'DenoisingDataset with gray: false (RGB)'
+        return f'DenoisingDataset with gray: {"true" if cls.declared(opt).gray else "false (RGB)"}'
 
     def __init__(self, opt):
         super().__init__(opt)
-        self.channels = 'gray' if opt.get('gray', False) else 'color'
-        self.clip = opt.get('clip', True)
-        sigma = opt.get('sigma')
+        self.channels = 'gray' if self.settings.gray else 'color'
+        self.clip = self.settings.clip
+        sigma = self.settings.sigma
         self.sigma_range = tuple(sigma) if isinstance(sigma, (list, tuple)) else (sigma, sigma)
 
     def degrade(self, img_gt, rng):

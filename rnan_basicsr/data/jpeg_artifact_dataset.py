@@ -29,7 +29,7 @@ class JPEGArtifactDataset(DegradedImageDataset):
 
     def __init__(self, opt):
         super().__init__(opt)
-        quality = opt.get('quality')
+        quality = self.settings.quality
         self.quality_range = tuple(quality) if isinstance(quality, (list, tuple)) else (quality, quality)
 
     def degrade(self, img_gt, rng):

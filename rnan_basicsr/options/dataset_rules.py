@@ -31,6 +31,9 @@ def check_dataset_options(cls, opt):
     Their keys, types and ranges against the declared options (BasicSR's ``phase`` and ``scale`` aside), then the
     data roots (LMDBs with meta_info.txt), for ``phase: train`` the training keys, then the task's own keys
     (:data:`TASK_RULES`). BasicSR sets ``phase`` from the datasets key.
+
+    Returns:
+        pydantic.BaseModel: the declared options of ``cls`` with their defaults filled in (what the dataset reads).
     """
     label = dataset_label(opt)
     if not isinstance(opt, dict):
@@ -38,7 +41,7 @@ def check_dataset_options(cls, opt):
     declared = {key: value for key, value in opt.items() if key not in ('phase', 'scale', 'datasets_key')}
     declared.setdefault('type', cls.__name__)
     declared.setdefault('name', 'unnamed')  # only BasicSR's data loader needs it
-    check_declared(OptionFile(label, declared), model=options_model('dataset', cls.__name__))
+    settings = check_declared(OptionFile(label, declared), model=options_model('dataset', cls.__name__))
     phase = opt.get('phase')
     if phase is not None and phase not in PHASES:
         raise InputError(f'{label}: phase must be one of {"/".join(PHASES)}, got {phase!r}', key=('phase', ))
@@ -53,6 +56,7 @@ def check_dataset_options(cls, opt):
     task_rule = TASK_RULES.get(cls.__name__)
     if task_rule is not None:
         task_rule(opt, label)
+    return settings
 
 
 def check_roots(opt, label, backend):

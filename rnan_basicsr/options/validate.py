@@ -192,9 +192,13 @@ def check_declared(options, is_train=None, model=None):
         is_train (bool | None): Check as a ``basicsr train`` file (``train`` and ``logger`` required) or a
             ``basicsr test`` file (``val`` required, ``train`` / ``logger`` refused); None: either.
         model (type | None): Another declared section to check ``options`` against (e.g. a dataset's).
+
+    Returns:
+        pydantic.BaseModel: the validated options, every default filled in (what the consumers read).
     """
     options = options if isinstance(options, OptionFile) else OptionFile('options', options)
     validated, errors = _validated(options, model or {True: TrainingFile, False: TestFile, None: Options}[is_train])
     for _, message in sorted(errors, key=lambda error: not error[0]):
         raise InputError(message)
     _integral(options.opt, validated.model_dump(exclude_unset=True))
+    return validated
