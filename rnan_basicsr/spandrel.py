@@ -13,7 +13,7 @@ does for its architectures. Two layouts are recognised by their key names:
 * this package's (``conv_first``, ``group_nl_low``, ``body``, ``conv_after_body``, ``group_nl_high``, ``conv_last``):
   ``net_g_*.pth`` (spandrel unwraps ``params_ema`` / ``params`` itself), converted ``.pth`` and ``.safetensors``;
 * the authors' released checkpoints (github.com/yulunzhang/RNAN: ``head``, ``body_nl_low``, ``body``,
-  ``body_nl_high``, ``tail``), converted by name with :func:`rnan_basicsr.weights.convert_official_state_dict`.
+  ``body_nl_high``, ``tail``), converted by name with :func:`rnan_basicsr.weights.authors.convert_official_state_dict`.
 
 What the weights cannot tell (``nl_softmax``, ``img_range``, ``rgb_mean``) comes from the settings that training
 saved in the state dict itself (``net_g_*.pth`` written by RNANModel: the root entry of the state dict's
@@ -28,8 +28,7 @@ from spandrel import MAIN_REGISTRY, Architecture, ArchSupport, ImageModelDescrip
 from spandrel.util import KeyCondition
 
 from rnan_basicsr.archs.rnan_arch import RNAN
-from rnan_basicsr.weights import (NETWORK_KEY, SETTING_KEYS, convert_official_state_dict, infer_official_config,
-                                  infer_rnan_config)
+from rnan_basicsr.weights import NETWORK_KEY, SETTING_KEYS, to_our_layout
 
 # Both non-local groups and the head / tail: no other architecture in spandrel has these names together.
 OUR_KEYS = KeyCondition.has_all('conv_first.weight', 'group_nl_low.block.mask.non_local.theta.weight',
@@ -52,12 +51,9 @@ class RNANArch(Architecture[RNAN]):
         Raises:
             rnan_basicsr.utils.errors.InputError: the keys say RNAN but the tensors do not fit together.
         """
-        if OFFICIAL_KEYS(state_dict):
-            config = infer_official_config(state_dict)
-            state_dict = convert_official_state_dict(state_dict)
-        else:
-            saved = (getattr(state_dict, '_metadata', None) or {}).get('', {}).get(NETWORK_KEY) or {}
-            config = {**{k: saved[k] for k in SETTING_KEYS if k in saved}, **infer_rnan_config(state_dict)}
+        saved = (getattr(state_dict, '_metadata', None) or {}).get('', {}).get(NETWORK_KEY) or {}
+        state_dict, config = to_our_layout(state_dict, 'state dict')
+        config = {**{k: saved[k] for k in SETTING_KEYS if k in saved}, **config}
         model = RNAN(**config)
         model.load_state_dict(state_dict, strict=True)
         scale = config['upscale']

@@ -4,7 +4,7 @@ Paper: Yulun Zhang, Kunpeng Li, Kai Li, Bineng Zhong, Yun Fu. ICLR 2019. https:/
 Reference code: https://github.com/yulunzhang/RNAN (one copy per task; ``model/rnan.py`` and ``model/common.py``).
 
 This module computes what the released code computes, so the released checkpoints give the same outputs once
-converted with :func:`rnan_basicsr.weights.convert_official_state_dict`. Two deliberate extensions:
+converted with :func:`rnan_basicsr.weights.authors.convert_official_state_dict`. Two deliberate extensions:
 
 * any input size: the authors' mask branch fails when H or W is odd (the stride-2 convolution rounds up, the
   transposed convolution then returns one row/column too many). Here that extra row/column is cropped, which is

@@ -139,7 +139,7 @@ class RNANModel(SRModel):
     @staticmethod
     def _use_saved_settings(opt):
         """Fill in the settings ``network_g`` leaves out from those saved with ``path.pretrain_network_g``, before
-        the network is built; refuse one it states otherwise (:func:`~rnan_basicsr.weights.check_saved_settings`).
+        the network is built; refuse one it states otherwise (:func:`~rnan_basicsr.weights.fit.check_saved_settings`).
         A file without settings (the authors', older ones) keeps RNAN's defaults, said once in the log.
 
         Returns:

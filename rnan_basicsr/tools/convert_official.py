@@ -15,8 +15,7 @@ from os import path as osp
 from rnan_basicsr.utils.atomic import atomic_torch_save
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.script_util import run_main
-from rnan_basicsr.weights import (convert_official_state_dict, full_settings, infer_official_config, load_checkpoint,
-                                  save_safetensors)
+from rnan_basicsr.weights import convert_official_state_dict, full_settings, load_checkpoint, save_safetensors
 
 PROG = 'convert_official_rnan.py'
 
@@ -26,8 +25,7 @@ def convert(input_path, output_path, force=False):
     if osp.exists(output_path) and not force:
         raise InputError(f'--output {output_path!r} exists; pass --force to overwrite it')
     checkpoint = load_checkpoint(input_path, '--input')
-    config = infer_official_config(checkpoint)
-    params = convert_official_state_dict(checkpoint)
+    params, config = convert_official_state_dict(checkpoint, '--input', input_path)
     if output_path.endswith('.safetensors'):
         # the authors' code is RNAN's defaults (query softmax, [0, 255]): said in the file, so no reader assumes it
         save_safetensors(params, output_path, dict(config, type='RNAN', **full_settings(config)))

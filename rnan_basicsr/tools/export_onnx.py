@@ -3,7 +3,7 @@
     python scripts/export_onnx.py --model_path experiments/pretrained_models/RNAN_DN_Gray_sigma50.pth \
         --output RNAN_DN_Gray_sigma50.onnx [--opset 18] [--fp16]
 
-Every checkpoint form that :func:`rnan_basicsr.weights.load_rnan` reads is accepted (BasicSR ``.pth``,
+Every checkpoint form that :func:`rnan_basicsr.weights.fit.load_rnan` reads is accepted (BasicSR ``.pth``,
 ``.safetensors``, the authors' released ``.pt``). The graph takes ``input`` (1, num_in_ch, H, W) in [0, 1] and gives
 ``output`` (1, num_out_ch, H*scale, W*scale), about [0, 1] and not clamped (clamp it before saving an image), as
 RNAN does in PyTorch. Before anything is written, onnxruntime (when installed) runs the exported graph at an odd size

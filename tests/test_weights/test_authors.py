@@ -1,4 +1,5 @@
-"""Converting the authors' checkpoints: every official key maps onto RNAN, round trip by value, clear errors."""
+"""The authors' layout onto ours: every official key maps onto RNAN, round trip by value, the configuration read off
+the renamed keys, clear errors; the converter script."""
 import pytest
 import subprocess
 import sys
@@ -10,8 +11,9 @@ from os import path as osp
 from rnan_basicsr.archs.rnan_arch import RNAN
 from rnan_basicsr.tools.convert_official import main as convert_main
 from rnan_basicsr.utils.errors import InputError
-from rnan_basicsr.weights import (convert_official_state_dict, find_params, infer_official_config, load_checkpoint,
-                                  load_rnan, save_safetensors, select_params)
+from rnan_basicsr.weights.authors import convert_official_state_dict
+from rnan_basicsr.weights.checkpoint import load_checkpoint
+from rnan_basicsr.weights.fit import load_rnan
 
 VARIANTS = {
     'keys_rest_c1': dict(num_in_ch=1, num_out_ch=1, num_feat=64, num_group=10, upscale=1),
@@ -40,9 +42,8 @@ def official_state_dict(variant, seed=0):
 @pytest.mark.parametrize('variant', sorted(VARIANTS))
 def test_round_trip_over_the_official_keys(variant):
     official = official_state_dict(variant)
-    config = infer_official_config(official)
+    converted, config = convert_official_state_dict(official)
     assert {k: v for k, v in config.items() if k != 'rgb_mean'} == VARIANTS[variant]
-    converted = convert_official_state_dict(official)
     net = RNAN(**config)
     net.load_state_dict(converted, strict=True)
     # every official tensor (but the mean shifts) lands in exactly one RNAN tensor, by value
@@ -58,11 +59,12 @@ def test_round_trip_over_the_official_keys(variant):
 @pytest.mark.slow
 def test_wrapped_and_prefixed_checkpoints():
     official = official_state_dict('keys_rest_c1')
-    plain = convert_official_state_dict(official)
+    plain, config = convert_official_state_dict(official)
     for wrapper in ('state_dict', 'model', 'params', 'params_ema'):
         wrapped = {wrapper: OrderedDict((f'module.{k}', v) for k, v in official.items())}
-        converted = convert_official_state_dict(wrapped)
+        converted, wrapped_config = convert_official_state_dict(wrapped)
         assert list(converted) == list(plain) and all(torch.equal(converted[k], plain[k]) for k in plain)
+        assert wrapped_config == config
 
 
 def test_other_group_counts_are_inferred():
@@ -74,10 +76,10 @@ def test_other_group_counts_are_inferred():
             three_groups['body.1.' + key[len('body.8.'):]] = value
         elif not key.startswith('body.') or key.startswith('body.0.'):
             three_groups[key] = value
-    config = infer_official_config(three_groups)
+    converted, config = convert_official_state_dict(three_groups)
     assert config['num_group'] == 3
     net = RNAN(**config)
-    net.load_state_dict(convert_official_state_dict(three_groups), strict=True)
+    net.load_state_dict(converted, strict=True)
     assert torch.equal(net.conv_after_body.weight, official['body.8.weight'])
     assert torch.equal(net.body[0].block.mask.down.weight, official['body.0.body.0.RA_MB.0.MB_Down.0.weight'])
 
@@ -100,8 +102,6 @@ def test_wrong_missing_and_misshapen_keys_are_listed():
 def test_refuses_what_is_not_an_authors_checkpoint():
     with pytest.raises(InputError, match='already in rnan_basicsr format'):
         convert_official_state_dict({'params': RNAN(num_feat=8, num_group=2).state_dict()})
-    with pytest.raises(InputError, match='training state'):
-        find_params({'iter': 3, 'epoch': 0, 'optimizers': [], 'schedulers': []})
     with pytest.raises(InputError, match='head.0.weight is missing'):
         convert_official_state_dict({'conv.weight': torch.zeros(1)})
 
@@ -135,56 +135,6 @@ def test_convert_script(tmp_path):
     assert all(torch.equal(v, checkpoint['params'][k]) for k, v in net.state_dict().items())
 
 
-def test_safetensors_round_trip_carries_the_network_settings(tmp_path):
-    config = dict(num_in_ch=1, num_out_ch=1, num_feat=8, num_group=2, upscale=1, nl_softmax='key')
-    torch.manual_seed(0)
-    net = RNAN(**config).eval()
-    path = str(tmp_path / 'net.safetensors')
-    save_safetensors(net.state_dict(), path, dict(type='RNAN', **config))
-    checkpoint = load_checkpoint(path)
-    assert checkpoint['network_g'] == dict(type='RNAN', **config)
-    state_dict, used = select_params(checkpoint, 'params_ema', path)  # no EMA weights: params, as BasicSR
-    assert used == 'params' and all(torch.equal(state_dict[k], v) for k, v in net.state_dict().items())
-    rebuilt, rebuilt_config = load_rnan(path, task='dn_gray')
-    assert rebuilt_config['nl_softmax'] == 'key'  # from the file's settings: the weights cannot tell
-    x = torch.rand(1, 1, 12, 12)
-    with torch.no_grad():
-        assert torch.equal(rebuilt(x), net(x))
-    with pytest.raises(InputError, match='It fits --task car / dn_gray'):
-        load_rnan(path, task='dn_rgb')
-    (tmp_path / 'bad.safetensors').write_bytes(b'garbage')
-    with pytest.raises(InputError, match='as a .safetensors file'):
-        load_checkpoint(str(tmp_path / 'bad.safetensors'))
-
-
-def test_saved_settings_win_and_a_contradiction_is_refused(tmp_path):
-    """network_settings: a file's saved nl_softmax beats the default, and a value given against it is refused;
-    check_saved_settings: an option file's network_g (explicit or by default) against the file's saved settings."""
-    from rnan_basicsr.weights import check_saved_settings, network_settings
-    saved = {'params': {}, 'network_g': {'type': 'RNAN', 'nl_softmax': 'key', 'img_range': 255., 'nl_impl': 'direct'}}
-    settings, sources = network_settings(saved, {'nl_softmax': None, 'nl_impl': 'chunked'}, 'f.safetensors')
-    assert settings == {'nl_softmax': 'key', 'img_range': 255., 'nl_impl': 'chunked'}
-    assert sources == {'img_range': 'saved', 'rgb_mean': 'default', 'nl_softmax': 'saved'}
-    assert network_settings(saved, {'nl_softmax': 'key'}, 'f.safetensors')[0]['nl_softmax'] == 'key'
-    with pytest.raises(InputError, match="--nl_softmax query contradicts --model_path 'f.safetensors', whose saved "
-                       'network_g has nl_softmax: key'):
-        network_settings(saved, {'nl_softmax': 'query'}, 'f.safetensors')
-    assert network_settings({'params': {}}, {'nl_softmax': 'key'}, 'f.pth')[1]['nl_softmax'] == 'given'
-    assert network_settings({'params': {}}, {'nl_softmax': None}, 'f.pth')[1]['nl_softmax'] == 'default'
-
-    network = dict(type='RNAN', num_feat=8)
-    assert check_saved_settings(saved, network, 'f.safetensors') == {'nl_softmax': 'key', 'img_range': 255.}  # used
-    with pytest.raises(InputError, match=r"saved with network_g.nl_softmax: key, but network_g has nl_softmax: query; "
-                       r".*Set network_g.nl_softmax: key, or leave it out"):
-        check_saved_settings(saved, dict(network, nl_softmax='query'), 'f.safetensors')
-    assert check_saved_settings(saved, dict(network, nl_softmax='key', img_range=255), 'f.safetensors') == {}
-    assert check_saved_settings({'params': {}}, network, 'f.pth') == {}  # nothing saved: nothing to contradict
-    sr = {'params': {}, 'network_g': {'type': 'RNAN', 'upscale': 2, 'rgb_mean': [0.5, 0.5, 0.5]}}
-    with pytest.raises(InputError, match=r'network_g.rgb_mean: \[0.5, 0.5, 0.5\], but network_g has rgb_mean: '):
-        check_saved_settings(sr, dict(network, upscale=2, rgb_mean=(0.4, 0.4, 0.4)), 'f.safetensors')
-    assert check_saved_settings(sr, dict(network, upscale=2, rgb_mean=(0.5, 0.5, 0.5)), 'f.safetensors') == {}
-
-
 def test_the_converter_saves_the_authors_softmax_in_a_safetensors_file(tmp_path):
     from rnan_basicsr.tools.convert_official import convert
     state_dict = {key: torch.randn(shape) for key, shape in official_shapes('keys_rest_c1').items()}
@@ -192,26 +142,3 @@ def test_the_converter_saves_the_authors_softmax_in_a_safetensors_file(tmp_path)
     convert(str(tmp_path / 'official.pt'), str(tmp_path / 'converted.safetensors'))
     saved = load_checkpoint(str(tmp_path / 'converted.safetensors'))['network_g']
     assert saved['nl_softmax'] == 'query' and saved['img_range'] == 255
-
-
-def test_a_file_that_cannot_be_loaded_is_said_to_be_what_it_is(tmp_path):
-    """Code, text, empty and truncated files: one sentence saying what the file is, never torch's advice to load it
-    with weights_only=False (which would run the code)."""
-    class Payload:
-        def __reduce__(self):
-            return (print, ('ran',))
-
-    torch.save({'params': {'w': torch.zeros(1)}, 'extra': Payload()}, tmp_path / 'code.pth')
-    (tmp_path / 'notes.pth').write_text('hello world\n')
-    (tmp_path / 'empty.pth').write_bytes(b'')
-    torch.save({'params': {'w': torch.zeros(1000)}}, tmp_path / 'full.pth')
-    data = (tmp_path / 'full.pth').read_bytes()
-    (tmp_path / 'cut.pth').write_bytes(data[:len(data) // 2])
-    for name, words in [('code.pth', 'it holds code: loading it would import and call print'),
-                        ('notes.pth', "it is a text file, not a checkpoint (it starts with 'hello world')"),
-                        ('empty.pth', 'it is empty'), ('cut.pth', 'it is truncated')]:
-        with pytest.raises(InputError) as error:
-            load_checkpoint(str(tmp_path / name), '--model_path')
-        message = str(error.value)
-        assert message.startswith(f"cannot load --model_path '{tmp_path / name}': {words}"), message
-        assert 'weights_only=False' not in message and 'likely succeed' not in message and 'KeyError' not in message
