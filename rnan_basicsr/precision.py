@@ -3,7 +3,8 @@
 One place for this policy, used by RNANModel (training, validation, ``basicsr test``), the inference tool and the
 benchmark:
 
-* :func:`check_device` — ``'cuda:7'`` on a machine with two GPUs, ``'cuda'`` without CUDA: one InputError.
+* :func:`check_device` — ``'auto'`` is cuda if available, else cpu; ``'cuda:7'`` on a machine with two GPUs,
+  ``'cuda'`` without CUDA: one InputError.
 * :func:`check_precision` — ``'fp32'`` (also ``~``), ``'bf16'`` or ``'fp16'``; a precision the device cannot run
   (no bfloat16 on a V100, no float16 autocast in an old CPU build) is an InputError before anything runs.
 * :func:`autocast` — the autocast context of a precision (a null context for fp32). RNAN's non-local blocks compute
@@ -37,9 +38,12 @@ def check_device(device, what='--device'):
     """Return ``torch.device(device)``, or raise an InputError if this machine has no such device.
 
     Args:
-        device (str | torch.device): ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'``...
+        device (str | torch.device): ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'``..., or ``'auto'``: cuda if
+            available, else cpu.
         what (str): how the message names the setting (``--device``, ``num_gpu``...).
     """
+    if device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError) as error:

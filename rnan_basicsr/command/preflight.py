@@ -95,7 +95,7 @@ def _call_class_check(cls, options):
             check(options)
 
 
-def _dataset_as_basicsr_passes_it(opt, phase_key, dataset):
+def dataset_as_basicsr_passes_it(opt, phase_key, dataset):
     """The dataset options as the pipeline hands them to the class: with ``phase``, ``scale``, ``~`` expanded (by
     ``parse_options``) and ``datasets_key`` (:func:`rnan_basicsr.command.run.lay_out`)."""
     options = copy.deepcopy(dataset)
@@ -114,7 +114,7 @@ def _check_dataset(opt, phase_key, dataset):
     from basicsr.utils.registry import DATASET_REGISTRY
 
     label = _dataset_label(phase_key, dataset)
-    options = _dataset_as_basicsr_passes_it(opt, phase_key, dataset)
+    options = dataset_as_basicsr_passes_it(opt, phase_key, dataset)
     with within('datasets', phase_key):
         _call_class_check(DATASET_REGISTRY.get(dataset['type']), options)
         if dataset['type'] == 'PairedImageDataset':
@@ -161,7 +161,7 @@ def _check_channels_and_scale(opt, datasets):
     rules.scale_given_for_paired_data(opt, datasets)
     rules.upscale_matches_scale(network, cls, scale)
     for phase_key, dataset in datasets.items():
-        options = _dataset_as_basicsr_passes_it(opt, phase_key, dataset)
+        options = dataset_as_basicsr_passes_it(opt, phase_key, dataset)
         found = rules.dataset_channels(options, DATASET_REGISTRY.get(dataset['type']))
         if found is not None:
             rules.channels_match_dataset(network, cls, _dataset_label(phase_key, dataset), found)
@@ -222,7 +222,7 @@ def _build_dataset(opt, phase_key, dataset):
     checked (headers and ends)."""
     from basicsr.utils.registry import DATASET_REGISTRY
 
-    options = _dataset_as_basicsr_passes_it(opt, phase_key, dataset)
+    options = dataset_as_basicsr_passes_it(opt, phase_key, dataset)
     cls = DATASET_REGISTRY.get(dataset['type'])
     label = _dataset_label(phase_key, dataset)
     with within('datasets', phase_key):

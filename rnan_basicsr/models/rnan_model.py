@@ -412,12 +412,13 @@ class RNANModel(SRModel):
         name = osp.splitext(osp.basename(self._lq_path[0]))[0] if self._lq_path else 'image'
         return self._clock.watch(net, lq, name)
 
-    def test(self):
+    def test(self, forward=None):
         """``self.output`` = the restored ``self.lq`` (EMA network if there is one), without gradients.
 
         The network is called unwrapped (no DataParallel / DDP): validation runs on one process only, and a DDP
         forward there could wait for the other ranks. Its train/eval mode is restored afterwards. ``val``'s
-        mixed_precision, channels_last, compile and tf32 apply; the output is float32.
+        mixed_precision, channels_last, compile and tf32 apply; the output is float32. ``forward(net, lq)``, if
+        given, replaces ``val``'s whole-image / tiled forward (e.g. the authors' chop, :mod:`rnan_basicsr.chop`).
         """
         net = self.net_g_ema if hasattr(self, 'net_g_ema') else self.get_bare_model(self.net_g)
         was_training = net.training
@@ -425,8 +426,8 @@ class RNANModel(SRModel):
         lq = precision.channels_last(self.lq, self.val_channels_last)
         try:
             with torch.no_grad(), precision.tf32(self.val_tf32), precision.autocast(self.device, self.val_precision):
-                with self._whole_image_watch(net, lq):
-                    self.output = self._forward_fn()(self._test_forward(net), lq).float()
+                with self._whole_image_watch(net, lq) if forward is None else contextlib.nullcontext():
+                    self.output = (forward or self._forward_fn())(self._test_forward(net), lq).float()
         finally:
             net.train(was_training)
         if self._tb_context is not None:

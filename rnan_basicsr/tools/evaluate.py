@@ -23,7 +23,6 @@ to ``--out``: ``table.md``, ``table.csv``, ``per_image.csv``, ``strip.png``, and
 zoom; relative links, so the folder can be copied). Errors print one line, exit status 2.
 """
 import argparse
-import copy
 import cv2
 import numpy as np
 import re
@@ -42,8 +41,10 @@ from rnan_basicsr.utils.script_util import run_main
 
 PROG = 'evaluate.py'
 
-# one evaluated set: a test set at one level; ``items`` yields ``count`` tuples (name, restored, gt, lq or None,
-# restored_path)
+# one image to score: ``restored`` against ``gt`` (``lq`` or None for the strip and the report); ``*_path`` name them in
+# messages; ``variants`` are other restorations of the same input, scored as ``<variant>_psnr`` / ``<variant>_ssim``
+Item = namedtuple('Item', ['name', 'restored', 'gt', 'lq', 'restored_path', 'gt_path', 'variants'], defaults=({}, ))
+# one evaluated set: a test set at one level; ``items()`` yields ``count`` Items
 EvalSet = namedtuple('EvalSet', ['dataset', 'level', 'scale', 'items', 'source', 'count'])
 # ``records``: a results.ImageRecord per image; ``images``: {name: ({kind: path relative to --out}, (width, height))}
 SetResult = namedtuple('SetResult', ['dataset', 'level', 'scale', 'records', 'sample', 'images'])
@@ -107,7 +108,7 @@ def pair_files(gt_files, other_files, other_what, gt_folder, other_folder):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# sources: folders, or basicsr test results
+# sources: folders, or the datasets of test option files
 # ---------------------------------------------------------------------------------------------------------------
 def folder_sets(task, restored_dirs, gt_dirs, lq_dirs, datasets, levels, scales):
     """EvalSets from folders; the lists have one entry per set (``lq_dirs`` / ``datasets`` / ``levels`` may be
@@ -140,10 +141,60 @@ def folder_sets(task, restored_dirs, gt_dirs, lq_dirs, datasets, levels, scales)
         def items(pairs=pairs, lq_of=lq_of):
             for gt_path, restored_path in pairs:
                 lq = read_image(lq_of[gt_path]) if gt_path in lq_of else None
-                yield _stem(gt_path), read_image(restored_path), read_image(gt_path), lq, restored_path, gt_path
+                yield Item(_stem(gt_path), read_image(restored_path), read_image(gt_path), lq, restored_path, gt_path)
 
         sets.append(EvalSet(dataset, level, scale, items, f'{restored_dir} vs {gt_dir}', len(pairs)))
     return sets
+
+
+def is_data_path(key, value):
+    """Whether a dataset option names a file or folder of images (``dataroot_*``, ``meta_info_file``)."""
+    return (key.startswith('dataroot') or key == 'meta_info_file') and isinstance(value, str)
+
+
+def dataset_options(opt, root, names=None):
+    """The test / val datasets of an option file (those named in ``names``, if given) as ``basicsr test`` passes
+    them to their classes, relative data paths taken from ``root`` (where basicsr test runs)."""
+    from rnan_basicsr.command.preflight import dataset_as_basicsr_passes_it
+
+    found = []
+    for key, dataset_opt in (opt.get('datasets') or {}).items():
+        if key.split('_')[0] in ('test', 'val') and isinstance(dataset_opt, dict) and (
+                names is None or dataset_opt.get('name') in names):
+            dataset_opt = dataset_as_basicsr_passes_it(opt, key, dataset_opt)
+            dataset_opt.update({k: osp.normpath(osp.join(root, osp.expanduser(v))) for k, v in dataset_opt.items()
+                                if is_data_path(k, v)})
+            found.append(dataset_opt)
+    return found
+
+
+def build_test_dataset(dataset_opt, opt_path):
+    """BasicSR's ``build_dataset`` of one of :func:`dataset_options`; what it refuses is an InputError."""
+    from basicsr.data import build_dataset
+
+    key = dataset_opt['datasets_key']
+    if (dataset_opt.get('io_backend') or {}).get('type') == 'lmdb':  # before BasicSR's readers map it
+        for data_key in ('dataroot_gt', 'dataroot_lq'):
+            if isinstance(dataset_opt.get(data_key), str):
+                check_lmdb(dataset_opt[data_key], f'{opt_path}: datasets.{key}.{data_key}')
+    try:
+        return build_dataset(dataset_opt)
+    except InputError:
+        raise
+    except Exception as error:  # BasicSR's datasets raise bare errors (e.g. a missing folder)
+        raise InputError(f'cannot build dataset {key} ({dataset_opt["name"]}) of {opt_path!r}: '
+                         f'{type(error).__name__}: {error}') from None
+
+
+def dataset_images(dataset, name):
+    """``(image name, data, gt, lq)`` of every item of a built test dataset named ``name`` (images 8-bit HWC)."""
+    from basicsr.utils import tensor2img
+
+    for index in range(len(dataset)):
+        data = dataset[index]
+        if 'gt' not in data:
+            raise InputError(f'dataset {name} gives no ground truth (gt); evaluation needs it.')
+        yield _stem(data['lq_path']), data, tensor2img(data['gt']), tensor2img(data['lq'])
 
 
 def _auto_level(task, opt, dataset_opt):
@@ -173,9 +224,6 @@ def _check_metric_options(task, opt, opt_path):
 def option_sets(task, opt_paths, root, levels):
     """EvalSets from test option files: results from ``<root>/results/<name>/visualization/<dataset>/``, ground
     truth and LQ from the option file's datasets (built as ``basicsr test`` builds them)."""
-    from basicsr.data import build_dataset
-    from basicsr.utils import tensor2img
-
     from rnan_basicsr.options.loader import load_option_file
 
     if levels and len(levels) != len(opt_paths):
@@ -187,49 +235,25 @@ def option_sets(task, opt_paths, root, levels):
             raise InputError(f'{opt_path!r} is not a BasicSR test option file (needs name and datasets).')
         notes += _check_metric_options(task, opt, opt_path)
         suffix = (opt.get('val') or {}).get('suffix') or opt['name']
-        for key, dataset_opt in opt['datasets'].items():
-            phase = key.split('_')[0]
-            if phase not in ('test', 'val'):
-                continue
-            dataset_opt = copy.deepcopy(dataset_opt)
-            dataset_opt['phase'] = phase
-            if 'scale' in opt:
-                dataset_opt['scale'] = opt['scale']
-            for data_key, value in dataset_opt.items():  # relative paths are relative to where basicsr test ran
-                if (data_key.startswith('dataroot') or data_key == 'meta_info_file') and isinstance(value, str):
-                    dataset_opt[data_key] = osp.join(root, osp.expanduser(value))
-            result_dir = osp.join(root, 'results', opt['name'], 'visualization', dataset_opt['name'])
+        for dataset_opt in dataset_options(opt, root):
+            name = dataset_opt['name']
+            result_dir = osp.join(root, 'results', opt['name'], 'visualization', name)
             if not osp.isdir(result_dir):
-                raise InputError(f'no results for {dataset_opt["name"]} of {opt_path!r}: {result_dir!r} does not '
-                                 f'exist. Run basicsr test -opt {opt_path} first (with val.save_img: true).')
-            if (dataset_opt.get('io_backend') or {}).get('type') == 'lmdb':  # before BasicSR's readers map it
-                for data_key in ('dataroot_gt', 'dataroot_lq'):
-                    if isinstance(dataset_opt.get(data_key), str):
-                        check_lmdb(dataset_opt[data_key], f'{opt_path}: datasets.{key}.{data_key}')
-            try:
-                dataset = build_dataset(dataset_opt)
-            except InputError:
-                raise
-            except Exception as error:  # BasicSR's datasets raise bare errors (e.g. a missing folder)
-                raise InputError(f'cannot build dataset {key} ({dataset_opt["name"]}) of {opt_path!r}: '
-                                 f'{type(error).__name__}: {error}') from None
-            level = levels[i] if levels else _auto_level(task, opt, dataset_opt)
+                raise InputError(f'no results for {name} of {opt_path!r}: {result_dir!r} does not exist. Run basicsr '
+                                 f'test -opt {opt_path} first (with val.save_img: true).')
+            dataset = build_test_dataset(dataset_opt, opt_path)
 
-            def items(dataset=dataset, result_dir=result_dir, suffix=suffix, name=dataset_opt['name']):
-                for index in range(len(dataset)):
-                    data = dataset[index]
-                    if 'gt' not in data:
-                        raise InputError(f'dataset {name} gives no ground truth (gt); evaluation needs it.')
-                    img_name = _stem(data['lq_path'])
+            def items(dataset=dataset, result_dir=result_dir, name=name):
+                for img_name, data, gt, lq in dataset_images(dataset, name):
                     restored_path = osp.join(result_dir, f'{img_name}_{suffix}.png')
                     if not osp.isfile(restored_path):
                         raise InputError(f'no restored image for {img_name} of {name}: {restored_path!r} is missing '
                                          f'({len(dataset)} images in the dataset). Rerun basicsr test with '
                                          'val.save_img: true.')
-                    yield (img_name, read_image(restored_path), tensor2img(data['gt']), tensor2img(data['lq']),
-                           restored_path, data.get('gt_path', name))
+                    yield Item(img_name, read_image(restored_path), gt, lq, restored_path, data.get('gt_path', name))
 
-            sets.append(EvalSet(dataset_opt['name'], level, int(opt.get('scale', 1)), items, opt_path, len(dataset)))
+            level = levels[i] if levels else _auto_level(task, opt, dataset_opt)
+            sets.append(EvalSet(name, level, int(opt.get('scale', 1)), items, opt_path, len(dataset)))
     return sets, notes
 
 
@@ -282,37 +306,34 @@ def score(restored, gt, task, scale, restored_path='restored', gt_path='ground t
     return float(psnr), float(ssim)
 
 
-def save_report_images(store, section, name, lq, restored, gt):
-    """The LQ (if any), output and GT (cropped to the output) of one image in the report's folder; returns
-    ``({kind: relative path}, (width, height))`` of the output."""
-    height, width = restored.shape[:2]
-    images = {'output': store.save(section, name, 'output', restored),
-              'gt': store.save(section, name, 'gt', gt[:height, :width])}
-    if lq is not None:
-        images['lq'] = store.save(section, name, 'lq', lq)
-    return images, (width, height)
-
-
-def set_key(dataset, level):
-    """Folder name of a set's report images: ``<dataset>`` or ``<dataset>_<level>``."""
-    return f'{dataset}_{level}' if level else dataset
-
-
-def evaluate_set(eval_set, task, strip_image=None, store=None):
-    """PSNR / SSIM of every image of ``eval_set``; keeps one sample (LQ, restored, GT) for the strip, and with
-    ``store`` (a report.ImageStore) writes every image's LQ / output / GT for the report. A progress bar per image
-    (stderr) for sets of two or more."""
+def evaluate_set(eval_set, task, strip_image=None, store=None, verbose=False):
+    """PSNR / SSIM of every image of ``eval_set`` (and of its variants); keeps one sample (LQ, restored, GT) for the
+    strip, and with ``store`` (a report.ImageStore) writes every image's LQ / output / GT (cropped to the output) for
+    the report, in ``<dataset>[_<level>]/``. Progress: a bar per image (stderr) for sets of two or more, or with
+    ``verbose`` a printed line per image."""
+    label = f'{eval_set.dataset} {eval_set.level}'.strip()
+    folder = f'{eval_set.dataset}_{eval_set.level}' if eval_set.level else eval_set.dataset
     records, sample, images = [], None, {}
-    bar = tqdm(eval_set.items(), total=eval_set.count, unit='image', leave=False, disable=eval_set.count < 2,
-               desc=set_key(eval_set.dataset, eval_set.level))
-    for name, restored, gt, lq, restored_path, gt_path in bar:
-        psnr, ssim = score(restored, gt, task, eval_set.scale, restored_path, gt_path)
-        records.append(ImageRecord(name, psnr, ssim))
+    bar = tqdm(eval_set.items(), total=eval_set.count, unit='image', leave=False, desc=folder,
+               disable=verbose or eval_set.count < 2)
+    for item in bar:
+        psnr, ssim = score(item.restored, item.gt, task, eval_set.scale, item.restored_path, item.gt_path)
+        extra = {}
+        for variant, img in item.variants.items():
+            extra[f'{variant}_psnr'], extra[f'{variant}_ssim'] = score(img, item.gt, task, eval_set.scale,
+                                                                       f'{item.gt_path} ({variant})', item.gt_path)
+        records.append(ImageRecord(item.name, psnr, ssim, extra))
+        height, width = item.restored.shape[:2]
+        gt = item.gt[:height, :width]
         if store is not None:
-            images[name] = save_report_images(store, set_key(eval_set.dataset, eval_set.level), name, lq, restored, gt)
-        if sample is None and (strip_image is None or name == strip_image):
-            sample = dict(name=name, lq=lq, restored=restored, gt=gt[:restored.shape[0], :restored.shape[1]],
-                          psnr=psnr)
+            shown = {'output': item.restored, 'gt': gt, **({'lq': item.lq} if item.lq is not None else {})}
+            images[item.name] = ({kind: store.save(folder, item.name, kind, img) for kind, img in shown.items()},
+                                 (width, height))
+        if verbose:
+            print(f'  {label} {item.name}: {psnr:.2f} dB' + ''.join(
+                f' ({variant} {extra[variant + "_psnr"]:.2f} dB)' for variant in item.variants), flush=True)
+        if sample is None and (strip_image is None or item.name == strip_image):
+            sample = dict(name=item.name, lq=item.lq, restored=item.restored, gt=gt, psnr=psnr)
     if not records:
         raise InputError(f'no images to evaluate in {eval_set.source}.')
     return SetResult(eval_set.dataset, eval_set.level, eval_set.scale, records, sample, images)
@@ -337,18 +358,24 @@ def markdown(header, rows):
     return '\n'.join(lines)
 
 
-def report_sections(results, extra=None):
-    """One report section per evaluated set, one row per image (PSNR, SSIM and ``extra(result, name)`` cells)."""
+def report_sections(results, word='mean'):
+    """One report section per evaluated set, one row per image: PSNR, SSIM and, per variant of the records'
+    ``<variant>_psnr`` / ``_ssim`` scores, its PSNR, SSIM and ``<variant> - whole``; titles give the set's ``word``
+    (mean, ours) PSNR / SSIM."""
     sections = []
     for r in results:
+        variants = [key[:-len('_psnr')] for key in r.records[0].extra if key.endswith('_psnr')]
         rows = []
         for record in r.records:
-            images, size = r.images[record.name]
-            cells = [f'{record.psnr:.2f}', f'{record.ssim:.4f}'] + (extra(r, record.name) if extra else [])
-            rows.append(report.ImageRow(record.name, cells, images, size))
-        title = f'{r.dataset} {r.level}'.strip() + f': {len(r.records)} image(s), mean ' \
+            cells = [f'{record.psnr:.2f}', f'{record.ssim:.4f}']
+            for variant in variants:
+                psnr, ssim = record.extra[f'{variant}_psnr'], record.extra[f'{variant}_ssim']
+                cells += [f'{psnr:.2f}', f'{ssim:.4f}', f'{psnr - record.psnr:+.2f}']
+            rows.append(report.ImageRow(record.name, cells, *r.images[record.name]))
+        title = f'{r.dataset} {r.level}'.strip() + f': {len(r.records)} image(s), {word} ' \
             f'{mean(r.records, "psnr"):.2f} dB / {mean(r.records, "ssim"):.4f}'
-        sections.append(report.Section(title, ['PSNR (dB)', 'SSIM'], rows))
+        columns = [f'{v} {c}' for v in variants for c in ('PSNR', 'SSIM', '- whole (dB)')]
+        sections.append(report.Section(title, ['PSNR (dB)', 'SSIM'] + columns, rows))
     return sections
 
 

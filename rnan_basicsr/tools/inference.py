@@ -188,14 +188,6 @@ def _runner(net, forward, device, precision_name='fp32', clock=None):
     return run
 
 
-def _resolve_device(name):
-    """``auto``: cuda if available, else cpu; otherwise a device this machine has (``cuda:7`` on a machine with
-    two GPUs is an InputError, see :func:`rnan_basicsr.precision.check_device`)."""
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return precision.check_device(name, '--device')
-
-
 def check_output_folder_creatable(output):
     """Refuse an ``--output`` that is, or lies under, an existing file (outputs go into the folder ``output``).
 
@@ -297,7 +289,7 @@ def run(args):
             raise InputError(f'--save_safetensors {args.save_safetensors!r} must end in .safetensors.')
         if osp.exists(args.save_safetensors):
             raise InputError(f'--save_safetensors {args.save_safetensors!r} exists; remove it or choose another name.')
-    device = _resolve_device(args.device)
+    device = precision.check_device(args.device)
     precision.check_precision(device, args.precision, '--precision')
     inputs = list_images(args.input, '--input')
     outputs = output_paths(inputs, args.output, args.suffix)
