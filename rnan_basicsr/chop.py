@@ -72,13 +72,8 @@ def chop_forward(net, lq, scale=1, min_size=None):
         lq[..., (height - h_size):height, 0:w_size],
         lq[..., (height - h_size):height, (width - w_size):width],
     ]
-    if h_size * w_size < min_size:
-        outputs = [net(piece) for piece in pieces]
-    else:
-        outputs = [
-            net(piece) if tuple(piece.shape[-2:]) == (height, width) else chop_forward(net, piece, scale, min_size)
-            for piece in pieces
-        ]
+    outputs = [net(piece) if h_size * w_size < min_size or tuple(piece.shape[-2:]) == (height, width) else
+               chop_forward(net, piece, scale, min_size) for piece in pieces]
 
     height, width, h_half, w_half, h_size, w_size = (scale * v for v in (height, width, h_half, w_half, h_size,
                                                                          w_size))
@@ -96,14 +91,4 @@ def chop_forward(net, lq, scale=1, min_size=None):
     return output
 
 
-def count_pieces(height, width, min_size):
-    """How many network calls :func:`chop_forward` makes for an ``height`` x ``width`` input (for messages)."""
-    h_size, w_size = piece_size(height), piece_size(width)
-    if h_size * w_size < min_size:
-        return 4
-    if (h_size, w_size) == (height, width):
-        return 4
-    return 4 * count_pieces(h_size, w_size, min_size)
-
-
-__all__ = ['AUTHORS_MIN_SIZE', 'authors_min_size', 'chop_forward', 'count_pieces', 'piece_size']
+__all__ = ['AUTHORS_MIN_SIZE', 'authors_min_size', 'chop_forward', 'piece_size']

@@ -385,50 +385,40 @@ def _to_bgr(img):
     return np.ascontiguousarray(img)
 
 
-def _label(width, text, height=16):
+def _band(width, texts, height=16):
+    """A white band ``width`` pixels wide with ``texts`` (``[(x, text)]``) written in black."""
     band = np.full((height, width, 3), 255, np.uint8)
-    cv2.putText(band, text, (2, height - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    for x, text in texts:
+        cv2.putText(band, text, (x, height - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     return band
 
 
 def make_strip(results, crop=96, crop_at=None):
     """One row per evaluated set: crops of ``LQ | RNAN | GT`` (LQ enlarged to the GT's size, nearest neighbour)
     around the centre (or ``crop_at = (y, x)``, the top-left corner in GT pixels). Returns a BGR uint8 image."""
-    rows = []
-    columns = None
-    for result in results:
-        sample = result.sample
-        if sample is None:
-            continue
+    rows, titles = [], None
+    for result, sample in ((r, r.sample) for r in results if r.sample is not None):
         restored, gt = _to_bgr(sample['restored']), _to_bgr(sample['gt'])
         height, width = restored.shape[:2]
-        panels, titles = [restored, gt], ['RNAN', 'GT']
+        panels = {'RNAN': restored, 'GT': gt}
         if sample['lq'] is not None:
-            lq = cv2.resize(_to_bgr(sample['lq']), (width, height), interpolation=cv2.INTER_NEAREST)
-            panels, titles = [lq] + panels, ['LQ'] + titles
+            panels = {'LQ': cv2.resize(_to_bgr(sample['lq']), (width, height), interpolation=cv2.INTER_NEAREST),
+                      **panels}
         size_y, size_x = min(crop, height), min(crop, width)
-        if crop_at is None:
-            top, left = (height - size_y) // 2, (width - size_x) // 2
-        else:
+        top, left = (height - size_y) // 2, (width - size_x) // 2
+        if crop_at is not None:
             top, left = min(max(0, crop_at[0]), height - size_y), min(max(0, crop_at[1]), width - size_x)
         separator = np.full((size_y, 2, 3), 255, np.uint8)
-        pieces = []
-        for panel in panels:
-            pieces += [panel[top:top + size_y, left:left + size_x], separator]
-        row = np.concatenate(pieces[:-1], axis=1)
+        row = np.concatenate([piece for panel in panels.values()
+                              for piece in (panel[top:top + size_y, left:left + size_x], separator)][:-1], axis=1)
         text = f'{result.dataset} {result.level} {sample["name"]}: {sample["psnr"]:.2f} dB'.replace('  ', ' ')
-        rows.append(np.concatenate([_label(row.shape[1], text), row], axis=0))
-        columns = columns or (titles, size_x)
+        rows.append(np.concatenate([_band(row.shape[1], [(2, text)]), row], axis=0))
+        titles = titles or [(i * (size_x + 2) + 2, title) for i, title in enumerate(panels)]  # above each column
     if not rows:
         return None
     width = max(row.shape[1] for row in rows)
     rows = [np.pad(row, ((0, 4), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in rows]
-    titles, size_x = columns
-    header = np.full((16, width, 3), 255, np.uint8)
-    for i, title in enumerate(titles):  # one title above each column
-        cv2.putText(header, title, (i * (size_x + 2) + 2, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
-                    cv2.LINE_AA)
-    return np.concatenate([header] + rows, axis=0)
+    return np.concatenate([_band(width, titles)] + rows, axis=0)
 
 
 def run(args):

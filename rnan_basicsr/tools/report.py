@@ -120,15 +120,14 @@ document.querySelectorAll('.cmp').forEach(function (cmp) {
 """
 
 
+def _cells(cells, tag='td'):
+    return ''.join(f'<{tag}>{html.escape(str(c))}</{tag}>' for c in cells)
+
+
 def _table_html(table):
-    lines = ['<table>']
-    if table.caption:
-        lines.append(f'<caption>{html.escape(table.caption)}</caption>')
-    lines.append('<tr>' + ''.join(f'<th>{html.escape(str(c))}</th>' for c in table.header) + '</tr>')
-    for row in table.rows:
-        lines.append('<tr>' + ''.join(f'<td>{html.escape(str(c))}</td>' for c in row) + '</tr>')
-    lines.append('</table>')
-    return '\n'.join(lines)
+    caption = [f'<caption>{html.escape(table.caption)}</caption>'] if table.caption else []
+    rows = [f'<tr>{_cells(table.header, "th")}</tr>'] + [f'<tr>{_cells(row)}</tr>' for row in table.rows]
+    return '\n'.join(['<table>'] + caption + rows + ['</table>'])
 
 
 def initial_zoom(width, height):
@@ -179,12 +178,9 @@ def render(title, protocol, tables, sections, notes=()):
     for index, section in enumerate(sections):
         body.append(f'<h2 id="set{index}">{html.escape(section.title)}</h2>')
         header = ['image'] + list(section.columns) + ['LQ | output | GT (slider: left | right; zoom)']
-        body.append('<table class="images">')
-        body.append('<tr>' + ''.join(f'<th>{html.escape(c)}</th>' for c in header) + '</tr>')
-        for row in section.rows:
-            cells = ''.join(f'<td>{html.escape(str(c))}</td>' for c in row.cells)
-            body.append(f'<tr><td>{html.escape(row.name)}</td>{cells}<td class="compare">{_compare_html(row)}</td>'
-                        '</tr>')
+        body += ['<table class="images">', f'<tr>{_cells(header, "th")}</tr>']
+        body += [f'<tr>{_cells([row.name] + list(row.cells))}<td class="compare">{_compare_html(row)}</td></tr>'
+                 for row in section.rows]
         body.append('</table>')
     return ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n' + '\n'.join(body) +
