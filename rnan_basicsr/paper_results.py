@@ -95,17 +95,12 @@ def published(task, dataset, level, self_ensemble=False):
         KeyError: the cell is not one of the tasks' (``task``, ``dataset``, ``level``).
     """
     method = 'RNAN+' if self_ensemble else 'RNAN'
-    if task not in RESULTS or dataset not in RESULTS[task] or level not in RESULTS[task][dataset]:
+    if level not in RESULTS.get(task, {}).get(dataset, {}):
         raise KeyError(f'({task!r}, {dataset!r}, {level!r}) is not a cell of the paper\'s tables')
-    number = TABLES[task].number
-    if self_ensemble and task not in PLUS:
-        return Published(None, None, number, method, NOT_IN_PAPER)
-    value = (PLUS if self_ensemble else RESULTS)[task][dataset][level]
-    if value is None:
-        return Published(None, None, number, method, NOT_FOUND)
-    if value == NOT_IN_PAPER:
-        return Published(None, None, number, method, NOT_IN_PAPER)
-    return Published(value[0], value[1], number, method, PUBLISHED)
+    value = (PLUS.get(task, {}) if self_ensemble else RESULTS[task]).get(dataset, {}).get(level, NOT_IN_PAPER)
+    if value is None or value == NOT_IN_PAPER:
+        return Published(None, None, TABLES[task].number, method, NOT_FOUND if value is None else NOT_IN_PAPER)
+    return Published(value[0], value[1], TABLES[task].number, method, PUBLISHED)
 
 
 def cells(task):
