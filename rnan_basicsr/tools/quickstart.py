@@ -353,11 +353,8 @@ def step_evaluate(setting, workdir, restored, clean, noisy):
 
 
 def noisy_psnr_ssim(clean, noisy, name):
-    from basicsr.metrics import calculate_psnr, calculate_ssim
-
     gt, lq = (read_image(osp.join(folder, f'{name}.png')) for folder in (clean, noisy))
-    return (float(calculate_psnr(lq, gt, 0, input_order='HWC', test_y_channel=False)),
-            float(calculate_ssim(lq, gt, 0, input_order='HWC', test_y_channel=False)))
+    return evaluate.score(lq, gt, 'dn_rgb', 1)
 
 
 def quickstart(args):

@@ -45,6 +45,7 @@ from rnan_basicsr.tools.results import csv_score, mean, write_results
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.script_util import run_main
 from rnan_basicsr.utils.validation import did_you_mean
+from rnan_basicsr.weights.checkpoint import first_keys
 
 PROG = 'reproduce_paper.py'
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -112,8 +113,7 @@ def plan_runs(args, task, levels):
     for what, paths, where in (('checkpoint', missing_weights, README_WEIGHTS),
                                ('test set folder', list(dict.fromkeys(missing_data)), README_DATA)):
         if paths:
-            shown = ', '.join(paths[:4]) + (f', ... ({len(paths)} in all)' if len(paths) > 4 else '')
-            parts.append(f'{what}s missing: {shown} (how to get them: {where})')
+            parts.append(f'{what}s missing: {first_keys(paths, 4)} (how to get them: {where})')
     if parts:
         raise InputError('; '.join(parts) + '.')
     return runs, sets
