@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 import os
 import sys
+import time
 import torch
 from os import path as osp
 from tqdm import tqdm
@@ -47,7 +48,7 @@ import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
 from rnan_basicsr import precision
 from rnan_basicsr.data.degradations import bayer_mosaic
 from rnan_basicsr.tasks import TASKS
-from rnan_basicsr.test_time import WholeImageClock, build_test_forward
+from rnan_basicsr.test_time import WholeImageClock, build_test_forward, format_seconds
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import (check_readable, from_float, is_grey, list_images, read_image, to_float,
                                          write_image)
@@ -313,6 +314,7 @@ def run(args):
           f'{precision.describe_tf32(device, args.tf32, "--tf32")}: {len(inputs)} image(s) -> {args.output}',
           flush=True)
     os.makedirs(args.output, exist_ok=True)
+    start = time.monotonic()
     with precision.tf32(args.tf32):
         for path, target in tqdm(list(zip(inputs, outputs)), unit='image', disable=len(inputs) < 2):
             write_image(target, restore_image(read_image(path, keep_alpha=True), path, args.task, run_net,
@@ -320,6 +322,8 @@ def run(args):
     for note, names in notes.items():
         shown = ', '.join(names[:5]) + (f' and {len(names) - 5} more' if len(names) > 5 else '')
         print(f'{PROG}: note: {len(names)} image(s) {note}: {shown}', flush=True)
+    print(f'{PROG}: wrote {len(outputs)} image(s) to {args.output} in {format_seconds(time.monotonic() - start)}.',
+          flush=True)
     return outputs
 
 

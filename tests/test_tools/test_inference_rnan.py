@@ -70,6 +70,7 @@ def test_colour_denoising_of_a_folder_from_the_command_line(tmp_path):
     assert np.array_equal(cv2.imread(str(out / 'img001.png')), expected)
     assert cv2.imread(str(out / 'grey000.png'), cv2.IMREAD_UNCHANGED).shape == (15, 16)  # grey stays grey
     assert 'note: 1 image(s) grey, restored as 3 equal channels whose outputs are averaged' in result.stdout
+    assert re.search(rf'wrote 3 image\(s\) to {re.escape(str(out))} in \d+ s\.\n$', result.stdout)  # the last line
 
 
 def test_car_restores_y_and_keeps_the_chroma_of_a_colour_image(tmp_path):
