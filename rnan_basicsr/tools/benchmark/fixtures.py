@@ -77,16 +77,20 @@ def build_model(opt, variant=None):
     return model
 
 
-def test_image(channels, size):
-    """A natural image (scikit-image's camera / astronaut) cropped to size x size, (1, C, H, W) in [0, 1]."""
-    from skimage import data
-
-    img = data.astronaut() if channels == 3 else data.camera()[..., None]
+def centre_crop(img, size):
+    """The size x size centre of ``img`` (H, W, C; uint8), tiled first if it is smaller: (1, C, H, W) in [0, 1]."""
     reps = -(-size // min(img.shape[:2]))
     img = np.tile(img, (reps, reps, 1))
     top, left = (img.shape[0] - size) // 2, (img.shape[1] - size) // 2
     img = img[top:top + size, left:left + size].astype(np.float32) / 255.
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).unsqueeze(0)
+
+
+def test_image(channels, size):
+    """A natural image (scikit-image's camera / astronaut) cropped to size x size, (1, C, H, W) in [0, 1]."""
+    from skimage import data
+
+    return centre_crop(data.astronaut() if channels == 3 else data.camera()[..., None], size)
 
 
 def training_batch(channels, batch, patch=TRAIN_PATCH, seed=0):
@@ -96,14 +100,17 @@ def training_batch(channels, batch, patch=TRAIN_PATCH, seed=0):
             'gt': torch.rand(batch, channels, patch, patch, generator=generator)}
 
 
+def quality_model(device, switches, lr=1e-4, pretrained=None):
+    """An ``RNANModel`` (:func:`model_options`) of the small network of the quality columns."""
+    return build_model(model_options(dict(type='RNAN', **QUALITY_NET), device, switches, lr, pretrained))
+
+
 def quality_image(size):
     """The held-out image of the quality network: a size x size crop of chelsea with sigma-30 noise, (1, 3, H, W)
     noisy and clean, BGR in [0, 1] (noisy unclipped)."""
     from skimage import data
 
-    clean = data.chelsea()[:, :, ::-1].astype(np.float32) / 255.  # BGR, as the training images
-    top, left = (clean.shape[0] - size) // 2, (clean.shape[1] - size) // 2
-    clean = torch.from_numpy(np.ascontiguousarray(clean[top:top + size, left:left + size].transpose(2, 0, 1)))[None]
+    clean = centre_crop(data.chelsea()[:, :, ::-1], size)  # BGR, as the training images
     noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(1)) * QUALITY_SIGMA / 255.
     return clean + noise, clean
 

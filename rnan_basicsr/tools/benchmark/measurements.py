@@ -35,14 +35,14 @@ def seconds_of(call, device):
     return time.perf_counter() - start
 
 
-def warm_up_and_time(warm_up, call, spec, device, compiled=False):
-    """Call ``warm_up`` once, then time ``call`` with ``Timer.blocked_autorange`` for at least ``spec.repeats``
-    times the warm-up's duration (for a compiled row: of a second, compiled, call).
+def time_calls(call, spec, device, compiled=False):
+    """A warm-up ``call``, then ``call`` timed with ``Timer.blocked_autorange`` for at least ``spec.repeats`` times
+    the warm-up's duration (for a compiled row: of a second, compiled, call).
 
     Returns the measurement: ``time_s`` (median), ``iqr_s``, ``times_s``, ``runs``, ``peak_mb`` (during the timed
     runs), ``compiled`` and, for compiled rows, ``first_call_s``: the warm-up's time, compilation included.
     """
-    first_s = seconds_of(warm_up, device)
+    first_s = seconds_of(call, device)
     one_call_s = seconds_of(call, device) if spec.switches.compile else first_s
     timer = Timer('call()', globals={'call': call}, num_threads=torch.get_num_threads())  # its default is 1 thread
     with PeakMemory(device) as memory:
@@ -72,25 +72,17 @@ def measure_forward(spec, device):
         with torch.inference_mode(), autocast():
             outputs[:] = [forward_net(lq)]
 
-    result = warm_up_and_time(forward, forward, spec, device, forward_net.is_compiled)
+    result = time_calls(forward, spec, device, forward_net.is_compiled)
     if spec.save_output:
         np.save(spec.save_output, outputs[0].float().cpu().numpy())
-    if spec.quality:  # the same switches on the trained network
-        small, to_format, autocast = prepare(load_quality_net(spec.quality.weights, device).eval(), spec.switches,
-                                             device)
-        noisy, _ = fixtures.quality_image(spec.quality.size)
+    if spec.weights:  # the same switches on the trained network
+        small = fixtures.quality_model(device, spec.switches, pretrained=spec.weights)
+        small, to_format, autocast = prepare(small.get_bare_model(small.net_g).eval(), spec.switches, device)
+        noisy, _ = fixtures.quality_image(spec.size)
         with torch.inference_mode(), autocast():
             out = small(to_format(noisy.to(device)))
-        np.save(spec.quality.output, out.float().cpu().numpy())
+        np.savez(spec.quality_output, output=out.float().cpu().numpy())
     return result
-
-
-def load_quality_net(weights, device):
-    from rnan_basicsr.archs.rnan_arch import RNAN
-
-    net = RNAN(**fixtures.QUALITY_NET)
-    net.load_state_dict(torch.load(weights, weights_only=True)['params'])
-    return net.to(device)
 
 
 def measure_train_step(spec, device):
@@ -99,28 +91,21 @@ def measure_train_step(spec, device):
     network = dict(type='RNAN', **fixtures.official_network(channels, spec.variant))
     model = fixtures.build_model(fixtures.model_options(network, device, spec.switches), spec.variant)
     model.feed_data(fixtures.training_batch(channels, spec.batch))
-
-    def step():
-        model.optimize_parameters(1)
-
-    result = warm_up_and_time(step, step, spec, device, model._train_forward.is_compiled)
-    if spec.quality:  # one step's output and gradients on the trained network, same switches
-        network = dict(type='RNAN', **fixtures.QUALITY_NET)
-        small = fixtures.build_model(fixtures.model_options(network, device, spec.switches,
-                                                            pretrained=spec.quality.weights))
-        noisy, clean = fixtures.quality_image(spec.quality.size)
+    result = time_calls(lambda: model.optimize_parameters(1), spec, device, model._train_forward.is_compiled)
+    if spec.weights:  # one step's output and gradients on the trained network, same switches
+        small = fixtures.quality_model(device, spec.switches, pretrained=spec.weights)
+        noisy, clean = fixtures.quality_image(spec.size)
         small.feed_data({'lq': noisy, 'gt': clean})
         small.optimize_parameters(1)  # a GradScaler (fp16) has unscaled the gradients in its step
         grads = torch.cat([p.grad.flatten() for p in small.get_bare_model(small.net_g).parameters()])
-        np.savez(spec.quality.output, output=small.output.detach().float().cpu().numpy(), grads=grads.cpu().numpy())
+        np.savez(spec.quality_output, output=small.output.detach().float().cpu().numpy(), grads=grads.cpu().numpy())
     return result
 
 
 def train_quality_net(spec, device):
     """Train the small network of the quality columns (float32 RNANModel, Adam lr 2e-3, L2) on colour denoising;
     save its weights and measure it on its held-out image."""
-    network = dict(type='RNAN', **fixtures.QUALITY_NET)
-    model = fixtures.build_model(fixtures.model_options(network, device, spec.switches, lr=2e-3))
+    model = fixtures.quality_model(device, spec.switches, lr=2e-3)
     start = time.perf_counter()
     with PeakMemory(device) as memory:
         for iteration, batch in enumerate(fixtures.quality_batches(spec.steps), 1):
@@ -149,7 +134,7 @@ def measure_tiling(spec, device):
         with torch.inference_mode():
             outputs[:] = [tile_forward(net, lq, spec.tile, spec.overlap)]
 
-    result = warm_up_and_time(tiled, tiled, spec, device)
+    result = time_calls(tiled, spec, device)
     out = outputs[0].float().cpu().numpy()
     exact = np.load(spec.exact_output)
     diff = np.clip(out, 0, 1) - np.clip(exact, 0, 1)
