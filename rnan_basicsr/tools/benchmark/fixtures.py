@@ -46,12 +46,20 @@ def official_network(channels, variant):
                 **OFFICIAL_NET)
 
 
-def model_options(network, device, switches, lr=1e-4, pretrained=None):
-    """An in-memory option dict of one training ``RNANModel``: L2 loss, Adam (lr, betas 0.9 / 0.999), no EMA, no
-    gradient clipping (the paper's setting), the row's switches; nothing is written to disk."""
-    return {
+def build_model(network, device, switches, variant=None, lr=1e-4, pretrained=None):
+    """A training ``RNANModel`` of ``RNAN(**network)``, seeded, built by BasicSR's ``build_model`` from an in-memory
+    option dict (nothing is written to disk): L2 loss, Adam (lr, betas 0.9 / 0.999), no EMA, no gradient clipping
+    (the paper's setting), the row's switches; with a ``variant`` of the official network, its attention set up as
+    :func:`init_attention` says."""
+    from basicsr.models import build_model as basicsr_build_model
+    from basicsr.utils import get_root_logger
+
+    get_root_logger().setLevel('WARNING')  # the model would print the whole network
+    torch.manual_seed(0)
+    model = basicsr_build_model({
         'name': 'benchmark', 'model_type': 'RNANModel', 'num_gpu': 1 if torch.device(device).type == 'cuda' else 0,
-        'is_train': True, 'dist': False, 'rank': 0, 'world_size': 1, 'scale': 1, 'network_g': dict(network),
+        'is_train': True, 'dist': False, 'rank': 0, 'world_size': 1, 'scale': 1,
+        'network_g': dict(type='RNAN', **network),
         'path': {'pretrain_network_g': pretrained, 'strict_load_g': True, 'param_key_g': 'params'},
         'train': {
             'ema_decay': 0, 'optim_g': {'type': 'Adam', 'lr': lr, 'betas': [0.9, 0.999]},
@@ -60,18 +68,7 @@ def model_options(network, device, switches, lr=1e-4, pretrained=None):
             'mixed_precision': switches.amp, 'channels_last': switches.channels_last,
             'compile': switches.compile, 'tf32': switches.tf32,
         },
-    }
-
-
-def build_model(opt, variant=None):
-    """BasicSR's ``build_model`` on ``opt`` (:func:`model_options`), seeded; with a ``variant`` of the official
-    network, its attention set up as :func:`init_attention` says."""
-    from basicsr.models import build_model as basicsr_build_model
-    from basicsr.utils import get_root_logger
-
-    get_root_logger().setLevel('WARNING')  # the model would print the whole network
-    torch.manual_seed(0)
-    model = basicsr_build_model(opt)
+    })
     if variant:
         init_attention(model.get_bare_model(model.net_g), variant)
     return model
@@ -98,11 +95,6 @@ def training_batch(channels, batch, patch=TRAIN_PATCH, seed=0):
     generator = torch.Generator().manual_seed(seed)
     return {'lq': torch.rand(batch, channels, patch, patch, generator=generator),
             'gt': torch.rand(batch, channels, patch, patch, generator=generator)}
-
-
-def quality_model(device, switches, lr=1e-4, pretrained=None):
-    """An ``RNANModel`` (:func:`model_options`) of the small network of the quality columns."""
-    return build_model(model_options(dict(type='RNAN', **QUALITY_NET), device, switches, lr, pretrained))
 
 
 def quality_image(size):

@@ -62,6 +62,10 @@ def prepare(net, switches, device):
 
 
 def measure_forward(spec, device):
+    """One image through the official network, no gradient: whole, or (``tiling``) in tiles compared with the whole
+    image's output."""
+    from rnan_basicsr.test_time import tile_forward
+
     channels = CONFIGS[spec.config]
     net = fixtures.build_network(channels, spec.variant, device).eval()
     forward_net, to_format, autocast = prepare(net, spec.switches, device)
@@ -70,13 +74,18 @@ def measure_forward(spec, device):
 
     def forward():
         with torch.inference_mode(), autocast():
-            outputs[:] = [forward_net(lq)]
+            outputs[:] = [tile_forward(forward_net, lq, spec.tile, spec.overlap) if spec.tile else forward_net(lq)]
 
     result = time_calls(forward, spec, device, forward_net.is_compiled)
+    out = outputs[0].float().cpu().numpy()
     if spec.save_output:
-        np.save(spec.save_output, outputs[0].float().cpu().numpy())
+        np.save(spec.save_output, out)
+    if spec.exact_output:
+        exact = np.load(spec.exact_output)
+        diff = np.clip(out, 0, 1) - np.clip(exact, 0, 1)
+        result.update(max_abs_diff_255=float(np.abs(diff).max() * 255), psnr_vs_whole_db=psnr_db(out, exact))
     if spec.weights:  # the same switches on the trained network
-        small = fixtures.quality_model(device, spec.switches, pretrained=spec.weights)
+        small = fixtures.build_model(fixtures.QUALITY_NET, device, spec.switches, pretrained=spec.weights)
         small, to_format, autocast = prepare(small.get_bare_model(small.net_g).eval(), spec.switches, device)
         noisy, _ = fixtures.quality_image(spec.size)
         with torch.inference_mode(), autocast():
@@ -88,12 +97,11 @@ def measure_forward(spec, device):
 def measure_train_step(spec, device):
     """``RNANModel.optimize_parameters`` on the official network (the spec's variant and switches), one batch."""
     channels = CONFIGS[spec.config]
-    network = dict(type='RNAN', **fixtures.official_network(channels, spec.variant))
-    model = fixtures.build_model(fixtures.model_options(network, device, spec.switches), spec.variant)
+    model = fixtures.build_model(fixtures.official_network(channels, spec.variant), device, spec.switches, spec.variant)
     model.feed_data(fixtures.training_batch(channels, spec.batch))
     result = time_calls(lambda: model.optimize_parameters(1), spec, device, model._train_forward.is_compiled)
     if spec.weights:  # one step's output and gradients on the trained network, same switches
-        small = fixtures.quality_model(device, spec.switches, pretrained=spec.weights)
+        small = fixtures.build_model(fixtures.QUALITY_NET, device, spec.switches, pretrained=spec.weights)
         noisy, clean = fixtures.quality_image(spec.size)
         small.feed_data({'lq': noisy, 'gt': clean})
         small.optimize_parameters(1)  # a GradScaler (fp16) has unscaled the gradients in its step
@@ -105,7 +113,7 @@ def measure_train_step(spec, device):
 def train_quality_net(spec, device):
     """Train the small network of the quality columns (float32 RNANModel, Adam lr 2e-3, L2) on colour denoising;
     save its weights and measure it on its held-out image."""
-    model = fixtures.quality_model(device, spec.switches, lr=2e-3)
+    model = fixtures.build_model(fixtures.QUALITY_NET, device, spec.switches, lr=2e-3)
     start = time.perf_counter()
     with PeakMemory(device) as memory:
         for iteration, batch in enumerate(fixtures.quality_batches(spec.steps), 1):
@@ -120,26 +128,6 @@ def train_quality_net(spec, device):
     return dict(time_s=seconds, peak_mb=memory.peak_mb, steps=spec.steps,
                 size=spec.size, psnr_noisy_db=psnr_db(noisy.numpy(), clean.numpy()),
                 psnr_restored_db=psnr_db(out.numpy(), clean.numpy()))
-
-
-def measure_tiling(spec, device):
-    from rnan_basicsr.test_time import tile_forward
-
-    channels = CONFIGS[spec.config]
-    net = fixtures.build_network(channels, 'ours', device).eval()
-    lq = fixtures.test_image(channels, spec.size).to(device)
-    outputs = []
-
-    def tiled():
-        with torch.inference_mode():
-            outputs[:] = [tile_forward(net, lq, spec.tile, spec.overlap)]
-
-    result = time_calls(tiled, spec, device)
-    out = outputs[0].float().cpu().numpy()
-    exact = np.load(spec.exact_output)
-    diff = np.clip(out, 0, 1) - np.clip(exact, 0, 1)
-    result.update(max_abs_diff_255=float(np.abs(diff).max() * 255), psnr_vs_whole_db=psnr_db(out, exact))
-    return result
 
 
 def measure_data(spec, device):
@@ -166,7 +154,7 @@ def measure_data(spec, device):
                 peak_mb=memory.peak_mb)
 
 
-MEASURE = {'forward': measure_forward, 'train': measure_train_step, 'tiling': measure_tiling, 'data': measure_data,
+MEASURE = {'forward': measure_forward, 'train': measure_train_step, 'tiling': measure_forward, 'data': measure_data,
            'train_quality_net': train_quality_net}
 
 
