@@ -79,21 +79,17 @@ def build_parser():
                         help='train nothing: no training-step rows, no quality network (the switch rows then have '
                         'their speed and their PSNR on the official network only)')
     parser.add_argument('--no_tiling', action='store_true', help='skip the tiled-inference rows')
-    parser.add_argument('--no_variants', action='store_true',
-                        help='skip the floor / ours / direct rows')
-    parser.add_argument('--no_precision', action='store_true',
-                        help='skip the precision / speed switch rows')
+    parser.add_argument('--no_variants', action='store_true', help='skip the floor / ours / direct rows')
+    parser.add_argument('--no_precision', action='store_true', help='skip the precision / speed switch rows')
     parser.add_argument('--no_data', action='store_true', help='skip the data pipeline rows')
-    parser.add_argument('--data_rounds', type=int, default=4,
-                        help='interleaved rounds of the data measurement')
+    parser.add_argument('--data_rounds', type=int, default=4, help='interleaved rounds of the data measurement')
     parser.add_argument('--data_samples', type=int, default=100, help='samples per dataset and round')
     parser.add_argument('--no_compile', action='store_true', help='skip the torch.compile rows')
     parser.add_argument('--switches', nargs='+', metavar='SWITCHES', type=switches_argument,
                         help='measure these switch rows instead of the default ones, each a "+"-joined set of '
                         f'{", ".join(SWITCH_WORDS)} (e.g. channels_last bf16+channels_last compile); the float32 '
                         'row, the reference of the quality columns, is always measured first')
-    parser.add_argument('--precision_size', type=int, default=PRECISION_SIZE,
-                        help='image side of the switch rows')
+    parser.add_argument('--precision_size', type=int, default=PRECISION_SIZE, help='image side of the switch rows')
     parser.add_argument('--quality_steps', type=int, default=QUALITY_STEPS,
                         help='training steps of the quality net (none with --no_train)')
     parser.add_argument('--tf32', action='store_true', help='allow TF32 in the float32 rows (GPU; default: off)')
@@ -160,8 +156,7 @@ def main(argv=None):
               f'{"allowed" if args.tf32 else "off"}')
     print(header)
     runner = Runner(args.timeout)
-    base = Measurement(kind='forward', device=str(device), repeats=args.repeats,
-                       switches=Switches(tf32=args.tf32))
+    base = Measurement(kind='forward', device=str(device), repeats=args.repeats, switches=Switches(tf32=args.tf32))
     workdir = tempfile.mkdtemp(prefix='rnan_benchmark_')  # every intermediate file; removed however the run ends
     try:
         rows, exact_paths = measure_variants(args, runner, base, workdir, device_free_bytes(device))

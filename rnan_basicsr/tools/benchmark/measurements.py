@@ -1,11 +1,6 @@
 """The measurements, each run in a fresh Python process so that its memory is not inflated by an earlier one:
-``python -m rnan_basicsr.tools.benchmark.measurements '<Measurement as JSON>'`` prints ``RESULT <json>``.
-
-Every timed call follows a warm-up call on the same input (kernels, allocator, Adam's state, compilation). The
-timed calls are ``torch.utils.benchmark.Timer.blocked_autorange`` runs lasting at least ``repeats`` times the
-warm-up call; the result holds their median (``time_s``), interquartile range (``iqr_s``) and every run
-(``times_s``), and ``peak_mb``, the peak memory while they ran (:class:`~.memory.PeakMemory`).
-"""
+``python -m rnan_basicsr.tools.benchmark.measurements '<Measurement as JSON>'`` prints ``RESULT <json>``; how a
+call is timed: :func:`time_calls`."""
 import json
 import numpy as np
 import random
@@ -22,22 +17,20 @@ from rnan_basicsr.tools.benchmark.quality import psnr_db
 from rnan_basicsr.tools.benchmark.spec import CONFIGS, Measurement
 
 
-def synchronize(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 def seconds_of(call, device):
-    synchronize(device)
+    """The seconds of one ``call``, its CUDA work included."""
+    synchronize = (lambda: torch.cuda.synchronize(device)) if device.type == 'cuda' else (lambda: None)
+    synchronize()
     start = time.perf_counter()
     call()
-    synchronize(device)
+    synchronize()
     return time.perf_counter() - start
 
 
 def time_calls(call, spec, device, compiled=False):
-    """A warm-up ``call``, then ``call`` timed with ``Timer.blocked_autorange`` for at least ``spec.repeats`` times
-    the warm-up's duration (for a compiled row: of a second, compiled, call).
+    """A warm-up ``call`` (kernels, allocator, Adam's state, compilation), then ``call`` timed with
+    ``Timer.blocked_autorange`` for at least ``spec.repeats`` times the warm-up's duration (for a compiled row: of a
+    second, compiled, call).
 
     Returns the measurement: ``time_s`` (median), ``iqr_s``, ``times_s``, ``runs``, ``peak_mb`` (during the timed
     runs), ``compiled`` and, for compiled rows, ``first_call_s``: the warm-up's time, compilation included.
