@@ -90,21 +90,47 @@ def test_the_training_step_timed_is_rnan_model_optimize_parameters(monkeypatch):
 
 
 def test_switch_rows_report_speed_and_quality_against_float32(tmp_path, monkeypatch):
-    """The precision rows in miniature (16 x 16, a quality network trained for 2 steps, tiny networks, forward
-    only): each setting has its speed-up and its PSNR against the float32 row (BasicSR's calculate_psnr)."""
+    """The precision rows in miniature (16 x 16, a quality network trained for 2 steps, tiny networks): each setting
+    has its speed-up and its PSNR against the float32 row (BasicSR's calculate_psnr), forward and training step."""
     monkeypatch.setattr(Runner, 'measure', in_process)
     monkeypatch.setattr(fixtures, 'OFFICIAL_NET', dict(num_feat=8, num_group=2))
     monkeypatch.setattr(fixtures, 'QUALITY_NET', dict(fixtures.QUALITY_NET, num_feat=8, num_group=2))
+    monkeypatch.setattr('rnan_basicsr.tools.benchmark.runner.SWITCH_TRAIN_BATCH', 1)  # a quicker training step
     settings = [Switches(), Switches(amp='bf16', channels_last=True)]
     base = Measurement('forward', repeats=1)
-    trained, forward_rows, train_rows = Runner().measure_precision(base, settings, str(tmp_path), False, 16, 2)
-    assert trained['steps'] == 2 and trained['psnr_noisy_db'] < 25 and not train_rows
-    assert [s.label for s, _ in forward_rows] == ['float32', 'bf16 + channels_last']
-    assert forward_rows[0][1]['psnr_trained_db'] == float('inf')
+    trained, forward_rows, train_rows = Runner().measure_precision(base, settings, str(tmp_path), True, 16, 2)
+    assert trained['steps'] == 2 and trained['psnr_noisy_db'] < 25
+    assert [s.label for s, _ in forward_rows] == [s.label for s, _ in train_rows] == ['float32', 'bf16 + channels_last']
+    assert forward_rows[0][1]['psnr_trained_db'] == train_rows[0][1]['psnr_trained_db'] == float('inf')
+    assert train_rows[0][1]['grad_rel_error'] == 0
     for _, result in forward_rows[1:]:
         assert 30 <= result['psnr_trained_db'] < float('inf') and result['psnr_official_db'] >= 30
-    text = '\n'.join(report.render_switches(trained, forward_rows, train_rows, None))
-    assert '| float32 | ' in text and '| bf16 + channels_last | ' in text
+    assert 0 < train_rows[1][1]['grad_rel_error'] < 0.5
+    text = '\n'.join(report.render_switches(16, trained, forward_rows, train_rows))
+    assert '| float32 | ' in text and '| bf16 + channels_last | ' in text and 'gradient error vs float32' in text
+
+
+def test_no_train_trains_nothing_and_says_which_columns_are_not_measured(tmp_path, monkeypatch):
+    """--no_train: no training step anywhere (no quality network, no training-step rows); the switch rows have their
+    speed and their PSNR on the official network, and the report says what is not measured."""
+    def no_training(self, current_iter):
+        raise AssertionError('--no_train ran a training step')
+
+    monkeypatch.setattr(RNANModel, 'optimize_parameters', no_training)
+    monkeypatch.setattr(Runner, 'measure', in_process)
+    monkeypatch.setattr(fixtures, 'OFFICIAL_NET', dict(num_feat=8, num_group=2))
+    out_json = tmp_path / 'bench.json'
+    assert cli.main(['--sizes', '16', '--configs', 'grey', '--device', 'cpu', '--repeats', '1', '--no_train',
+                     '--no_tiling', '--no_data', '--precision_size', '16', '--switches', 'channels_last', '--json',
+                     str(out_json)]) == 0
+    data = json.loads(out_json.read_text())
+    assert {m['spec']['kind'] for m in data['measurements']} == {'forward'}  # 3 variants, 2 switch rows
+    assert len(data['measurements']) == 5 and not any(m['spec']['weights'] for m in data['measurements'])
+    assert 'Training step' not in data['report'] and 'Quality network:' not in data['report']
+    assert 'Nothing trained (--no_train)' in data['report']
+    assert '| setting | forward s | speed-up | PSNR vs float32, official random weights (dB) |' in data['report']
+    row = next(line for line in data['report'].splitlines() if line.startswith('| float32 + channels_last |'))
+    assert len(row.strip('|').split('|')) == 4 and float(row.split('|')[4]) >= 30
 
 
 def test_psnr_is_basicsrs():
@@ -123,7 +149,7 @@ def test_compiled_rows_report_their_first_call_apart_from_the_timed_calls():
                     (Switches(amp='bf16', compile=True), fallen_back)]
     train_rows = [(Switches(), dict(eager, time_s=10.0)),
                   (Switches(compile=True), dict(compiled, time_s=9.0, first_call_s=300.5))]
-    text = '\n'.join(report.render_switches(trained, forward_rows, train_rows, None))
+    text = '\n'.join(report.render_switches(16, trained, forward_rows, train_rows))
     assert '| float32 + compile | 3.00 ±0.05 | 1.33× |' in text
     assert ('First call of the compiled rows (compilation included, not in the times above): forward float32 + '
             'compile 72.25 s; training step float32 + compile 300.50 s.') in text

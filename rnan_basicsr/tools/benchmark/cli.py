@@ -28,6 +28,10 @@ gradients against float32's; PSNR is BasicSR's ``calculate_psnr``). Float32 rows
 allows it for them). The compiled rows also report their first call (compilation included). ``--switches``
 measures chosen rows instead of the default ones.
 
+``--no_train`` trains nothing: no training-step rows, and no quality network. The switch rows then give their
+forward speed and, as their only quality column, the PSNR against float32 on the official network with random
+weights; the trained network's PSNR and the training-step columns are left out.
+
 Data pipeline (``--no_data`` skips it): training samples per second of each of our datasets against BasicSR's
 PairedImageDataset reading pre-made pairs of the same task, from LMDBs of the same 480 x 480 sub-images, gt_size 48,
 one process, no workers, one thread (OpenCV and torch), interleaved in rounds. Our datasets read the colour
@@ -71,25 +75,23 @@ def build_parser():
     parser.add_argument('--repeats', type=int, default=2,
                         help='the timed runs of a measurement last at least this many calls (default 2)')
     parser.add_argument('--device', default='auto', help='cpu, cuda, cuda:N or auto (default)')
-    parser.add_argument('--no_train', action='store_true', help='skip the training-step rows')
+    parser.add_argument('--no_train', action='store_true',
+                        help='train nothing: no training-step rows, no quality network (the switch rows then have '
+                        'their speed and their PSNR on the official network only)')
     parser.add_argument('--no_tiling', action='store_true', help='skip the tiled-inference rows')
-    parser.add_argument('--no_variants', action='store_true',
-                        help='skip the floor / ours / direct rows')
-    parser.add_argument('--no_precision', action='store_true',
-                        help='skip the precision / speed switch rows')
+    parser.add_argument('--no_variants', action='store_true', help='skip the floor / ours / direct rows')
+    parser.add_argument('--no_precision', action='store_true', help='skip the precision / speed switch rows')
     parser.add_argument('--no_data', action='store_true', help='skip the data pipeline rows')
-    parser.add_argument('--data_rounds', type=int, default=4,
-                        help='interleaved rounds of the data measurement')
+    parser.add_argument('--data_rounds', type=int, default=4, help='interleaved rounds of the data measurement')
     parser.add_argument('--data_samples', type=int, default=100, help='samples per dataset and round')
     parser.add_argument('--no_compile', action='store_true', help='skip the torch.compile rows')
     parser.add_argument('--switches', nargs='+', metavar='SWITCHES', type=switches_argument,
                         help='measure these switch rows instead of the default ones, each a "+"-joined set of '
                         f'{", ".join(SWITCH_WORDS)} (e.g. channels_last bf16+channels_last compile); the float32 '
                         'row, the reference of the quality columns, is always measured first')
-    parser.add_argument('--precision_size', type=int, default=PRECISION_SIZE,
-                        help='image side of the switch rows')
+    parser.add_argument('--precision_size', type=int, default=PRECISION_SIZE, help='image side of the switch rows')
     parser.add_argument('--quality_steps', type=int, default=QUALITY_STEPS,
-                        help='training steps of the quality net')
+                        help='training steps of the quality net (none with --no_train)')
     parser.add_argument('--tf32', action='store_true', help='allow TF32 in the float32 rows (GPU; default: off)')
     parser.add_argument('--timeout', type=float, default=MEASUREMENT_TIMEOUT,
                         help=f'seconds per measurement before it is reported as timed out (default '
@@ -154,15 +156,15 @@ def main(argv=None):
               f'{"allowed" if args.tf32 else "off"}')
     print(header)
     runner = Runner(args.timeout)
-    base = Measurement(kind='forward', device=str(device), repeats=args.repeats,
-                       switches=Switches(tf32=args.tf32))
+    base = Measurement(kind='forward', device=str(device), repeats=args.repeats, switches=Switches(tf32=args.tf32))
     workdir = tempfile.mkdtemp(prefix='rnan_benchmark_')  # every intermediate file; removed however the run ends
     try:
         rows, exact_paths = measure_variants(args, runner, base, workdir, device_free_bytes(device))
-        switch_rows = (None, [], [])
+        switch_rows = None
         if not args.no_precision:
-            switch_rows = runner.measure_precision(base, switch_settings(args, device), workdir, not args.no_train,
-                                                   args.precision_size, args.quality_steps)
+            switch_rows = (args.precision_size, *runner.measure_precision(
+                base, switch_settings(args, device), workdir, not args.no_train, args.precision_size,
+                args.quality_steps))
         train = {}
         if not args.no_train and not args.no_variants:
             for variant in VARIANTS:  # ~15 s a step: the shortest timed runs

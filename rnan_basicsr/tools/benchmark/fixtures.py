@@ -46,12 +46,20 @@ def official_network(channels, variant):
                 **OFFICIAL_NET)
 
 
-def model_options(network, device, switches, lr=1e-4, pretrained=None):
-    """An in-memory option dict of one training ``RNANModel``: L2 loss, Adam (lr, betas 0.9 / 0.999), no EMA, no
-    gradient clipping (the paper's setting), the row's switches; nothing is written to disk."""
-    return {
+def build_model(network, device, switches, variant=None, lr=1e-4, pretrained=None):
+    """A training ``RNANModel`` of ``RNAN(**network)``, seeded, built by BasicSR's ``build_model`` from an in-memory
+    option dict (nothing is written to disk): L2 loss, Adam (lr, betas 0.9 / 0.999), no EMA, no gradient clipping
+    (the paper's setting), the row's switches; with a ``variant`` of the official network, its attention set up as
+    :func:`init_attention` says."""
+    from basicsr.models import build_model as basicsr_build_model
+    from basicsr.utils import get_root_logger
+
+    get_root_logger().setLevel('WARNING')  # the model would print the whole network
+    torch.manual_seed(0)
+    model = basicsr_build_model({
         'name': 'benchmark', 'model_type': 'RNANModel', 'num_gpu': 1 if torch.device(device).type == 'cuda' else 0,
-        'is_train': True, 'dist': False, 'rank': 0, 'world_size': 1, 'scale': 1, 'network_g': dict(network),
+        'is_train': True, 'dist': False, 'rank': 0, 'world_size': 1, 'scale': 1,
+        'network_g': dict(type='RNAN', **network),
         'path': {'pretrain_network_g': pretrained, 'strict_load_g': True, 'param_key_g': 'params'},
         'train': {
             'ema_decay': 0, 'optim_g': {'type': 'Adam', 'lr': lr, 'betas': [0.9, 0.999]},
@@ -60,33 +68,26 @@ def model_options(network, device, switches, lr=1e-4, pretrained=None):
             'mixed_precision': switches.amp, 'channels_last': switches.channels_last,
             'compile': switches.compile, 'tf32': switches.tf32,
         },
-    }
-
-
-def build_model(opt, variant=None):
-    """BasicSR's ``build_model`` on ``opt`` (:func:`model_options`), seeded; with a ``variant`` of the official
-    network, its attention set up as :func:`init_attention` says."""
-    from basicsr.models import build_model as basicsr_build_model
-    from basicsr.utils import get_root_logger
-
-    get_root_logger().setLevel('WARNING')  # the model would print the whole network
-    torch.manual_seed(0)
-    model = basicsr_build_model(opt)
+    })
     if variant:
         init_attention(model.get_bare_model(model.net_g), variant)
     return model
+
+
+def centre_crop(img, size):
+    """The size x size centre of ``img`` (H, W, C; uint8), tiled first if it is smaller: (1, C, H, W) in [0, 1]."""
+    reps = -(-size // min(img.shape[:2]))
+    img = np.tile(img, (reps, reps, 1))
+    top, left = (img.shape[0] - size) // 2, (img.shape[1] - size) // 2
+    img = img[top:top + size, left:left + size].astype(np.float32) / 255.
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).unsqueeze(0)
 
 
 def test_image(channels, size):
     """A natural image (scikit-image's camera / astronaut) cropped to size x size, (1, C, H, W) in [0, 1]."""
     from skimage import data
 
-    img = data.astronaut() if channels == 3 else data.camera()[..., None]
-    reps = -(-size // min(img.shape[:2]))
-    img = np.tile(img, (reps, reps, 1))
-    top, left = (img.shape[0] - size) // 2, (img.shape[1] - size) // 2
-    img = img[top:top + size, left:left + size].astype(np.float32) / 255.
-    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).unsqueeze(0)
+    return centre_crop(data.astronaut() if channels == 3 else data.camera()[..., None], size)
 
 
 def training_batch(channels, batch, patch=TRAIN_PATCH, seed=0):
@@ -101,9 +102,7 @@ def quality_image(size):
     noisy and clean, BGR in [0, 1] (noisy unclipped)."""
     from skimage import data
 
-    clean = data.chelsea()[:, :, ::-1].astype(np.float32) / 255.  # BGR, as the training images
-    top, left = (clean.shape[0] - size) // 2, (clean.shape[1] - size) // 2
-    clean = torch.from_numpy(np.ascontiguousarray(clean[top:top + size, left:left + size].transpose(2, 0, 1)))[None]
+    clean = centre_crop(data.chelsea()[:, :, ::-1], size)  # BGR, as the training images
     noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(1)) * QUALITY_SIGMA / 255.
     return clean + noise, clean
 

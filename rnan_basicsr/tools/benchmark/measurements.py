@@ -1,11 +1,6 @@
 """The measurements, each run in a fresh Python process so that its memory is not inflated by an earlier one:
-``python -m rnan_basicsr.tools.benchmark.measurements '<Measurement as JSON>'`` prints ``RESULT <json>``.
-
-Every timed call follows a warm-up call on the same input (kernels, allocator, Adam's state, compilation). The
-timed calls are ``torch.utils.benchmark.Timer.blocked_autorange`` runs lasting at least ``repeats`` times the
-warm-up call; the result holds their median (``time_s``), interquartile range (``iqr_s``) and every run
-(``times_s``), and ``peak_mb``, the peak memory while they ran (:class:`~.memory.PeakMemory`).
-"""
+``python -m rnan_basicsr.tools.benchmark.measurements '<Measurement as JSON>'`` prints ``RESULT <json>``; how a
+call is timed: :func:`time_calls`."""
 import json
 import numpy as np
 import random
@@ -22,27 +17,25 @@ from rnan_basicsr.tools.benchmark.quality import psnr_db
 from rnan_basicsr.tools.benchmark.spec import CONFIGS, Measurement
 
 
-def synchronize(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 def seconds_of(call, device):
-    synchronize(device)
+    """The seconds of one ``call``, its CUDA work included."""
+    synchronize = (lambda: torch.cuda.synchronize(device)) if device.type == 'cuda' else (lambda: None)
+    synchronize()
     start = time.perf_counter()
     call()
-    synchronize(device)
+    synchronize()
     return time.perf_counter() - start
 
 
-def warm_up_and_time(warm_up, call, spec, device, compiled=False):
-    """Call ``warm_up`` once, then time ``call`` with ``Timer.blocked_autorange`` for at least ``spec.repeats``
-    times the warm-up's duration (for a compiled row: of a second, compiled, call).
+def time_calls(call, spec, device, compiled=False):
+    """A warm-up ``call`` (kernels, allocator, Adam's state, compilation), then ``call`` timed with
+    ``Timer.blocked_autorange`` for at least ``spec.repeats`` times the warm-up's duration (for a compiled row: of a
+    second, compiled, call).
 
     Returns the measurement: ``time_s`` (median), ``iqr_s``, ``times_s``, ``runs``, ``peak_mb`` (during the timed
     runs), ``compiled`` and, for compiled rows, ``first_call_s``: the warm-up's time, compilation included.
     """
-    first_s = seconds_of(warm_up, device)
+    first_s = seconds_of(call, device)
     one_call_s = seconds_of(call, device) if spec.switches.compile else first_s
     timer = Timer('call()', globals={'call': call}, num_threads=torch.get_num_threads())  # its default is 1 thread
     with PeakMemory(device) as memory:
@@ -62,6 +55,10 @@ def prepare(net, switches, device):
 
 
 def measure_forward(spec, device):
+    """One image through the official network, no gradient: whole, or (``tiling``) in tiles compared with the whole
+    image's output."""
+    from rnan_basicsr.test_time import tile_forward
+
     channels = CONFIGS[spec.config]
     net = fixtures.build_network(channels, spec.variant, device).eval()
     forward_net, to_format, autocast = prepare(net, spec.switches, device)
@@ -70,57 +67,46 @@ def measure_forward(spec, device):
 
     def forward():
         with torch.inference_mode(), autocast():
-            outputs[:] = [forward_net(lq)]
+            outputs[:] = [tile_forward(forward_net, lq, spec.tile, spec.overlap) if spec.tile else forward_net(lq)]
 
-    result = warm_up_and_time(forward, forward, spec, device, forward_net.is_compiled)
+    result = time_calls(forward, spec, device, forward_net.is_compiled)
+    out = outputs[0].float().cpu().numpy()
     if spec.save_output:
-        np.save(spec.save_output, outputs[0].float().cpu().numpy())
-    if spec.quality:  # the same switches on the trained network
-        small, to_format, autocast = prepare(load_quality_net(spec.quality.weights, device).eval(), spec.switches,
-                                             device)
-        noisy, _ = fixtures.quality_image(spec.quality.size)
+        np.save(spec.save_output, out)
+    if spec.exact_output:
+        exact = np.load(spec.exact_output)
+        diff = np.clip(out, 0, 1) - np.clip(exact, 0, 1)
+        result.update(max_abs_diff_255=float(np.abs(diff).max() * 255), psnr_vs_whole_db=psnr_db(out, exact))
+    if spec.weights:  # the same switches on the trained network
+        small = fixtures.build_model(fixtures.QUALITY_NET, device, spec.switches, pretrained=spec.weights)
+        small, to_format, autocast = prepare(small.get_bare_model(small.net_g).eval(), spec.switches, device)
+        noisy, _ = fixtures.quality_image(spec.size)
         with torch.inference_mode(), autocast():
             out = small(to_format(noisy.to(device)))
-        np.save(spec.quality.output, out.float().cpu().numpy())
+        np.savez(spec.quality_output, output=out.float().cpu().numpy())
     return result
-
-
-def load_quality_net(weights, device):
-    from rnan_basicsr.archs.rnan_arch import RNAN
-
-    net = RNAN(**fixtures.QUALITY_NET)
-    net.load_state_dict(torch.load(weights, weights_only=True)['params'])
-    return net.to(device)
 
 
 def measure_train_step(spec, device):
     """``RNANModel.optimize_parameters`` on the official network (the spec's variant and switches), one batch."""
     channels = CONFIGS[spec.config]
-    network = dict(type='RNAN', **fixtures.official_network(channels, spec.variant))
-    model = fixtures.build_model(fixtures.model_options(network, device, spec.switches), spec.variant)
+    model = fixtures.build_model(fixtures.official_network(channels, spec.variant), device, spec.switches, spec.variant)
     model.feed_data(fixtures.training_batch(channels, spec.batch))
-
-    def step():
-        model.optimize_parameters(1)
-
-    result = warm_up_and_time(step, step, spec, device, model._train_forward.is_compiled)
-    if spec.quality:  # one step's output and gradients on the trained network, same switches
-        network = dict(type='RNAN', **fixtures.QUALITY_NET)
-        small = fixtures.build_model(fixtures.model_options(network, device, spec.switches,
-                                                            pretrained=spec.quality.weights))
-        noisy, clean = fixtures.quality_image(spec.quality.size)
+    result = time_calls(lambda: model.optimize_parameters(1), spec, device, model._train_forward.is_compiled)
+    if spec.weights:  # one step's output and gradients on the trained network, same switches
+        small = fixtures.build_model(fixtures.QUALITY_NET, device, spec.switches, pretrained=spec.weights)
+        noisy, clean = fixtures.quality_image(spec.size)
         small.feed_data({'lq': noisy, 'gt': clean})
         small.optimize_parameters(1)  # a GradScaler (fp16) has unscaled the gradients in its step
         grads = torch.cat([p.grad.flatten() for p in small.get_bare_model(small.net_g).parameters()])
-        np.savez(spec.quality.output, output=small.output.detach().float().cpu().numpy(), grads=grads.cpu().numpy())
+        np.savez(spec.quality_output, output=small.output.detach().float().cpu().numpy(), grads=grads.cpu().numpy())
     return result
 
 
 def train_quality_net(spec, device):
     """Train the small network of the quality columns (float32 RNANModel, Adam lr 2e-3, L2) on colour denoising;
     save its weights and measure it on its held-out image."""
-    network = dict(type='RNAN', **fixtures.QUALITY_NET)
-    model = fixtures.build_model(fixtures.model_options(network, device, spec.switches, lr=2e-3))
+    model = fixtures.build_model(fixtures.QUALITY_NET, device, spec.switches, lr=2e-3)
     start = time.perf_counter()
     with PeakMemory(device) as memory:
         for iteration, batch in enumerate(fixtures.quality_batches(spec.steps), 1):
@@ -135,26 +121,6 @@ def train_quality_net(spec, device):
     return dict(time_s=seconds, peak_mb=memory.peak_mb, steps=spec.steps,
                 size=spec.size, psnr_noisy_db=psnr_db(noisy.numpy(), clean.numpy()),
                 psnr_restored_db=psnr_db(out.numpy(), clean.numpy()))
-
-
-def measure_tiling(spec, device):
-    from rnan_basicsr.test_time import tile_forward
-
-    channels = CONFIGS[spec.config]
-    net = fixtures.build_network(channels, 'ours', device).eval()
-    lq = fixtures.test_image(channels, spec.size).to(device)
-    outputs = []
-
-    def tiled():
-        with torch.inference_mode():
-            outputs[:] = [tile_forward(net, lq, spec.tile, spec.overlap)]
-
-    result = warm_up_and_time(tiled, tiled, spec, device)
-    out = outputs[0].float().cpu().numpy()
-    exact = np.load(spec.exact_output)
-    diff = np.clip(out, 0, 1) - np.clip(exact, 0, 1)
-    result.update(max_abs_diff_255=float(np.abs(diff).max() * 255), psnr_vs_whole_db=psnr_db(out, exact))
-    return result
 
 
 def measure_data(spec, device):
@@ -181,7 +147,7 @@ def measure_data(spec, device):
                 peak_mb=memory.peak_mb)
 
 
-MEASURE = {'forward': measure_forward, 'train': measure_train_step, 'tiling': measure_tiling, 'data': measure_data,
+MEASURE = {'forward': measure_forward, 'train': measure_train_step, 'tiling': measure_forward, 'data': measure_data,
            'train_quality_net': train_quality_net}
 
 

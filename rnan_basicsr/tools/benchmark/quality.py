@@ -12,8 +12,9 @@ def psnr_db(a, b):
     return float(calculate_psnr(to_255(a), to_255(b), crop_border=0, input_order='CHW'))
 
 
-def add_quality(rows, kind):
-    """PSNR (and gradient error) of every row against the first (float32) row, from the files the children wrote;
+def add_quality(rows):
+    """PSNR (and gradient error) of every row against the first (float32) row, from the files the children wrote:
+    ``psnr_official_db`` from ``save_output``, ``psnr_trained_db`` (and ``grad_rel_error``) from ``quality_output``;
     ``rows`` are (switches, result, spec)."""
     if not rows or 'error' in rows[0][1]:
         return
@@ -21,10 +22,11 @@ def add_quality(rows, kind):
     for _, result, spec in rows:
         if 'error' in result:
             continue
-        got, ref = np.load(spec.quality.output), np.load(reference.quality.output)
-        if kind == 'forward':
-            result['psnr_trained_db'] = psnr_db(got, ref)
-            result['psnr_official_db'] = psnr_db(np.load(spec.save_output), np.load(reference.save_output))
-        else:
+        if spec.quality_output:
+            got, ref = np.load(spec.quality_output), np.load(reference.quality_output)
             result['psnr_trained_db'] = psnr_db(got['output'], ref['output'])
-            result['grad_rel_error'] = float(np.linalg.norm(got['grads'] - ref['grads']) / np.linalg.norm(ref['grads']))
+            if 'grads' in got:
+                result['grad_rel_error'] = float(np.linalg.norm(got['grads'] - ref['grads']) /
+                                                 np.linalg.norm(ref['grads']))
+        if spec.save_output:
+            result['psnr_official_db'] = psnr_db(np.load(spec.save_output), np.load(reference.save_output))

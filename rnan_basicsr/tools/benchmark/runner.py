@@ -9,8 +9,9 @@ import sys
 import torch
 from os import path as osp
 
+from rnan_basicsr.tools.benchmark.fixtures import QUALITY_STEPS
 from rnan_basicsr.tools.benchmark.quality import add_quality
-from rnan_basicsr.tools.benchmark.spec import PRECISION_SIZE, SWITCH_TRAIN_BATCH, QualityFiles
+from rnan_basicsr.tools.benchmark.spec import PRECISION_SIZE, SWITCH_TRAIN_BATCH
 
 MEASUREMENT_TIMEOUT = 600  # seconds; a measurement that takes longer is reported as timed out
 
@@ -45,34 +46,36 @@ class Runner:
         self.log.append(dict(spec=dataclasses.asdict(spec), result=result))
         return result
 
-    def measure_precision(self, base, settings, workdir, train, size=PRECISION_SIZE, steps=150):
+    def measure_precision(self, base, settings, workdir, train, size=PRECISION_SIZE, steps=QUALITY_STEPS):
         """Forward (grey ``size``²) and, with ``train``, training-step rows under each of ``settings``
         (:class:`~.spec.Switches`, float32 first), with their quality against the float32 row.
 
-        Returns (quality_net_result, forward_rows, train_rows); each row is (switches, result) with the quality keys
-        ``psnr_trained_db`` (and for the forward ``psnr_official_db``, for the step ``grad_rel_error``) added.
+        With ``train``, a small network is trained first (``steps``) and every row runs it too. Without, nothing is
+        trained: the forward rows' only quality is their PSNR on the official network (random weights).
+
+        Returns (quality_net_result, or None without ``train``, forward_rows, train_rows); each row is (switches,
+        result) with the quality keys ``psnr_official_db`` (forward) and, with ``train``, ``psnr_trained_db`` (and
+        for the step ``grad_rel_error``) added.
         """
-        weights = osp.join(workdir, 'quality_net.pth')
-        trained = self.measure(dataclasses.replace(base, kind='train_quality_net', weights=weights, size=size,
-                                                   steps=steps))
-        forward_rows, train_rows = [], []
-        if 'error' in trained:
-            return trained, forward_rows, train_rows
+        weights = osp.join(workdir, 'quality_net.pth') if train else None
+        trained, rows = None, {'forward': [], 'train': []}
+        if train:
+            trained = self.measure(dataclasses.replace(base, kind='train_quality_net', weights=weights, size=size,
+                                                       steps=steps))
+            if 'error' in trained:
+                return trained, [], []
         for kind in ('forward', 'train') if train else ('forward', ):
-            rows = forward_rows if kind == 'forward' else train_rows
             for index, switches in enumerate(settings):
-                quality = QualityFiles(weights, osp.join(workdir, f'{kind}_{index}_quality.' +
-                                                         ('npy' if kind == 'forward' else 'npz')), size)
-                spec = dataclasses.replace(base, kind=kind, config='grey', variant='ours', quality=quality,
-                                           switches=switches)
+                files = osp.join(workdir, f'{kind}_{index}')
+                spec = dataclasses.replace(base, kind=kind, config='grey', variant='ours', size=size, weights=weights,
+                                           quality_output=weights and files + '_quality.npz', switches=switches)
                 if kind == 'train':  # 4 patches (bf16 without AVX-512 BF16 is slow), the shortest timed runs
                     spec = dataclasses.replace(spec, batch=SWITCH_TRAIN_BATCH, repeats=1)
                 else:
-                    spec = dataclasses.replace(spec, size=size,
-                                               save_output=osp.join(workdir, f'forward_{index}_official.npy'))
-                rows.append((switches, self.measure(spec), spec))
-            add_quality(rows, kind)
-        return trained, [r[:2] for r in forward_rows], [r[:2] for r in train_rows]
+                    spec = dataclasses.replace(spec, save_output=files + '_official.npy')
+                rows[kind].append((switches, self.measure(spec), spec))
+            add_quality(rows[kind])
+        return trained, [row[:2] for row in rows['forward']], [row[:2] for row in rows['train']]
 
 
 def direct_attention_bytes(batch, size):

@@ -59,14 +59,6 @@ GPU_SETTINGS = (Switches(), Switches(tf32=True), Switches(amp='bf16'), Switches(
 
 
 @dataclasses.dataclass(frozen=True)
-class QualityFiles:
-    """The trained quality network (``weights``) a switch row also runs, and where it writes its output."""
-    weights: str
-    output: str
-    size: int
-
-
-@dataclasses.dataclass(frozen=True)
 class Measurement:
     """One measurement, run in a fresh process (:mod:`.measurements`).
 
@@ -74,6 +66,8 @@ class Measurement:
     ``RNANModel.optimize_parameters`` step on ``batch`` patches of 48 x 48), ``tiling`` (tiled inference of a
     ``size`` x ``size`` image, compared with ``exact_output``), ``data`` (training samples/s of the datasets) or
     ``train_quality_net`` (the small network of the quality columns, trained for ``steps``, saved to ``weights``).
+    A forward or training-step row with ``weights`` also runs that trained network, under the same switches, on its
+    held-out ``size`` x ``size`` image, and writes what the quality columns compare to ``quality_output`` (.npz).
     """
     kind: str
     device: str = 'cpu'
@@ -87,8 +81,8 @@ class Measurement:
     overlap: int = 0
     save_output: Optional[str] = None  # forward: where to save the output (.npy)
     exact_output: Optional[str] = None  # tiling: the whole-image output to compare with
-    quality: Optional[QualityFiles] = None  # forward / train: run the trained quality network too
-    weights: Optional[str] = None  # train_quality_net: where to save its weights
+    weights: Optional[str] = None  # the quality network: where train_quality_net saves it, what a row runs too
+    quality_output: Optional[str] = None  # forward / train with weights: the quality network's output (and grads)
     steps: int = 0  # train_quality_net: training steps
     rounds: int = 0  # data: interleaved rounds
     samples: int = 0  # data: samples per dataset and round
@@ -102,7 +96,7 @@ class Measurement:
         """What the progress line shows: what is measured, files left out."""
         words = [self.kind]
         if self.kind in ('forward', 'train', 'tiling'):
-            words += [self.config, f'{self.size}²' if self.size else f'batch {self.batch}', self.variant]
+            words += [self.config, f'batch {self.batch}' if self.kind == 'train' else f'{self.size}²', self.variant]
             words += [f'tile {self.tile}'] if self.tile else []
         words += [self.switches.label, f'repeats {self.repeats}'] if self.kind != 'data' else []
         words += [f'{self.steps} steps'] if self.steps else []
@@ -115,7 +109,4 @@ class Measurement:
     @classmethod
     def from_json(cls, text):
         values = json.loads(text)
-        values['switches'] = Switches(**values['switches'])
-        if values['quality'] is not None:
-            values['quality'] = QualityFiles(**values['quality'])
-        return cls(**values)
+        return cls(**dict(values, switches=Switches(**values['switches'])))
