@@ -10,18 +10,20 @@ fit ``network_g`` and its optimizer moments the model's parameters.
 from the option file, so the state's schedule silently won: new milestones were ignored, and a cosine schedule made
 longer crashed at its first new iteration. Here the option file wins wherever that is exact:
 
-* ``train.scheduler``'s values (milestones, gamma, restarts, periods, restart_weights, eta_min) are applied to the
-  restored scheduler at the state's position; the position itself (iteration, base learning rates, current learning
-  rate) stays the state's. ``RNANModel.resume_training`` does this and logs one line naming what changed (old → new).
-* Refused in one line before anything is written (:func:`check_resume_options`): another scheduler type; a MultiStep
-  change that alters the learning rate of an iteration already trained (the rate is carried from step to step, so
-  the run would not be the one the option file describes); a cosine restart moved, added or removed before the
-  state's iteration; an optimizer of another type or with other settings (``lr``, ``betas``... were used by every
-  iteration so far); a model type that restores the state's schedule (BasicSR's ``SRModel``), since the change would
-  be silently ignored.
-
-A cosine cycle has no carried value: its learning rate is a function of the iteration, so changing the current cycle
-(``periods=[6]`` → ``[12]``, its weight, ``eta_min``) continues on the new curve from the state's iteration.
+* ``train.scheduler``'s values (milestones, gamma, restarts, periods, restart_weights, eta_min, or a plugin
+  scheduler's) are applied to the restored scheduler at the state's position when the new schedule gives every
+  iteration already trained the learning rate it was trained at; the position itself (iteration, base learning
+  rates, current learning rate) stays the state's. ``RNANModel.resume_training`` does this and logs one line naming
+  what changed (old → new).
+* That is found by stepping the saved and the option file's schedule on probes from the start to the state's
+  iteration (:func:`check_scheduler_change`): exact for any scheduler class a model builds, 0.85 s for the paper's
+  schedule at iteration 9e5; an unchanged schedule is not stepped.
+* Refused in one line before anything is written (:func:`check_resume_options`): another scheduler type; a schedule
+  change that alters the learning rate of an iteration already trained (a milestone or cosine restart moved before
+  the state's iteration, a cosine cycle stretched: the run would not be the one the option file describes; the
+  message names the first such iteration and both rates); an optimizer of another type or with other settings
+  (``lr``, ``betas``... were used by every iteration so far); a model type that restores the state's schedule
+  (BasicSR's ``SRModel``), since the change would be silently ignored.
 
 **Finding and loading states**: a training state is what ``BaseModel.save_training_state`` writes
 (``{'epoch', 'iter', 'optimizers', 'schedulers'}``), usable only together with the ``models/net_<x>_<iter>.pth`` of
@@ -33,14 +35,17 @@ the temporary files of a killed run are removed. :mod:`rnan_basicsr.compat.resum
 Nothing here calls ``get_root_logger``: resume states are read before ``train_pipeline`` sets up its logger, and an
 early call would leave the run without a log file. Warnings go to stderr, from rank 0 only.
 """
+import copy
 import inspect
 import math
 import os
 import re
 import sys
 import torch
+import warnings
 from collections import Counter
 from os import path as osp
+from torch.optim.lr_scheduler import LRScheduler
 
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.staging import process_is_running
@@ -193,74 +198,79 @@ def _shown(value):
 
 def describe_changes(cls, saved, wanted):
     """``['milestones [4] → [6]', ...]``: the options of ``cls`` whose value in ``saved`` (the training state's
-    scheduler state dict) differs from ``wanted`` (the option file's); [] when they agree."""
-    changes = []
-    for name in _option_names(cls):
-        old, new = _shown(saved.get(name)), _shown(wanted.get(name))
-        if old != new:
-            changes.append(f'{name} {old} → {new}')
-    return changes
+    scheduler state dict) differs from ``wanted`` (the option file's); [] when they agree. A class that keeps its
+    schedule under other names than its arguments gets those entries of the schedule part instead."""
+    def changes(names):
+        pairs = ((name, _shown(saved.get(name)), _shown(wanted.get(name))) for name in names)
+        return [f'{name} {old} → {new}' for name, old, new in pairs if old != new]
+
+    return changes(_option_names(cls)) or changes(sorted(set(schedule_of(saved)) | set(schedule_of(wanted))))
 
 
-def _multistep_factor(schedule, epoch):
-    """Learning rate / initial lr of BasicSR's MultiStepRestartLR at scheduler step ``epoch`` (closed form).
+def _probe(scheduler, state, initial_lrs):
+    """A copy of ``scheduler`` on a probe optimizer (a parameter per param group, at ``initial_lrs``) with the
+    schedule of ``state`` (a state dict of its class) before step 0, as a new run starts it. ``deepcopy`` with the
+    optimizer mapped to the probe's copies what the class keeps but the model's parameters."""
+    optimizer = torch.optim.SGD([{'params': [torch.zeros(1, requires_grad=True)], 'lr': lr, 'initial_lr': lr}
+                                 for lr in initial_lrs])
+    probe = copy.deepcopy(scheduler, {id(scheduler.optimizer): optimizer})
+    probe.load_state_dict(copy.deepcopy(state))
+    probe.base_lrs, probe.last_epoch = list(initial_lrs), -1
+    return probe
 
-    ``get_lr`` restarts at ``initial_lr * weight`` and multiplies by ``gamma ** count`` at each milestone after the
-    last restart; in between the rate is carried unchanged.
+
+def _rates(probe, last):
+    """The learning rates (one per param group) that ``probe`` sets at scheduler steps 0..``last``, as its ``step()``.
+
+    A class that keeps torch's ``step()`` (BasicSR's, torch's own, most plugins') is stepped as ``step()`` steps it,
+    without its bookkeeping (call-order warnings, ``_step_count``, ``_last_lr``): ``last_epoch`` set, ``get_lr()``, the
+    rates written into the param groups. That is all ``step()`` does to the rates, in a third of its time (0.45 against
+    1.5 µs a step for MultiStepRestartLR: the paper's schedule at iteration 9e5 is compared in 0.85 s, a cosine one in
+    1.5 s). ``_get_lr_called_within_step`` (torch-private) is the flag ``step()`` sets around ``get_lr()``, which
+    torch's own classes check to warn; a warnings filter instead would cost 1.5 µs a step. A class with a ``step()``
+    of its own is stepped by it.
     """
-    restarts = list(schedule['restarts'])
-    passed = [r for r in restarts if r <= epoch]
-    start, weight = (max(passed), schedule['restart_weights'][restarts.index(max(passed))]) if passed else (-1, 1)
-    count = sum(n for milestone, n in Counter(schedule['milestones']).items() if start < milestone <= epoch)
-    return weight * schedule['gamma']**count
+    groups = probe.optimizer.param_groups
+    if type(probe).step is not LRScheduler.step:
+        for _ in range(last + 1):
+            probe.step()
+            yield [group['lr'] for group in groups]
+        return
+    get_lr, probe._get_lr_called_within_step = probe.get_lr, True
+    for step in range(last + 1):
+        probe.last_epoch = step
+        rates = get_lr()
+        for group, rate in zip(groups, rates):
+            group['lr'] = rate
+        yield rates
 
 
-def _cosine_restarts(schedule):
-    """The scheduler steps after which CosineAnnealingRestartLR starts a new cycle (cumulative periods but the last)."""
-    periods = list(schedule['periods'])
-    return [sum(periods[:i + 1]) for i in range(len(periods) - 1)]
-
-
-def _why_inexact(cls, saved, wanted, iteration):
-    """Why the option file's schedule ``wanted`` cannot continue training state ``saved`` exactly, or None.
-
-    ``iteration`` is the state's; scheduler step ``e`` sets the learning rate of iteration ``e + 1``.
-    """
-    from basicsr.models.lr_scheduler import CosineAnnealingRestartLR, MultiStepRestartLR
-
-    last = saved['last_epoch']  # the step of the state's iteration
-    if cls is MultiStepRestartLR:
-        steps = {0} | {e for s in (saved, wanted) for e in (*Counter(s['milestones']), *s['restarts']) if e <= last}
-        for step in sorted(steps):
-            old, new = _multistep_factor(saved, step), _multistep_factor(wanted, step)
-            if not math.isclose(old, new, rel_tol=1e-12):
-                return (f'iteration {step + 1} was trained at {old:g} x the initial lr and the new schedule gives it '
-                        f'{new:g} x (a resumed run carries the learning rate on from the state). Only milestones and '
-                        f'restarts from {iteration} on (they act after iteration {iteration}) may change')
-        return None
-    if cls is CosineAnnealingRestartLR:
-        old = [step + 2 for step in _cosine_restarts(saved) if step < last]  # step e sets iteration e + 1's lr
-        new = [step + 2 for step in _cosine_restarts(wanted) if step < last]
-        if old != new:
-            def restarts(steps):
-                return f'restarts at iterations {steps}' if steps else 'no restart'
-
-            return (f'up to iteration {iteration} the state\'s periods had {restarts(old)}, the new periods have '
-                    f'{restarts(new)}. Keep the periods of the cycles before iteration {iteration}; the current and '
-                    'later ones may change')
-        return None
-    if schedule_of(saved) != schedule_of(wanted):
-        return f'{cls.__name__} is not one this policy knows how to continue'
+def _first_difference(scheduler, saved, wanted):
+    """The first iteration that the schedule of ``wanted`` gives another learning rate than training state ``saved``
+    trained it at (state dicts of ``scheduler``'s class), as ``(iteration, old, new)`` in units of the initial lr;
+    None when all up to the state's agree (rel_tol 1e-12). Step ``e`` sets the rate of iteration ``e + 1``."""
+    initial, last = saved['base_lrs'], saved['last_epoch']
+    probes = (_probe(scheduler, saved, initial), _probe(scheduler, wanted, initial))
+    with warnings.catch_warnings():  # what torch says of the probes (e.g. that their optimizers never step)
+        warnings.simplefilter('ignore')
+        for step, (old, new) in enumerate(zip(*(_rates(probe, last) for probe in probes))):
+            if old != new:
+                for old_lr, new_lr, lr in zip(old, new, initial):
+                    if not math.isclose(old_lr, new_lr, rel_tol=1e-12):
+                        return step + 1, old_lr / lr, new_lr / lr
     return None
 
 
 #: the ways on from a refused change, ending each message
 HOW_TO_GO_ON = ('restore the values the state was saved with, or start a new run from its weights '
                 '(path.pretrain_network_g) under a new name.')
+#: the last ``(saved, schedule)`` found to agree: ``resume_training`` does not step the pre-flight's check again
+_AGREED = []
 
 
-def check_scheduler_change(cls, saved, wanted, iteration, state_path):
-    """The changes from the state's scheduler ``saved`` to the option file's ``wanted`` (both state dicts of ``cls``).
+def check_scheduler_change(scheduler, saved, wanted, iteration, state_path):
+    """The changes from the state's scheduler ``saved`` to the option file's ``wanted`` (state dicts of the class of
+    ``scheduler``, which is any instance of it).
 
     Returns:
         list[str]: what changes (:func:`describe_changes`); [] when nothing does.
@@ -268,16 +278,24 @@ def check_scheduler_change(cls, saved, wanted, iteration, state_path):
     Raises:
         InputError: the saved state is another scheduler type, or the change alters what was already trained.
     """
+    cls = type(scheduler)
     if set(saved) - set(POSITION_KEYS) != set(wanted) - set(POSITION_KEYS):
         raise InputError(f'train.scheduler builds a {cls.__name__}, but training state {state_path!r} was saved with '
                          f'another scheduler (its settings: {", ".join(sorted(schedule_of(saved)))}); a resumed run '
                          f'cannot switch schedulers. To continue it, {HOW_TO_GO_ON}')
     changes = describe_changes(cls, saved, wanted)
-    if changes:
-        why = _why_inexact(cls, saved, wanted, iteration)
-        if why:
-            raise InputError(f'train.scheduler cannot change from training state {state_path!r} (iteration '
-                             f'{iteration}) as asked ({"; ".join(changes)}): {why}. Or {HOW_TO_GO_ON}')
+    if not changes or any(old is saved and schedule == schedule_of(wanted) for old, schedule in _AGREED):
+        return changes
+    differs = _first_difference(scheduler, saved, wanted)
+    if differs:
+        at, old, new = differs
+        raise InputError(f'train.scheduler cannot change from training state {state_path!r} (iteration '
+                         f'{iteration}) as asked ({"; ".join(changes)}): iteration {at} was trained at {old:g} x the '
+                         f'initial lr and the new schedule gives it {new:g} x (iterations 1-{iteration} were trained '
+                         'on the saved schedule, so the resumed run would not be the one the option file describes). '
+                         f'Only a change that first acts after iteration {iteration} can continue it (a milestone or '
+                         f'restart from {iteration} on, a cosine cycle after the current one). Or {HOW_TO_GO_ON}')
+    _AGREED[:] = [(saved, schedule_of(wanted))]
     return changes
 
 
@@ -361,7 +379,7 @@ def check_resume_options(opt, state, state_path):
     if len(schedulers) != len(state['schedulers']):
         return  # check_optimizers_fit names this mismatch when the model loads the state
     for scheduler, saved in zip(schedulers, state['schedulers']):
-        changes = check_scheduler_change(type(scheduler), saved, scheduler.state_dict(), state['iter'], state_path)
+        changes = check_scheduler_change(scheduler, saved, scheduler.state_dict(), state['iter'], state_path)
         if changes and not applies_option_schedule(model_cls):
             raise InputError(f'train.scheduler differs from training state {state_path!r} ({"; ".join(changes)}), '
                              f'but model_type {opt["model_type"]} resumes with the state\'s schedule (BasicSR\'s '
@@ -383,9 +401,9 @@ def keep_option_schedules(schedulers, option_states, resume_state, state_path, l
         InputError: the change cannot be applied exactly (:func:`check_resume_options` refuses it earlier).
     """
     for scheduler, wanted, saved in zip(schedulers, option_states, resume_state['schedulers']):
-        changes = check_scheduler_change(type(scheduler), saved, wanted, resume_state['iter'], state_path)
+        changes = check_scheduler_change(scheduler, saved, wanted, resume_state['iter'], state_path)
         if changes:
-            scheduler.__dict__.update(schedule_of(wanted))
+            scheduler.load_state_dict(dict(scheduler.state_dict(), **schedule_of(wanted)))
             if logger is not None:
                 logger.info(f'Resuming at iteration {resume_state["iter"]} with the option file\'s train.scheduler '
                             f'({type(scheduler).__name__}), not the training state\'s: {"; ".join(changes)}; '
@@ -396,7 +414,9 @@ def _next_lr(scheduler):
     """The learning rate the next ``scheduler.step()`` sets in the first param group (without stepping)."""
     scheduler.last_epoch += 1
     try:
-        return scheduler.get_lr()[0]
+        with warnings.catch_warnings():  # torch's classes warn when get_lr() is called outside step()
+            warnings.simplefilter('ignore')
+            return scheduler.get_lr()[0]
     finally:
         scheduler.last_epoch -= 1
 

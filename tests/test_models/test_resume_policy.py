@@ -1,17 +1,47 @@
 """rnan_basicsr.models.resume_policy: a resumed run follows the option file's schedule, or is refused before it starts.
 
-Unit level, on BasicSR's own scheduler classes and a torch optimizer, stepped as ``train_pipeline`` steps them
-(``update_learning_rate(current_iter)`` steps the schedulers from iteration 2 on): the learning rate of every
-iteration of an interrupted and resumed run is compared with an uninterrupted run of the new schedule.
+Unit level, on BasicSR's own scheduler classes (and a plugin's) and a torch optimizer, stepped as ``train_pipeline``
+steps them (``update_learning_rate(current_iter)`` steps the schedulers from iteration 2 on): the learning rate of
+every iteration of an interrupted and resumed run is compared with an uninterrupted run of the new schedule.
 """
 import pytest
 import torch
+import warnings
 from basicsr.models.lr_scheduler import CosineAnnealingRestartLR, MultiStepRestartLR
+from basicsr.utils.registry import MODEL_REGISTRY
 
 from rnan_basicsr.models.resume_policy import check_resume_options, keep_option_schedules
+from rnan_basicsr.models.rnan_model import RNANModel
 from rnan_basicsr.utils.errors import InputError
 
-SCHEDULERS = {'MultiStepLR': MultiStepRestartLR, 'CosineAnnealingRestartLR': CosineAnnealingRestartLR}
+
+class HalvingLR(torch.optim.lr_scheduler.StepLR):
+    """A plugin's scheduler: torch's StepLR (a carried rate) under arguments of its own (``every``, ``factor``)."""
+
+    def __init__(self, optimizer, every, factor=0.5, last_epoch=-1):
+        super().__init__(optimizer, step_size=every, gamma=factor, last_epoch=last_epoch)
+
+
+class SteppedHalvingLR(HalvingLR):
+    """One with a ``step()`` of its own."""
+
+    def step(self, epoch=None):
+        super().step(epoch)
+
+
+SCHEDULERS = {'MultiStepLR': MultiStepRestartLR, 'CosineAnnealingRestartLR': CosineAnnealingRestartLR,
+              'HalvingLR': HalvingLR, 'SteppedHalvingLR': SteppedHalvingLR}
+
+
+class PluginSchedulerModel(RNANModel):
+    """A plugin's model that builds the plugin's schedulers (BaseModel.setup_schedulers knows BasicSR's two)."""
+
+    def setup_schedulers(self):
+        options = dict(self.opt['train']['scheduler'])
+        cls = SCHEDULERS[options.pop('type')]
+        self.schedulers.extend(cls(optimizer, **options) for optimizer in self.optimizers)
+
+
 OPTIM = {'type': 'Adam', 'lr': 1e-4, 'weight_decay': 0, 'betas': [0.9, 0.999]}
 
 
@@ -83,16 +113,6 @@ def test_cosine_run_with_a_cycle_added_equals_an_uninterrupted_run():
     assert trained + _resume(state, new, 12) == _uninterrupted(new, 12)
 
 
-@pytest.mark.parametrize('change', [{'periods': [12]}, {'periods': [12], 'eta_min': 1e-6}])
-def test_cosine_cycle_made_longer_continues_on_the_new_curve_from_the_saved_iteration(change):
-    """Stretching the current cycle changes a curve that is a function of the iteration, not a carried value: the
-    iterations after the state train at the new schedule's rates (those before it were trained as they were)."""
-    new = dict(COSINE, **change)
-    state, trained = _state(COSINE, 4)
-    resumed = _resume(state, new, 12)  # the state's own periods [6] end at 6: BasicSR crashed at iteration 8
-    assert len(resumed) == 8 and resumed == _uninterrupted(new, 12)[4:]
-
-
 def test_an_unchanged_schedule_is_the_state_s_and_logs_nothing():
     state, trained = _state(MULTISTEP, 4)
     lines = []
@@ -107,14 +127,16 @@ def test_an_unchanged_schedule_is_the_state_s_and_logs_nothing():
 def test_the_log_line_says_what_changed_and_the_next_rate():
     state, _ = _state(COSINE, 4)
     lines = []
-    parameter, optimizer, scheduler = _build(dict(COSINE, periods=[12]))
+    new = dict(COSINE, periods=[6, 6], restart_weights=[1, 0.5])
+    parameter, optimizer, scheduler = _build(new)
     option_states = [scheduler.state_dict()]
     optimizer.load_state_dict(state['optimizers'][0])
     scheduler.load_state_dict(state['schedulers'][0])
     keep_option_schedules([scheduler], option_states, state, 'x', logger=type('L', (), {'info': lines.append})())
-    next_lr = _uninterrupted(dict(COSINE, periods=[12]), 5)[4]
+    next_lr = _uninterrupted(new, 5)[4]
     assert lines == [f"Resuming at iteration 4 with the option file's train.scheduler (CosineAnnealingRestartLR), not "
-                     f"the training state's: periods [6] → [12]; iteration 5 trains at lr {next_lr:.4g}."]
+                     f"the training state's: periods [6] → [6, 6]; restart_weights [1] → [1, 0.5]; iteration 5 "
+                     f"trains at lr {next_lr:.4g}."]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -129,11 +151,14 @@ def _opt(scheduler, optim=OPTIM, model_type='RNANModel'):
      'milestones [4] → [6]): iteration 5 was trained at 0.5 x the initial lr and the new schedule gives it 1 x'),
     (MULTISTEP, 6, dict(MULTISTEP, gamma=0.1), 'gamma 0.5 → 0.1): iteration 5 was trained at 0.5 x'),
     (MULTISTEP, 4, dict(MULTISTEP, milestones=[2]), 'milestones [4] → [2]): iteration 3 was trained at 1 x'),
-    (dict(COSINE, periods=[3, 6], restart_weights=[1, 1]), 6, dict(COSINE, periods=[4, 5], restart_weights=[1, 1]),
-     "up to iteration 6 the state's periods had restarts at iterations [5], the new periods have restarts at "
-     'iterations [6]'),
+    (dict(COSINE, periods=[3, 6], restart_weights=[1, 1]), 6, dict(COSINE, periods=[3, 5], restart_weights=[1, 1]),
+     'iteration 5 was trained at 0.93308 x the initial lr and the new schedule gives it 0.904604 x'),  # cycle 2 shorter
     (COSINE, 6, dict(COSINE, periods=[2, 4], restart_weights=[1, 1]),
-     'no restart, the new periods have restarts at iterations [4]'),
+     'iteration 2 was trained at 0.93308 x the initial lr and the new schedule gives it 0.5005 x'),
+    # a cosine rate is a function of the iteration, but iterations 2-4 were trained on the [6] curve
+    (COSINE, 4, dict(COSINE, periods=[12]), 'as asked (periods [6] → [12]): iteration 2 was trained at 0.93308 x the '
+     'initial lr and the new schedule gives it 0.98298 x (iterations 1-4 were trained on the saved schedule'),
+    (COSINE, 4, dict(COSINE, eta_min=1e-6), 'eta_min 1e-07 → 1e-06): iteration 2 was trained at 0.93308 x'),
     (MULTISTEP, 4, COSINE, 'train.scheduler builds a CosineAnnealingRestartLR, but training state'),
 ])
 def test_changes_that_would_rewrite_trained_iterations_are_refused(old, iteration, new, expected):
@@ -164,3 +189,24 @@ def test_allowed_changes_pass_the_pre_flight_and_a_model_that_would_ignore_them_
     check_resume_options(_opt(MULTISTEP, model_type='SRModel'), state, 's.state')  # nothing changes
     with pytest.raises(InputError, match=r'milestones \[4\] → \[6\]\), but model_type SRModel resumes with the '):
         check_resume_options(_opt(dict(MULTISTEP, milestones=[6]), model_type='SRModel'), state, 's.state')
+
+
+@pytest.mark.parametrize('kind', ['HalvingLR', 'SteppedHalvingLR'])
+def test_a_plugin_s_scheduler_is_compared_by_stepping_and_its_change_applied(kind, monkeypatch):
+    """Any scheduler class a model builds: both schedules are stepped, no formula per class is needed."""
+    monkeypatch.setitem(MODEL_REGISTRY._obj_map, 'PluginSchedulerModel', PluginSchedulerModel)
+    old = {'type': kind, 'every': 4}
+    state, _ = _state(old, 6)  # iteration 5 was trained at half the rate
+    with pytest.raises(InputError, match='restore the values the state was saved with') as error:
+        check_resume_options(_opt(dict(old, every=8), model_type='PluginSchedulerModel'), state, 's.state')
+    assert ('as asked (step_size 4 → 8): iteration 5 was trained at 0.5 x the initial lr and the new schedule gives '
+            'it 1 x') in str(error.value)
+
+    new = dict(old, every=6)  # iterations 1-3 train at the initial rate either way
+    state, trained = _state(old, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # nothing of the probes reaches the run's warnings
+        check_resume_options(_opt(new, model_type='PluginSchedulerModel'), state, 's.state')
+        resumed = _resume(state, new, 12)
+    assert trained + resumed == _uninterrupted(new, 12)
+    assert resumed != _train(*_build(old), 1, 12)[3:]
