@@ -264,8 +264,6 @@ def _first_difference(scheduler, saved, wanted):
 #: the ways on from a refused change, ending each message
 HOW_TO_GO_ON = ('restore the values the state was saved with, or start a new run from its weights '
                 '(path.pretrain_network_g) under a new name.')
-#: the last ``(saved, schedule)`` found to agree: ``resume_training`` does not step the pre-flight's check again
-_AGREED = []
 
 
 def check_scheduler_change(scheduler, saved, wanted, iteration, state_path):
@@ -284,7 +282,7 @@ def check_scheduler_change(scheduler, saved, wanted, iteration, state_path):
                          f'another scheduler (its settings: {", ".join(sorted(schedule_of(saved)))}); a resumed run '
                          f'cannot switch schedulers. To continue it, {HOW_TO_GO_ON}')
     changes = describe_changes(cls, saved, wanted)
-    if not changes or any(old is saved and schedule == schedule_of(wanted) for old, schedule in _AGREED):
+    if not changes:
         return changes
     differs = _first_difference(scheduler, saved, wanted)
     if differs:
@@ -295,7 +293,6 @@ def check_scheduler_change(scheduler, saved, wanted, iteration, state_path):
                          'on the saved schedule, so the resumed run would not be the one the option file describes). '
                          f'Only a change that first acts after iteration {iteration} can continue it (a milestone or '
                          f'restart from {iteration} on, a cosine cycle after the current one). Or {HOW_TO_GO_ON}')
-    _AGREED[:] = [(saved, schedule_of(wanted))]
     return changes
 
 
