@@ -34,7 +34,7 @@ SOFTMAX_MODES = ('query', 'key')
 IMPLEMENTATIONS = ('auto', 'sdpa', 'chunked', 'direct')
 
 # Head sizes given to SDPA on GPUs are padded to a multiple of this (fused-kernel alignment). The CPU kernels take
-# any head size; padding the query softmax's 33 channels to 40 cost 7 % of its time at 128x128 (docs/performance.md).
+# any head size; padding the query softmax's 33 channels to 40 cost 5-7 % of its time at 128x128 (docs/performance.md).
 HEAD_ALIGNMENT = 8
 
 # Elements of one (B, chunk, N) logit block in the chunked implementation: 8M floats = 32 MB.
@@ -58,6 +58,14 @@ def autocast_disabled(device_type):
         except RuntimeError:  # pragma: no cover - a torch build without autocast for this device type
             pass
     return contextlib.nullcontext()
+
+
+def float16_autocast(device_type):
+    """Whether float16 autocast is on for ``device_type`` (bfloat16 has float32's range: it needs no care)."""
+    try:
+        return torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type) == torch.float16
+    except (RuntimeError, TypeError):  # pragma: no cover - a device type without autocast
+        return False
 
 
 def _check_inputs(theta, phi, g, softmax):
@@ -305,6 +313,6 @@ def nonlocal_attention(theta, phi, g, softmax='query', impl='auto'):
 
 
 __all__ = [
-    'nonlocal_attention', 'autocast_disabled', 'attention_direct', 'attention_chunked', 'attention_sdpa',
-    'sdpa_available'
+    'nonlocal_attention', 'autocast_disabled', 'float16_autocast', 'attention_direct', 'attention_chunked',
+    'attention_sdpa', 'sdpa_available'
 ]

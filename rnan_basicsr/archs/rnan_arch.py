@@ -17,7 +17,7 @@ from basicsr.archs.arch_util import ResidualBlockNoBN, Upsample
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn as nn
 
-from .nonlocal_attention import IMPLEMENTATIONS, SOFTMAX_MODES, autocast_disabled, nonlocal_attention
+from .nonlocal_attention import IMPLEMENTATIONS, SOFTMAX_MODES, autocast_disabled, float16_autocast, nonlocal_attention
 
 
 def _residual_block(num_feat):
@@ -135,9 +135,20 @@ class MaskBranch(nn.Module):
         self.conv1x1 = nn.Conv2d(num_feat, num_feat, 1)
 
     def forward(self, x):
-        """x: (B, C, H, W) -> mask (B, C, H, W) in (0, 1)."""
-        if self.non_local is not None:
-            x = self.non_local(x)
+        """x: (B, C, H, W) -> mask (B, C, H, W) in (0, 1).
+
+        With a non-local block under float16 autocast, the whole branch runs in float32: the block's output
+        x + W(y) itself can pass float16's 65504 (1.1e5 on a trained 200-iteration quickstart model), and every
+        convolution up to the sigmoid would then see inf. bfloat16 has float32's range and runs as autocast says.
+        """
+        if self.non_local is None:
+            return self._mask(x)
+        if float16_autocast(x.device.type):
+            with autocast_disabled(x.device.type):
+                return self._mask(self.non_local(x.float())).to(x.dtype)
+        return self._mask(self.non_local(x))
+
+    def _mask(self, x):
         skip = self.pre_block(x)
         up = self.up(self.low_blocks(self.down(skip)))  # (B, C, 2*ceil(H/2), 2*ceil(W/2))
         up = up[..., :skip.shape[-2], :skip.shape[-1]]
