@@ -243,7 +243,7 @@ def option_sets(task, opt_paths, root, levels):
                                  f'test -opt {opt_path} first (with val.save_img: true).')
             dataset = build_test_dataset(dataset_opt, opt_path)
 
-            def items(dataset=dataset, result_dir=result_dir, name=name):
+            def items(dataset=dataset, result_dir=result_dir, name=name, suffix=suffix):
                 for img_name, data, gt, lq in dataset_images(dataset, name):
                     restored_path = osp.join(result_dir, f'{img_name}_{suffix}.png')
                     if not osp.isfile(restored_path):

@@ -172,9 +172,10 @@ def test_sr_needs_its_scale(tmp_path, capsys):
     assert '--task sr needs --scale' in _error(capsys, ['--task', 'sr', '--restored', 'a', '--gt', 'b'])
 
 
-def test_results_of_an_option_file_with_on_the_fly_degradations(tmp_path, capsys):
-    """--opt builds the option file's datasets as basicsr test does (here: noise made from the seed), reads the
-    restored images from results/<name>/visualization/<dataset>/ and labels the level from sigma."""
+def test_results_of_option_files_with_on_the_fly_degradations(tmp_path, capsys):
+    """--opt builds each option file's datasets as basicsr test does (here: noise made from the seed), reads the
+    restored images from results/<name>/visualization/<dataset>/<image>_<name>.png and labels the level from sigma;
+    two files in one call each read their own folder and names."""
     import yaml
     from basicsr.data import build_dataset
     from basicsr.utils import tensor2img
@@ -182,31 +183,37 @@ def test_results_of_an_option_file_with_on_the_fly_degradations(tmp_path, capsys
     (tmp_path / 'hq').mkdir()
     for i in range(2):
         cv2.imwrite(str(tmp_path / 'hq' / f'gt{i}.png'), synthetic_image(24, 20, 1, seed=i)[..., 0])
-    dataset_opt = {'name': 'Toy68', 'type': 'DenoisingDataset', 'dataroot_gt': 'hq', 'io_backend': {'type': 'disk'},
-                   'sigma': 30, 'gray': True}
-    opt = {'name': 'test_dn', 'model_type': 'RNANModel', 'num_gpu': 0, 'datasets': {'test_1': dataset_opt},
-           'val': {'save_img': True, 'suffix': None, 'metrics': {
-               'psnr': {'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': True}}}}
-    (tmp_path / 'test_dn.yml').write_text(yaml.safe_dump(opt))
-    # what `basicsr test` of a network returning its input would have written: the noisy inputs themselves
-    dataset = build_dataset(dict(dataset_opt, phase='test', dataroot_gt=str(tmp_path / 'hq'), scale=1))
-    results = tmp_path / 'results' / 'test_dn' / 'visualization' / 'Toy68'
-    results.mkdir(parents=True)
-    noisy, clean = {}, {}
-    for item in (dataset[i] for i in range(len(dataset))):
-        name = osp.splitext(osp.basename(item['lq_path']))[0]
-        noisy[name], clean[name] = tensor2img(item['lq']), tensor2img(item['gt'])
-        cv2.imwrite(str(results / f'{name}_test_dn.png'), noisy[name])
+    expected = {}
+    for name, sigma in (('test_dn30', 30), ('test_dn50', 50)):
+        dataset_opt = {'name': 'Toy68', 'type': 'DenoisingDataset', 'dataroot_gt': 'hq',
+                       'io_backend': {'type': 'disk'}, 'sigma': sigma, 'gray': True}
+        opt = {'name': name, 'model_type': 'RNANModel', 'num_gpu': 0, 'datasets': {'test_1': dataset_opt},
+               'val': {'save_img': True, 'suffix': None, 'metrics': {
+                   'psnr': {'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': True}}}}
+        (tmp_path / f'{name}.yml').write_text(yaml.safe_dump(opt))
+        # what `basicsr test` of a network returning its input would have written: the noisy inputs themselves
+        dataset = build_dataset(dict(dataset_opt, phase='test', dataroot_gt=str(tmp_path / 'hq'), scale=1))
+        results = tmp_path / 'results' / name / 'visualization' / 'Toy68'
+        results.mkdir(parents=True)
+        scores = []
+        for item in (dataset[i] for i in range(len(dataset))):
+            image = osp.splitext(osp.basename(item['lq_path']))[0]
+            noisy = tensor2img(item['lq'])
+            scores.append(_psnr(noisy, tensor2img(item['gt'])))
+            cv2.imwrite(str(results / f'{image}_{name}.png'), noisy)
+        expected[f'sigma={sigma}'] = np.mean(scores)
 
     out = tmp_path / 'eval'
-    assert evaluate.main(['--task', 'dn_gray', '--opt', str(tmp_path / 'test_dn.yml'), '--root', str(tmp_path),
-                          '--out', str(out)]) == 0
+    assert evaluate.main(['--task', 'dn_gray', '--opt', str(tmp_path / 'test_dn30.yml'),
+                          str(tmp_path / 'test_dn50.yml'), '--root', str(tmp_path), '--out', str(out)]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("note: ") and 'test_y_channel=True' in printed  # the file's psnr is on Y: flagged
-    row = _read_csv(out / 'table.csv')[0]
-    assert (row['dataset'], row['level'], row['images']) == ('Toy68', 'sigma=30', '2')
-    expected = np.mean([_psnr(noisy[n], clean[n]) for n in sorted(noisy)])
-    assert abs(float(row['psnr']) - expected) < 1e-3 and 18 < expected < 20  # AWGN sigma 30: about 18.6 dB
+    rows = {row['level']: row for row in _read_csv(out / 'table.csv')}
+    assert sorted(rows) == ['sigma=30', 'sigma=50']
+    for level, row in rows.items():
+        assert (row['dataset'], row['images']) == ('Toy68', '2')
+        assert abs(float(row['psnr']) - expected[level]) < 1e-3
+    assert 18 < expected['sigma=30'] < 20 and 14 < expected['sigma=50'] < 16  # AWGN: about 18.6 and 14.2 dB
 
 
 def test_the_help_example_runs_on_the_readme_layout(tmp_path, monkeypatch):
