@@ -23,10 +23,9 @@ from collections import namedtuple
 from tqdm import tqdm
 
 from rnan_basicsr.archs.rnan_arch import NonLocalBlock
+from rnan_basicsr.options.schema import TileOptions
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.validation import check_known_keys, is_int
-
-TILE_KEYS = ('size', 'overlap')
 
 
 def check_tile_size(size, overlap, size_name='tile.size', overlap_name='tile.overlap', example=''):
@@ -55,8 +54,8 @@ def check_tile(tile, what='val.tile'):
     if not isinstance(tile, dict):
         raise InputError(f'{what} must be ~ (whole images) or a mapping {{size: 128, overlap: 16}} in LQ pixels, got '
                          f'{tile!r}.')
-    check_known_keys(tile, TILE_KEYS, what)
-    size, overlap = tile.get('size'), tile.get('overlap', 0)
+    check_known_keys(tile, TileOptions.model_fields, what)
+    size, overlap = tile.get('size'), TileOptions.model_construct(**tile).overlap
     check_tile_size(size, overlap, f'{what}.size', f'{what}.overlap',
                     '; e.g. tile: {size: 128, overlap: 16}, or tile: ~ for whole images')
     return size, overlap

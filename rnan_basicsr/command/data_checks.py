@@ -11,6 +11,7 @@ import copy
 
 from rnan_basicsr.data.data_util import decode_image
 from rnan_basicsr.data.pairing import check_sizes, pair_images
+from rnan_basicsr.options.schema import PairedImageDatasetOptions
 from rnan_basicsr.utils.errors import InputError
 
 
@@ -46,9 +47,9 @@ def check_paired_images(options, label):
     backend = options['io_backend']['type']
     if backend == 'memcached':
         return
-    scale, is_train = options.get('scale', 1), options['phase'] == 'train'
+    scale, is_train = options['scale'], options['phase'] == 'train'  # scale: given for paired data (rules.py)
     # BasicSR pairs LMDBs by their keys and ignores filename_tmpl there
-    tmpl = '{}' if backend == 'lmdb' else options.get('filename_tmpl', '{}')
+    tmpl = '{}' if backend == 'lmdb' else PairedImageDatasetOptions.model_construct(**options).filename_tmpl
     names = ('HR', 'LR')
     pairs = pair_images(label, options['dataroot_gt'], options['dataroot_lq'], backend, tmpl,
                         options.get('meta_info_file') if backend == 'disk' else None, names=names)

@@ -15,8 +15,7 @@ def check_model_options(opt):
     """All of RNANModel's rules on ``opt`` (the whole option dict). The device is the one BasicSR will use: CPU for
     ``num_gpu: 0``, otherwise CUDA."""
     device = device_of(opt)
-    sections = ('train', 'val') if opt.get('is_train', True) else ('val', )
-    for section in sections:
+    for section in ('train', 'val'):  # a basicsr test file has no train (the declared options refuse it)
         values = opt.get(section)
         if isinstance(values, dict):
             with within(section, 'mixed_precision'):
@@ -28,7 +27,7 @@ def check_model_options(opt):
 
 def device_of(opt):
     """The device BasicSR's BaseModel will use for these options (before or after num_gpu: auto is resolved)."""
-    num_gpu = opt.get('num_gpu', 0)
+    num_gpu = opt['num_gpu']
     if num_gpu == 'auto':
         num_gpu = torch.cuda.device_count() if torch.cuda.is_available() else 0
     return torch.device('cuda' if num_gpu else 'cpu')

@@ -22,6 +22,7 @@ from rnan_basicsr.models.rnan_model import RNANModel
 from rnan_basicsr.options import rules
 from rnan_basicsr.options.dataset_rules import check_dataset_options, check_roots
 from rnan_basicsr.options.loader import OptionFile
+from rnan_basicsr.options.schema import PathOptions
 from rnan_basicsr.options.training_rules import check_training
 from rnan_basicsr.options.validate import check_declared, unknown_type
 from rnan_basicsr.utils.errors import InputError, within
@@ -108,7 +109,7 @@ def dataset_as_basicsr_passes_it(opt, phase_key, dataset):
     return options
 
 
-def _check_dataset(opt, phase_key, dataset):
+def _check_dataset(opt, phase_key, dataset, scale):
     """The class's rule (ours, or another plugin's ``check_options``); for BasicSR's PairedImageDataset its roots and
     training keys; for any other class at least the given paths must exist. Then the cross-field rules."""
     from basicsr.utils.registry import DATASET_REGISTRY
@@ -118,12 +119,11 @@ def _check_dataset(opt, phase_key, dataset):
     with within('datasets', phase_key):
         _call_class_check(DATASET_REGISTRY.get(dataset['type']), options)
         if dataset['type'] == 'PairedImageDataset':
-            check_roots(options, label, options.get('io_backend', {}).get('type', 'disk'))
+            check_roots(options, label, options['io_backend']['type'])
         else:
             for key, value in options.items():
                 if (key.startswith('dataroot_') or key == 'meta_info_file') and isinstance(value, str):
                     check_path_exists(value, key, label, kind='file or folder')
-        scale = opt.get('scale', 1)
         rules.restoration_data_at_scale_1(dataset['type'], label, scale)
         if options['phase'] == 'train':
             rules.training_keys_given(options, label)
@@ -149,7 +149,7 @@ def _check_networks(opt, networks):
                                  ) from None
 
 
-def _check_channels_and_scale(opt, datasets):
+def _check_channels_and_scale(opt, datasets, scale):
     """network_g channels against what the datasets give; network_g.upscale against scale (:mod:`.rules`)."""
     from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY
 
@@ -157,7 +157,6 @@ def _check_channels_and_scale(opt, datasets):
     if not isinstance(network, dict):
         return
     cls = ARCH_REGISTRY.get(network['type'])
-    scale = opt.get('scale', 1)
     rules.scale_given_for_paired_data(opt, datasets)
     rules.upscale_matches_scale(network, cls, scale)
     for phase_key, dataset in datasets.items():
@@ -187,10 +186,10 @@ def _check_pretrained_fit(opt):
     from rnan_basicsr.weights import (check_fits, check_saved_settings, expected_state_dict, load_checkpoint,
                                       select_params)
 
-    paths = opt['path']
+    paths = PathOptions.model_construct(**opt['path'])
     for key in [k for k in opt if k.startswith('network_')]:
         label = key[len('network_'):]
-        weights = paths.get(f'pretrain_network_{label}')
+        weights = getattr(paths, f'pretrain_network_{label}')
         if weights is None:
             continue
         what = f'path.pretrain_network_{label}'
@@ -198,9 +197,9 @@ def _check_pretrained_fit(opt):
             checkpoint = load_checkpoint(osp.expanduser(str(weights)), what)
             check_saved_settings(checkpoint, opt[key], weights, what, key)  # loose loading too: it changes outputs
             expected = expected_state_dict(opt[key])
-            if expected is None or not paths.get(f'strict_load_{label}', True):
+            if expected is None or not getattr(paths, f'strict_load_{label}'):
                 continue
-            state_dict, _ = select_params(checkpoint, paths.get(f'param_key_{label}', 'params'), weights, what)
+            state_dict, _ = select_params(checkpoint, getattr(paths, f'param_key_{label}'), weights, what)
             check_fits(expected, state_dict, weights, what, key, opt[key].get('type'))
 
 
@@ -271,13 +270,13 @@ def check_options(opt, opt_path, is_train):
         InputError: naming the option file, the key and the fix.
     """
     options = opt if isinstance(opt, OptionFile) else OptionFile(opt_path, opt)
-    check_declared(options, is_train)
+    declared = check_declared(options, is_train)
     with _located(options):
-        _check_rules(options.opt, is_train)
+        _check_rules(options.opt, is_train, declared)
 
 
-def _check_rules(opt, is_train):
-    """What :func:`check_options` runs after the declared options, in that order."""
+def _check_rules(opt, is_train, declared):
+    """What :func:`check_options` runs after the declared options (``declared``: as validated), in that order."""
     from basicsr.utils.registry import MODEL_REGISTRY
 
     _check_model_type(opt['model_type'])
@@ -294,8 +293,8 @@ def _check_rules(opt, is_train):
     model_cls = MODEL_REGISTRY.get(opt['model_type'])
     _check_networks(opt, networks)
     for phase_key, dataset in datasets.items():
-        _check_dataset(opt, phase_key, dataset)
-    _check_channels_and_scale(opt, datasets)
+        _check_dataset(opt, phase_key, dataset, declared.scale)
+    _check_channels_and_scale(opt, datasets, declared.scale)
     if is_train:
         check_training(opt, model_cls)
     _check_pretrained_paths(opt, is_train)

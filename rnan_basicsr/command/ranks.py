@@ -34,7 +34,7 @@ class RanksEndTogether:
     """
 
     def __init__(self, opt):
-        self.rank, self.world_size = opt.get('rank', 0), opt.get('world_size', 1)
+        self.rank, self.world_size = opt['rank'], opt['world_size']
         self.store, self._thread, self._done, self._stopping = None, None, threading.Event(), False
         self.ended_by_another_rank = False  # its line is printed: this rank says nothing more
         if not opt.get('dist') or self.world_size < 2:

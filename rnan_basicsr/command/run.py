@@ -256,7 +256,7 @@ def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None, printe
         except (RunError, InputError) as error:  # a write that failed; an image damaged since the pre-flight
             if not is_train:
                 raise
-            state = newest_training_state(opt['path'].get('training_states', ''))
+            state = newest_training_state(opt['path']['training_states'])
             last = f'the last complete state is {state}' if state else 'no training state was written yet'
             at = f' at iteration {progress.iteration}' if progress.iteration is not None else ''
             path = getattr(error, 'path', None)
@@ -267,7 +267,7 @@ def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None, printe
     except Interrupted as interrupted:  # also while a RunError above was being reported
         if is_train:
             where = f'at iter {progress.iteration}' if progress.iteration is not None else 'before training started'
-            state = newest_training_state(opt['path'].get('training_states', ''))
+            state = newest_training_state(opt['path']['training_states'])
             last = f'last complete state {state}' if state else 'no complete training state yet'
             message = f'interrupted {where}; {last}; continue with: {_continue_hint(args)}'
         else:

@@ -3,6 +3,7 @@ launcher (forked on Linux), DDP without ``device_ids``."""
 import contextlib
 
 from rnan_basicsr.compat._patching import is_patched, mark
+from rnan_basicsr.options.schema import Options
 
 
 @contextlib.contextmanager
@@ -70,7 +71,7 @@ def patch_ddp_without_cuda():
 
     def model_to_device(self, net):
         if self.opt['dist'] and self.device.type == 'cpu':
-            find_unused_parameters = self.opt.get('find_unused_parameters', False)
+            find_unused_parameters = Options.model_construct(**self.opt).find_unused_parameters
             return DistributedDataParallel(net.to(self.device), find_unused_parameters=find_unused_parameters)
         return original(self, net)
 

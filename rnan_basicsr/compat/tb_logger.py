@@ -21,7 +21,7 @@ def patch_tensorboard_loggers():
 
     @functools.wraps(original)
     def init_tb_loggers(opt):
-        if opt.get('rank', 0) != 0:
+        if opt['rank'] != 0:
             return None
         tb_logger = original(opt)
         from rnan_basicsr.models.resume_policy import resume_iteration

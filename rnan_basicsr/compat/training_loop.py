@@ -6,6 +6,7 @@ import functools
 import math
 
 from rnan_basicsr.compat._patching import is_patched, mark
+from rnan_basicsr.options.schema import DatasetOptions
 
 
 def patch_iterations_per_epoch():
@@ -30,9 +31,9 @@ def patch_iterations_per_epoch():
 
             batches = len(train_loader)
             if batches == 0:
-                dataset_opt = opt['datasets']['train']
-                raise InputError(f'datasets.train ({dataset_opt.get("name")}) has {len(train_loader.dataset)} '
-                                 f'item(s) (x dataset_enlarge_ratio {dataset_opt.get("dataset_enlarge_ratio", 1)}) '
+                dataset_opt = DatasetOptions.model_construct(**opt['datasets']['train'])
+                raise InputError(f'datasets.train ({dataset_opt.name}) has {len(train_loader.dataset)} '
+                                 f'item(s) (x dataset_enlarge_ratio {dataset_opt.dataset_enlarge_ratio}) '
                                  f'for {opt["world_size"]} process(es): not one full batch of '
                                  f'{train_loader.batch_size}. Add images, raise dataset_enlarge_ratio or lower '
                                  'batch_size_per_gpu.')

@@ -59,7 +59,7 @@ NETWORK_FILE = re.compile(r'^net_(.+?)_(\d+|latest)\.pth$')
 
 
 def _warn(message, opt=None):
-    if opt is None or opt.get('rank', 0) == 0:
+    if opt is None or opt['rank'] == 0:
         print(f'rnan_basicsr: warning: {message}', file=sys.stderr, flush=True)
 
 
@@ -142,7 +142,7 @@ def remove_stale_temp_files(opt):
 
     Files of a process that is still running on this machine are kept (two runs writing into one experiment).
     """
-    if opt.get('rank', 0) != 0:
+    if opt['rank'] != 0:
         return []
     removed = []
     for folder in (opt['path'].get('models'), opt['path'].get('training_states')):
@@ -162,7 +162,7 @@ def remove_stale_temp_files(opt):
 
 def resume_iteration(opt):
     """The iteration a run resumes from, read from ``path.resume_state`` (``<iter>.state``); None if not resuming."""
-    path = opt.get('path', {}).get('resume_state')
+    path = opt['path'].get('resume_state')
     if not path:
         return None
     stem, ext = osp.splitext(osp.basename(path))
@@ -423,7 +423,7 @@ def _next_lr(scheduler):
 # ---------------------------------------------------------------------------------------------------------------------
 def _mismatch_fix(opt):
     return (f"network_g or scale was changed since it was saved. To continue that run, restore the options it was "
-            f"saved with (BasicSR keeps a copy in {opt['path'].get('experiments_root', 'experiments/<name>')}); to "
+            f"saved with (BasicSR keeps a copy in {opt['path']['experiments_root']}); to "
             f"train the changed network, use a new name (starting over without --auto_resume / resume_state renames "
             f"the experiment folder to <name>_archived_<time>).")
 

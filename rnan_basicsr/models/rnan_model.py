@@ -44,7 +44,7 @@ from os import path as osp
 
 from rnan_basicsr import precision
 from rnan_basicsr.models.resume_policy import check_optimizers_fit, keep_option_schedules, network_files
-from rnan_basicsr.options.schema import TrainOptions, ValOptions
+from rnan_basicsr.options.schema import Options, TrainOptions, ValOptions
 from rnan_basicsr.test_time import WholeImageClock, build_test_forward
 from rnan_basicsr.utils import atomic
 from rnan_basicsr.utils.errors import InputError, RunError
@@ -69,7 +69,7 @@ class RNANModel(SRModel):
         # the declared sections with the schema's defaults for what the file leaves out (the values are checked by
         # the command's pre-flight; a model built in Python takes them as given)
         self.val_options = val = ValOptions.model_construct(**(opt.get('val') or {}))
-        train = TrainOptions.model_construct(**((opt.get('train') or {}) if opt.get('is_train', True) else {}))
+        train = TrainOptions.model_construct(**((opt.get('train') or {}) if opt['is_train'] else {}))
         self.tile = val.tile
         self.self_ensemble = bool(val.self_ensemble)
         self.tb_images = val.tb_images
@@ -392,7 +392,7 @@ class RNANModel(SRModel):
     # ---------------------------------------------------------------------------------------------------------
     def _scale(self):
         """Output / input size ratio of the network: network_g.upscale, else the option file's scale."""
-        return int(self.opt['network_g'].get('upscale', self.opt.get('scale', 1)))
+        return int(self.opt['network_g'].get('upscale', Options.model_construct(**self.opt).scale))
 
     def _forward_fn(self):
         """``forward(net, lq)``: whole image or tiled; self-ensembled or not; bars per tile and pass with

@@ -54,8 +54,8 @@ _BASICSR_SETS = 'BasicSR sets it from the datasets key (train, val, test, val_2.
 
 
 class IOBackend(Section):
-    type: Literal['disk', 'lmdb', 'memcached'] = Field('disk', description='where the images are read from: image '
-                                                       'folders (disk) or LMDBs made by create_lmdb.py (lmdb)')
+    type: Literal['disk', 'lmdb', 'memcached'] = Field(description='where the images are read from: image folders '
+                                                       '(disk) or LMDBs made by create_lmdb.py (lmdb)')
     overridden: ClassVar[Dict[str, str]] = {
         'db_paths': 'the dataset sets it from dataroot_gt / dataroot_lq; remove it',
         'client_keys': 'the dataset sets it from dataroot_gt / dataroot_lq; remove it'
@@ -87,7 +87,7 @@ class ImageFolderOptions(DatasetOptions):
     dataroot_lq: Optional[StrictStr] = Field(None, description='folder or .lmdb of the degraded (LQ) images')
     meta_info_file: Optional[StrictStr] = Field(None, description='text file listing the images to use (disk only)')
     filename_tmpl: StrictStr = Field('{}', description="LQ name of a GT name, e.g. '{}x2' for babyx2.png")
-    io_backend: IOBackend = Field(default_factory=IOBackend, description='{type: disk} or {type: lmdb}')
+    io_backend: IOBackend = Field(description='{type: disk} or {type: lmdb}: BasicSR reads it without a default')
     gt_size: Optional[Integer] = Field(None, ge=1, description='side of the square GT training patches, pixels')
     use_hflip: StrictBool = Field(True, description='training: random horizontal flips')
     use_rot: StrictBool = Field(True, description='training: random 90-degree rotations and vertical flips')
@@ -151,7 +151,7 @@ class PathOptions(Section):
                                                     '.safetensors); ~ for random weights')
     strict_load_g: StrictBool = Field(True, description='the weights must fit network_g key by key')
     param_key_g: Optional[StrictStr] = Field('params', description='key of the weights in the checkpoint (params, '
-                                             'params_ema)')
+                                             'params_ema); left out, basicsr test uses params_ema if the file has it')
     resume_state: Optional[StrictStr] = Field(None, description='training state (.state) to resume from; '
                                               '--auto_resume finds the newest')
     ignore_resume_networks: Optional[List[StrictStr]] = Field(None, description='networks not loaded from models/ '

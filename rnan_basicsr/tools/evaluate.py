@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
 from rnan_basicsr.data.data_util import check_lmdb
+from rnan_basicsr.options.schema import Options
 from rnan_basicsr.tasks import TASKS
 from rnan_basicsr.tools import report
 from rnan_basicsr.tools.results import ImageRecord, csv_score, mean, write_results
@@ -197,9 +198,9 @@ def dataset_images(dataset, name):
         yield _stem(data['lq_path']), data, tensor2img(data['gt']), tensor2img(data['lq'])
 
 
-def _auto_level(task, opt, dataset_opt):
+def _auto_level(task, opt, dataset_opt, scale):
     if task == 'sr':
-        return f'x{opt.get("scale", 1)}'
+        return f'x{scale}'
     if task in ('dn_rgb', 'dn_gray') and dataset_opt.get('sigma') is not None:
         return f'sigma={dataset_opt["sigma"]}'
     if task == 'car' and dataset_opt.get('quality') is not None:
@@ -207,13 +208,13 @@ def _auto_level(task, opt, dataset_opt):
     return '' if task == 'demosaic' else opt['name']
 
 
-def _check_metric_options(task, opt, opt_path):
+def _check_metric_options(task, opt, opt_path, scale):
     """A note when the option file's own metrics follow another protocol than the --task spec."""
     spec = TASKS[task]
     notes = []
     for name, metric in ((opt.get('val') or {}).get('metrics') or {}).items():
         crop = metric.get('crop_border', 0)
-        expected_crop = opt.get('scale', 1) if spec.crop_border else 0
+        expected_crop = scale if spec.crop_border else 0
         if crop != expected_crop or bool(metric.get('test_y_channel', False)) != spec.y_channel:
             notes.append(f'note: {opt_path} measures {name} with crop_border={crop}, '
                          f'test_y_channel={metric.get("test_y_channel", False)}; this table follows the --task '
@@ -233,7 +234,8 @@ def option_sets(task, opt_paths, root, levels):
         opt = load_option_file(opt_path)
         if not opt.get('name') or not isinstance(opt.get('datasets'), dict):
             raise InputError(f'{opt_path!r} is not a BasicSR test option file (needs name and datasets).')
-        notes += _check_metric_options(task, opt, opt_path)
+        scale = int(Options.model_construct(**opt).scale)
+        notes += _check_metric_options(task, opt, opt_path, scale)
         suffix = (opt.get('val') or {}).get('suffix') or opt['name']
         for dataset_opt in dataset_options(opt, root):
             name = dataset_opt['name']
@@ -252,8 +254,8 @@ def option_sets(task, opt_paths, root, levels):
                                          'val.save_img: true.')
                     yield Item(img_name, read_image(restored_path), gt, lq, restored_path, data.get('gt_path', name))
 
-            level = levels[i] if levels else _auto_level(task, opt, dataset_opt)
-            sets.append(EvalSet(name, level, int(opt.get('scale', 1)), items, opt_path, len(dataset)))
+            level = levels[i] if levels else _auto_level(task, opt, dataset_opt, scale)
+            sets.append(EvalSet(name, level, scale, items, opt_path, len(dataset)))
     return sets, notes
 
 

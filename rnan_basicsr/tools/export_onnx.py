@@ -24,6 +24,7 @@ from rnan_basicsr.utils.atomic import atomic_write, check_writable
 from rnan_basicsr.utils.errors import InputError, RunError
 from rnan_basicsr.utils.script_util import run_main
 from rnan_basicsr.version import __version__
+from rnan_basicsr.weights import full_settings, load_rnan
 
 PROG = 'export_onnx.py'
 #: the oldest opset torch.onnx's exporter (torch.export-based) writes; the newest is the installed onnx's
@@ -55,7 +56,7 @@ def metadata(config, dtype, opset):
     Returns:
         dict[str, str]: scale, channels, value ranges, dtype, the non-local softmax mode, the mean (SR), ...
     """
-    upscale = config.get('upscale', 1)
+    upscale, settings = config['upscale'], full_settings(config)
     props = {
         'architecture': 'RNAN',
         'paper': 'Residual Non-local Attention Networks for Image Restoration, ICLR 2019',
@@ -71,14 +72,14 @@ def metadata(config, dtype, opset):
         'dtype': 'float16' if dtype == torch.float16 else 'float32',
         'input_range': '[0, 1]',
         'output_range': '[0, 1], not clamped',
-        'img_range': str(float(config.get('img_range', 255.))),
-        'nl_softmax': config.get('nl_softmax', 'query'),
+        'img_range': str(float(settings['img_range'])),
+        'nl_softmax': settings['nl_softmax'],
         'size_requirements': 'any height and width >= 1',
         'attention': 'direct: an (H*W) x (H*W) matrix per non-local block (2 per network)',
         'opset': str(opset),
     }
     if upscale > 1:
-        props['rgb_mean'] = json.dumps([float(v) for v in config.get('rgb_mean', (0.4488, 0.4371, 0.4040))])
+        props['rgb_mean'] = json.dumps([float(v) for v in settings['rgb_mean']])
     return props
 
 
@@ -93,8 +94,6 @@ def export(model_path, output_path, opset=DEFAULT_OPSET, fp16=False, force=False
             wrote another opset than ``opset``, or the file cannot be written (the system's reason).
     """
     import onnx
-
-    from rnan_basicsr.weights import load_rnan
 
     newest = max_opset()
     if not MIN_OPSET <= opset <= newest:
@@ -163,8 +162,8 @@ def run(args):
     print(f'Exported {args.model_path} -> {args.output} ({osp.getsize(args.output) / 2**20:.1f} MiB, opset '
           f'{opset}, {"float16" if args.fp16 else "float32"})')
     print(f'RNAN: scale {config["upscale"]}, {config["num_in_ch"]} -> {config["num_out_ch"]} channels, '
-          f'{config["num_feat"]} features, {config["num_group"]} groups, nl_softmax {config.get("nl_softmax", "query")}'
-          '; input and output in [0, 1], any height and width')
+          f'{config["num_feat"]} features, {config["num_group"]} groups, nl_softmax '
+          f'{full_settings(config)["nl_softmax"]}; input and output in [0, 1], any height and width')
     if difference is None:
         print('onnxruntime is not installed: the export was not checked (pip install "rnan_basicsr[onnx]").')
     else:

@@ -35,6 +35,7 @@ import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
 from rnan_basicsr import paper_results
 from rnan_basicsr.authors_protocol import protocol_note
 from rnan_basicsr.chop import authors_min_size, chop_forward
+from rnan_basicsr.options.schema import Options
 from rnan_basicsr.precision import check_device
 from rnan_basicsr.tasks import experiment_name, get_task, option_file_name
 from rnan_basicsr.test_time import self_ensemble_forward
@@ -52,8 +53,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 README_WEIGHTS = 'docs/experiments.md, "The authors\' checkpoints"'
 README_DATA = 'docs/experiments.md, "Data layout"'
 
-# what one level needs: its option file, the checkpoint, and the datasets (option dicts, paths resolved)
-Run = namedtuple('Run', ['level', 'opt_path', 'opt', 'weights', 'datasets'])
+# what one level needs: its option file, the checkpoint, the datasets (option dicts, paths resolved), its scale
+Run = namedtuple('Run', ['level', 'opt_path', 'opt', 'weights', 'datasets', 'scale'])
 
 
 def level_label(task, level):
@@ -108,7 +109,7 @@ def plan_runs(args, task, levels):
             raise InputError(f'{opt_path!r} has no test dataset named {", ".join(absent)} (it has '
                              f'{", ".join(d.get("name", "?") for d in (opt.get("datasets") or {}).values())}).')
         missing_data += [v for d in datasets for k, v in d.items() if is_data_path(k, v) and not osp.exists(v)]
-        runs.append(Run(level, opt_path, opt, weights, datasets))
+        runs.append(Run(level, opt_path, opt, weights, datasets, int(Options.model_construct(**opt).scale)))
     parts = []
     for what, paths, where in (('checkpoint', missing_weights, README_WEIGHTS),
                                ('test set folder', list(dict.fromkeys(missing_data)), README_DATA)):
@@ -154,8 +155,7 @@ def restored_set(model, run, dataset_opt, task, chop=None):
                 variants['chopped'] = tensor2img(model.output)
             yield Item(img_name, restored, gt, lq, f'{label} {img_name} (restored)', f'{label} {img_name}', variants)
 
-    return EvalSet(name, level, int(run.opt.get('scale', 1)), items, f'test set {name} of {run.opt_path!r}',
-                   len(dataset))
+    return EvalSet(name, level, run.scale, items, f'test set {name} of {run.opt_path!r}', len(dataset))
 
 
 def paper_value(task, dataset, level, self_ensemble):
@@ -213,7 +213,7 @@ def run(args):
             print(f'{r.opt_path} with {r.weights}', flush=True)
             model, chop = build_rnan_model(r, device, args.self_ensemble), None
             if args.also_chopped:
-                chop = functools.partial(chop_forward, scale=int(r.opt.get('scale', 1)), min_size=args.chop_min_size)
+                chop = functools.partial(chop_forward, scale=r.scale, min_size=args.chop_min_size)
                 chop = functools.partial(self_ensemble_forward, forward=chop) if args.self_ensemble else chop
             results += [evaluate_set(restored_set(model, r, d, task, chop), task.key, store=store, verbose=True)
                         for d in r.datasets]

@@ -159,6 +159,10 @@ def test_restoration_datasets_need_scale_1(in_data_dir, monkeypatch, capsys):
     ({'datasets.val.dataroot_lq': 'datasets/tiny/val/LR'}, [], "datasets.val (TinyVal): dataroot_lq "
      "'datasets/tiny/val/LR' does not exist (relative to "),
     ({}, ['datasets.train.dataroot_lq'], 'datasets.train.dataroot_lq is missing; add it.'),
+    # BasicSR's PairedImageDataset reads io_backend and its type without a default: declared required (a default
+    # disk in the schema passed the file, then the pre-flight's pairing stopped with KeyError 'io_backend')
+    ({}, ['datasets.val.io_backend'], 'datasets.val.io_backend is missing; add it.'),
+    ({'datasets.val.io_backend': {}}, [], 'datasets.val.io_backend.type is missing; add it.'),
     ({'datasets.train.io_backend': {'type': 'lmdb'}}, [], "datasets.train (TinyTrain): dataroot_gt "
      "'datasets/tiny/train/gt' is not an LMDB (no data.mdb), but io_backend is lmdb"),
     ({'scale': 4, 'network_g.upscale': 4, 'datasets.train.gt_size': 50}, [], 'datasets.train (TinyTrain): gt_size 50 '

@@ -82,14 +82,14 @@ def make_loader(count=4, size=12, scale=2, channels=3, seed=0):
 ])
 def test_check_options_names_the_key_and_the_fix(val, message):
     with pytest.raises(InputError, match=message):
-        check_model_options({'val': val})
+        check_model_options({'num_gpu': 0, 'val': val})
 
 
 def test_check_options_accepts_valid_and_absent_values():
     for val in (None, {}, {'tile': None, 'self_ensemble': False}, {'tile': {'size': 64}},
                 {'tile': {'size': 64, 'overlap': 8}, 'self_ensemble': True, 'tb_images': 0}):
-        check_model_options({'val': val})
-    check_model_options({})
+        check_model_options({'num_gpu': 0, 'val': val})
+    check_model_options({'num_gpu': 0})
 
 
 def test_the_model_validates_nothing_when_built_and_a_bad_tile_still_fails_at_test_time(tmp_path):
