@@ -46,10 +46,10 @@ def check_dataset_options(cls, opt):
     if phase is not None and phase not in PHASES:
         raise InputError(f'{label}: phase must be one of {"/".join(PHASES)}, got {phase!r}', key=('phase', ))
     restoration_data_at_scale_1(cls.__name__, label, opt.get('scale', 1))
-    check_roots(opt, label, opt.get('io_backend', {}).get('type', 'disk'))
-    if opt.get('filename_tmpl', '{}').count('{}') != 1:
+    check_roots(opt, label, settings.io_backend.type)
+    if settings.filename_tmpl.count('{}') != 1:
         raise InputError(f"{label}: filename_tmpl must be a string with one '{{}}' for the GT name, got "
-                         f"{opt['filename_tmpl']!r}; e.g. filename_tmpl: '{{}}' (same names) or '{{}}_noisy'",
+                         f"{settings.filename_tmpl!r}; e.g. filename_tmpl: '{{}}' (same names) or '{{}}_noisy'",
                          key=('filename_tmpl', ))
     if phase == 'train':
         training_keys_given(opt, label)
