@@ -97,6 +97,10 @@ class PairedImageDatasetOptions(ImageFolderOptions):
     """BasicSR's PairedImageDataset (super-resolution pairs): what ``paired_image_dataset.py`` reads."""
     dataroot_gt: StrictStr = Field(description='folder or .lmdb of the ground-truth (HR) images')
     dataroot_lq: StrictStr = Field(description='folder or .lmdb of the LR images')
+    # BasicSR's PairedImageDataset reads these with opt[...] in training: no default applies (the training rule asks)
+    use_hflip: Optional[StrictBool] = Field(None, description='training (required there): random horizontal flips')
+    use_rot: Optional[StrictBool] = Field(None, description='training (required there): random 90-degree rotations '
+                                          'and vertical flips')
     color: Optional[Literal['y']] = Field(None, description="'y': train and test on the Y channel; ~: colour")
     mean: Optional[List[Number]] = Field(None, description='per-channel mean subtracted from LQ and GT (normalize)')
     std: Optional[List[Number]] = Field(None, description='per-channel std LQ and GT are divided by (normalize)')
