@@ -16,9 +16,9 @@ from conftest import ROOT
 from os import path as osp
 
 from rnan_basicsr.models.rnan_model import RNANModel
-from rnan_basicsr.tools.benchmark import cli, fixtures, measurements, quality, report
-from rnan_basicsr.tools.benchmark.memory import PeakMemory
-from rnan_basicsr.tools.benchmark.runner import Runner
+from rnan_basicsr.tools.benchmark import cli, fixtures, measurements, report
+from rnan_basicsr.tools.benchmark.cli import Runner
+from rnan_basicsr.tools.benchmark.measurements import PeakMemory
 from rnan_basicsr.tools.benchmark.spec import Measurement, Switches
 
 
@@ -95,7 +95,7 @@ def test_switch_rows_report_speed_and_quality_against_float32(tmp_path, monkeypa
     monkeypatch.setattr(Runner, 'measure', in_process)
     monkeypatch.setattr(fixtures, 'OFFICIAL_NET', dict(num_feat=8, num_group=2))
     monkeypatch.setattr(fixtures, 'QUALITY_NET', dict(fixtures.QUALITY_NET, num_feat=8, num_group=2))
-    monkeypatch.setattr('rnan_basicsr.tools.benchmark.runner.SWITCH_TRAIN_BATCH', 1)  # a quicker training step
+    monkeypatch.setattr('rnan_basicsr.tools.benchmark.cli.SWITCH_TRAIN_BATCH', 1)  # a quicker training step
     settings = [Switches(), Switches(amp='bf16', channels_last=True)]
     base = Measurement('forward', repeats=1)
     trained, forward_rows, train_rows = Runner().measure_precision(base, settings, str(tmp_path), True, 16, 2)
@@ -135,9 +135,9 @@ def test_no_train_trains_nothing_and_says_which_columns_are_not_measured(tmp_pat
 
 def test_psnr_is_basicsrs():
     a = np.zeros((1, 3, 4, 4), np.float32)
-    assert quality.psnr_db(a, a) == float('inf')
-    assert quality.psnr_db(a, a + 0.1) == pytest.approx(20.0)  # 10 log10(1 / 0.1²)
-    assert quality.psnr_db(a - 1, a + 0.1) == pytest.approx(20.0)  # clipped to [0, 1] first
+    assert measurements.psnr_db(a, a) == float('inf')
+    assert measurements.psnr_db(a, a + 0.1) == pytest.approx(20.0)  # 10 log10(1 / 0.1²)
+    assert measurements.psnr_db(a - 1, a + 0.1) == pytest.approx(20.0)  # clipped to [0, 1] first
 
 
 def test_compiled_rows_report_their_first_call_apart_from_the_timed_calls():

@@ -1,58 +1,22 @@
-"""The command line of ``scripts/benchmark.py``: benchmark RNAN's exact linear-memory non-local attention against
-the authors' direct form and a conv-only floor.
-
-Three variants of the same official network (10 groups, 64 features), measured in one run on this machine:
-
-* ``ours``   -- ``nl_impl='auto'``: exact attention through fused SDPA kernels, memory linear in N = H*W;
-* ``direct`` -- ``nl_impl='direct'``: the N x N matrix materialised, as the authors' code does;
-* ``floor``  -- the non-local blocks replaced by the identity: what the rest of the network costs, so the gap
-  above it is what attention costs.
-
-Every measurement runs in a fresh Python process. Each timed call follows a warm-up call on the same input; the
-calls are timed with ``torch.utils.benchmark.Timer.blocked_autorange`` for at least ``--repeats`` times one call,
-and the tables give the median and the spread (± half the interquartile range). The memory columns are the peak
-while the timed calls run: the process's resident memory sampled by a thread (psutil) on the CPU, CUDA's peak
-allocation on a GPU. Forward passes run without gradients. The training step is ``RNANModel.optimize_parameters``
-itself (L2 loss, Adam, the precision / TF32 policy of the model) on a batch of 16 patches of 48 x 48 (the paper's
-setting), built from an in-memory option dict. The tiling rows compare whole-image inference with tiled inference
-(``rnan_basicsr.test_time.tile_forward``) on a 256 x 256 image of the first configuration: time, memory, and the
-distance between the tiled and the exact output. Weights are random (seeded) with the non-local output
-convolutions W drawn from N(0, 0.02) instead of zero, so that attention changes the output.
-
-Precision and speed switches (``--no_precision`` skips them): the 128 x 128 grey forward pass and the training step
-of the official network in float32, bf16 autocast, channels_last and torch.compile (and on a GPU fp16 autocast and
-TF32), each with its distance to float32 on a **trained** network: a 16-feature RNAN trained here for a minute on
-colour denoising (sigma 30) of scikit-image photographs, run under the same switches on a held-out 128 x 128 image
-(forward: PSNR of the output against float32's; training step: PSNR of the step's output and relative error of the
-gradients against float32's; PSNR is BasicSR's ``calculate_psnr``). Float32 rows run with TF32 off (``--tf32``
-allows it for them). The compiled rows also report their first call (compilation included). ``--switches``
-measures chosen rows instead of the default ones.
-
-``--no_train`` trains nothing: no training-step rows, and no quality network. The switch rows then give their
-forward speed and, as their only quality column, the PSNR against float32 on the official network with random
-weights; the trained network's PSNR and the training-step columns are left out.
-
-Data pipeline (``--no_data`` skips it): training samples per second of each of our datasets against BasicSR's
-PairedImageDataset reading pre-made pairs of the same task, from LMDBs of the same 480 x 480 sub-images, gt_size 48,
-one process, no workers, one thread (OpenCV and torch), interleaved in rounds. Our datasets read the colour
-sub-images (the JPEG one also an LMDB of their Y channel, which it reads as it is).
-
-The project's performance goals, and how to read these tables against them, are in docs/benchmark.md.
+"""Benchmark the official RNAN (10 groups, 64 features) on this machine: its exact linear-memory non-local attention
+(``ours``) against the authors' direct form (``direct``, the N x N matrix) and a conv-only ``floor`` (the non-local
+blocks replaced by the identity), tiled inference, the precision and speed switches, and the data pipeline. How each
+table is measured, and the project's goals to read them against: docs/benchmark.md.
 
     python scripts/benchmark.py                     # everything: about an hour on 2 CPU cores without AVX-512 BF16
     python scripts/benchmark.py --no_variants --no_tiling --no_data --switches channels_last compile
     python scripts/benchmark.py --sizes 64 128 --configs grey --no_train --no_tiling --no_precision --no_data
-
-One concept per module: :mod:`.spec` (what one measurement measures), :mod:`.fixtures` (images, networks, the
-model, LMDBs), :mod:`.memory` (the memory column), :mod:`.measurements` (run in the child), :mod:`.runner` (the
-children), :mod:`.quality` (the switch rows against float32), :mod:`.report` (the tables), :mod:`.cli` (the command
-line).
 """
 import argparse
 import dataclasses
 import datetime
 import json
+import numpy as np
+import os
+import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import torch
@@ -61,10 +25,117 @@ from os import path as osp
 from rnan_basicsr import precision
 from rnan_basicsr.tools.benchmark import report
 from rnan_basicsr.tools.benchmark.fixtures import QUALITY_STEPS
-from rnan_basicsr.tools.benchmark.runner import (MEASUREMENT_TIMEOUT, Runner, device_free_bytes, direct_attention_bytes,
-                                                 machine_description)
-from rnan_basicsr.tools.benchmark.spec import (CONFIGS, CPU_SETTINGS, GPU_SETTINGS, PRECISION_SIZE, SWITCH_WORDS,
-                                               VARIANTS, Measurement, Switches)
+from rnan_basicsr.tools.benchmark.measurements import psnr_db
+from rnan_basicsr.tools.benchmark.spec import (CONFIGS, CPU_SETTINGS, GPU_SETTINGS, PRECISION_SIZE, SWITCH_TRAIN_BATCH,
+                                               SWITCH_WORDS, VARIANTS, Measurement, Switches)
+
+MEASUREMENT_TIMEOUT = 600  # seconds; a measurement that takes longer is reported as timed out
+
+
+class Runner:
+    """Runs measurements in fresh processes and keeps every (spec, result) in ``log``."""
+
+    def __init__(self, timeout=MEASUREMENT_TIMEOUT):
+        self.timeout = timeout
+        self.log = []
+
+    def measure(self, spec):
+        """Run ``spec`` in a fresh process; returns its result dict (with 'error' if it failed or timed out)."""
+        print(f'  measuring {spec.label} ...', end='', flush=True)
+        command = [sys.executable, '-m', 'rnan_basicsr.tools.benchmark.measurements',
+                   json.dumps(dataclasses.asdict(spec))]
+        env = dict(os.environ, PYTHONWARNINGS='ignore')
+        try:
+            proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            result = dict(error=f'timed out after {self.timeout:.0f} s')
+        else:
+            lines = [line for line in proc.stdout.splitlines() if line.startswith('RESULT ')]
+            if proc.returncode != 0 or not lines:
+                result = dict(error=(proc.stderr.strip().splitlines() or ['no output'])[-1])
+            else:
+                result = json.loads(lines[-1][len('RESULT '):])
+        if 'error' in result:
+            print(f' failed: {result["error"]}')
+        else:
+            spread = f' (IQR {result["iqr_s"]:.2f} s over {result["runs"]} runs)' if 'iqr_s' in result else ''
+            print(f' {result["time_s"]:.2f} s{spread}, {result["peak_mb"]:.0f} MB')
+        self.log.append(dict(spec=dataclasses.asdict(spec), result=result))
+        return result
+
+    def measure_precision(self, base, settings, workdir, train, size=PRECISION_SIZE, steps=QUALITY_STEPS):
+        """Forward (grey ``size``²) and, with ``train``, training-step rows under each of ``settings`` (float32
+        first), with their quality against the float32 row; with ``train``, a small network is trained first
+        (``steps``) and every row runs it too.
+
+        Returns (quality_net_result, or None without ``train``, forward_rows, train_rows); each row is (switches,
+        result) with the quality keys ``psnr_official_db`` (forward) and, with ``train``, ``psnr_trained_db`` (and
+        for the step ``grad_rel_error``) added.
+        """
+        weights = osp.join(workdir, 'quality_net.pth') if train else None
+        trained, rows = None, {'forward': [], 'train': []}
+        if train:
+            trained = self.measure(dataclasses.replace(base, kind='train_quality_net', weights=weights, size=size,
+                                                       steps=steps))
+            if 'error' in trained:
+                return trained, [], []
+        for kind in ('forward', 'train') if train else ('forward', ):
+            for index, switches in enumerate(settings):
+                files = osp.join(workdir, f'{kind}_{index}')
+                spec = dataclasses.replace(base, kind=kind, config='grey', variant='ours', size=size, weights=weights,
+                                           quality_output=weights and files + '_quality.npz', switches=switches)
+                if kind == 'train':  # 4 patches (bf16 without AVX-512 BF16 is slow), the shortest timed runs
+                    spec = dataclasses.replace(spec, batch=SWITCH_TRAIN_BATCH, repeats=1)
+                else:
+                    spec = dataclasses.replace(spec, save_output=files + '_official.npy')
+                rows[kind].append((switches, self.measure(spec), spec))
+            add_quality(rows[kind])
+        return trained, [row[:2] for row in rows['forward']], [row[:2] for row in rows['train']]
+
+
+def add_quality(rows):
+    """PSNR (and gradient error) of every (switches, result, spec) row against the first (float32) row, from the
+    files the children wrote: ``psnr_official_db`` from ``save_output``, ``psnr_trained_db`` (and
+    ``grad_rel_error``) from ``quality_output``."""
+    if not rows or 'error' in rows[0][1]:
+        return
+    reference = rows[0][2]
+    for _, result, spec in rows:
+        if 'error' in result:
+            continue
+        if spec.quality_output:
+            got, ref = np.load(spec.quality_output), np.load(reference.quality_output)
+            result['psnr_trained_db'] = psnr_db(got['output'], ref['output'])
+            if 'grads' in got:
+                result['grad_rel_error'] = float(np.linalg.norm(got['grads'] - ref['grads']) /
+                                                 np.linalg.norm(ref['grads']))
+        if spec.save_output:
+            result['psnr_official_db'] = psnr_db(np.load(spec.save_output), np.load(reference.save_output))
+
+
+def device_free_bytes(device):
+    """Free memory for one measurement: available RAM on the CPU, free CUDA memory on a GPU (None if unknown)."""
+    if device.type == 'cuda':
+        try:
+            return torch.cuda.mem_get_info(device)[0]
+        except RuntimeError:
+            return None
+    import psutil
+
+    return psutil.virtual_memory().available
+
+
+def machine_description(device):
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    text = f'{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}'
+    if device.type == 'cuda':
+        text += f', GPU {torch.cuda.get_device_name(device)}'
+    return text
 
 
 def build_parser():
@@ -130,7 +201,7 @@ def measure_variants(args, runner, base, workdir, free):
                 spec = dataclasses.replace(base, kind='forward', config=config, size=size, variant=variant)
                 if size >= 256 or (variant == 'direct' and size >= 128):
                     spec = dataclasses.replace(spec, repeats=1)  # long calls: the shortest timed runs
-                needed = direct_attention_bytes(1, size)
+                needed = 2 * (size * size)**2 * 4  # the authors' block holds f and softmax(f), N x N float32, at once
                 if variant == 'direct' and free is not None and needed > 0.8 * free:
                     row['direct'] = dict(skipped=f'needs about {needed / 2**30:.0f} GB for the attention matrices, '
                                          f'{free / 2**30:.0f} GB free')

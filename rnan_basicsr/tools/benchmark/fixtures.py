@@ -1,6 +1,5 @@
-"""What the measurements run on: natural test images, the official network's three variants, an ``RNANModel`` built
-from an in-memory option dict, and the LMDBs of the data pipeline. Every image comes from scikit-image's bundled
-photographs; nothing is downloaded."""
+"""What the measurements run on: scikit-image's bundled photographs (nothing is downloaded), the official network's
+three variants, an ``RNANModel`` built from an in-memory option dict, and the LMDBs of the data pipeline."""
 import contextlib
 import numpy as np
 import os
@@ -20,7 +19,7 @@ DATA_GT_SIZE, DATA_SUB_IMAGE = 48, 480
 
 def init_attention(net, variant):
     """Non-local output convolutions W drawn from N(0, 0.02) instead of zero, so that attention changes the output;
-    ``floor`` replaces the non-local blocks by the identity (what the rest of the network costs)."""
+    ``floor`` replaces the non-local blocks by the identity."""
     from rnan_basicsr.archs.rnan_arch import NonLocalBlock
 
     for block in net.modules():
@@ -32,7 +31,7 @@ def init_attention(net, variant):
 
 
 def build_network(channels, variant, device):
-    """The official RNAN (10 groups, 64 features), random seeded weights, in the form ``variant`` names."""
+    """The official RNAN, random seeded weights, in the form ``variant`` names."""
     from rnan_basicsr.archs.rnan_arch import RNAN
 
     torch.manual_seed(0)
@@ -40,17 +39,14 @@ def build_network(channels, variant, device):
 
 
 def official_network(channels, variant):
-    """The arguments of the official RNAN with ``channels`` in and out, in the form ``variant`` names (without the
-    ``type`` key of an option file's ``network_g``)."""
+    """The arguments of the official RNAN with ``channels`` in and out, in the form ``variant`` names."""
     return dict(num_in_ch=channels, num_out_ch=channels, nl_impl='direct' if variant == 'direct' else 'auto',
                 **OFFICIAL_NET)
 
 
 def build_model(network, device, switches, variant=None, lr=1e-4, pretrained=None):
-    """A training ``RNANModel`` of ``RNAN(**network)``, seeded, built by BasicSR's ``build_model`` from an in-memory
-    option dict (nothing is written to disk): L2 loss, Adam (lr, betas 0.9 / 0.999), no EMA, no gradient clipping
-    (the paper's setting), the row's switches; with a ``variant`` of the official network, its attention set up as
-    :func:`init_attention` says."""
+    """A training ``RNANModel`` of ``RNAN(**network)``, seeded, from an in-memory option dict: L2 loss, Adam, no EMA,
+    no gradient clipping (the paper's setting), the row's switches; with a ``variant``, :func:`init_attention`."""
     from basicsr.models import build_model as basicsr_build_model
     from basicsr.utils import get_root_logger
 
@@ -84,7 +80,7 @@ def centre_crop(img, size):
 
 
 def test_image(channels, size):
-    """A natural image (scikit-image's camera / astronaut) cropped to size x size, (1, C, H, W) in [0, 1]."""
+    """scikit-image's camera (grey) or astronaut (colour), cropped."""
     from skimage import data
 
     return centre_crop(data.astronaut() if channels == 3 else data.camera()[..., None], size)
@@ -98,8 +94,7 @@ def training_batch(channels, batch, patch=TRAIN_PATCH, seed=0):
 
 
 def quality_image(size):
-    """The held-out image of the quality network: a size x size crop of chelsea with sigma-30 noise, (1, 3, H, W)
-    noisy and clean, BGR in [0, 1] (noisy unclipped)."""
+    """The quality network's held-out image: noisy (unclipped) and clean crops of chelsea, BGR."""
     from skimage import data
 
     clean = centre_crop(data.chelsea()[:, :, ::-1], size)  # BGR, as the training images
@@ -108,8 +103,7 @@ def quality_image(size):
 
 
 def quality_batches(steps, seed=0):
-    """``steps`` training batches of the quality network: QUALITY_BATCH random 24 x 24 crops of three photographs
-    (BGR in [0, 1]) with fresh sigma-30 noise, as ``{'lq', 'gt'}``."""
+    """``steps`` ``{'lq', 'gt'}`` batches of random crops of three photographs (BGR) with fresh noise."""
     from skimage import data
 
     images = [torch.from_numpy(np.ascontiguousarray(getattr(data, name)()[:, :, ::-1].transpose(2, 0, 1)))
@@ -126,9 +120,6 @@ def quality_batches(steps, seed=0):
         yield {'lq': gt + torch.randn(gt.shape, generator=generator) * QUALITY_SIGMA / 255., 'gt': gt}
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# data pipeline
-# ---------------------------------------------------------------------------------------------------------------
 def sub_images():
     """Eight 480 x 480 BGR sub-images of scikit-image photographs (resized so the short side is 480)."""
     import cv2
@@ -147,18 +138,20 @@ def sub_images():
     return crops
 
 
-def write_lmdb(images, folder, lmdb_path):
-    """PNG files of ``images`` in ``folder`` and an LMDB of them (BasicSR's make_lmdb_from_imgs, meta_info.txt)."""
+def write_lmdb(images, root, name):
+    """PNG files of ``images`` in ``root/name`` and their LMDB ``root/name.lmdb`` (BasicSR's make_lmdb_from_imgs);
+    returns the LMDB's path."""
     import cv2
     from basicsr.utils.lmdb_util import make_lmdb_from_imgs
 
-    os.makedirs(folder, exist_ok=True)
-    names = []
-    for index, img in enumerate(images):
-        names.append(f'{index:04d}.png')
-        cv2.imwrite(osp.join(folder, names[-1]), img)
+    folder = osp.join(root, name)
+    os.makedirs(folder)
+    names = [f'{index:04d}' for index in range(len(images))]
+    for key, img in zip(names, images):
+        cv2.imwrite(osp.join(folder, f'{key}.png'), img)  # (H, W, 1) is written as grey
     with open(os.devnull, 'w') as devnull, contextlib.redirect_stdout(devnull):
-        make_lmdb_from_imgs(folder, lmdb_path, names, [n[:-4] for n in names], map_size=2**30)
+        make_lmdb_from_imgs(folder, folder + '.lmdb', [f'{key}.png' for key in names], names, map_size=2**30)
+    return folder + '.lmdb'
 
 
 def data_datasets(root):
@@ -184,19 +177,15 @@ def data_datasets(root):
     datasets = {}
     for task in DATA_TASKS:
         cls, extra = ours[task]
-        gt_lmdb = osp.join(root, f'{task}_source.lmdb')  # one copy each: an LMDB opens once per process
-        write_lmdb(gt, osp.join(root, f'{task}_source'), gt_lmdb)
-        datasets[cls.__name__] = cls(dict(common, name=task, type=cls.__name__, dataroot_gt=gt_lmdb, **extra))
-        for side, images in zip(('gt', 'lq'), pairs[task]):
-            write_lmdb([img[..., 0] if img.shape[-1] == 1 else img for img in images],
-                       osp.join(root, f'{task}_{side}'), osp.join(root, f'{task}_{side}.lmdb'))
+        sources = [(cls.__name__, task, gt)]
         if task == 'jpeg':  # the same sub-images stored as their Y channel: read as they are, a third of the bytes
-            y_lmdb = osp.join(root, 'jpeg_source_y.lmdb')
-            write_lmdb([img[..., 0] for img in pairs['jpeg'][0]], osp.join(root, 'jpeg_source_y'), y_lmdb)
-            datasets[f'{cls.__name__} (Y LMDB)'] = cls(dict(common, name='jpeg_y', type=cls.__name__,
-                                                            dataroot_gt=y_lmdb, **extra))
+            sources.append((f'{cls.__name__} (Y LMDB)', 'jpeg_y', pairs['jpeg'][0]))
+        for name, key, images in sources:  # one LMDB each: an LMDB opens once per process
+            gt_lmdb = write_lmdb(images, root, f'{key}_source')
+            datasets[name] = cls(dict(common, name=key, type=cls.__name__, dataroot_gt=gt_lmdb, **extra))
         datasets[f'PairedImageDataset ({task})'] = PairedImageDataset(
             dict(common, name=f'paired_{task}', type='PairedImageDataset', scale=1, filename_tmpl='{}',
-                 dataroot_gt=osp.join(root, f'{task}_gt.lmdb'), dataroot_lq=osp.join(root, f'{task}_lq.lmdb'),
-                 io_backend={'type': 'lmdb'}))
+                 dataroot_gt=write_lmdb(pairs[task][0], root, f'{task}_gt'),
+                 dataroot_lq=write_lmdb(pairs[task][1], root, f'{task}_lq'),
+                 io_backend={'type': 'lmdb'}))  # its own: PairedImageDataset adds db_paths to the dict it is given
     return datasets

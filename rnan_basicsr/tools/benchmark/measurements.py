@@ -1,20 +1,72 @@
 """The measurements, each run in a fresh Python process so that its memory is not inflated by an earlier one:
-``python -m rnan_basicsr.tools.benchmark.measurements '<Measurement as JSON>'`` prints ``RESULT <json>``; how a
-call is timed: :func:`time_calls`."""
+``python -m rnan_basicsr.tools.benchmark.measurements '<Measurement as JSON>'`` prints ``RESULT <json>``. How the
+calls are timed and their memory measured: docs/benchmark.md."""
 import json
 import numpy as np
+import psutil
 import random
 import sys
 import tempfile
+import threading
 import time
 import torch
 from torch.utils.benchmark import Timer
 
 from rnan_basicsr import precision
 from rnan_basicsr.tools.benchmark import fixtures
-from rnan_basicsr.tools.benchmark.memory import PeakMemory
-from rnan_basicsr.tools.benchmark.quality import psnr_db
 from rnan_basicsr.tools.benchmark.spec import CONFIGS, Measurement
+
+
+class PeakMemory:
+    """Context manager: ``peak_mb`` is the peak memory while the block ran (not the process's lifetime peak, which
+    ``resource.getrusage`` gives), in MiB. On a GPU, CUDA's peak allocation; on the CPU, the largest resident set
+    size that a thread sampled every ``interval`` seconds (torch releases the GIL in its kernels), so a shorter spike
+    may be missed."""
+
+    def __init__(self, device, interval=0.002):
+        self.device, self.interval = torch.device(device), interval
+        self.peak_mb = None
+        self._stop = threading.Event()
+        self._process = psutil.Process()
+        self._peak_bytes = 0
+
+    def _sample(self):
+        self._peak_bytes = max(self._peak_bytes, self._process.memory_info().rss)
+
+    def _sample_until_stopped(self):
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self):
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+        else:
+            self._sample()
+            self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            self.peak_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
+        else:
+            self._stop.set()
+            self._thread.join()
+            self._sample()
+            self.peak_mb = self._peak_bytes / 2**20
+        return False
+
+
+def psnr_db(a, b):
+    """BasicSR's ``calculate_psnr`` of two (1, C, H, W) arrays in [0, 1] (clipped), inf when equal."""
+    from basicsr.metrics import calculate_psnr
+
+    def to_255(x):
+        return np.clip(np.asarray(x, np.float64)[0], 0, 1) * 255.
+
+    return float(calculate_psnr(to_255(a), to_255(b), crop_border=0, input_order='CHW'))
 
 
 def seconds_of(call, device):
@@ -30,11 +82,7 @@ def seconds_of(call, device):
 def time_calls(call, spec, device, compiled=False):
     """A warm-up ``call`` (kernels, allocator, Adam's state, compilation), then ``call`` timed with
     ``Timer.blocked_autorange`` for at least ``spec.repeats`` times the warm-up's duration (for a compiled row: of a
-    second, compiled, call).
-
-    Returns the measurement: ``time_s`` (median), ``iqr_s``, ``times_s``, ``runs``, ``peak_mb`` (during the timed
-    runs), ``compiled`` and, for compiled rows, ``first_call_s``: the warm-up's time, compilation included.
-    """
+    second, compiled, call). ``first_call_s`` of a compiled row is the warm-up's time, compilation included."""
     first_s = seconds_of(call, device)
     one_call_s = seconds_of(call, device) if spec.switches.compile else first_s
     timer = Timer('call()', globals={'call': call}, num_threads=torch.get_num_threads())  # its default is 1 thread
@@ -51,7 +99,7 @@ def prepare(net, switches, device):
         net = net.to(memory_format=torch.channels_last)
     forward = precision.CompiledForward(net, enabled=switches.compile, what='compile')
     return (forward, lambda x: precision.channels_last(x, switches.channels_last),
-            lambda: precision.autocast(device, switches.precision))
+            lambda: precision.autocast(device, switches.amp or 'fp32'))
 
 
 def measure_forward(spec, device):

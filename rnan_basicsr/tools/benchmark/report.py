@@ -35,11 +35,6 @@ def mb(cell):
     return fmt(get(cell, 'peak_mb'), 0)
 
 
-def memory_words(device):
-    what = 'CUDA peak allocation' if device is not None and device.type == 'cuda' else 'peak RSS of the process'
-    return f'memory: {what} during the timed runs'
-
-
 def table(header, rows):
     """A Markdown table of cells: the header, its rule, the rows."""
     lines = ['| ' + ' | '.join(cells) + ' |' for cells in [header, *rows]]
@@ -49,7 +44,8 @@ def table(header, rows):
 def render(header, seconds, rows=(), train=None, tiling=(), switch_rows=None, data_result=None, device=None):
     """The whole report: the forward, training-step and tiling tables, the switch rows (``switch_rows``: the
     arguments of :func:`render_switches`) and the data pipeline."""
-    timing = f'time: median of the timed runs ±half their interquartile range; {memory_words(device)}'
+    memory = 'CUDA peak allocation' if device is not None and device.type == 'cuda' else 'peak RSS of the process'
+    timing = f'time: median of the timed runs ±half their interquartile range; memory: {memory} during the timed runs'
     out = [f'_{header}; measured in {seconds / 60:.1f} min._']
     if rows:
         cells = []
@@ -106,12 +102,9 @@ def render_switches(size, trained, forward_rows, train_rows):
     steps = {switches.label: result for switches, result in train_rows}
     base_forward = get(forward_rows[0][1]) if forward_rows else None
     base_step = get(steps.get(forward_rows[0][0].label)) if forward_rows else None
-    fell_back, cells = [], []
+    cells = []
     for switches, result in forward_rows:
         step = steps.get(switches.label)
-        for cell in (result, step):
-            if switches.compile and cell and 'error' not in cell and not cell.get('compiled', True):
-                fell_back.append(switches.label)
         row = [switches.label, fmt_time(result), fmt_times(ratio(base_forward, get(result))),
                fmt_db(get(result, 'psnr_trained_db')), fmt_db(get(result, 'psnr_official_db')), fmt_time(step),
                fmt_times(ratio(base_step, get(step))), fmt_db(get(step, 'psnr_trained_db')),
@@ -125,8 +118,9 @@ def render_switches(size, trained, forward_rows, train_rows):
         out.append('\nFirst call of the compiled rows (compilation included, not in the times above): '
                    + '; '.join(first_calls) + '.')
     errors = [f'{kind} {s.label}: {r["error"]}' for kind, rows in both for s, r in rows if 'error' in r]
+    fell_back = {s.label for _, rows in both for s, r in rows if s.compile and get(r, 'compiled') is False}
     if fell_back:
-        out.append(f'\ntorch.compile could not run for {", ".join(sorted(set(fell_back)))}: those rows ran eagerly.')
+        out.append(f'\ntorch.compile could not run for {", ".join(sorted(fell_back))}: those rows ran eagerly.')
     if errors:
         out.append('\nFailed: ' + '; '.join(errors))
     return out

@@ -12,7 +12,6 @@ TRAIN_BATCH, TRAIN_PATCH = 16, 48
 SWITCH_TRAIN_BATCH = 4
 #: the side of the switch rows' image
 PRECISION_SIZE = 128
-KINDS = ('forward', 'train', 'tiling', 'data', 'train_quality_net')
 SWITCH_WORDS = ('float32', 'bf16', 'fp16', 'channels_last', 'compile', 'tf32')
 
 
@@ -23,10 +22,6 @@ class Switches:
     channels_last: bool = False
     compile: bool = False
     tf32: bool = False
-
-    @property
-    def precision(self):
-        return self.amp or 'fp32'
 
     @property
     def label(self):
@@ -60,16 +55,11 @@ GPU_SETTINGS = (Switches(), Switches(tf32=True), Switches(amp='bf16'), Switches(
 
 @dataclasses.dataclass(frozen=True)
 class Measurement:
-    """One measurement, run in a fresh process (:mod:`.measurements`).
-
-    ``kind`` is ``forward`` (one image through the official network, no gradient), ``train`` (one
-    ``RNANModel.optimize_parameters`` step on ``batch`` patches of 48 x 48), ``tiling`` (tiled inference of a
-    ``size`` x ``size`` image, compared with ``exact_output``), ``data`` (training samples/s of the datasets) or
-    ``train_quality_net`` (the small network of the quality columns, trained for ``steps``, saved to ``weights``).
-    A forward or training-step row with ``weights`` also runs that trained network, under the same switches, on its
-    held-out ``size`` x ``size`` image, and writes what the quality columns compare to ``quality_output`` (.npz).
-    """
-    kind: str
+    """One measurement, run in a fresh process by :mod:`.measurements`, whose ``MEASURE`` maps each ``kind`` to the
+    function that measures it. A forward or training-step row with ``weights`` also runs that trained network, under
+    the same switches, on its held-out ``size`` x ``size`` image, and writes what the quality columns compare to
+    ``quality_output`` (.npz)."""
+    kind: str  # forward | train | tiling | data | train_quality_net
     device: str = 'cpu'
     repeats: int = 2  # the timed runs last at least ``repeats`` times one call
     config: str = 'grey'
@@ -87,10 +77,6 @@ class Measurement:
     rounds: int = 0  # data: interleaved rounds
     samples: int = 0  # data: samples per dataset and round
 
-    def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f'unknown measurement kind {self.kind!r}; one of {", ".join(KINDS)}')
-
     @property
     def label(self):
         """What the progress line shows: what is measured, files left out."""
@@ -102,9 +88,6 @@ class Measurement:
         words += [f'{self.steps} steps'] if self.steps else []
         words += [f'{self.rounds} rounds x {self.samples} samples'] if self.rounds else []
         return ' '.join(words)
-
-    def to_json(self):
-        return json.dumps(dataclasses.asdict(self))
 
     @classmethod
     def from_json(cls, text):
