@@ -7,22 +7,9 @@
     model = spandrel.ModelLoader().load_from_file('RNAN_DN_Gray_sigma50.pth')  # an ImageModelDescriptor
     restored = model(image)  # (1, C, H, W) in [0, 1] -> (1, C, H * scale, W * scale) in [0, 1]
 
-:func:`install` adds :data:`RNAN_SUPPORT` to spandrel's ``MAIN_REGISTRY``, as ``spandrel_extra_arches.install()``
-does for its architectures. Two layouts are recognised by their key names:
-
-* this package's (``conv_first``, ``group_nl_low``, ``body``, ``conv_after_body``, ``group_nl_high``, ``conv_last``):
-  ``net_g_*.pth`` (spandrel unwraps ``params_ema`` / ``params`` itself), converted ``.pth`` and ``.safetensors``;
-* the authors' released checkpoints (github.com/yulunzhang/RNAN: ``head``, ``body_nl_low``, ``body``,
-  ``body_nl_high``, ``tail``), converted by name with :func:`rnan_basicsr.weights.authors.convert_official_state_dict`.
-
-What the weights cannot tell (``nl_softmax``, ``img_range``, ``rgb_mean``) comes from the settings that training
-saved in the state dict itself (``net_g_*.pth`` written by RNANModel: the root entry of the state dict's
-``_metadata``, which spandrel keeps when it unwraps ``params_ema`` / ``params``). Files without them (the authors',
-older ones, ``.safetensors``, whose metadata spandrel does not read) get RNAN's defaults, which are the released
-checkpoints' settings: the query softmax of the non-local blocks (``nl_softmax='query'``), ``img_range=255`` and,
-for super-resolution from this package's layout, the DIV2K mean (the authors' SR files carry their mean, and it is
-read off them). Such a file of a network trained with ``nl_softmax: key`` therefore loads, but computes something
-else: use this package's inference script for those.
+:func:`install` adds :data:`RNAN_SUPPORT` to spandrel's ``MAIN_REGISTRY``. Both layouts are detected by key name
+(this package's and the authors' released checkpoints'); the settings the weights cannot tell come from those
+training saved in the state dict, or are RNAN's defaults: docs/outside_basicsr.md.
 """
 from spandrel import MAIN_REGISTRY, Architecture, ArchSupport, ImageModelDescriptor, ModelTiling, SizeRequirements
 from spandrel.util import KeyCondition
@@ -57,25 +44,12 @@ class RNANArch(Architecture[RNAN]):
         model = RNAN(**config)
         model.load_state_dict(state_dict, strict=True)
         scale = config['upscale']
+        # why each field has its value (float32 attention, any size, tiles change the result): docs/outside_basicsr.md
         return ImageModelDescriptor(
-            model,
-            state_dict,
-            architecture=self,
-            purpose='SR' if scale > 1 else 'Restoration',
-            tags=[f'{config["num_feat"]}nf', f'{config["num_group"]}ng'],
-            # the non-local blocks compute in float32 whatever the input dtype (RNAN's logits overflow float16)
-            supports_half=True,
-            supports_bfloat16=True,
-            scale=scale,
-            input_channels=config['num_in_ch'],
-            output_channels=config['num_out_ch'],
-            # any H x W >= 1: the mask branch crops what its stride-2 down / up pair adds for odd sizes
-            size_requirements=SizeRequirements(),
-            # Every non-local block relates each pixel to every other one of the image it sees, so tiles change the
-            # result (the authors' forward_chop does exactly that); the attention here is exact in memory linear in
-            # H * W (its time is quadratic), so whole images are the intended use.
-            tiling=ModelTiling.DISCOURAGED,
-        )
+            model, state_dict, architecture=self, purpose='SR' if scale > 1 else 'Restoration',
+            tags=[f'{config["num_feat"]}nf', f'{config["num_group"]}ng'], supports_half=True, supports_bfloat16=True,
+            scale=scale, input_channels=config['num_in_ch'], output_channels=config['num_out_ch'],
+            size_requirements=SizeRequirements(), tiling=ModelTiling.DISCOURAGED)
 
 
 #: the entry :func:`install` adds to spandrel's ``MAIN_REGISTRY``

@@ -4,10 +4,8 @@ format.
     python scripts/convert_official_rnan.py --input RNAN_Gray_F64G10P48L2N50.pt \
         --output experiments/pretrained_models/RNAN_DN_Gray_sigma50.pth
 
-The output's extension chooses its format: ``.pth`` (or any other) is ``{'params': state_dict}`` for
-``path.pretrain_network_g``; ``.safetensors`` is a safetensors file whose metadata carries the ``network_g`` settings,
-which ``path.pretrain_network_g`` and the inference script read as well. The network configuration is inferred from
-the weights and printed; use the same values in ``network_g`` of your option file.
+The output's extension chooses its format: ``.safetensors`` with the ``network_g`` settings in its metadata, else
+``{'params': state_dict}``. The configuration inferred from the weights is printed: use it in ``network_g``.
 """
 import argparse
 from os import path as osp

@@ -3,17 +3,10 @@
     python scripts/export_onnx.py --model_path experiments/pretrained_models/RNAN_DN_Gray_sigma50.pth \
         --output RNAN_DN_Gray_sigma50.onnx [--opset 18] [--fp16]
 
-Every checkpoint form that :func:`rnan_basicsr.weights.fit.load_rnan` reads is accepted (BasicSR ``.pth``,
-``.safetensors``, the authors' released ``.pt``). The graph takes ``input`` (1, num_in_ch, H, W) in [0, 1] and gives
-``output`` (1, num_out_ch, H*scale, W*scale), about [0, 1] and not clamped (clamp it before saving an image), as
-RNAN does in PyTorch. Before anything is written, onnxruntime (when installed) runs the exported graph at an odd size
-and its output is compared with PyTorch's; the file is then written in one step (an interrupted run leaves no
-partial file). The settings a user of the file needs are in its metadata (``metadata_props``; :func:`metadata`).
-
-The non-local attention is exported in its direct form: the (N x N) matrix of the N = H*W positions is materialised
-in every non-local block (two per network), because the exact linear-memory paths of PyTorch (fused SDPA kernels,
-chunks in a Python loop whose length depends on the image size) have no counterpart in a static ONNX graph. Memory
-therefore grows with (H*W)^2: see docs/outside_basicsr.md for what was measured.
+Every checkpoint form of :func:`rnan_basicsr.weights.fit.load_rnan` is accepted. The non-local attention is exported
+in its direct form (an N x N matrix of the N = H*W positions per block), so memory grows with (H*W)^2. The graph's
+input and output, its metadata, the onnxruntime check before writing and what the attention costs:
+docs/outside_basicsr.md.
 """
 import argparse
 import json
@@ -27,8 +20,7 @@ from rnan_basicsr.version import __version__
 from rnan_basicsr.weights import full_settings, load_rnan
 
 PROG = 'export_onnx.py'
-#: the oldest opset torch.onnx's exporter (torch.export-based) writes; the newest is the installed onnx's
-#: (:func:`max_opset`): its version converter takes the graph there
+#: the oldest opset torch.onnx's exporter (torch.export-based) writes; the newest is :func:`max_opset`
 MIN_OPSET = 18
 DEFAULT_OPSET = 18
 #: largest |onnxruntime - PyTorch| accepted by the check before writing, per dtype
@@ -38,8 +30,7 @@ CHECK_SIZE = (19, 13)
 
 
 def max_opset():
-    """The newest opset the installed exporter writes: the newest the installed onnx package knows (torch's
-    exporter converts its graph to the asked opset with onnx's converter, which stops there)."""
+    """The newest opset the installed exporter writes: the installed onnx's newest (its converter stops there)."""
     import onnx
 
     return onnx.defs.onnx_opset_version()
@@ -51,11 +42,7 @@ def graph_opset(model):
 
 
 def metadata(config, dtype, opset):
-    """The ONNX ``metadata_props`` of an exported RNAN: everything needed to feed it and read its output.
-
-    Returns:
-        dict[str, str]: scale, channels, value ranges, dtype, the non-local softmax mode, the mean (SR), ...
-    """
+    """The ONNX ``metadata_props`` (str: str) of an exported RNAN: everything needed to feed it and read its output."""
     upscale, settings = config['upscale'], full_settings(config)
     props = {
         'architecture': 'RNAN',

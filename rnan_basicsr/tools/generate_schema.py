@@ -30,12 +30,8 @@ def generated_files(root=ROOT):
 
 
 def link(path, root=ROOT):
-    """Write (or replace) the first line of the option file ``path``: the yaml-language-server modeline with the path
-    of ``options/rnan_options.schema.json`` relative to the file, so that a copy anywhere keeps its editor checks.
-
-    Returns:
-        str: the line written.
-    """
+    """Write (or replace) the first line of the option file ``path``, and return it: the yaml-language-server
+    modeline with the schema's path relative to the file, so that a copy anywhere keeps its editor checks."""
     from rnan_basicsr.options.json_schema import SCHEMA_FILE_NAME, YAML_LANGUAGE_SERVER_LINE
 
     schema = osp.relpath(osp.join(root, 'options', SCHEMA_FILE_NAME), osp.dirname(osp.abspath(path)))
@@ -60,12 +56,12 @@ def main(argv=None):
         print(f'{path}: {link(path, args.root)}')
     if args.link:
         return 0
-    differ = differing_texts(generated_files(args.root))
+    texts = generated_files(args.root)
+    differ = differing_texts(texts)
     if args.check:
         for path in differ:
             print(f'{path} differs from the declared options: run python scripts/generate_schema.py', file=sys.stderr)
         return 1 if differ else 0
-    texts = generated_files(args.root)
     for path in differ:
         with atomic_write(path, 'w', encoding='utf-8') as f:
             f.write(texts[path])
