@@ -14,7 +14,7 @@ import json
 import numpy as np
 import os
 import platform
-import shutil
+import psutil
 import subprocess
 import sys
 import tempfile
@@ -65,13 +65,9 @@ class Runner:
 
     def measure_precision(self, base, settings, workdir, train, size=PRECISION_SIZE, steps=QUALITY_STEPS):
         """Forward (grey ``size``²) and, with ``train``, training-step rows under each of ``settings`` (float32
-        first), with their quality against the float32 row; with ``train``, a small network is trained first
-        (``steps``) and every row runs it too.
-
-        Returns (quality_net_result, or None without ``train``, forward_rows, train_rows); each row is (switches,
-        result) with the quality keys ``psnr_official_db`` (forward) and, with ``train``, ``psnr_trained_db`` (and
-        for the step ``grad_rel_error``) added.
-        """
+        first), with their quality (:func:`add_quality`); with ``train``, a small network is trained first (``steps``)
+        and every row runs it too. Returns (quality_net_result or None, forward_rows, train_rows), rows of (switches,
+        result)."""
         weights = osp.join(workdir, 'quality_net.pth') if train else None
         trained, rows = None, {'forward': [], 'train': []}
         if train:
@@ -120,8 +116,6 @@ def device_free_bytes(device):
             return torch.cuda.mem_get_info(device)[0]
         except RuntimeError:
             return None
-    import psutil
-
     return psutil.virtual_memory().available
 
 
@@ -228,8 +222,7 @@ def main(argv=None):
     print(header)
     runner = Runner(args.timeout)
     base = Measurement(kind='forward', device=str(device), repeats=args.repeats, switches=Switches(tf32=args.tf32))
-    workdir = tempfile.mkdtemp(prefix='rnan_benchmark_')  # every intermediate file; removed however the run ends
-    try:
+    with tempfile.TemporaryDirectory(prefix='rnan_benchmark_') as workdir:  # every intermediate file
         rows, exact_paths = measure_variants(args, runner, base, workdir, device_free_bytes(device))
         switch_rows = None
         if not args.no_precision:
@@ -246,8 +239,6 @@ def main(argv=None):
                 spec = dataclasses.replace(base, kind='tiling', config=config, size=256, tile=tile, overlap=16,
                                            repeats=1, exact_output=exact)
                 tiling.append((config, tile, runner.measure(spec)))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
     data_result = None
     if not args.no_data:

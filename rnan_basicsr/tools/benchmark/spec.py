@@ -46,11 +46,10 @@ class Switches:
 
 
 #: the switch rows measured by default (float32 first: the reference of the quality columns)
-CPU_SETTINGS = (Switches(), Switches(amp='bf16'), Switches(channels_last=True), Switches('bf16', channels_last=True),
-                Switches(compile=True), Switches('bf16', channels_last=True, compile=True))
-GPU_SETTINGS = (Switches(), Switches(tf32=True), Switches(amp='bf16'), Switches(amp='fp16'),
-                Switches(channels_last=True), Switches('fp16', channels_last=True),
-                Switches('bf16', channels_last=True, compile=True))
+CPU_SETTINGS = tuple(map(Switches.parse, ('float32', 'bf16', 'channels_last', 'bf16+channels_last', 'compile',
+                                          'bf16+channels_last+compile')))
+GPU_SETTINGS = tuple(map(Switches.parse, ('float32', 'tf32', 'bf16', 'fp16', 'channels_last', 'fp16+channels_last',
+                                          'bf16+channels_last+compile')))
 
 
 @dataclasses.dataclass(frozen=True)
