@@ -1,13 +1,6 @@
-"""The declared option file: every key BasicSR 1.4.2 or this plugin reads, with its type, range, default and meaning.
-
-One class per section, in BasicSR's layout (general, datasets, network_g, path, train, val, logger, dist_params).
-Sections that name a registered type (``network_g``, ``train.optim_g``, ``train.scheduler``, ``train.*_opt`` losses,
-``val.metrics.*``, ``datasets.*``) are declared here as mappings marked :class:`Registered`; :func:`.registered.typed`
-puts in their place the tagged union (keyed by ``type``) of the registered classes' options, read from their
-signatures, so a plugin's class is checked like BasicSR's own.
-
-pydantic v2 rather than msgspec: its errors are structured (a location tuple per error, a type, a context), which
-is what turns an error into ``file:line:column`` and a did-you-mean, and it writes the JSON Schema editors use.
+"""The declared option file: every key BasicSR 1.4.2 or this plugin reads, with its type, range, default and meaning
+(docs/options.md is generated from it). Mappings marked :class:`Registered` become, in :func:`.registered.typed`, the
+tagged union (keyed by ``type``) of the registered classes' options, read from their signatures.
 """
 import re
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
@@ -26,12 +19,8 @@ Precision = Optional[Literal['fp32', 'bf16', 'fp16']]
 
 
 class Section(BaseModel):
-    """A mapping of declared keys: pydantic refuses an unknown key (``extra='forbid'``).
-
-    Subclasses are strict (``strict=True``): ``'1'`` is not an integer, ``1`` is not ``true``, as YAML wrote them.
-
-    ``overridden`` maps keys BasicSR sets itself (so a value in the file would be ignored) to the reason.
-    """
+    """A mapping of declared keys, strict (``'1'`` is not an integer, ``1`` not ``true``), unknown keys refused.
+    ``overridden`` maps keys BasicSR sets itself (a value in the file would be ignored) to the reason."""
     model_config = ConfigDict(extra='forbid', strict=True)
     overridden: ClassVar[Dict[str, str]] = {}
     #: the registered class or function whose arguments these are ('' for a section of the file)
@@ -47,19 +36,15 @@ Arch, Dataset, Loss, Metric, Optimizer, Scheduler = (Annotated[Dict[str, Any], R
     'arch', 'dataset', 'loss', 'metric', 'optimizer', 'scheduler'))
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# datasets (keys read by BasicSR's data loader, and by every dataset class)
-# ---------------------------------------------------------------------------------------------------------------------
+# --- datasets (keys read by BasicSR's data loader, and by every dataset class) ---
 _BASICSR_SETS = 'BasicSR sets it from the datasets key (train, val, test, val_2...); remove it'
 
 
 class IOBackend(Section):
     type: Literal['disk', 'lmdb', 'memcached'] = Field(description='where the images are read from: image folders '
                                                        '(disk) or LMDBs made by create_lmdb.py (lmdb)')
-    overridden: ClassVar[Dict[str, str]] = {
-        'db_paths': 'the dataset sets it from dataroot_gt / dataroot_lq; remove it',
-        'client_keys': 'the dataset sets it from dataroot_gt / dataroot_lq; remove it'
-    }
+    overridden: ClassVar[Dict[str, str]] = dict.fromkeys(('db_paths', 'client_keys'), 'the dataset sets it from '
+                                                         'dataroot_gt / dataroot_lq; remove it')
 
 
 class DatasetOptions(Section):
@@ -143,9 +128,7 @@ DATASET_OPTIONS = {
 }
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# path, train, val, logger, dist_params
-# ---------------------------------------------------------------------------------------------------------------------
+# --- path, train, val, logger, dist_params ---
 def _laid_out_by_basicsr(folder):
     return f'BasicSR replaces it with {folder} (parse_options); remove it'
 
@@ -244,9 +227,7 @@ class DistParams(Section):
     port: Integer = Field(29500, ge=1, le=65535, description='master port (--launcher slurm)')
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# the file
-# ---------------------------------------------------------------------------------------------------------------------
+# --- the file ---
 _COMMAND_LINE = 'BasicSR sets it from the command line ({}); remove it'
 #: a name is one folder under experiments/ and results/
 _NAME = re.compile(r'^(?!\.{1,2}$)[^/\\\x00]+$')
@@ -286,15 +267,14 @@ class Options(_File):
 
 
 class TrainingValOptions(ValOptions):
-    val_freq: Integer = Field(ge=1, description='validate every that many iterations (remove val to train without '
-                              'validation)')
+    val_freq: Integer = Field(ge=1)
 
 
 class TrainingFile(_File):
     """An option file of ``basicsr train``: ``train`` and ``logger`` required, ``val`` with its ``val_freq``."""
-    train: TrainOptions = Field(description='training settings')
-    val: Optional[TrainingValOptions] = Field(None, description='validation during training')
-    logger: LoggerOptions = Field(description='logging and checkpoint frequency')
+    train: TrainOptions
+    val: Optional[TrainingValOptions] = None
+    logger: LoggerOptions
 
 
 _NOT_READ_BY_TEST = 'basicsr test does not read it (it trains nothing); remove it, or run basicsr train'
@@ -302,13 +282,11 @@ _NOT_READ_BY_TEST = 'basicsr test does not read it (it trains nothing); remove i
 
 class TestFile(_File):
     """An option file of ``basicsr test``: ``val`` required; ``train`` and ``logger``, which it ignores, refused."""
-    val: ValOptions = Field(description='test settings: save_img, metrics, tile, self_ensemble, precision')
+    val: ValOptions
     overridden: ClassVar[Dict[str, str]] = dict(_File.overridden, train=_NOT_READ_BY_TEST, logger=_NOT_READ_BY_TEST)
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# registered types: what their signatures do not say
-# ---------------------------------------------------------------------------------------------------------------------
+# --- registered types: what their signatures do not say ---
 PositiveInt = Annotated[Integer, Field(ge=1)]
 PositiveNumber = Annotated[Number, Field(gt=0)]
 RestartWeights = Annotated[List[PositiveNumber], Field(min_length=1)]
