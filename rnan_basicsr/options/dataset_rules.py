@@ -47,7 +47,7 @@ def check_dataset_options(cls, opt):
         training_keys_given(opt, label)
     task_rule = TASK_RULES.get(cls.__name__)
     if task_rule is not None:
-        task_rule(opt, label)
+        task_rule(declared, label)  # as declared: quality 10.0 is 10
     return settings
 
 

@@ -114,17 +114,13 @@ class JPEGArtifactDatasetOptions(DegradedImageDatasetOptions):
                                                              'high] drawn per patch')
 
 
-class DemosaicingDatasetOptions(DegradedImageDatasetOptions):
-    pass
-
-
 #: the declared options of the dataset classes whose options are not constructor arguments; any other registered
 #: dataset class (another plugin's) gets :class:`DatasetOptions` with its own keys allowed
 DATASET_OPTIONS = {
     'PairedImageDataset': PairedImageDatasetOptions,
     'DenoisingDataset': DenoisingDatasetOptions,
     'JPEGArtifactDataset': JPEGArtifactDatasetOptions,
-    'DemosaicingDataset': DemosaicingDatasetOptions,
+    'DemosaicingDataset': DegradedImageDatasetOptions,  # it adds no option
 }
 
 
