@@ -6,10 +6,6 @@ import re
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from typing import Annotated, Any, ClassVar, Dict, List, Literal, Optional, Union
 
-#: ``train.max_nonfinite_steps`` by default: a diverged run stops instead of training on; fp16's GradScaler may
-#: halve its scale some 20 times in a row at the start, which is far below
-DEFAULT_MAX_NONFINITE_STEPS = 100
-
 #: a float or an int (strict mode accepts ints for floats, never bools or strings)
 Number = float
 #: an integer; one written as an exactly integral float (``1.3e6``, ``5e3``) is that integer, as in JSON Schema
@@ -177,9 +173,9 @@ class TrainOptions(Section):
     channels_last: StrictBool = Field(False, description='network and batches in NHWC memory format')
     compile: Compile = Field(False, description='torch.compile the training forward: true, or its arguments')
     grad_clip: Optional[Number] = Field(None, gt=0, description="clip the gradients' global L2 norm; ~: no clipping")
-    max_nonfinite_steps: Integer = Field(DEFAULT_MAX_NONFINITE_STEPS, ge=1,
-                                         description='a step with non-finite gradients is skipped (counted as '
-                                         'skipped_steps); this many in a row stop the run')
+    # 100: a diverged run stops instead of training on, far above the ~20 halvings of fp16's GradScaler at the start
+    max_nonfinite_steps: Integer = Field(100, ge=1, description='a step with non-finite gradients is skipped '
+                                         '(counted as skipped_steps); this many in a row stop the run')
     tf32: StrictBool = Field(True, description='TF32 for float32 convolutions and matmuls on Ampere+ GPUs')
 
 
