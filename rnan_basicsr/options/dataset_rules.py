@@ -1,10 +1,5 @@
-"""The rules of the datasets' options beyond the declared keys (:mod:`.schema`): the data roots, training keys, and
-each task's level (``sigma`` / ``quality``).
-
-Run by the ``basicsr`` command's pre-flight without reading any image, and by
-:class:`~rnan_basicsr.data.degraded_image_dataset.DegradedImageDataset` when built directly. Each function raises an
-:class:`~rnan_basicsr.utils.errors.InputError` starting with the dataset's label and naming the key and the fix.
-"""
+"""The rules of the datasets' options beyond the declared keys (:mod:`.schema`): data roots, training keys, each
+task's level. Run by the pre-flight and by a DegradedImageDataset built directly, without reading any image."""
 from os import path as osp
 
 from rnan_basicsr.options.loader import OptionFile
@@ -26,11 +21,8 @@ def dataset_label(opt):
 
 
 def check_dataset_options(cls, opt):
-    """Check the options ``opt`` of the dataset class ``cls`` (a DegradedImageDataset) without reading any image.
-
-    Their keys, types and ranges against the declared options (BasicSR's ``phase`` and ``scale`` aside), then the
-    data roots (LMDBs with meta_info.txt), for ``phase: train`` the training keys, then the task's own keys
-    (:data:`TASK_RULES`). BasicSR sets ``phase`` from the datasets key.
+    """Check the options ``opt`` of the dataset class ``cls`` (a DegradedImageDataset): the declared options, the
+    data roots, for ``phase: train`` the training keys, then the task's own keys (:data:`TASK_RULES`).
 
     Returns:
         pydantic.BaseModel: the declared options of ``cls`` with their defaults filled in (what the dataset reads).
@@ -55,7 +47,7 @@ def check_dataset_options(cls, opt):
         training_keys_given(opt, label)
     task_rule = TASK_RULES.get(cls.__name__)
     if task_rule is not None:
-        task_rule(opt, label)
+        task_rule(declared, label)  # as declared: quality 10.0 is 10
     return settings
 
 
@@ -64,19 +56,11 @@ def check_roots(opt, label, backend):
     BasicSR's PairedImageDataset and ours; a memcached server is not checked)."""
     if backend == 'memcached':
         return
-    for key in ('dataroot_gt', 'dataroot_lq', 'meta_info_file'):
+    for key in ('dataroot_gt', 'dataroot_lq'):
         value = opt.get(key)
         if value is None:
             continue
-        kind = 'meta_info file' if key == 'meta_info_file' else 'folder or .lmdb'
-        check_path_exists(value, key, label, kind=kind)
-        if key == 'meta_info_file':
-            if backend == 'lmdb':
-                raise InputError(f"{label}: meta_info_file is for io_backend disk; an LMDB's own meta_info.txt "
-                                 'lists its images. Remove meta_info_file.', key=('meta_info_file', ))
-            if not osp.isfile(value):
-                raise InputError(f'{label}: meta_info_file {value!r} is not a file.', key=('meta_info_file', ))
-            continue
+        check_path_exists(value, key, label)
         if not osp.isdir(value):
             raise InputError(f'{label}: {key} {value!r} is not a folder (an image folder or an LMDB).', key=(key, ))
         if backend == 'disk' and is_lmdb(value):
@@ -91,6 +75,14 @@ def check_roots(opt, label, backend):
                 raise InputError(f'{label}: {key} {value!r} has no meta_info.txt, so its image keys are unknown. '
                                  'Rebuild the LMDB with scripts/data_preparation/create_lmdb.py, which always '
                                  'writes it.', key=(key, ))
+    meta_info = opt.get('meta_info_file')
+    if meta_info is not None:
+        check_path_exists(meta_info, 'meta_info_file', label, kind='meta_info file')
+        if backend == 'lmdb':
+            raise InputError(f"{label}: meta_info_file is for io_backend disk; an LMDB's own meta_info.txt "
+                             'lists its images. Remove meta_info_file.', key=('meta_info_file', ))
+        if not osp.isfile(meta_info):
+            raise InputError(f'{label}: meta_info_file {meta_info!r} is not a file.', key=('meta_info_file', ))
 
 
 def check_denoising_options(opt, label):

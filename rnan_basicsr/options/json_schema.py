@@ -1,13 +1,5 @@
-"""The JSON Schema of the option file, for editors (VS Code's YAML extension, any YAML language server) and generic
-validators (``check-jsonschema``, Python's ``jsonschema``).
-
-Generated from the same types as the ``basicsr`` command's check (:func:`~.registered.typed` of
-:class:`~.schema.Options`): a registered section (keyed by ``type``) becomes one ``if``/``then`` per class, so that a
-validator checks the mapping against the class its ``type`` names only and names the misspelled key (``num_feats``),
-not every other class. The shipped file (``options/rnan_options.schema.json``) lists the classes of BasicSR and this
-plugin only, so that it does not depend on what else is installed, and leaves an optimizer's arguments (which change
-with torch) open; the ``basicsr`` command checks other plugins' classes and the installed torch's optimizers too.
-"""
+"""The JSON Schema of the option file for editors and generic validators, from the same types as the ``basicsr``
+command's check (:func:`~.registered.typed` of :class:`~.schema.Options`, shipped classes only: docs/options.md)."""
 import json
 from pydantic.json_schema import GenerateJsonSchema
 
@@ -20,8 +12,8 @@ YAML_LANGUAGE_SERVER_LINE = f'# yaml-language-server: $schema={SCHEMA_FILE_NAME}
 
 
 class _Generator(GenerateJsonSchema):
-    """pydantic's JSON Schema, with tagged unions as ``if``/``then`` on ``type`` (pydantic writes a ``oneOf``, whose
-    every member a generic validator reports)."""
+    """pydantic's JSON Schema, with tagged unions as one ``if``/``then`` per ``type`` (pydantic writes a ``oneOf``,
+    whose every member a generic validator reports: it then names the misspelled key only)."""
 
     def tagged_union_schema(self, schema):
         choices = {tag: self.generate_inner(choice) for tag, choice in schema['choices'].items()}
@@ -37,15 +29,17 @@ class _Generator(GenerateJsonSchema):
         return _json_bounds(super().generate(schema, mode))
 
 
-#: pydantic writes the bound of an :data:`~.schema.Integer` (checked after its conversion) by its own name
-_BOUNDS = {'ge': 'minimum', 'gt': 'exclusiveMinimum', 'le': 'maximum', 'lt': 'exclusiveMaximum'}
+#: a bound as pydantic names it -> (as JSON Schema does, as docs/options.md writes it); pydantic writes the bound of
+#: an :data:`~.schema.Integer` (checked after its conversion) by its own name
+BOUNDS = {'ge': ('minimum', '>='), 'gt': ('exclusiveMinimum', '>'), 'le': ('maximum', '<='),
+          'lt': ('exclusiveMaximum', '<')}
 
 
 def _json_bounds(node):
     for value in node.values() if isinstance(node, dict) else node if isinstance(node, list) else ():
         _json_bounds(value)
     if isinstance(node, dict) and node.get('type') == 'integer':
-        node.update({_BOUNDS[key]: node.pop(key) for key in _BOUNDS.keys() & node.keys()})
+        node.update({BOUNDS[key][0]: node.pop(key) for key in BOUNDS.keys() & node.keys()})
     return node
 
 

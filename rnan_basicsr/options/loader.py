@@ -1,9 +1,5 @@
-"""Reading an option file once, safely, and applying ``--force_yml``: the first step of ``basicsr train|test``.
-
-:func:`read_option_file` returns the options and where each key was written (:class:`OptionFile`), so that every later
-error can name ``file:line:column``. The YAML rules (safe, ordered, ``1e-4`` a float, no duplicate keys, bounded
-aliases, merge keys) are those of :mod:`rnan_basicsr.options.yaml_rules`.
-"""
+"""Reading an option file once, safely (the YAML rules of :mod:`.yaml_rules`), with the ``file:line:column`` of every
+key (:class:`OptionFile`), and applying ``--force_yml``: the first step of ``basicsr train|test``."""
 import os
 import yaml
 from collections import OrderedDict
@@ -16,15 +12,8 @@ from rnan_basicsr.utils.errors import InputError
 
 @dataclass
 class OptionFile:
-    """The options of one file, with the position of every key.
-
-    Attributes:
-        path (str): The file as the user named it.
-        opt (dict): The options (ordered mappings), after ``--force_yml``.
-        positions (dict): ``(key, subkey, ...)`` -> ``(line, column)`` (1-based) of that key in the file; list
-            items by their index.
-        forced (set): The key paths whose value ``--force_yml`` set.
-    """
+    """The options (``opt``, after ``--force_yml``) of the file ``path`` as the user named it; ``positions``:
+    ``(key, subkey, ...)`` (list items by index) -> 1-based ``(line, column)``; ``forced``: paths --force_yml set."""
     path: str
     opt: dict
     positions: dict = field(default_factory=dict)
@@ -86,12 +75,8 @@ def _tag_error(tag):
 
 
 def read_option_file(opt_path):
-    """Read an option YAML with :mod:`~rnan_basicsr.options.yaml_rules` and return an :class:`OptionFile`.
-
-    Raises:
-        InputError: the file is missing or unreadable, is not valid YAML (with line and column), breaks a YAML rule
-            (duplicate key, alias expansion), uses a tag (a Python tag could run code), or is not a mapping.
-    """
+    """The :class:`OptionFile` of an option YAML; an InputError if it is missing or unreadable, not valid YAML,
+    breaks a YAML rule, uses a tag or is not a mapping."""
     if osp.islink(opt_path) and not osp.exists(opt_path):  # a loop ends on a link, a dangling link on nothing
         cause = ('a loop of symbolic links (one leads back to another)' if osp.islink(osp.realpath(opt_path)) else
                  f'a symbolic link to {os.readlink(opt_path)!r}, which leads to no file')
@@ -135,12 +120,8 @@ def load_option_file(opt_path):
 
 
 def apply_force_yml(options, entries):
-    """Apply ``--force_yml a:b:c=value`` entries to ``options`` (an :class:`OptionFile`) in place.
-
-    Values are parsed as YAML (:func:`~rnan_basicsr.options.yaml_rules.parse_option_value`): ``-5`` and ``1e-4`` are
-    numbers, ``[0.9, 0.99]`` a list, ``~`` null. A key the file does not have is added (with its sections): the
-    declared options then refuse it, with the key it resembles, unless it is an option (``train:mixed_precision``).
-    """
+    """Apply ``--force_yml a:b:c=value`` entries (values parsed by :func:`.yaml_rules.parse_option_value`) to
+    ``options`` (an :class:`OptionFile`) in place; a key the file does not have is added, with its sections."""
     for entry in entries or []:
         if entry.count('=') != 1:
             raise InputError(f'--force_yml {entry!r} must have the form key:subkey=value, e.g. train:total_iter=1000')

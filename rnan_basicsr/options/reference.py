@@ -2,23 +2,16 @@
 (:mod:`.json_schema`), so the page, the editor and the ``basicsr`` command say the same thing."""
 import json
 
-from rnan_basicsr.options.json_schema import SCHEMA_FILE_NAME, build_json_schema
+from rnan_basicsr.options.json_schema import BOUNDS, SCHEMA_FILE_NAME, build_json_schema
 
-#: the registered types documented one by one (those the shipped option files and the README use); every other
-#: registered class takes its constructor's arguments (the JSON Schema lists them all)
+#: the registered types documented one by one (those the shipped option files and the README use), by where they
+#: are written; every other registered class takes its constructor's arguments (the JSON Schema lists them all)
 DOCUMENTED_TYPES = {
-    'dataset': ('PairedImageDataset', 'DenoisingDataset', 'JPEGArtifactDataset', 'DemosaicingDataset'),
-    'arch': ('RNAN', ),
-    'scheduler': ('MultiStepLR', 'CosineAnnealingRestartLR'),
-    'loss': ('L1Loss', 'MSELoss', 'CharbonnierLoss'),
-    'metric': ('calculate_psnr', 'calculate_ssim'),
-}
-_WHERE = {
-    'dataset': 'datasets.<phase>',
-    'arch': 'network_g',
-    'scheduler': 'train.scheduler',
-    'loss': 'train.pixel_opt',
-    'metric': 'val.metrics.<name>'
+    'datasets.<phase>': ('PairedImageDataset', 'DenoisingDataset', 'JPEGArtifactDataset', 'DemosaicingDataset'),
+    'network_g': ('RNAN', ),
+    'train.scheduler': ('MultiStepLR', 'CosineAnnealingRestartLR'),
+    'train.pixel_opt': ('L1Loss', 'MSELoss', 'CharbonnierLoss'),
+    'val.metrics.<name>': ('calculate_psnr', 'calculate_ssim'),
 }
 
 
@@ -41,11 +34,7 @@ def _type_of(schema, node):
         return f'mapping ({target})'
     kind = {'null': '~', 'boolean': 'bool', 'integer': 'int', 'number': 'number', 'string': 'str',
             'array': 'list', 'object': 'mapping'}.get(node.get('type'), 'any')
-    bounds = [f'>= {node["minimum"]}' if 'minimum' in node else '',
-              f'> {node["exclusiveMinimum"]}' if 'exclusiveMinimum' in node else '',
-              f'<= {node["maximum"]}' if 'maximum' in node else '',
-              f'< {node["exclusiveMaximum"]}' if 'exclusiveMaximum' in node else '']
-    return ' '.join([kind] + [bound for bound in bounds if bound])
+    return ' '.join([kind] + [f'{sign} {node[key]}' for key, sign in BOUNDS.values() if key in node])
 
 
 def _default_of(node, required):
@@ -117,8 +106,8 @@ def options_reference():
               'registered type (of BasicSR or another plugin) takes its own constructor arguments. `train.optim_g` '
               'takes `type` (a torch.optim optimizer: Adam, AdamW, SGD...; SRModel builds Adam only), `lr` and the '
               "optimizer's arguments in the installed torch (e.g. Adam's `betas`, `eps`, `weight_decay`).", '']
-    for kind, names in DOCUMENTED_TYPES.items():
+    for where, names in DOCUMENTED_TYPES.items():
         for name in names:
-            lines += [f'### `{_WHERE[kind]}` with `type: {name}`', '']
-            lines += _table(_rows(schema, schema['$defs'][name], _WHERE[kind])) + ['']
+            lines += [f'### `{where}` with `type: {name}`', '']
+            lines += _table(_rows(schema, schema['$defs'][name], where)) + ['']
     return '\n'.join(lines).rstrip('\n') + '\n'

@@ -1,16 +1,7 @@
-"""The declared options of registered types, read from the registered class or function itself.
-
-``network_g`` holds the arguments of an arch class, ``train.pixel_opt`` those of a loss, ``val.metrics.<name>`` those
-of a metric function (after the two images), ``train.optim_g`` those of a torch optimizer (after ``params``),
-``train.scheduler`` those of BasicSR's scheduler (after ``optimizer``). Their signatures are the declaration: a key
-that is not an argument (``crop_boder``) is refused like any unknown key, a missing required argument is named, and
-another plugin's registered class is checked the same way. Argument types follow the annotation when it is a plain
-``bool``/``int``/``float``/``str``, else the default's type (numbers accept ints and floats); what a signature cannot
-say (a learning rate > 0, a scheduler's milestones) is declared in :data:`rnan_basicsr.options.schema.ARGUMENTS`.
-
-:func:`typed` puts these models into the declared file as one tagged union per section (keyed by ``type``), so that
-pydantic itself refuses every unknown key of every section, and reports a ``type`` the registry does not hold; the
-JSON Schema is written from the same types (:mod:`.json_schema`).
+"""The declared options of registered types, read from the registered class or function itself (docs/options.md,
+"Registered types"): its signature after what the caller passes declares the keys; argument types follow a plain
+``bool``/``int``/``float``/``str`` annotation, else the default's type; :data:`.schema.ARGUMENTS` adds what a signature
+cannot say. :func:`typed` puts them into the declared file as one tagged union per section, keyed by ``type``.
 """
 import functools
 import inspect
@@ -26,14 +17,13 @@ SCHEDULERS = {'MultiStepLR': 'MultiStepRestartLR', 'MultiStepRestartLR': 'MultiS
 #: leading parameters the caller passes itself, per kind
 _PASSED_BY_CALLER = {'arch': 0, 'dataset': 0, 'loss': 0, 'metric': 2, 'optimizer': 1, 'scheduler': 1}
 _SKIPPED = {'scheduler': ('last_epoch', )}
+_BY_DEFAULT = ((bool, StrictBool), ((int, float), Number), (str, StrictStr), ((list, tuple), List[Any]))
 _ARG_LINE = re.compile(r'^\s*(\w+)\s*(?:\(([^)]*)\))?:\s*(.+)$')
 
 
 def registered_types(kind, shipped_only=False):
-    """``type name -> class or function`` of one kind: of BasicSR's ``<KIND>_REGISTRY``, torch.optim's optimizers
-    (RNANModel builds any of them; SRModel only Adam) or BasicSR's schedulers. ``shipped_only``: BasicSR's and ours
-    (for the JSON Schema that ships with the plugin, which must not depend on what else is installed: optimizers,
-    whose arguments change with torch, are left open there)."""
+    """``type name -> class or function`` of one kind: of BasicSR's ``<KIND>_REGISTRY``, torch.optim's optimizers or
+    BasicSR's schedulers. ``shipped_only``: BasicSR's and ours, no optimizers (the shipped JSON Schema)."""
     import torch
     from basicsr.models import lr_scheduler
     from basicsr.utils import registry
@@ -65,22 +55,17 @@ def _argument_descriptions(obj):
     return found
 
 
-def _annotation(parameter):
-    """The pydantic type of one argument (see the module docstring)."""
+def _argument(parameter):
+    """``(pydantic type, default)`` of one argument (see the module docstring); ``...``: required."""
     plain = {bool: StrictBool, int: Integer, float: Number, str: StrictStr}
-    if parameter.annotation in plain:
-        kind = plain[parameter.annotation]
-        return Optional[kind] if parameter.default is None else kind
     default = parameter.default
-    if isinstance(default, bool):
-        return StrictBool
-    if isinstance(default, (int, float)):
-        return Number
-    if isinstance(default, str):
-        return StrictStr
-    if isinstance(default, (list, tuple)):
-        return List[Any]
-    return Any
+    if parameter.annotation in plain:
+        kind = Optional[plain[parameter.annotation]] if default is None else plain[parameter.annotation]
+    else:  # by the default's type (bool before int: a bool is an int)
+        kind = next((kind for types, kind in _BY_DEFAULT if isinstance(default, types)), Any)
+    if default is parameter.empty:
+        return kind, ...
+    return kind, default if isinstance(default, (bool, int, float, str, type(None))) else None
 
 
 def spellings(name, names=()):
@@ -137,15 +122,9 @@ def _options_model(kind, type_name, obj):
         descriptions = _argument_descriptions(obj)
         refined = dict(ARGUMENTS.get(kind, {}), **ARGUMENTS.get(obj.__name__, {}))
         for p in parameters:
-            description = descriptions.get(p.name, f'argument {p.name} of {obj.__name__}')
-            if p.name in refined:
-                annotation, default = refined[p.name]
-            elif p.default is inspect.Parameter.empty:
-                annotation, default = _annotation(p), ...
-            else:
-                default = p.default if isinstance(p.default, (bool, int, float, str, type(None))) else None
-                annotation = _annotation(p)
-            fields[p.name] = (annotation, Field(default, description=description))
+            annotation, default = refined[p.name] if p.name in refined else _argument(p)
+            fields[p.name] = (annotation, Field(default, description=descriptions.get(
+                p.name, f'argument {p.name} of {obj.__name__}')))
     tags = Literal[spellings(type_name, registered_types(kind))]
     model = create_model(f'{kind}.{type_name}', __base__=base, __doc__=f'{kind} {type_name} ({obj.__module__}.'
                          f'{obj.__name__})', type=(tags, Field(description=f'{kind} {type_name}')), **fields)

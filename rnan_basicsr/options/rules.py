@@ -1,7 +1,5 @@
-"""Cross-field rules of the option file: what no single key's declaration can say. One small named function per
-rule; each raises an :class:`~rnan_basicsr.utils.errors.InputError` naming the keys and a value that works (the
-caller adds the file). The keys' own types and ranges are declared in :mod:`.schema`.
-"""
+"""Cross-field rules of the option file (what no single key's declaration in :mod:`.schema` can say), one function
+each, raising an InputError that names the keys and a value that works."""
 import inspect
 
 from rnan_basicsr.tasks import RESTORATION_DATASETS
@@ -22,12 +20,9 @@ def argument_or_default(options, cls, name):
 
 
 def dataset_channels(dataset, cls=None):
-    """``(channels, why)`` of the LQ/GT images a dataset gives, or None when that is not known before reading them.
-
-    The class answers when it has a ``num_channels(opt)`` classmethod (ours do, with ``channels_reason(opt)`` for the
-    words). BasicSR's PairedImageDataset decodes every image as colour (3) unless ``color: y`` (1). ``cls`` defaults
-    to the registered class of ``dataset['type']``.
-    """
+    """``(channels, why)`` of the LQ/GT images a dataset gives, or None when unknown before reading them: from the
+    class's ``num_channels(opt)`` (and ``channels_reason(opt)``) classmethods, else BasicSR's PairedImageDataset's
+    rule. ``cls`` defaults to the registered class of ``dataset['type']``."""
     kind = dataset.get('type')
     if cls is None:
         from basicsr.utils.registry import DATASET_REGISTRY

@@ -1,21 +1,10 @@
-"""The declared option file: every key BasicSR 1.4.2 or this plugin reads, with its type, range, default and meaning.
-
-One class per section, in BasicSR's layout (general, datasets, network_g, path, train, val, logger, dist_params).
-Sections that name a registered type (``network_g``, ``train.optim_g``, ``train.scheduler``, ``train.*_opt`` losses,
-``val.metrics.*``, ``datasets.*``) are declared here as mappings marked :class:`Registered`; :func:`.registered.typed`
-puts in their place the tagged union (keyed by ``type``) of the registered classes' options, read from their
-signatures, so a plugin's class is checked like BasicSR's own.
-
-pydantic v2 rather than msgspec: its errors are structured (a location tuple per error, a type, a context), which
-is what turns an error into ``file:line:column`` and a did-you-mean, and it writes the JSON Schema editors use.
+"""The declared option file: every key BasicSR 1.4.2 or this plugin reads, with its type, range, default and meaning
+(docs/options.md is generated from it). Mappings marked :class:`Registered` become, in :func:`.registered.typed`, the
+tagged union (keyed by ``type``) of the registered classes' options, read from their signatures.
 """
 import re
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from typing import Annotated, Any, ClassVar, Dict, List, Literal, Optional, Union
-
-#: ``train.max_nonfinite_steps`` by default: a diverged run stops instead of training on; fp16's GradScaler may
-#: halve its scale some 20 times in a row at the start, which is far below
-DEFAULT_MAX_NONFINITE_STEPS = 100
 
 #: a float or an int (strict mode accepts ints for floats, never bools or strings)
 Number = float
@@ -26,12 +15,8 @@ Precision = Optional[Literal['fp32', 'bf16', 'fp16']]
 
 
 class Section(BaseModel):
-    """A mapping of declared keys: pydantic refuses an unknown key (``extra='forbid'``).
-
-    Subclasses are strict (``strict=True``): ``'1'`` is not an integer, ``1`` is not ``true``, as YAML wrote them.
-
-    ``overridden`` maps keys BasicSR sets itself (so a value in the file would be ignored) to the reason.
-    """
+    """A mapping of declared keys, strict (``'1'`` is not an integer, ``1`` not ``true``), unknown keys refused.
+    ``overridden`` maps keys BasicSR sets itself (a value in the file would be ignored) to the reason."""
     model_config = ConfigDict(extra='forbid', strict=True)
     overridden: ClassVar[Dict[str, str]] = {}
     #: the registered class or function whose arguments these are ('' for a section of the file)
@@ -47,19 +32,15 @@ Arch, Dataset, Loss, Metric, Optimizer, Scheduler = (Annotated[Dict[str, Any], R
     'arch', 'dataset', 'loss', 'metric', 'optimizer', 'scheduler'))
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# datasets (keys read by BasicSR's data loader, and by every dataset class)
-# ---------------------------------------------------------------------------------------------------------------------
+# --- datasets (keys read by BasicSR's data loader, and by every dataset class) ---
 _BASICSR_SETS = 'BasicSR sets it from the datasets key (train, val, test, val_2...); remove it'
 
 
 class IOBackend(Section):
     type: Literal['disk', 'lmdb', 'memcached'] = Field(description='where the images are read from: image folders '
                                                        '(disk) or LMDBs made by create_lmdb.py (lmdb)')
-    overridden: ClassVar[Dict[str, str]] = {
-        'db_paths': 'the dataset sets it from dataroot_gt / dataroot_lq; remove it',
-        'client_keys': 'the dataset sets it from dataroot_gt / dataroot_lq; remove it'
-    }
+    overridden: ClassVar[Dict[str, str]] = dict.fromkeys(('db_paths', 'client_keys'), 'the dataset sets it from '
+                                                         'dataroot_gt / dataroot_lq; remove it')
 
 
 class DatasetOptions(Section):
@@ -129,23 +110,17 @@ class JPEGArtifactDatasetOptions(DegradedImageDatasetOptions):
                                                              'high] drawn per patch')
 
 
-class DemosaicingDatasetOptions(DegradedImageDatasetOptions):
-    pass
-
-
 #: the declared options of the dataset classes whose options are not constructor arguments; any other registered
 #: dataset class (another plugin's) gets :class:`DatasetOptions` with its own keys allowed
 DATASET_OPTIONS = {
     'PairedImageDataset': PairedImageDatasetOptions,
     'DenoisingDataset': DenoisingDatasetOptions,
     'JPEGArtifactDataset': JPEGArtifactDatasetOptions,
-    'DemosaicingDataset': DemosaicingDatasetOptions,
+    'DemosaicingDataset': DegradedImageDatasetOptions,  # it adds no option
 }
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# path, train, val, logger, dist_params
-# ---------------------------------------------------------------------------------------------------------------------
+# --- path, train, val, logger, dist_params ---
 def _laid_out_by_basicsr(folder):
     return f'BasicSR replaces it with {folder} (parse_options); remove it'
 
@@ -198,9 +173,9 @@ class TrainOptions(Section):
     channels_last: StrictBool = Field(False, description='network and batches in NHWC memory format')
     compile: Compile = Field(False, description='torch.compile the training forward: true, or its arguments')
     grad_clip: Optional[Number] = Field(None, gt=0, description="clip the gradients' global L2 norm; ~: no clipping")
-    max_nonfinite_steps: Integer = Field(DEFAULT_MAX_NONFINITE_STEPS, ge=1,
-                                         description='a step with non-finite gradients is skipped (counted as '
-                                         'skipped_steps); this many in a row stop the run')
+    # 100: a diverged run stops instead of training on, far above the ~20 halvings of fp16's GradScaler at the start
+    max_nonfinite_steps: Integer = Field(100, ge=1, description='a step with non-finite gradients is skipped '
+                                         '(counted as skipped_steps); this many in a row stop the run')
     tf32: StrictBool = Field(True, description='TF32 for float32 convolutions and matmuls on Ampere+ GPUs')
 
 
@@ -244,9 +219,7 @@ class DistParams(Section):
     port: Integer = Field(29500, ge=1, le=65535, description='master port (--launcher slurm)')
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# the file
-# ---------------------------------------------------------------------------------------------------------------------
+# --- the file ---
 _COMMAND_LINE = 'BasicSR sets it from the command line ({}); remove it'
 #: a name is one folder under experiments/ and results/
 _NAME = re.compile(r'^(?!\.{1,2}$)[^/\\\x00]+$')
@@ -286,15 +259,14 @@ class Options(_File):
 
 
 class TrainingValOptions(ValOptions):
-    val_freq: Integer = Field(ge=1, description='validate every that many iterations (remove val to train without '
-                              'validation)')
+    val_freq: Integer = Field(ge=1)
 
 
 class TrainingFile(_File):
     """An option file of ``basicsr train``: ``train`` and ``logger`` required, ``val`` with its ``val_freq``."""
-    train: TrainOptions = Field(description='training settings')
-    val: Optional[TrainingValOptions] = Field(None, description='validation during training')
-    logger: LoggerOptions = Field(description='logging and checkpoint frequency')
+    train: TrainOptions
+    val: Optional[TrainingValOptions] = None
+    logger: LoggerOptions
 
 
 _NOT_READ_BY_TEST = 'basicsr test does not read it (it trains nothing); remove it, or run basicsr train'
@@ -302,13 +274,11 @@ _NOT_READ_BY_TEST = 'basicsr test does not read it (it trains nothing); remove i
 
 class TestFile(_File):
     """An option file of ``basicsr test``: ``val`` required; ``train`` and ``logger``, which it ignores, refused."""
-    val: ValOptions = Field(description='test settings: save_img, metrics, tile, self_ensemble, precision')
+    val: ValOptions
     overridden: ClassVar[Dict[str, str]] = dict(_File.overridden, train=_NOT_READ_BY_TEST, logger=_NOT_READ_BY_TEST)
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# registered types: what their signatures do not say
-# ---------------------------------------------------------------------------------------------------------------------
+# --- registered types: what their signatures do not say ---
 PositiveInt = Annotated[Integer, Field(ge=1)]
 PositiveNumber = Annotated[Number, Field(gt=0)]
 RestartWeights = Annotated[List[PositiveNumber], Field(min_length=1)]

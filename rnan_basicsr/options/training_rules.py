@@ -1,9 +1,5 @@
-"""Rules of the ``train`` section beyond the declared options (:mod:`.schema`), run by the pre-flight.
-
-The optimizer and the scheduler are built once on a dummy parameter, exactly as the model will build them, so the
-installed BasicSR and torch judge what they support (torch's own constructors check betas, eps, weight_decay...);
-the cross-field rules (warm-up and periods against ``total_iter``, milestone order) are in :mod:`.rules`.
-"""
+"""Rules of the ``train`` section beyond the declared options, run by the pre-flight: the optimizer and the scheduler
+are built once on a dummy parameter exactly as the model will build them, so the installed BasicSR and torch judge."""
 import copy
 
 from rnan_basicsr.options.registered import SCHEDULERS, options_model
@@ -13,8 +9,7 @@ from rnan_basicsr.utils.validation import did_you_mean
 
 
 def probe_model(model_cls, train):
-    """An uninitialised ``model_cls`` with just what ``get_optimizer`` / ``setup_schedulers`` read (neither uses
-    more of the model)."""
+    """An uninitialised ``model_cls`` with just what ``get_optimizer`` / ``setup_schedulers`` read."""
     probe = object.__new__(model_cls)
     probe.opt = {'train': train}
     probe.optimizers, probe.schedulers = [], []
@@ -36,11 +31,7 @@ def build_schedulers(model_cls, options, optimizers):
 
 
 def check_optimizer(model_cls, options, where='train.optim_g'):
-    """Build ``train.optim_g`` once on a dummy parameter, as ``model_cls`` will.
-
-    Returns:
-        torch.optim.Optimizer: the probe optimizer (for building the scheduler the same way).
-    """
+    """Build ``train.optim_g`` once on a dummy parameter, as ``model_cls`` will, and return it (for the scheduler)."""
     import torch
 
     try:
@@ -78,8 +69,7 @@ def check_scheduler(model_cls, options, optimizer, total_iter, where='train.sche
 
 
 def check_training(opt, model_cls):
-    """The ``train`` section as ``train_pipeline`` and the model will use it (its keys' types and ranges are
-    declared)."""
+    """The ``train`` section as ``train_pipeline`` and the model will use it."""
     train = opt['train']
     with within('train'):
         warmup_before_total_iter(train)

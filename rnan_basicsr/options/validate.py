@@ -1,12 +1,6 @@
-"""Checking an option file against the declared options: one line per mistake, with ``file:line:column``.
-
-:func:`declared_errors` validates the whole file against the declared file (:class:`~rnan_basicsr.options.schema.
-Options`) with its registered sections typed by their classes (:func:`~.registered.typed`), and returns the mistakes
-sorted by where they are in the file. Each message is built from pydantic's error: its type, its location (which
-names the key, and the class of a registered section by its ``type``) and its context (the bound, the tag written),
-with the keys a misspelled one could have meant taken from the declared type at that location.
-:func:`check_declared` raises the first; the cross-field rules (:mod:`.rules`) then run on options whose every value
-has its declared type and range.
+"""Checking an option file against the declared options (:mod:`.schema`, registered sections typed by
+:func:`~.registered.typed`): one line per mistake, with ``file:line:column``, built from pydantic's error (its type,
+location and context) and the keys the declared type at that location holds (the did-you-mean).
 """
 from os import path as osp
 from pydantic import Tag, ValidationError
@@ -155,14 +149,14 @@ def _validated(options, model):
     return None, [(is_key, message) for _, is_key, message in sorted(found, key=lambda entry: entry[0])]
 
 
-def declared_errors(options, model=Options):
-    """Every mistake against the declared options, as ``(is_key_error, message)`` sorted by file position.
+def _option_file(options):
+    return options if isinstance(options, OptionFile) else OptionFile('options', options)
 
-    Args:
-        options (OptionFile | dict): The options (a dict has no positions: messages then name the key only).
-        model (type): The declared file: :class:`~.schema.Options`, or its ``TrainingFile`` / ``TestFile``.
-    """
-    return _validated(options if isinstance(options, OptionFile) else OptionFile('options', options), model)[1]
+
+def declared_errors(options, model=Options):
+    """Every mistake of ``options`` (an OptionFile, or a dict: messages then name the key only) against ``model``,
+    as ``(is_key_error, message)`` sorted by file position."""
+    return _validated(_option_file(options), model)[1]
 
 
 def _integral(raw, validated):
@@ -182,21 +176,15 @@ def _integral(raw, validated):
 
 
 def check_declared(options, is_train=None, model=None):
-    """Raise an InputError for the first mistake of ``options`` against the declared options, key mistakes (unknown
-    or overridden keys, a bad ``name``) first: an unknown key is the usual cause of what else looks wrong. An integer
-    written as an integral float (``total_iter: 1.3e6``) then becomes that integer in ``options``.
-
-    Args:
-        options (OptionFile | dict): The options; ``OptionFile(label, mapping)`` names ``label`` where a file would
-            give its place (a dataset built in Python).
-        is_train (bool | None): Check as a ``basicsr train`` file (``train`` and ``logger`` required) or a
-            ``basicsr test`` file (``val`` required, ``train`` / ``logger`` refused); None: either.
-        model (type | None): Another declared section to check ``options`` against (e.g. a dataset's).
+    """Raise an InputError for the first mistake of ``options`` (as in :func:`declared_errors`) against the file of
+    ``basicsr train`` (``is_train``), ``basicsr test`` (False), either (None) or ``model`` (e.g. a dataset's section),
+    key mistakes first (an unknown key is the usual cause of what else looks wrong). An integer written as an
+    integral float (``total_iter: 1.3e6``) then becomes that integer in ``options``.
 
     Returns:
         pydantic.BaseModel: the validated options, every default filled in (what the consumers read).
     """
-    options = options if isinstance(options, OptionFile) else OptionFile('options', options)
+    options = _option_file(options)
     validated, errors = _validated(options, model or {True: TrainingFile, False: TestFile, None: Options}[is_train])
     for _, message in sorted(errors, key=lambda error: not error[0]):
         raise InputError(message)

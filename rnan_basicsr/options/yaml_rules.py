@@ -1,13 +1,6 @@
-"""The YAML every option file is read with: one loader, one set of rules, for the ``basicsr`` command, BasicSR's own
-``parse_options`` and the tools.
-
-* Safe: PyYAML's safe loader; no tag can construct a Python object (``!!python/...`` runs code with BasicSR's loader).
-* Ordered: mappings are ``OrderedDict`` in file order, as BasicSR expects.
-* Numbers: ``1e-4`` is a float (YAML 1.2's rule; YAML 1.1 reads it as a string), in files and ``--force_yml`` alike.
-* Duplicate keys (a second ``val:`` pasted below the first) are refused, naming both lines.
-* Merge keys (``<<: *base``) merge as YAML defines them; explicit keys win over merged ones.
-* Aliases are bounded by :func:`check_expansion`: a file cannot expand to more than :data:`MAX_EXPANSION` times the
-  nodes written in it (nested aliases otherwise expand a 1 KB file to gigabytes when BasicSR prints the options).
+"""The one YAML loader of option files (the ``basicsr`` command, BasicSR's ``parse_options``, the tools); its rules are
+listed in docs/options.md: safe (no tag constructs a Python object), ordered mappings, ``1e-4`` a float (YAML 1.2),
+duplicate keys refused with both lines, merge keys, aliases bounded by :func:`check_expansion`.
 """
 import re
 import yaml
@@ -74,26 +67,10 @@ def tag_name(tag):
     return '!!' + tag[len(prefix):] if tag.startswith(prefix) else tag
 
 
-def _mark_explicit_pairs(node, seen):
-    if id(node) in seen:
-        return
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        node.explicit_keys = _explicit_keys(node)
-        for key, value in node.value:
-            _mark_explicit_pairs(key, seen)
-            _mark_explicit_pairs(value, seen)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _mark_explicit_pairs(item, seen)
-
-
 def check_expansion(node):
-    """Raise ``yaml.YAMLError`` if aliases expand ``node`` beyond the bound, or refer to themselves.
-
-    Nodes shared through anchors are counted once per use (as ``construct`` and BasicSR's printing expand them);
-    the count is memoised, so a billion-laughs file is measured in microseconds.
-    """
+    """Raise ``yaml.YAMLError`` if aliases refer to themselves or expand ``node`` beyond the bound (a billion-laughs
+    file would reach gigabytes when BasicSR prints the options); a shared node counts once per use, memoised. Each
+    mapping keeps its ``explicit_keys`` (before a merge key flattens it) for the duplicate-key rule."""
     sizes, active, uses, nodes = {}, set(), {}, {}
 
     def expanded(current):
@@ -108,6 +85,7 @@ def check_expansion(node):
         active.add(key)
         children = []
         if isinstance(current, yaml.MappingNode):
+            current.explicit_keys = _explicit_keys(current)
             children = [child for pair in current.value for child in pair]
         elif isinstance(current, yaml.SequenceNode):
             children = current.value
@@ -135,7 +113,6 @@ def compose(text):
         loader.dispose()
     if node is not None:
         check_expansion(node)
-        _mark_explicit_pairs(node, set())
     return node
 
 
@@ -165,12 +142,7 @@ def number_hint(value):
 
 
 def parse_option_value(text):
-    """A ``--force_yml`` value as YAML: ``~``/``none`` -> None, ``true``, ``-5`` -> -5, ``1e-4`` -> 0.0001,
-    ``[0.9, 0.99]`` -> a list, anything else a string.
-
-    Raises:
-        yaml.YAMLError: the text is not valid YAML (e.g. an unclosed ``[``), or uses a Python tag.
-    """
+    """A ``--force_yml`` value as YAML (``none`` is None too, ``''`` a string); raises ``yaml.YAMLError``."""
     text = text.strip()
     if text.lower() == 'none':  # BasicSR's spelling of null
         return None

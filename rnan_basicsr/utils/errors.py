@@ -11,20 +11,10 @@ _FROM_WORKER = re.compile(r'^Caught \w+ in DataLoader worker process \d+\.\nOrig
 
 
 class InputError(ValueError):
-    """Bad input from the user: an option file, a data folder, an LMDB, a checkpoint.
-
-    The message must name the offending file, key or value and say how to fix it. The ``basicsr``
-    command prints it as one line and exits with status 2, without a traceback; library callers can
-    catch it as a ``ValueError``.
-
-    Attributes:
-        key (tuple): The option the message is about, as a key path (``('datasets', 'train', 'gt_size')``), or
-            relative to the section the raiser checks (``('gt_size', )``); empty when no single key is at fault.
-            The ``basicsr`` command turns it into the ``file:line:column`` that starts the line.
-
-    An InputError raised in a DataLoader worker (a damaged image) is raised again in the main process by torch with
-    the worker's traceback as its message; that message is cut back to the worker's own line here.
-    """
+    """Bad input from the user (an option file, a data folder, an LMDB, a checkpoint), printed as one line naming the
+    file, key or value and the fix (exit status 2). ``key``: the option at fault as a key path, absolute or relative
+    to the section being checked (see :func:`within`); the ``basicsr`` command turns it into ``file:line:column``.
+    Raised again by torch from a DataLoader worker, the message is cut back to the worker's own line."""
 
     def __init__(self, message, key=()):
         if isinstance(message, str) and _FROM_WORKER.match(message):
@@ -45,13 +35,8 @@ def within(*section):
 
 
 class RunError(RuntimeError):
-    """A run cannot go on for a reason outside its options: a checkpoint that cannot be written (no space, file too
-    large, permission). Printed as one line, exit status 1. (Another run holding the experiment's lock is an
-    :class:`InputError`: the user runs the command again later or under another name.)
-
-    Attributes:
-        path (str | None): The file concerned, when there is one.
-    """
+    """A run cannot go on for a reason outside its options (a checkpoint that cannot be written: no space,
+    permission), printed as one line, exit status 1; ``path``: the file concerned, or None."""
 
     def __init__(self, message, path=None):
         super().__init__(message)

@@ -1,12 +1,7 @@
-"""Leaf helpers for checking option values, shared by the datasets, the model, the tasks table and the command.
-
-Each raises an :class:`~rnan_basicsr.utils.errors.InputError` whose message names the key (and the dataset or file
-it belongs to) and shows a value that works. Nothing here imports BasicSR or any other module of this package but
-``utils.errors``.
-"""
+"""Leaf helpers for checking option values (each InputError names the key and a value that works); they import
+nothing of this package but ``utils.errors``."""
 import difflib
 import os
-from numbers import Real
 from os import path as osp
 
 from rnan_basicsr.utils.errors import InputError
@@ -15,11 +10,6 @@ from rnan_basicsr.utils.errors import InputError
 def is_int(value):
     """True for an int that is not a bool (YAML's ``true`` is an int to Python)."""
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value):
-    """True for an int or float that is not a bool."""
-    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 def did_you_mean(name, known):
@@ -47,11 +37,8 @@ def is_lmdb(folder):
 
 
 def check_path_exists(path, key, label, kind='folder or .lmdb'):
-    """Raise an :class:`InputError` naming ``label``'s ``key`` unless ``path`` is a string that exists.
-
-    Used by every dataset check (BasicSR's PairedImageDataset and ours), so that a wrong data root reads the same
-    whatever class reads it; relative paths are shown with the folder they are relative to (where ``basicsr`` runs).
-    """
+    """Raise an :class:`InputError` naming ``label``'s ``key`` unless ``path`` is a string that exists (a relative
+    path is shown with the folder it is relative to)."""
     if not isinstance(path, str) or not path:
         raise InputError(f'{label}: {key} must be a path ({kind}), got {path!r}.', key=(key, ))
     if not osp.exists(path):
@@ -60,30 +47,17 @@ def check_path_exists(path, key, label, kind='folder or .lmdb'):
 
 
 def check_level(opt, level, label):
-    """Check a degradation level option: one number, or a ``[low, high]`` range (drawn per patch / image).
-
-    Args:
-        opt (dict): The options; ``opt[level.name]`` is checked.
-        level (rnan_basicsr.tasks.Level): Name, range, integer or not, and an example value.
-        label (str): How the message names the options, e.g. ``datasets.train (DIV2K)``.
-
-    Returns:
-        tuple: (low, high); equal for a single value.
-    """
+    """``(low, high)`` of the degradation level ``opt[level.name]`` (a :class:`rnan_basicsr.tasks.Level`), declared
+    as a number (an integer) or a list of them: one value or a ``[low, high]`` range within the level's bounds;
+    ``label`` names the options (``datasets.train (DIV2K)``)."""
     key, minimum, maximum, example = level.name, level.minimum, level.maximum, level.example
     value = opt[key]
-    is_valid = is_int if level.integer else is_number
-    kind = 'an integer' if level.integer else 'a number'
-    if isinstance(value, (list, tuple)):
-        if len(value) != 2 or not all(is_valid(v) for v in value) or value[0] > value[1]:
-            raise InputError(f'{label}: {key} as a range must be [low, high] with low <= high, each {kind} in '
-                             f'{minimum}..{maximum}; got {value!r}. e.g. {key}: {example}', key=(key, ))
-        low, high = value
-    elif is_valid(value):
-        low = high = value
-    else:
-        raise InputError(f'{label}: {key} must be {kind} in {minimum}..{maximum} or a [low, high] range, got '
-                         f'{value!r}; e.g. {key}: {example}', key=(key, ))
+    is_range = isinstance(value, (list, tuple))
+    if is_range and (len(value) != 2 or value[0] > value[1]):
+        kind = 'an integer' if level.integer else 'a number'
+        raise InputError(f'{label}: {key} as a range must be [low, high] with low <= high, each {kind} in '
+                         f'{minimum}..{maximum}; got {value!r}. e.g. {key}: {example}', key=(key, ))
+    low, high = value if is_range else (value, value)
     if low < minimum or high > maximum:
         raise InputError(f'{label}: {key} {value!r} is out of range: it must lie in {minimum}..{maximum}; '
                          f'e.g. {key}: {example}', key=(key, ))
