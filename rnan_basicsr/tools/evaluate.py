@@ -34,8 +34,8 @@ import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
 from rnan_basicsr.data.data_util import check_lmdb
 from rnan_basicsr.options.schema import Options
 from rnan_basicsr.tasks import TASKS
-from rnan_basicsr.tools import report
-from rnan_basicsr.tools.results import ImageRecord, csv_score, mean, write_results
+from rnan_basicsr.tools.results import (HtmlTable, ImageRecord, ImageStore, csv_score, mean, report_sections,
+                                        write_results)
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import list_images, read_image, write_image
 from rnan_basicsr.utils.script_util import run_main
@@ -310,7 +310,7 @@ def score(restored, gt, task, scale, restored_path='restored', gt_path='ground t
 
 def evaluate_set(eval_set, task, strip_image=None, store=None, verbose=False):
     """PSNR / SSIM of every image of ``eval_set`` (and of its variants); keeps one sample (LQ, restored, GT) for the
-    strip, and with ``store`` (a report.ImageStore) writes every image's LQ / output / GT (cropped to the output) for
+    strip, and with ``store`` (a results.ImageStore) writes every image's LQ / output / GT (cropped to the output) for
     the report, in ``<dataset>[_<level>]/``. Progress: a bar per image (stderr) for sets of two or more, or with
     ``verbose`` a printed line per image."""
     label = f'{eval_set.dataset} {eval_set.level}'.strip()
@@ -358,27 +358,6 @@ def markdown(header, rows):
     lines = ['| ' + ' | '.join(str(c) for c in header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
     return '\n'.join(lines)
-
-
-def report_sections(results, word='mean'):
-    """One report section per evaluated set, one row per image: PSNR, SSIM and, per variant of the records'
-    ``<variant>_psnr`` / ``_ssim`` scores, its PSNR, SSIM and ``<variant> - whole``; titles give the set's ``word``
-    (mean, ours) PSNR / SSIM."""
-    sections = []
-    for r in results:
-        variants = [key[:-len('_psnr')] for key in r.records[0].extra if key.endswith('_psnr')]
-        rows = []
-        for record in r.records:
-            cells = [f'{record.psnr:.2f}', f'{record.ssim:.4f}']
-            for variant in variants:
-                psnr, ssim = record.extra[f'{variant}_psnr'], record.extra[f'{variant}_ssim']
-                cells += [f'{psnr:.2f}', f'{ssim:.4f}', f'{psnr - record.psnr:+.2f}']
-            rows.append(report.ImageRow(record.name, cells, *r.images[record.name]))
-        title = f'{r.dataset} {r.level}'.strip() + f': {len(r.records)} image(s), {word} ' \
-            f'{mean(r.records, "psnr"):.2f} dB / {mean(r.records, "ssim"):.4f}'
-        columns = [f'{v} {c}' for v in variants for c in ('PSNR', 'SSIM', '- whole (dB)')]
-        sections.append(report.Section(title, ['PSNR (dB)', 'SSIM'] + columns, rows))
-    return sections
 
 
 def _to_bgr(img):
@@ -435,7 +414,7 @@ def run(args):
                                   args.level or [], args.scale or []), []
     else:
         raise InputError('nothing to evaluate: give --opt test option files, or --restored and --gt folders.')
-    with report.ImageStore() as store:
+    with ImageStore() as store:
         results = [evaluate_set(s, args.task, args.strip_image, store) for s in sets]
         store.publish(args.out)
     protocol = protocol_text(args.task, [r.scale for r in results])
@@ -457,7 +436,7 @@ def run(args):
         print(f'note: no set has an image named {args.strip_image!r}; strip.png not written.')
     write_results(args.out, f'{protocol}\n\n{table}\n', (csv_header, csv_rows),
                   [(r.dataset, r.level, r.records) for r in results], f'RNAN evaluation: {spec.title}', protocol,
-                  [report.HtmlTable('', header, rows)], report_sections(results), notes)
+                  [HtmlTable('', header, rows)], report_sections(results), notes)
     print(f'Wrote {osp.join(args.out, "table.md")}, table.csv, per_image.csv'
           f'{", strip.png" if strip is not None else ""}, report.html (+ report_files/)')
     return results

@@ -3,8 +3,7 @@ per_image.csv and report.html, from named per-image records."""
 import math
 import pytest
 
-from rnan_basicsr.tools import report
-from rnan_basicsr.tools.results import ImageRecord, mean, per_image_text, write_results
+from rnan_basicsr.tools.results import HtmlTable, ImageRecord, mean, per_image_text, write_results
 
 
 def test_records_are_read_by_name():
@@ -33,7 +32,7 @@ def test_write_results_writes_the_four_files(tmp_path):
     out = tmp_path / 'new' / 'out'
     sets = [('Set5', 'x2', [ImageRecord('bird', 35.0, 0.95)])]
     paths = write_results(str(out), 'protocol\n\n| a |\n', (['dataset', 'psnr'], [['Set5', '35.0000']]), sets,
-                          'title', 'protocol', [report.HtmlTable('', ['a'], [['1']])], [], notes=['a note'])
+                          'title', 'protocol', [HtmlTable('', ['a'], [['1']])], [], notes=['a note'])
     assert sorted(p.name for p in out.iterdir()) == ['per_image.csv', 'report.html', 'table.csv', 'table.md']
     assert sorted(paths) == ['per_image.csv', 'report.html', 'table.csv', 'table.md']
     assert (out / 'table.md').read_text() == 'protocol\n\n| a |\n'
