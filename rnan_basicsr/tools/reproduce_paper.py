@@ -41,7 +41,7 @@ from rnan_basicsr.tasks import experiment_name, get_task, option_file_name
 from rnan_basicsr.test_time import self_ensemble_forward
 from rnan_basicsr.tools.evaluate import (EvalSet, Item, build_test_dataset, dataset_images, dataset_options,
                                          evaluate_set, is_data_path, markdown, protocol_text)
-from rnan_basicsr.tools.results import HtmlTable, ImageStore, csv_score, mean, report_sections, write_results
+from rnan_basicsr.tools.results import HtmlTable, ImageStore, csv_score, mean, write_results
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.script_util import run_main
 from rnan_basicsr.utils.validation import did_you_mean
@@ -214,7 +214,7 @@ def run(args):
             if args.also_chopped:
                 chop = functools.partial(chop_forward, scale=r.scale, min_size=args.chop_min_size)
                 chop = functools.partial(self_ensemble_forward, forward=chop) if args.self_ensemble else chop
-            results += [evaluate_set(restored_set(model, r, d, task, chop), task.key, store=store, verbose=True)
+            results += [evaluate_set(restored_set(model, r, d, task, chop), task.key, store, verbose=True)
                         for d in r.datasets]
         store.publish(args.out)
     labels = {level_label(task, level): level for level in task.levels}
@@ -230,16 +230,11 @@ def run(args):
     text = f'{protocol}\n{authors}\n{inference}\n{coverage}\n\n{table}\n'
     print('\n' + text)
     chopped = ['chopped_psnr', 'chopped_ssim'] if args.also_chopped else []
-    csv_header = ['task', 'dataset', 'level', 'images', 'psnr', 'ssim', 'paper_psnr', 'paper_ssim', 'paper_table',
-                  'paper_status'] + chopped
-    csv_rows = [[task.key, result.dataset, result.level, len(result.records)]
-                + [csv_score(c, mean(result.records, c)) for c in ('psnr', 'ssim')]
-                + ['' if value is None else value for value in (paper.psnr, paper.ssim, paper.table)] + [paper.status]
-                + [csv_score(c, mean(result.records, c)) for c in chopped] for result, paper in zip(results, papers)]
-    write_results(args.out, text, (csv_header, csv_rows), [(r.dataset, r.level, r.records) for r in results],
-                  f'RNAN paper reproduction: {task.title}', protocol,
-                  [HtmlTable(f'{inference} {coverage}', header, rows)], report_sections(results, 'ours'),
-                  notes=[authors])
+    cells = [['' if value is None else value for value in (paper.psnr, paper.ssim, paper.table)] + [paper.status]
+             + [csv_score(c, mean(result.records, c)) for c in chopped] for result, paper in zip(results, papers)]
+    columns = ['paper_psnr', 'paper_ssim', 'paper_table', 'paper_status'] + chopped
+    write_results(args.out, task.key, text, results, columns, cells, f'RNAN paper reproduction: {task.title}', protocol,
+                  HtmlTable(f'{inference} {coverage}', header, rows), 'ours', [authors])
     print(f'Wrote {osp.join(args.out, "table.md")}, table.csv, per_image.csv, report.html (+ report_files/) in '
           f'{time.time() - start:.1f} s.')
     return results

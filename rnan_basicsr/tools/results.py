@@ -29,7 +29,10 @@ ZOOMS = (1, 2, 4, 8)
 HtmlTable = namedtuple('HtmlTable', ['caption', 'header', 'rows'])
 # one image row: its name, figures (text cells matching the section's columns), {kind: relative path}, (width, height)
 ImageRow = namedtuple('ImageRow', ['name', 'cells', 'images', 'size'])
-# one test set at one level
+# one evaluated set: ``records``, an ImageRecord per image; ``sample``: one image (dict) for the strip; ``images``:
+# {name: ({kind: path relative to --out}, (width, height))}
+SetResult = namedtuple('SetResult', ['dataset', 'level', 'scale', 'records', 'sample', 'images'])
+# one section of the report: a test set at one level
 Section = namedtuple('Section', ['title', 'columns', 'rows'])
 
 
@@ -65,12 +68,12 @@ def csv_text(rows, header):
     return buffer.getvalue()
 
 
-def per_image_text(sets):
-    """per_image.csv of ``sets``: ``(dataset, level label, records)`` per test set and level, in row order."""
-    extra = list(dict.fromkeys(name for _, _, records in sets for record in records for name in record.extra))
+def per_image_text(results):
+    """per_image.csv of ``results`` (SetResults, in row order): dataset, level, image, psnr, ssim, the extra scores."""
+    extra = list(dict.fromkeys(name for r in results for record in r.records for name in record.extra))
     columns = ['psnr', 'ssim'] + extra
-    rows = [[dataset, level, record.name] + [csv_score(c, record.score(c)) for c in columns]
-            for dataset, level, records in sets for record in records]
+    rows = [[r.dataset, r.level, record.name] + [csv_score(c, record.score(c)) for c in columns]
+            for r in results for record in r.records]
     return csv_text(rows, ['dataset', 'level', 'image'] + columns)
 
 
@@ -243,18 +246,20 @@ def report_sections(results, word='mean'):
     return sections
 
 
-def write_results(out, table_text, summary, per_image, title, protocol, tables, sections, notes=()):
-    """Write table.md, table.csv, per_image.csv and report.html into ``out`` (created; the report's images already in
-    ``out/report_files``), each atomically (an interrupted run leaves the previous file or the new one); returns the
-    path of each file, by name.
+def write_results(out, task, table_text, results, columns, cells, title, protocol, table, word='mean', notes=()):
+    """Write table.md, table.csv, per_image.csv and report.html of ``results`` (SetResults) into ``out`` (created; the
+    report's images already in ``out/report_files``), each atomically (an interrupted run leaves the previous file or
+    the new one); returns the path of each file, by name.
 
-    ``summary``: header and rows of table.csv; ``per_image``: as :func:`per_image_text` takes it; the rest: the report
-    page (:func:`render`).
+    table.csv has a row per result: task, dataset, level, images, psnr, ssim, then the tool's ``columns`` (``cells``:
+    one list per result); the report shows ``table`` (an HtmlTable), then :func:`report_sections`.
     """
     os.makedirs(out, exist_ok=True)
     paths = {name: osp.join(out, name) for name in (TABLE_MD, TABLE_CSV, PER_IMAGE_CSV, REPORT)}
+    rows = [[task, r.dataset, r.level, len(r.records)] + [csv_score(c, mean(r.records, c)) for c in ('psnr', 'ssim')]
+            + extra for r, extra in zip(results, cells)]
     write_text(paths[TABLE_MD], table_text)
-    write_text(paths[TABLE_CSV], csv_text(summary[1], summary[0]))
-    write_text(paths[PER_IMAGE_CSV], per_image_text(per_image))
-    write_text(paths[REPORT], render(title, protocol, tables, sections, notes))
+    write_text(paths[TABLE_CSV], csv_text(rows, ['task', 'dataset', 'level', 'images', 'psnr', 'ssim'] + columns))
+    write_text(paths[PER_IMAGE_CSV], per_image_text(results))
+    write_text(paths[REPORT], render(title, protocol, [table], report_sections(results, word), notes))
     return paths
