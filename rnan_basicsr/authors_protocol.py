@@ -1,24 +1,12 @@
-"""The AUTHORS' evaluation protocol (their Matlab scripts), written again in numpy and scikit-image, only to MEASURE
-how far the figures this project reports (BasicSR's ``calculate_psnr`` / ``calculate_ssim``, rnan_basicsr/tools/
-evaluate.py ``score``) are from those the paper's protocol gives on the same images (scripts/compare_metrics.py).
+"""The authors' evaluation protocol (their Matlab scripts) written again in numpy and scikit-image, only to measure
+how far BasicSR's ``calculate_psnr`` / ``calculate_ssim`` (what this project reports) are from it
+(scripts/compare_metrics.py; the formulas side by side and the measurements: docs/paper.md).
 
 Source: github.com/yulunzhang/RNAN, ``SR/experiment/PP_Evaluate_SR.m`` and
-``DN_Gray/experiment/PP_Evaluate_DN_Gray_PSNR_SSIM.m`` (commit 751567c):
-
-* super-resolution: ``Y = single(rgb2ycbcr(im2double(img)))(:, :, 1) * 255`` (Matlab's BT.601 on doubles: not
-  rounded, then cast to float32), ``scale`` pixels shaved from every border, PSNR from the MSE of Y, SSIM by
-  ``ssim_index`` (Zhou Wang's 2003 code: 11x11 Gaussian window of sigma 1.5, K = (0.01, 0.03), L = 255, 'valid'
-  filtering, no down-sampling);
-* colour images (denoising, demosaicing; ``csnr`` / ``Cal_PSNRSSIM`` with three channels): no shave, PSNR of the
-  MEAN OF THE THREE CHANNELS' MSE (``mse = (me1 + me2 + me3) / 3``), SSIM the mean of the three channels'
-  ``ssim_index``. (Only DN_Gray's copy of the script is in the repository; its three-channel branch is used here for
-  the colour tasks, as the notes of the authors' other task folders describe.)
-* grey images (grey denoising, JPEG on Y images): one channel (the first of a 3-channel output), no shave.
-
-scikit-image implements both Matlab pieces (its ``rgb2ycbcr`` is Matlab's on doubles; its ``structural_similarity``
-with ``gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255`` is Wang's ``ssim_index``,
-as its documentation states), an implementation independent of BasicSR's; it is already installed as a
-requirement of BasicSR.
+``DN_Gray/experiment/PP_Evaluate_DN_Gray_PSNR_SSIM.m`` (commit 751567c). Only DN_Gray's copy of the script is in the
+repository; its three-channel branch (PSNR of the mean of the channels' MSE, mean of the channels' SSIM) stands for
+the colour tasks. SSIM is Wang's ``ssim_index``: scikit-image's ``structural_similarity`` with ``gaussian_weights=True,
+sigma=1.5, use_sample_covariance=False, data_range=255``, an implementation independent of BasicSR's.
 """
 import numpy as np
 
@@ -26,14 +14,8 @@ from rnan_basicsr.tasks import TASKS
 
 
 def matlab_y(img):
-    """The Y channel as ``PP_Evaluate_SR.m`` computes it: ``single(rgb2ycbcr(im2double(img)))`` times 255.
-
-    Args:
-        img (ndarray): uint8 (H, W, 3) in **BGR** order (OpenCV's), or (H, W) / (H, W, 1) grey, returned as float32.
-
-    Returns:
-        ndarray: float32 (H, W) on the 0-255 scale (16-235 for colour input), not rounded.
-    """
+    """The Y channel as ``PP_Evaluate_SR.m`` computes it: ``single(rgb2ycbcr(im2double(img)))`` times 255, float32
+    (H, W) on the 0-255 scale, not rounded, of a uint8 (H, W, 3) **BGR** image ((H, W) / (H, W, 1) grey: as it is)."""
     from skimage.color import rgb2ycbcr
 
     if img.ndim == 2 or img.shape[2] == 1:
@@ -56,13 +38,8 @@ def _channels(restored, gt, task, scale):
 
 
 def authors_psnr(restored, gt, task, scale=1):
-    """PSNR (dB) by the authors' script of ``task``: ``10 log10(255^2 / mse)``, ``mse`` the mean of the channels' MSE.
-
-    Args:
-        restored, gt (ndarray): uint8 images of the same size, (H, W[, C]), colour in BGR order.
-        task (str): a key of :data:`rnan_basicsr.tasks.TASKS`.
-        scale (int): super-resolution factor (the shaved border); 1 for the other tasks.
-    """
+    """PSNR (dB) by the authors' script of ``task`` (a key of TASKS): ``10 log10(255^2 / mse)``, ``mse`` the mean of
+    the channels' MSE, of uint8 (H, W[, C]) images of one size (colour BGR); ``scale``: SR's shaved border."""
     restored, gt = _channels(restored, gt, task, scale)
     mse = np.mean([np.mean((restored[..., c] - gt[..., c])**2) for c in range(gt.shape[2])])
     return float(10 * np.log10(255.**2 / mse))

@@ -1,34 +1,17 @@
-"""The authors' test-time chopping (``forward_chop``), reproduced to measure what it costs against whole images.
-
-The released test scripts of RNAN (``Test_RNAN_*scripts.sh``: ``python main.py ... --test_only --chop``) restore every
-test image in pieces, because their non-local blocks need memory quadratic in the pixel count. The published numbers
-were made this way. This module reproduces that geometry exactly so that the same weights can be scored both ways
-(``scripts/reproduce_paper.py --also_chopped``); for ordinary use, whole-image inference is exact and RNAN's
-attention here needs memory linear in H*W.
+"""The authors' test-time chopping (``forward_chop``), reproduced to measure what it costs against whole images
+(``scripts/reproduce_paper.py --also_chopped``; docs/paper.md, "Whole images against the authors' chop").
 
 Source: github.com/yulunzhang/RNAN, ``SR/code/model/__init__.py`` and ``DN_RGB/code/model/__init__.py``,
-``Model.forward_chop(self, x, shave=10, min_size=...)`` (read at commit 751567c). What it does, for an input of
-H x W (LQ pixels):
-
-* split into four overlapping corner pieces of ``h_size x w_size`` with the "adaptive shave"
-  ``h_size = (H // 2 // 4) * 4 + 12`` (``shave_scale = 4``, the stride of the mask branch's down/up-sampling, and
-  ``shave_size_max = 12``), the same along W; the ``shave`` argument (10) is not used for the geometry;
-* if ``h_size * w_size < min_size`` the four pieces go through the network, otherwise each piece is chopped again
-  the same way (recursively);
-* the output is assembled without blending: each quadrant of the output (split at ``H // 2`` and ``W // 2``, times
-  the scale) is copied from the piece that covers it, i.e. from the corner piece whose far border lies beyond it.
-
-``min_size`` is 10000 in DN_RGB's copy of the code and 30000 in SR's (:data:`AUTHORS_MIN_SIZE`); the DN_Gray, CAR and
-Demosaic copies of ``model/__init__.py`` were not available to check, and DN_RGB's value is used for them.
-
-Two cases the authors' code cannot handle are defined here instead of failing: an input side under 20 pixels
-(``h_size`` would exceed the side; the piece is then the whole side, so that side is not split), and a piece that
-would be chopped into pieces of its own size (the authors' recursion would never end; the piece then goes through the
-network whole). Neither happens for the paper's test images with the authors' ``min_size``.
+``Model.forward_chop(self, x, shave=10, min_size=...)`` (commit 751567c): four overlapping corner pieces of
+:func:`piece_size` (the ``shave`` argument is unused), each chopped again while it has ``min_size`` pixels or more,
+output quadrants (split at ``H // 2``, ``W // 2``, times the scale) copied from the piece that covers them, no
+blending. Two cases their code cannot handle are defined here instead of failing: a side under 20 pixels is not
+split, and a piece that would be chopped into pieces of its own size goes through the network whole.
 """
 SHAVE_SCALE = 4
 SHAVE_SIZE_MAX = 12
-#: ``min_size`` of the authors' ``forward_chop`` (pixels of a piece, LQ): restoration tasks and super-resolution
+#: ``min_size`` (LQ pixels of a piece) of DN_RGB's and SR's copies of the code; DN_RGB's stands for DN_Gray, CAR and
+#: Demosaic, whose copies were not available to check
 AUTHORS_MIN_SIZE = {'restoration': 10000, 'sr': 30000}
 
 
@@ -38,24 +21,17 @@ def authors_min_size(scale):
 
 
 def piece_size(length):
-    """The authors' adaptive piece side for an input side ``length``: ``(length // 2 // 4) * 4 + 12``, at most
-    ``length``."""
+    """The authors' adaptive piece side for an input side ``length``: ``(length // 2 // 4) * 4 + 12`` (4: the stride of
+    the mask branch's down/up-sampling, 12: their ``shave_size_max``), at most ``length``."""
     return min(length, (length // 2 // SHAVE_SCALE) * SHAVE_SCALE + SHAVE_SIZE_MAX)
 
 
 def chop_forward(net, lq, scale=1, min_size=None):
-    """Restore ``lq`` the way the authors' test code did (``forward_chop``, see the module docstring).
+    """Restore ``lq`` (B, C_in, H, W) the way the authors' test code did; returns (B, C_out, H * scale, W * scale).
 
-    Args:
-        net (callable): Maps (B, C_in, h, w) in [0, 1] to (B, C_out, h * scale, w * scale), e.g. an RNAN module in
-            eval mode (call under ``torch.no_grad()``).
-        lq (Tensor): Input batch (B, C_in, H, W).
-        scale (int): Output / input size ratio of ``net``.
-        min_size (int, optional): A piece with fewer pixels than this goes through the network; larger pieces are
-            chopped again. Default: the authors' value for ``scale`` (:func:`authors_min_size`).
-
-    Returns:
-        Tensor: (B, C_out, H * scale, W * scale).
+    ``net`` maps (B, C_in, h, w) in [0, 1] to (B, C_out, h * scale, w * scale) (e.g. an RNAN in eval mode, called
+    under ``torch.no_grad()``); a piece with fewer than ``min_size`` pixels goes through it, larger ones are chopped
+    again (default: :func:`authors_min_size` of ``scale``).
     """
     if lq.dim() != 4:
         raise ValueError(f'lq must be a (B, C, H, W) batch, got shape {tuple(lq.shape)}')
@@ -89,6 +65,3 @@ def chop_forward(net, lq, scale=1, min_size=None):
     output[..., h_half:height, w_half:width] = outputs[3][..., (h_size - height + h_half):h_size,
                                                           (w_size - width + w_half):w_size]
     return output
-
-
-__all__ = ['AUTHORS_MIN_SIZE', 'authors_min_size', 'chop_forward', 'piece_size']

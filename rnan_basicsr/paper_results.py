@@ -1,22 +1,10 @@
-"""The RNAN numbers published in the paper (Zhang et al., "Residual Non-local Attention Networks for Image
-Restoration", ICLR 2019, arXiv 1903.10082, Tables 2-6), as data, one cell per task, test set and level of
-:mod:`rnan_basicsr.tasks`.
+"""The RNAN numbers published in the paper (ICLR 2019, arXiv 1903.10082, Tables 2-6) as data, one cell per task, test
+set and level of :mod:`rnan_basicsr.tasks`: read from the authors' repository's ``Figs/PSNR_*.PNG`` and checked twice
+(docs/paper.md, "The published numbers", names the images and what each state means).
 
-Source: the paper's tables as the authors' repository shows them, github.com/yulunzhang/RNAN, ``Figs/PSNR_DN_RGB.PNG``
-(Table 2), ``Figs/PSNR_DN_Gray.PNG`` (Table 3), ``Figs/PSNR_Demosaic.PNG`` (Table 4), ``Figs/PSNR_CAR.PNG``
-(Table 5) and ``Figs/PSNR_SR.PNG`` (Table 6); every value below was read from those images and checked a second time
-against them. Reprints in later papers (SwinIR Tables 4-6, PANet's README) agree where they overlap.
-
-What a cell can be (:func:`describe` words each state):
-
-* ``(psnr, ssim)``: published; ``ssim`` is None where the table gives PSNR only (Tables 2 and 3, denoising): shown
-  as "—" (absent from the paper), not as "not found";
-* :data:`NOT_IN_PAPER`: the paper publishes no such cell. Table 6 (super-resolution) has x2 and x4 only, so every
-  x3 cell is not in the paper; RNAN+ (x8 self-ensemble) appears in Table 6 only, so :data:`PLUS` has SR alone;
-* None: not found (kept as a state for cells added to :mod:`rnan_basicsr.tasks` later; no cell of Tables 2-6 is).
-
-Test set names are those of the option files: ``CBSD68`` is the paper's colour "BSD68" (Tables 2 and 4) and
-``McMaster`` its "McMaster18" (Table 4).
+A cell is ``(psnr, ssim)`` (``ssim`` None where the table gives PSNR only: "—"), :data:`NOT_IN_PAPER` (SR x3; RNAN+
+outside Table 6) or None (not found). Test set names are the option files': ``CBSD68`` is the paper's colour "BSD68",
+``McMaster`` its "McMaster18".
 """
 from collections import namedtuple
 
@@ -29,16 +17,9 @@ ABSENT = '—'  # a metric the table does not give (SSIM of the denoising tables
 
 #: ``status`` is PUBLISHED (psnr set; ssim None when the table gives PSNR only), NOT_IN_PAPER or NOT_FOUND
 Published = namedtuple('Published', ['psnr', 'ssim', 'table', 'method', 'status'], defaults=(PUBLISHED, ))
-Table = namedtuple('Table', ['number', 'caption'])
 
-#: per task: the paper's table (github.com/yulunzhang/RNAN, Figs/PSNR_*.PNG)
-TABLES = {
-    'dn_rgb': Table(2, 'colour image denoising (AWGN), PSNR (dB) only'),
-    'dn_gray': Table(3, 'grey image denoising (AWGN), PSNR (dB) only'),
-    'demosaic': Table(4, 'colour image demosaicing, PSNR (dB) / SSIM'),
-    'car': Table(5, 'JPEG compression artifact reduction (Y channel), PSNR (dB) / SSIM'),
-    'sr': Table(6, 'bicubic (BI) super-resolution, PSNR (dB) / SSIM on Y, x2 and x4 only'),
-}
+#: per task: the number of the paper's table
+TABLES = {'dn_rgb': 2, 'dn_gray': 3, 'demosaic': 4, 'car': 5, 'sr': 6}
 
 _x3 = NOT_IN_PAPER  # Table 6 has no x3 rows
 
@@ -86,21 +67,15 @@ PLUS = {
 
 
 def published(task, dataset, level, self_ensemble=False):
-    """The paper's :class:`Published` value of one cell.
-
-    ``psnr`` / ``ssim`` are None unless ``status`` is PUBLISHED (``ssim`` is also None where the table gives PSNR
-    only). RNAN+ of a task whose table reports RNAN alone is NOT_IN_PAPER, as is every SR x3 cell.
-
-    Raises:
-        KeyError: the cell is not one of the tasks' (``task``, ``dataset``, ``level``).
-    """
+    """The paper's :class:`Published` value of one cell (RNAN+ of a table without it is NOT_IN_PAPER); a KeyError
+    for a cell that is not one of the tasks'."""
     method = 'RNAN+' if self_ensemble else 'RNAN'
     if level not in RESULTS.get(task, {}).get(dataset, {}):
         raise KeyError(f'({task!r}, {dataset!r}, {level!r}) is not a cell of the paper\'s tables')
     value = (PLUS.get(task, {}) if self_ensemble else RESULTS[task]).get(dataset, {}).get(level, NOT_IN_PAPER)
     if value is None or value == NOT_IN_PAPER:
-        return Published(None, None, TABLES[task].number, method, NOT_FOUND if value is None else NOT_IN_PAPER)
-    return Published(value[0], value[1], TABLES[task].number, method, PUBLISHED)
+        return Published(None, None, TABLES[task], method, NOT_FOUND if value is None else NOT_IN_PAPER)
+    return Published(value[0], value[1], TABLES[task], method, PUBLISHED)
 
 
 def cells(task):
@@ -135,7 +110,7 @@ def coverage_text(task, self_ensemble=False):
     values = [published(task, d, level, self_ensemble) for d, level in cells(task)]
     method = 'RNAN+' if self_ensemble else 'RNAN'
     found = sum(v.status == PUBLISHED for v in values)
-    text = f'paper values ({method}): {found} of {len(values)} cells published in Table {TABLES[task].number}'
+    text = f'paper values ({method}): {found} of {len(values)} cells published in Table {TABLES[task]}'
     if found and all(v.ssim is None for v in values if v.status == PUBLISHED):
         text += f' (PSNR only: the table gives no SSIM, shown as "{ABSENT}")'
     for state in (NOT_IN_PAPER, NOT_FOUND):

@@ -1,12 +1,5 @@
 """The tasks of the RNAN paper in one table: what each one restores, from which data, at which levels, how it is scored.
-
-Every part of the package that needs to know what a task is reads it here: the option generator (file names, test
-sets, the authors' schedule and checkpoint names), the datasets' range checks (:data:`SIGMA`, :data:`QUALITY`), the
-option checks (which dataset classes keep LQ and GT the same size), the test-input generator, inference and
-evaluation (channels, the paper's metric protocol). Adding a task or a level set means one entry below.
-
-Keys are the ``--task`` values of the scripts (``dn_rgb``, ``car``...); ``experiment`` is the part of the option
-file names (``train_RNAN_<experiment>_<level>.yml``) and of the authors' folder names.
+Every part of the package that needs to know what a task is reads it here; a task or a level set is one entry below.
 """
 from collections import OrderedDict, namedtuple
 
@@ -28,8 +21,8 @@ QUALITY = Level('quality', 1, 100, True, '10 (or [10, 40])', 'JPEG quality', 'q{
 SCALE = Level('scale', 2, 4, True, '2', 'super-resolution factor', 'x{}')
 
 Task = namedtuple('Task', [
-    'key',  # --task of the scripts
-    'experiment',  # option file names and the authors' folder: DN_RGB, DN_Gray, CAR, Demosaic, SR
+    'key',  # --task of the scripts (dn_rgb, car...)
+    'experiment',  # option file names (train_RNAN_<experiment>_<level>.yml), the authors' folder: DN_RGB, CAR...
     'title',  # words for headers and messages
     'dataset',  # the registered dataset class that trains it (SR: BasicSR's PairedImageDataset)
     'channels',  # network input and output channels

@@ -2,7 +2,7 @@
 (``python scripts/evaluate.py --help``)."""
 import sys
 
-from rnan_basicsr.tools.evaluate import build_parser, main, run  # noqa: F401  (build_parser, run: quickstart.py)
+from rnan_basicsr.tools.evaluate import main
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -34,8 +34,7 @@ import rnan_basicsr  # noqa: F401  (makes basicsr importable and registers RNAN)
 from rnan_basicsr.data.data_util import check_lmdb
 from rnan_basicsr.options.schema import Options
 from rnan_basicsr.tasks import TASKS
-from rnan_basicsr.tools import report
-from rnan_basicsr.tools.results import ImageRecord, csv_score, mean, write_results
+from rnan_basicsr.tools.results import HtmlTable, ImageRecord, ImageStore, SetResult, mean, write_results
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.image_io import list_images, read_image, write_image
 from rnan_basicsr.utils.script_util import run_main
@@ -47,8 +46,6 @@ PROG = 'evaluate.py'
 Item = namedtuple('Item', ['name', 'restored', 'gt', 'lq', 'restored_path', 'gt_path', 'variants'], defaults=({}, ))
 # one evaluated set: a test set at one level; ``items()`` yields ``count`` Items
 EvalSet = namedtuple('EvalSet', ['dataset', 'level', 'scale', 'items', 'source', 'count'])
-# ``records``: a results.ImageRecord per image; ``images``: {name: ({kind: path relative to --out}, (width, height))}
-SetResult = namedtuple('SetResult', ['dataset', 'level', 'scale', 'records', 'sample', 'images'])
 
 
 def protocol_text(task, scales):
@@ -64,9 +61,7 @@ def protocol_text(task, scales):
             'over the images of the set.')
 
 
-# ---------------------------------------------------------------------------------------------------------------
 # pairing files
-# ---------------------------------------------------------------------------------------------------------------
 def _stem(path):
     return osp.splitext(osp.basename(path))[0]
 
@@ -108,9 +103,7 @@ def pair_files(gt_files, other_files, other_what, gt_folder, other_folder):
     return pairs
 
 
-# ---------------------------------------------------------------------------------------------------------------
 # sources: folders, or the datasets of test option files
-# ---------------------------------------------------------------------------------------------------------------
 def folder_sets(task, restored_dirs, gt_dirs, lq_dirs, datasets, levels, scales):
     """EvalSets from folders; the lists have one entry per set (``lq_dirs`` / ``datasets`` / ``levels`` may be
     empty, ``scales`` may have one value for all)."""
@@ -259,9 +252,7 @@ def option_sets(task, opt_paths, root, levels):
     return sets, notes
 
 
-# ---------------------------------------------------------------------------------------------------------------
 # metrics
-# ---------------------------------------------------------------------------------------------------------------
 def _comparable(restored, gt, task, scale, restored_path, gt_path):
     """Bring a restored image and its ground truth to the protocol's channels and the same size."""
     from basicsr.metrics.metric_util import to_y_channel
@@ -308,9 +299,9 @@ def score(restored, gt, task, scale, restored_path='restored', gt_path='ground t
     return float(psnr), float(ssim)
 
 
-def evaluate_set(eval_set, task, strip_image=None, store=None, verbose=False):
+def evaluate_set(eval_set, task, store, strip_image=None, verbose=False):
     """PSNR / SSIM of every image of ``eval_set`` (and of its variants); keeps one sample (LQ, restored, GT) for the
-    strip, and with ``store`` (a report.ImageStore) writes every image's LQ / output / GT (cropped to the output) for
+    strip, and writes every image's LQ / output / GT (cropped to the output) into ``store`` (a results.ImageStore) for
     the report, in ``<dataset>[_<level>]/``. Progress: a bar per image (stderr) for sets of two or more, or with
     ``verbose`` a printed line per image."""
     label = f'{eval_set.dataset} {eval_set.level}'.strip()
@@ -327,10 +318,9 @@ def evaluate_set(eval_set, task, strip_image=None, store=None, verbose=False):
         records.append(ImageRecord(item.name, psnr, ssim, extra))
         height, width = item.restored.shape[:2]
         gt = item.gt[:height, :width]
-        if store is not None:
-            shown = {'output': item.restored, 'gt': gt, **({'lq': item.lq} if item.lq is not None else {})}
-            images[item.name] = ({kind: store.save(folder, item.name, kind, img) for kind, img in shown.items()},
-                                 (width, height))
+        shown = {'output': item.restored, 'gt': gt, **({'lq': item.lq} if item.lq is not None else {})}
+        images[item.name] = ({kind: store.save(folder, item.name, kind, img) for kind, img in shown.items()},
+                             (width, height))
         if verbose:
             print(f'  {label} {item.name}: {psnr:.2f} dB' + ''.join(
                 f' ({variant} {extra[variant + "_psnr"]:.2f} dB)' for variant in item.variants), flush=True)
@@ -341,9 +331,7 @@ def evaluate_set(eval_set, task, strip_image=None, store=None, verbose=False):
     return SetResult(eval_set.dataset, eval_set.level, eval_set.scale, records, sample, images)
 
 
-# ---------------------------------------------------------------------------------------------------------------
 # outputs
-# ---------------------------------------------------------------------------------------------------------------
 def summary_table(results):
     """(header, rows) of the summary: rows are test sets, columns levels, cells ``PSNR / SSIM`` (2 and 4 decimals,
     as in the paper)."""
@@ -358,27 +346,6 @@ def markdown(header, rows):
     lines = ['| ' + ' | '.join(str(c) for c in header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
     return '\n'.join(lines)
-
-
-def report_sections(results, word='mean'):
-    """One report section per evaluated set, one row per image: PSNR, SSIM and, per variant of the records'
-    ``<variant>_psnr`` / ``_ssim`` scores, its PSNR, SSIM and ``<variant> - whole``; titles give the set's ``word``
-    (mean, ours) PSNR / SSIM."""
-    sections = []
-    for r in results:
-        variants = [key[:-len('_psnr')] for key in r.records[0].extra if key.endswith('_psnr')]
-        rows = []
-        for record in r.records:
-            cells = [f'{record.psnr:.2f}', f'{record.ssim:.4f}']
-            for variant in variants:
-                psnr, ssim = record.extra[f'{variant}_psnr'], record.extra[f'{variant}_ssim']
-                cells += [f'{psnr:.2f}', f'{ssim:.4f}', f'{psnr - record.psnr:+.2f}']
-            rows.append(report.ImageRow(record.name, cells, *r.images[record.name]))
-        title = f'{r.dataset} {r.level}'.strip() + f': {len(r.records)} image(s), {word} ' \
-            f'{mean(r.records, "psnr"):.2f} dB / {mean(r.records, "ssim"):.4f}'
-        columns = [f'{v} {c}' for v in variants for c in ('PSNR', 'SSIM', '- whole (dB)')]
-        sections.append(report.Section(title, ['PSNR (dB)', 'SSIM'] + columns, rows))
-    return sections
 
 
 def _to_bgr(img):
@@ -435,8 +402,8 @@ def run(args):
                                   args.level or [], args.scale or []), []
     else:
         raise InputError('nothing to evaluate: give --opt test option files, or --restored and --gt folders.')
-    with report.ImageStore() as store:
-        results = [evaluate_set(s, args.task, args.strip_image, store) for s in sets]
+    with ImageStore() as store:
+        results = [evaluate_set(s, args.task, store, args.strip_image) for s in sets]
         store.publish(args.out)
     protocol = protocol_text(args.task, [r.scale for r in results])
     header, rows = summary_table(results)
@@ -446,18 +413,14 @@ def run(args):
     print(protocol + '\n\n' + table)
 
     spec = TASKS[args.task]
-    csv_rows = [[args.task, r.dataset, r.level, len(r.records), csv_score('psnr', mean(r.records, 'psnr')),
-                 csv_score('ssim', mean(r.records, 'ssim')), r.scale if spec.crop_border else 0, spec.y_channel]
-                for r in results]
-    csv_header = ['task', 'dataset', 'level', 'images', 'psnr', 'ssim', 'crop_border', 'y_channel']
     strip = make_strip(results, args.crop, args.crop_at)
     if strip is not None:
         write_image(osp.join(args.out, 'strip.png'), strip)
     elif args.strip_image:
         print(f'note: no set has an image named {args.strip_image!r}; strip.png not written.')
-    write_results(args.out, f'{protocol}\n\n{table}\n', (csv_header, csv_rows),
-                  [(r.dataset, r.level, r.records) for r in results], f'RNAN evaluation: {spec.title}', protocol,
-                  [report.HtmlTable('', header, rows)], report_sections(results), notes)
+    write_results(args.out, args.task, f'{protocol}\n\n{table}\n', results, ['crop_border', 'y_channel'],
+                  [[r.scale if spec.crop_border else 0, spec.y_channel] for r in results],
+                  f'RNAN evaluation: {spec.title}', protocol, HtmlTable('', header, rows), notes=notes)
     print(f'Wrote {osp.join(args.out, "table.md")}, table.csv, per_image.csv'
           f'{", strip.png" if strip is not None else ""}, report.html (+ report_files/)')
     return results

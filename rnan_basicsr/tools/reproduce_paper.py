@@ -39,10 +39,9 @@ from rnan_basicsr.options.schema import Options
 from rnan_basicsr.precision import check_device
 from rnan_basicsr.tasks import experiment_name, get_task, option_file_name
 from rnan_basicsr.test_time import self_ensemble_forward
-from rnan_basicsr.tools import report
 from rnan_basicsr.tools.evaluate import (EvalSet, Item, build_test_dataset, dataset_images, dataset_options,
-                                         evaluate_set, is_data_path, markdown, protocol_text, report_sections)
-from rnan_basicsr.tools.results import csv_score, mean, write_results
+                                         evaluate_set, is_data_path, markdown, protocol_text)
+from rnan_basicsr.tools.results import HtmlTable, ImageStore, csv_score, mean, write_results
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.script_util import run_main
 from rnan_basicsr.utils.validation import did_you_mean
@@ -208,14 +207,14 @@ def run(args):
     print(f'Reproducing the paper\'s {task.title} table: {len(runs)} level(s) x {len(sets)} test set(s) on {device}'
           f'{" (+ the authors chop)" if args.also_chopped else ""}', flush=True)
     results = []
-    with report.ImageStore() as store:
+    with ImageStore() as store:
         for r in runs:
             print(f'{r.opt_path} with {r.weights}', flush=True)
             model, chop = build_rnan_model(r, device, args.self_ensemble), None
             if args.also_chopped:
                 chop = functools.partial(chop_forward, scale=r.scale, min_size=args.chop_min_size)
                 chop = functools.partial(self_ensemble_forward, forward=chop) if args.self_ensemble else chop
-            results += [evaluate_set(restored_set(model, r, d, task, chop), task.key, store=store, verbose=True)
+            results += [evaluate_set(restored_set(model, r, d, task, chop), task.key, store, verbose=True)
                         for d in r.datasets]
         store.publish(args.out)
     labels = {level_label(task, level): level for level in task.levels}
@@ -231,16 +230,11 @@ def run(args):
     text = f'{protocol}\n{authors}\n{inference}\n{coverage}\n\n{table}\n'
     print('\n' + text)
     chopped = ['chopped_psnr', 'chopped_ssim'] if args.also_chopped else []
-    csv_header = ['task', 'dataset', 'level', 'images', 'psnr', 'ssim', 'paper_psnr', 'paper_ssim', 'paper_table',
-                  'paper_status'] + chopped
-    csv_rows = [[task.key, result.dataset, result.level, len(result.records)]
-                + [csv_score(c, mean(result.records, c)) for c in ('psnr', 'ssim')]
-                + ['' if value is None else value for value in (paper.psnr, paper.ssim, paper.table)] + [paper.status]
-                + [csv_score(c, mean(result.records, c)) for c in chopped] for result, paper in zip(results, papers)]
-    write_results(args.out, text, (csv_header, csv_rows), [(r.dataset, r.level, r.records) for r in results],
-                  f'RNAN paper reproduction: {task.title}', protocol,
-                  [report.HtmlTable(f'{inference} {coverage}', header, rows)], report_sections(results, 'ours'),
-                  notes=[authors])
+    cells = [['' if value is None else value for value in (paper.psnr, paper.ssim, paper.table)] + [paper.status]
+             + [csv_score(c, mean(result.records, c)) for c in chopped] for result, paper in zip(results, papers)]
+    columns = ['paper_psnr', 'paper_ssim', 'paper_table', 'paper_status'] + chopped
+    write_results(args.out, task.key, text, results, columns, cells, f'RNAN paper reproduction: {task.title}', protocol,
+                  HtmlTable(f'{inference} {coverage}', header, rows), 'ours', [authors])
     print(f'Wrote {osp.join(args.out, "table.md")}, table.csv, per_image.csv, report.html (+ report_files/) in '
           f'{time.time() - start:.1f} s.')
     return results

@@ -1,11 +1,11 @@
-"""rnan_basicsr/tools/report.py: the report's structure, relative image links that exist, and no external resource.
+"""rnan_basicsr/tools/results.py: the report's structure, relative image links that exist, and no external resource.
 
 ``check_report`` is shared with the evaluate and reproduce tests."""
 import numpy as np
 from html.parser import HTMLParser
 from os import path as osp
 
-from rnan_basicsr.tools import report
+from rnan_basicsr.tools import results
 
 
 class _Page(HTMLParser):
@@ -53,27 +53,28 @@ def check_report(out, sections, rows, kinds):
 
 def test_report_page_and_images(tmp_path):
     rng = np.random.default_rng(0)
-    with report.ImageStore() as store:
+    with results.ImageStore() as store:
         rows = []
         for name in ('a b', 'c'):
             images = {}
             for kind in ('lq', 'output', 'gt'):
                 img = rng.integers(0, 255, (8 if kind == 'lq' else 16, 16, 3), dtype=np.uint8)
                 images[kind] = store.save('Set5 x2', name, kind, img)
-            rows.append(report.ImageRow(name, ['30.00', '0.9000'], images, (16, 16)))
+            rows.append(results.ImageRow(name, ['30.00', '0.9000'], images, (16, 16)))
         assert not (tmp_path / 'out').exists()  # nothing is written beside the report before publish
         store.publish(str(tmp_path / 'out'))
-    table = report.HtmlTable('caption <&>', ['Test set', 'x2'], [['Set5', '30.00 / 0.9000']])
-    path = report.write_report(str(tmp_path / 'out'), 'Title <1>', 'protocol & more', [table],
-                               [report.Section('Set5 x2', ['PSNR (dB)', 'SSIM'], rows)])
+    table = results.HtmlTable('caption <&>', ['Test set', 'x2'], [['Set5', '30.00 / 0.9000']])
+    (tmp_path / 'out' / 'report.html').write_text(results.render(
+        'Title <1>', 'protocol & more', [table], [results.Section('Set5 x2', ['PSNR (dB)', 'SSIM'], rows)]),
+        encoding='utf-8')
     page = check_report(str(tmp_path / 'out'), sections=1, rows=2, kinds=('lq', 'output', 'gt'))
-    assert path.endswith('report.html') and 'Title &lt;1&gt;' in page and 'caption &lt;&amp;&gt;' in page
+    assert 'Title &lt;1&gt;' in page and 'caption &lt;&amp;&gt;' in page
     assert 'report_files/Set5_x2/a_b_output.png' in page
     assert '<script>' in page and '<link' not in page  # inline script and style only
 
 
 def test_an_unpublished_store_leaves_nothing(tmp_path):
-    with report.ImageStore() as store:
+    with results.ImageStore() as store:
         store.save('s', 'n', 'gt', np.zeros((4, 4), np.uint8))
         root = store.root
         assert osp.isdir(root)
