@@ -1,21 +1,12 @@
-"""One run per experiment: a lock file held for the whole run, with the owner's pid, host and log inside.
+"""One run per experiment: an advisory ``flock`` on ``experiments/.<name>.lock`` (``results/.<name>.lock`` for
+``basicsr test``), beside the folder BasicSR may rename, held for the whole run with the owner's pid, host, command
+and log inside. The OS releases it however the process ends; the file is removed when the run ends, and one left by
+a killed process is taken over with a warning. Which ``flock`` errors mean "held" and which "no locks on this
+filesystem": docs/clusters.md.
 
-``basicsr train`` locks ``experiments/.<name>.lock`` and ``basicsr test`` locks ``results/.<name>.lock`` before
-anything is created, archived or written. The lock is an advisory ``flock`` on that file, so the operating system
-releases it when the process ends however it ends (even ``kill -9``); the text inside only tells the next run who
-holds it. The file is removed when the run ends; one left by a process that was killed is taken over with a
-warning. It lives beside the folders it protects, never inside one, since BasicSR may rename those.
-
-Only EWOULDBLOCK / EAGAIN / EACCES from ``flock`` mean that another run holds the lock. A filesystem without locks
-(NFS without lockd, Lustre mounted without ``-o flock``, some CIFS mounts) answers ENOLCK, EOPNOTSUPP, EINVAL or
-ENOSYS: that is refused in one line naming the filesystem's missing locks and the way out (docs/clusters.md): run
-in a folder on a filesystem with locks, or set ``RNAN_BASICSR_LOCK=off`` and make sure yourself that one run uses
-the experiment.
-
-Why not the ``filelock`` package (installed with torch): its ``FileLock`` is the same ``flock``, but it treats only
-ENOSYS as "no locks" (NFS without lockd answers ENOLCK, which it reports as an error) and then falls back silently to
-its marker-file ``SoftFileLock``, whose marker outlives a run killed on another node until someone deletes it; and
-the refusal here must name the holder's command and log, which this file records inside the lock.
+Not the ``filelock`` package: it treats only ENOSYS as "no locks" (NFS without lockd answers ENOLCK) and then falls
+back silently to a marker file that outlives a run killed on another node, and the refusal here must name the
+holder's command and log, which this file records inside the lock.
 """
 import contextlib
 import errno
@@ -146,14 +137,11 @@ class RunLock:
         """Remove the lock file, then release the lock (a run that opened the old file sees it is gone and retries)."""
         if self._fd is None:
             return
-        try:
+        with contextlib.suppress(OSError):
             os.remove(self.path)
-        except OSError:
-            pass
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
 
     def __enter__(self):
         warning = self.acquire()
