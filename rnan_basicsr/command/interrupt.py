@@ -21,7 +21,6 @@ class Interrupted(BaseException):
 
     def __init__(self, signum):
         super().__init__(signum)
-        self.signum = signum
         self.status = 128 + signum
 
 

@@ -51,13 +51,9 @@ def _describe(owner):
 
 
 class RunLock:
-    """The lock of one experiment (or one results folder). Use :meth:`acquire`, then :meth:`release` (or ``with``).
-
-    Args:
-        path (str): The lock file.
-        what (str): How messages call what is locked, e.g. ``experiment 'RNAN_CAR_q10'``.
-        command (str): The command line of this run, written into the lock for the next run's message.
-    """
+    """The lock file ``path`` of one experiment (or results folder), which messages call ``what`` (``experiment
+    'RNAN_CAR_q10'``); ``command``, this run's command line, is written into it for the next run's message. Use
+    :meth:`acquire`, then :meth:`release` (or ``with``)."""
 
     def __init__(self, path, what, command):
         self.path, self.what, self.command = path, what, command
@@ -71,11 +67,8 @@ class RunLock:
             return {}
 
     def acquire(self):
-        """Take the lock, or raise an InputError naming the running process and its log.
-
-        Returns:
-            str | None: a warning to print when a lock of a process that is gone was taken over.
-        """
+        """Take the lock, or raise an InputError naming the running process and its log. Returns a warning to print
+        when the lock of a process that is gone was taken over, else None."""
         try:
             os.makedirs(osp.dirname(self.path), exist_ok=True)
             while True:
@@ -94,11 +87,10 @@ class RunLock:
                     owner = self._read_owner()
                     raise InputError(f'{self.what} is already running: {_describe(owner)}. Wait for it to finish (or '
                                      'stop it), or give this run another name; nothing was written.') from None
-                try:  # the holder may have removed the file between our open and flock: lock the file that is there
+                # the holder may have removed the file between our open and flock: lock the file that is there
+                with contextlib.suppress(FileNotFoundError):
                     if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
                         break
-                except FileNotFoundError:
-                    pass
                 os.close(fd)
         except OSError as error:
             raise InputError(f'cannot create the lock file {self.path!r}: {error.strerror or error}. Run basicsr in a '

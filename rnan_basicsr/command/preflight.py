@@ -226,12 +226,10 @@ def check_layout(opt):
 
 
 def check_options(opt, opt_path, is_train):
-    """Check the options before BasicSR's pipelines create or rename anything: every key and value against the
-    declared options of a ``basicsr train`` or ``basicsr test`` file (:mod:`rnan_basicsr.options.validate`), then the
-    rules beside them (:func:`_check_rules`), the data last. Raises an InputError naming the file, the key and the fix.
-
-    ``opt`` is an :class:`~rnan_basicsr.options.loader.OptionFile` (messages then give ``file:line:column``) or a dict.
-    """
+    """Check the options ``opt`` (an :class:`~rnan_basicsr.options.loader.OptionFile`, whose messages give
+    ``file:line:column``, or a dict) before BasicSR's pipelines create or rename anything: every key and value against
+    the declared options (:mod:`rnan_basicsr.options.validate`), then the rules beside them (:func:`_check_rules`),
+    the data last. Raises an InputError naming the file, the key and the fix."""
     options = opt if isinstance(opt, OptionFile) else OptionFile(opt_path, opt)
     declared = check_declared(options, is_train)
     with _located(options):

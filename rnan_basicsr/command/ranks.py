@@ -26,10 +26,8 @@ POLL_SECONDS, READ_TIMEOUT_SECONDS, GRACE_SECONDS = 0.5, 10, 5
 
 
 class RanksEndTogether:
-    """The watch over the other ranks of one distributed run (nothing when ``opt['dist']`` is false or 1 rank).
-
-    Use as a context manager around the run; :meth:`stop` is called by the run with its final line.
-    """
+    """The watch over the other ranks of one distributed run (nothing when ``opt['dist']`` is false or 1 rank), a
+    context manager around the run; :meth:`stop` is called by the run with its final line."""
 
     def __init__(self, opt):
         self.rank, self.world_size = opt['rank'], opt['world_size']

@@ -18,6 +18,7 @@ import os
 import re
 import shlex
 import sys
+import yaml
 from os import path as osp
 from unittest import mock
 
@@ -35,38 +36,25 @@ from rnan_basicsr.utils.errors import InputError, RunError
 def basicsr_argv(args):
     """The command line BasicSR's ``parse_options`` reads from ``sys.argv``; ``--force_yml`` is already applied."""
     argv = ['basicsr', '-opt', args.opt, '--launcher', args.launcher, '--local_rank', str(args.local_rank)]
-    if args.auto_resume:
-        argv.append('--auto_resume')
-    if args.debug:
-        argv.append('--debug')
-    return argv
+    return argv + (['--auto_resume'] if args.auto_resume else []) + (['--debug'] if args.debug else [])
 
 
 def _given_options_loader(opt):
     """A PyYAML loader class whose document is ``opt``: BasicSR's ``yaml.load`` then returns the options we read
-    (and checked) instead of reading the file a second time."""
+    (and checked) instead of parsing the file a second time."""
 
-    class GivenOptions:
-
-        def __init__(self, stream):
-            pass
+    class GivenOptions(yaml.SafeLoader):
 
         def get_single_data(self):
             return copy.deepcopy(opt)
-
-        def dispose(self):
-            pass
 
     return GivenOptions
 
 
 def lay_out(opt, args, root_path, is_train):
     """BasicSR's ``parse_options`` applied to ``opt`` (dist, rank, seed, phase, paths, debug name; it creates nothing
-    and initialises torch.distributed for launchers); each dataset's key as ``datasets_key`` (its messages name it).
-
-    Returns:
-        tuple: (the laid-out options, BasicSR's argparse namespace, what ``parse_options`` printed).
-    """
+    and initialises torch.distributed for launchers), each dataset's key as ``datasets_key`` (its messages name it).
+    Returns (the laid-out options, BasicSR's argparse namespace, what ``parse_options`` printed)."""
     import basicsr.utils.options as basicsr_options
 
     printed = io.StringIO()  # "Disable distributed.": shown once every check passed, not above an error
@@ -104,11 +92,6 @@ def parent_command():
         return []
 
 
-def _program_in(command, program):
-    """The index of ``program`` (a path or name, compared by file name) in ``command`` after its first word."""
-    return next((i for i, word in enumerate(command) if i and osp.basename(word) == osp.basename(program)), None)
-
-
 def launcher_prefix(launcher):
     """The words before ``basicsr`` that started this process under ``launcher`` again, as far as they can be known
     (torchrun's command line or environment, Slurm's environment: docs/resuming.md, "Continuing after an interrupt");
@@ -116,7 +99,8 @@ def launcher_prefix(launcher):
     env = os.environ
     if launcher == 'pytorch' and 'TORCHELASTIC_RUN_ID' in env:
         command = parent_command()
-        end = _program_in(command, sys.argv[0])
+        program = osp.basename(sys.argv[0])  # the index of basicsr's path (or name) after the first word
+        end = next((i for i, word in enumerate(command) if i and osp.basename(word) == program), None)
         if end is not None and any('torchrun' in w or 'torch.distributed.run' in w for w in command[:end]):
             words = command[:end + 1]
             if osp.basename(words[0]).startswith('python') and osp.basename(words[1]) == 'torchrun':
@@ -203,10 +187,8 @@ class _NoNegativeETA(logging.Filter):
 
 def _log_file():
     """The file BasicSR's root logger writes to, once ``train_pipeline`` / ``test_pipeline`` has set it up."""
-    for handler in logging.getLogger('basicsr').handlers:
-        if isinstance(handler, logging.FileHandler):
-            return handler.baseFilename
-    return None
+    handlers = logging.getLogger('basicsr').handlers
+    return next((h.baseFilename for h in handlers if isinstance(h, logging.FileHandler)), None)
 
 
 def _run_pipeline(opt, basicsr_args, args, is_train, progress, printed):
@@ -254,10 +236,8 @@ def _run_pipeline(opt, basicsr_args, args, is_train, progress, printed):
 def run(args):
     """Run ``basicsr train|test`` for the parsed command line ``args`` in the current directory; returns the exit
     status (0, or 130 / 143 when interrupted). Raises InputError / RunError, which ``cli`` prints as one line.
-
     One SIGINT / SIGTERM handler covers the whole run and raises once, so an interruption during the pipeline is
-    reported by the pipeline (where to continue), never as "nothing was written".
-    """
+    reported by the pipeline (where to continue), never as "nothing was written"."""
     progress = _Progress()
     with signals_interrupt():
         try:

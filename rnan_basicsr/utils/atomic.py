@@ -31,15 +31,10 @@ def check_writable(folder, what):
 
 @contextlib.contextmanager
 def atomic_write(path, mode='wb', **open_kwargs):
-    """Open a temporary file beside ``path`` for writing; on success it replaces ``path`` in one rename.
-
-    The temporary file ``.<name>.tmp<pid>`` is flushed and fsynced before the rename, and the folder entry is
-    fsynced where the OS allows. If the ``with`` block raises, or the process dies, ``path`` keeps its old content
-    (or stays absent); only a stray temporary file can remain after a kill (``--auto_resume`` removes those).
-
-    Yields:
-        file: opened with ``mode`` (``'wb'``, ``'w'``...) and ``open_kwargs``.
-    """
+    """Yield a temporary file ``.<name>.tmp<pid>`` beside ``path``, opened with ``mode`` and ``open_kwargs``; on
+    success it is flushed, fsynced and renamed to ``path`` (the folder fsynced where the OS allows). If the block
+    raises, or the process dies, ``path`` keeps its old content (or stays absent); only a stray temporary file can
+    remain after a kill (``--auto_resume`` removes those)."""
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
     tmp = osp.join(folder, f'.{osp.basename(path)}.tmp{os.getpid()}')
@@ -56,11 +51,9 @@ def atomic_write(path, mode='wb', **open_kwargs):
 
 
 def atomic_torch_save(obj, path):
-    """``torch.save`` that never leaves a partial file at ``path`` (see :func:`atomic_write`).
-
-    The object is serialised in memory first and then written: a full disk or a file-size limit then raises an
-    OSError with the system's reason (ENOSPC, EFBIG), where torch's zip writer would only report a file position.
-    """
+    """``torch.save`` that never leaves a partial file at ``path``. The object is serialised in memory first, so a
+    full disk or a file-size limit raises an OSError with the system's reason (ENOSPC, EFBIG), where torch's zip
+    writer would only report a file position."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     with atomic_write(path) as f:

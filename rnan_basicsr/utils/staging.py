@@ -113,13 +113,11 @@ def recover_staged_folder(path, suffix=''):
 
 @contextlib.contextmanager
 def staged_folder(path, overwrite=False, suffix=''):
-    """Build a folder under a temporary sibling name; it becomes ``path`` only if the block succeeds.
-
-    What interrupted runs left beside ``path`` is recovered first. Yields the temporary path (``tmp``, not created;
-    it ends with ``suffix``, e.g. ``.lmdb`` where a writer needs it). On an exception it is deleted and ``path`` is
-    untouched (a parent folder that cannot be created or written to is an InputError before anything is done); on
-    success it is renamed ``new``, then swapped in for ``path`` (an existing ``path`` only with ``overwrite``).
-    """
+    """Build a folder under a temporary sibling name; it becomes ``path`` only if the block succeeds. What
+    interrupted runs left beside ``path`` is recovered first. Yields the temporary path (``tmp``, not created; it ends
+    with ``suffix``, e.g. ``.lmdb`` where a writer needs it). On an exception it is deleted and ``path`` is untouched
+    (a parent that cannot be created or written to is an InputError before anything is done); on success it is
+    renamed ``new``, then swapped in for ``path`` (an existing ``path`` only with ``overwrite``)."""
     path = osp.abspath(path)
     parent = osp.dirname(path)
     try:
