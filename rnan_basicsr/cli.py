@@ -54,17 +54,9 @@ def build_parser():
     return parser
 
 
-def run(args):
-    """Run the command (see :mod:`rnan_basicsr.command.run` for the order of a run); returns the exit status."""
-    from rnan_basicsr import compat
-    from rnan_basicsr.command.run import run as run_command
-
-    compat.apply()  # the command's fixes to BasicSR (checkpoints, options, resume...); importing the plugin has none
-    return run_command(args)
-
-
 def main(argv=None):
     from rnan_basicsr.command.interrupt import end_by_signal
+    from rnan_basicsr.command.run import run
 
     args = build_parser().parse_args(argv)
     status = run_main('basicsr', run, args)

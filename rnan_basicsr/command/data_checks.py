@@ -3,6 +3,7 @@
 and the images of validation and test sets on disk decoded whole (docs/training.md, "What a run checks").
 """
 import copy
+from basicsr.data.paired_image_dataset import PairedImageDataset
 
 from rnan_basicsr.data.data_util import decode_image
 from rnan_basicsr.data.pairing import check_sizes, pair_images
@@ -50,8 +51,6 @@ def check_paired_images(options, label):
 
 def _check_basicsr_pairs(options, label):
     """BasicSR's PairedImageDataset lists its pairs when built (nothing is read); its refusals become one error."""
-    from basicsr.data.paired_image_dataset import PairedImageDataset
-
     try:
         PairedImageDataset(copy.deepcopy(options))
     except (AssertionError, ValueError, OSError) as error:

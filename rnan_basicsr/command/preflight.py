@@ -25,6 +25,7 @@ from rnan_basicsr.options.training_rules import check_training
 from rnan_basicsr.options.validate import check_declared, unknown_type
 from rnan_basicsr.utils.errors import InputError, within
 from rnan_basicsr.utils.validation import check_path_exists, relative_to_cwd
+from rnan_basicsr.weights import check_fits, check_saved_settings, expected_state_dict, load_checkpoint, select_params
 
 
 def _check_model_type(model_type):
@@ -161,9 +162,6 @@ def _check_pretrained_paths(opt, is_train):
 def _check_pretrained_fit(opt):
     """``path.pretrain_network_<x>`` must fit network_<x>: the settings saved with it, and keys and shapes when it is
     loaded strictly."""
-    from rnan_basicsr.weights import (check_fits, check_saved_settings, expected_state_dict, load_checkpoint,
-                                      select_params)
-
     paths = PathOptions.model_construct(**opt['path'])
     for key in [k for k in opt if k.startswith('network_')]:
         label = key[len('network_'):]

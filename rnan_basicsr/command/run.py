@@ -9,6 +9,9 @@
 Mistakes in 1-4 are one line and exit 2 with nothing written; failures and interruptions in 5 are one line saying
 where to continue (docs/training.md, "What a run checks" and "Resuming and crash safety").
 """
+import basicsr.test as basicsr_test
+import basicsr.train as basicsr_train
+import basicsr.utils.options as basicsr_options
 import contextlib
 import copy
 import functools
@@ -22,6 +25,7 @@ import yaml
 from os import path as osp
 from unittest import mock
 
+from rnan_basicsr import compat
 from rnan_basicsr.command.interrupt import Interrupted, signals_interrupt
 from rnan_basicsr.command.lock import LOCK_VARIABLE, RunLock, lock_path, locking_enabled
 from rnan_basicsr.command.preflight import check_layout, check_options
@@ -39,27 +43,19 @@ def basicsr_argv(args):
     return argv + (['--auto_resume'] if args.auto_resume else []) + (['--debug'] if args.debug else [])
 
 
-def _given_options_loader(opt):
-    """A PyYAML loader class whose document is ``opt``: BasicSR's ``yaml.load`` then returns the options we read
-    (and checked) instead of parsing the file a second time."""
-
-    class GivenOptions(yaml.SafeLoader):
-
-        def get_single_data(self):
-            return copy.deepcopy(opt)
-
-    return GivenOptions
-
-
 def lay_out(opt, args, root_path, is_train):
     """BasicSR's ``parse_options`` applied to ``opt`` (dist, rank, seed, phase, paths, debug name; it creates nothing
     and initialises torch.distributed for launchers), each dataset's key as ``datasets_key`` (its messages name it).
     Returns (the laid-out options, BasicSR's argparse namespace, what ``parse_options`` printed)."""
-    import basicsr.utils.options as basicsr_options
+
+    class GivenOptions(yaml.SafeLoader):  # BasicSR's yaml.load returns the options read and checked, not the file's
+
+        def get_single_data(self):
+            return copy.deepcopy(opt)
 
     printed = io.StringIO()  # "Disable distributed.": shown once every check passed, not above an error
     with mock.patch.object(sys, 'argv', basicsr_argv(args)), contextlib.redirect_stdout(printed):
-        with mock.patch.object(basicsr_options, 'ordered_yaml', lambda: (_given_options_loader(opt), None)):
+        with mock.patch.object(basicsr_options, 'ordered_yaml', lambda: (GivenOptions, None)):
             laid_out, basicsr_args = basicsr_options.parse_options(root_path, is_train=is_train)
     laid_out['root_path'] = root_path
     for key, dataset in laid_out['datasets'].items():  # our datasets' messages name it: datasets.test_1 (Kodak24)
@@ -163,9 +159,6 @@ class _Progress:
 def _options_given_to_basicsr(opt, basicsr_args, resume_state):
     """``train_pipeline`` / ``test_pipeline`` get ``opt`` from ``parse_options`` instead of reading the file, and
     ``train_pipeline`` the training state already chosen and checked (in :func:`_run_pipeline`)."""
-    import basicsr.test as basicsr_test
-    import basicsr.train as basicsr_train
-
     saved = basicsr_train.parse_options, basicsr_test.parse_options, basicsr_train.load_resume_state
     basicsr_train.parse_options = basicsr_test.parse_options = lambda root_path, is_train=True: (opt, basicsr_args)
     basicsr_train.load_resume_state = lambda options: resume_state
@@ -192,9 +185,6 @@ def _log_file():
 
 
 def _run_pipeline(opt, basicsr_args, args, is_train, progress, printed):
-    from basicsr.test import test_pipeline
-    from basicsr.train import train_pipeline
-
     # the last check: the state to resume from must fit the options (refused in one line, before anything is written);
     # then what BasicSR's parse_options printed ("Disable distributed."), which is not to stand above an error
     resume_state = load_resume_state(opt) if is_train else None
@@ -205,7 +195,7 @@ def _run_pipeline(opt, basicsr_args, args, is_train, progress, printed):
     try:
         try:
             with _options_given_to_basicsr(opt, basicsr_args, resume_state), model_built_hook(progress.watch):
-                (train_pipeline if is_train else test_pipeline)(opt['root_path'])
+                (basicsr_train.train_pipeline if is_train else basicsr_test.test_pipeline)(opt['root_path'])
             progress.finished = True
         except (RunError, InputError) as error:  # a write that failed; an image damaged since the pre-flight
             if not is_train:
@@ -253,8 +243,7 @@ def run(args):
 
 
 def _checked_run(args, progress):
-    import rnan_basicsr  # noqa: F401  (compatibility patches, then RNAN in the registries)
-
+    compat.apply()  # the command's fixes to BasicSR (checkpoints, options, resume...); importing the plugin has none
     is_train = args.command == 'train'
     check_launcher(args)
     options = apply_force_yml(read_option_file(args.opt), args.force_yml)
