@@ -6,35 +6,22 @@ Install torch first (the build that fits your GPU), then ``pip install --no-buil
 """
 from setuptools import find_packages, setup
 
+import runpy
 from os import path as osp
+from pathlib import Path
 
 HERE = osp.dirname(osp.abspath(__file__))
 DOCS_REQUIRES = ['mkdocs>=1.6', 'mkdocs-material>=9.5']
 SPANDREL_REQUIRES = ['spandrel>=0.4,<0.5']
 ONNX_REQUIRES = ['onnx>=1.16', 'onnxscript>=0.2', 'onnxruntime>=1.18']
-
-
-def read_version_file():
-    # Read rnan_basicsr/version.py without importing the package: importing it imports basicsr and torch.
-    namespace = {}
-    with open(osp.join(HERE, 'rnan_basicsr', 'version.py'), encoding='utf-8') as f:
-        exec(f.read(), namespace)
-    return namespace
-
-
-VERSION_FILE = read_version_file()
-
-
-def get_long_description():
-    with open(osp.join(HERE, 'README.md'), encoding='utf-8') as f:
-        return f.read()
-
+# rnan_basicsr/version.py, read without importing the package (importing it imports basicsr and torch)
+VERSION_FILE = runpy.run_path(osp.join(HERE, 'rnan_basicsr', 'version.py'))
 
 setup(
     name='rnan_basicsr',
     version=VERSION_FILE['__version__'],
     description='RNAN (Residual Non-local Attention Networks for Image Restoration, ICLR 2019) for BasicSR',
-    long_description=get_long_description(),
+    long_description=Path(HERE, 'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',
     keywords='computer vision, image restoration, denoising, demosaicing, JPEG, super-resolution, basicsr',
     license='Apache License 2.0',

@@ -1,12 +1,9 @@
 """RNAN (Residual Non-local Attention Networks for Image Restoration, ICLR 2019) as a BasicSR plugin.
 
-Importing this package first makes BasicSR 1.4.2 importable on today's torchvision (one module alias and nothing
-else: :data:`rnan_basicsr.compat.IMPORT_PATCHES`), then imports every ``*_arch.py``, ``*_dataset.py`` and
-``*_model.py`` in it so that BasicSR's registries know RNAN, its datasets and its model. The fixes of the ``basicsr``
-command (checkpoint writing, option reading, resume, distributed training without CUDA...) change BasicSR for the
-whole process, so they apply only when that command runs or when you call :func:`rnan_basicsr.compat.apply`
-(docs/compatibility.md). An environment with two TensorBoard distributions (BasicSR's ``tb-nightly`` beside
-``tensorboard``) gets one warning line with the command that fixes it.
+Importing it makes BasicSR 1.4.2 importable on today's torchvision (:data:`rnan_basicsr.compat.IMPORT_PATCHES`), fills
+BasicSR's registries with RNAN, its datasets and its model, and warns once about two TensorBoard distributions. The
+``basicsr`` command's fixes change BasicSR for the whole process, so they apply only in that command or through
+:func:`rnan_basicsr.compat.apply` (docs/compatibility.md).
 """
 # isort: skip_file
 from .compat import apply_import_patches as _apply_import_patches

@@ -1,25 +1,17 @@
-"""The ``basicsr`` command: ``basicsr train -opt FILE`` and ``basicsr test -opt FILE``.
-
-It applies the compatibility fixes (:func:`rnan_basicsr.compat.apply`), imports the plugin (RNAN's arch, datasets
-and model in BasicSR's registries), reads and checks the option file, locks the experiment, then runs BasicSR's own
-``train_pipeline`` / ``test_pipeline`` with the current directory as root: ``experiments/``, ``results/`` and
-``tb_logger/`` are created where the command runs.
-The flags are those of BasicSR's ``train.py`` / ``test.py``. Mistakes in the input print one line and exit with
-status 2, before anything is created, archived or written (:mod:`rnan_basicsr.command.run`).
+"""The ``basicsr`` command: ``basicsr train -opt FILE`` and ``basicsr test -opt FILE``, with the flags of BasicSR's
+``train.py`` / ``test.py``, run in the current directory (the order of a run: :mod:`rnan_basicsr.command.run`).
 """
 import argparse
+import importlib.metadata
 import os
 import sys
 
 from rnan_basicsr.utils.errors import EXIT_INPUT_ERROR  # noqa: F401  (the exit status of run_main, for callers)
 from rnan_basicsr.utils.script_util import run_main
+from rnan_basicsr.version import __version__
 
 
 def _version_string():
-    import importlib.metadata
-
-    from rnan_basicsr.version import __version__
-
     def version_of(package):
         try:
             return importlib.metadata.version(package)
@@ -47,42 +39,24 @@ def build_parser():
     for name, summary in (('train', 'train a model from an option YAML (BasicSR train.py)'),
                           ('test', 'test a model on the datasets of an option YAML (BasicSR test.py)')):
         sub = commands.add_parser(name, help=summary, description=f'{summary[0].upper()}{summary[1:]}.')
-        sub.add_argument(
-            '-opt', '--opt', dest='opt', required=True, metavar='FILE', help='path to the option YAML file')
-        sub.add_argument(
-            '--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher (default: none)')
-        sub.add_argument(
-            '--auto_resume',
-            action='store_true',
-            help='resume from the newest complete state in experiments/<name>/training_states')
+        sub.add_argument('-opt', '--opt', dest='opt', required=True, metavar='FILE',
+                         help='path to the option YAML file')
+        sub.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+                         help='job launcher (default: none)')
+        sub.add_argument('--auto_resume', action='store_true',
+                         help='resume from the newest complete state in experiments/<name>/training_states')
         sub.add_argument('--debug', action='store_true', help='debug mode: name prefixed by debug_, frequent logs')
-        sub.add_argument(
-            '--local_rank',
-            '--local-rank',
-            dest='local_rank',
-            type=int,
-            default=_local_rank_default(),
-            help='local process rank, set by launchers (default: $LOCAL_RANK or 0)')
-        sub.add_argument(
-            '--force_yml',
-            nargs='+',
-            default=None,
-            metavar='KEY=VALUE',
-            help='set options (any key of docs/options.md), e.g. train:total_iter=1000 train:mixed_precision=bf16')
+        sub.add_argument('--local_rank', '--local-rank', dest='local_rank', type=int, default=_local_rank_default(),
+                         help='local process rank, set by launchers (default: $LOCAL_RANK or 0)')
+        sub.add_argument('--force_yml', nargs='+', default=None, metavar='KEY=VALUE',
+                         help='set options (any key of docs/options.md), e.g. train:total_iter=1000 '
+                         'train:mixed_precision=bf16')
     return parser
-
-
-def run(args):
-    """Run the command (see :mod:`rnan_basicsr.command.run` for the order of a run); returns the exit status."""
-    from rnan_basicsr import compat
-    from rnan_basicsr.command.run import run as run_command
-
-    compat.apply()  # the command's fixes to BasicSR (checkpoints, options, resume...); importing the plugin has none
-    return run_command(args)
 
 
 def main(argv=None):
     from rnan_basicsr.command.interrupt import end_by_signal
+    from rnan_basicsr.command.run import run
 
     args = build_parser().parse_args(argv)
     status = run_main('basicsr', run, args)

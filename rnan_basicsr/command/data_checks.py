@@ -1,13 +1,9 @@
-"""Pre-flight checks of the data: every dataset is built (our classes check their files then) and BasicSR's
-``PairedImageDataset`` (super-resolution) is paired and measured here, before anything is created or written; the
-images of validation and test sets on disk are decoded whole (:func:`decode_images`).
-
-BasicSR finds a wrong SR pair late or never: an x4 LR folder under ``scale: 2`` stops training with "Scale
-mismatches" at the first batch, and under ``basicsr test`` the ground truth is silently cropped to 2x the LR size, so
-the run exits 0 with a plausible PSNR. Here every LR/HR pair is matched by name and its sizes compared with
-``scale`` from the image headers (or the LMDB's meta_info), and a mismatch says what the images look like.
+"""Pre-flight checks of the data: BasicSR's ``PairedImageDataset`` (super-resolution) paired and measured against
+``scale`` (BasicSR finds a wrong SR pair at the first batch, or, testing, crops the HR and reports a plausible PSNR),
+and the images of validation and test sets on disk decoded whole (docs/training.md, "What a run checks").
 """
 import copy
+from basicsr.data.paired_image_dataset import PairedImageDataset
 
 from rnan_basicsr.data.data_util import decode_image
 from rnan_basicsr.data.pairing import check_sizes, pair_images
@@ -16,14 +12,9 @@ from rnan_basicsr.utils.errors import InputError
 
 
 def decode_images(paths, label):
-    """Decode every image file of ``paths`` as the datasets do: a validation or test set (small) is read whole before
-    the run, so that a damaged file is refused now, not at the first validation hours into training. (Every file's
-    end is checked for every phase when it is paired: :func:`~rnan_basicsr.data.data_util.check_whole`; LMDB values
-    are PNGs that create_lmdb.py encoded, and the LMDB's own size is checked.)
-
-    Raises:
-        InputError: naming the dataset and the first file that does not decode.
-    """
+    """Decode every image file of ``paths`` as the datasets do, so that a damaged file of a validation or test set
+    (small) is refused now, not at the first validation hours into training. Raises an InputError naming the dataset
+    and the first file that does not decode."""
     for path in paths:
         try:
             with open(path, 'rb') as f:
@@ -37,12 +28,9 @@ def check_paired_images(options, label):
     """Pair the LR (``dataroot_lq``) and HR (``dataroot_gt``) images of a PairedImageDataset by name and check that
     every pair's sizes fit ``scale``: exactly ``HR = LR x scale`` for training (BasicSR's ``paired_random_crop``),
     ``HR // scale = LR`` otherwise (BasicSR crops the HR to ``LR x scale`` when testing); training patches must fit.
-    Then BasicSR's own pairing runs, so that whatever it refuses (an LR image with another extension, a file that
-    is not an image in a folder) is refused here, before the run.
-
-    Raises:
-        InputError: naming the dataset, the first file that does not fit, both sizes, the scale, and what the
-            images look like (e.g. "these LR images are x4").
+    Then BasicSR's own pairing runs, so that whatever it refuses is refused here, before the run. Raises an
+    InputError naming the dataset, the first file that does not fit, both sizes, the scale, and what the images look
+    like (e.g. "these LR images are x4").
     """
     backend = options['io_backend']['type']
     if backend == 'memcached':
@@ -63,8 +51,6 @@ def check_paired_images(options, label):
 
 def _check_basicsr_pairs(options, label):
     """BasicSR's PairedImageDataset lists its pairs when built (nothing is read); its refusals become one error."""
-    from basicsr.data.paired_image_dataset import PairedImageDataset
-
     try:
         PairedImageDataset(copy.deepcopy(options))
     except (AssertionError, ValueError, OSError) as error:

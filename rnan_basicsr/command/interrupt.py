@@ -1,14 +1,9 @@
 """Ctrl-C and SIGTERM during a ``basicsr train|test`` run, as a terminal sends them: to every process of the group.
 
-* The main process: the first SIGINT / SIGTERM raises :class:`Interrupted` in the main thread, which the run turns
-  into one line saying where to continue; a second one during that clean-up is ignored, so the line is always the
-  one of the first (it never claims that nothing was written after checkpoints were).
-* Forked children (DataLoader workers, whatever else forks) inherit the handler; in them it ends the process by the
-  signal itself, quietly: a worker has nothing to save, and the main process stops the rest. Without this, every
-  worker printed a traceback ending in ``Interrupted``.
-* At the end, :func:`end_by_signal` re-raises the signal with the default handler after the clean-up, as a Unix tool
-  ends: the shell sees 130 / 143 *and* that a signal ended the command, so ``basicsr train ...; basicsr test ...``
-  in a script stops after Ctrl-C.
+The first one raises :class:`Interrupted` in the main process, which the run turns into one line saying where to
+continue; a second one during that clean-up is ignored. Forked children (DataLoader workers) end by the signal
+quietly. :func:`end_by_signal` then ends the process by the signal itself, so the shell sees 130 / 143 *and* that a
+signal ended the command (``basicsr train ...; basicsr test ...`` in a script stops after Ctrl-C).
 """
 import contextlib
 import gc
@@ -26,7 +21,6 @@ class Interrupted(BaseException):
 
     def __init__(self, signum):
         super().__init__(signum)
-        self.signum = signum
         self.status = 128 + signum
 
 

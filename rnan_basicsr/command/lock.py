@@ -1,21 +1,12 @@
-"""One run per experiment: a lock file held for the whole run, with the owner's pid, host and log inside.
+"""One run per experiment: an advisory ``flock`` on ``experiments/.<name>.lock`` (``results/.<name>.lock`` for
+``basicsr test``), beside the folder BasicSR may rename, held for the whole run with the owner's pid, host, command
+and log inside. The OS releases it however the process ends; the file is removed when the run ends, and one left by
+a killed process is taken over with a warning. Which ``flock`` errors mean "held" and which "no locks on this
+filesystem": docs/clusters.md.
 
-``basicsr train`` locks ``experiments/.<name>.lock`` and ``basicsr test`` locks ``results/.<name>.lock`` before
-anything is created, archived or written. The lock is an advisory ``flock`` on that file, so the operating system
-releases it when the process ends however it ends (even ``kill -9``); the text inside only tells the next run who
-holds it. The file is removed when the run ends; one left by a process that was killed is taken over with a
-warning. It lives beside the folders it protects, never inside one, since BasicSR may rename those.
-
-Only EWOULDBLOCK / EAGAIN / EACCES from ``flock`` mean that another run holds the lock. A filesystem without locks
-(NFS without lockd, Lustre mounted without ``-o flock``, some CIFS mounts) answers ENOLCK, EOPNOTSUPP, EINVAL or
-ENOSYS: that is refused in one line naming the filesystem's missing locks and the way out (docs/clusters.md): run
-in a folder on a filesystem with locks, or set ``RNAN_BASICSR_LOCK=off`` and make sure yourself that one run uses
-the experiment.
-
-Why not the ``filelock`` package (installed with torch): its ``FileLock`` is the same ``flock``, but it treats only
-ENOSYS as "no locks" (NFS without lockd answers ENOLCK, which it reports as an error) and then falls back silently to
-its marker-file ``SoftFileLock``, whose marker outlives a run killed on another node until someone deletes it; and
-the refusal here must name the holder's command and log, which this file records inside the lock.
+Not the ``filelock`` package: it treats only ENOSYS as "no locks" (NFS without lockd answers ENOLCK) and then falls
+back silently to a marker file that outlives a run killed on another node, and the refusal here must name the
+holder's command and log, which this file records inside the lock.
 """
 import contextlib
 import errno
@@ -60,13 +51,9 @@ def _describe(owner):
 
 
 class RunLock:
-    """The lock of one experiment (or one results folder). Use :meth:`acquire`, then :meth:`release` (or ``with``).
-
-    Args:
-        path (str): The lock file.
-        what (str): How messages call what is locked, e.g. ``experiment 'RNAN_CAR_q10'``.
-        command (str): The command line of this run, written into the lock for the next run's message.
-    """
+    """The lock file ``path`` of one experiment (or results folder), which messages call ``what`` (``experiment
+    'RNAN_CAR_q10'``); ``command``, this run's command line, is written into it for the next run's message. Use
+    :meth:`acquire`, then :meth:`release` (or ``with``)."""
 
     def __init__(self, path, what, command):
         self.path, self.what, self.command = path, what, command
@@ -80,11 +67,8 @@ class RunLock:
             return {}
 
     def acquire(self):
-        """Take the lock, or raise an InputError naming the running process and its log.
-
-        Returns:
-            str | None: a warning to print when a lock of a process that is gone was taken over.
-        """
+        """Take the lock, or raise an InputError naming the running process and its log. Returns a warning to print
+        when the lock of a process that is gone was taken over, else None."""
         try:
             os.makedirs(osp.dirname(self.path), exist_ok=True)
             while True:
@@ -103,11 +87,10 @@ class RunLock:
                     owner = self._read_owner()
                     raise InputError(f'{self.what} is already running: {_describe(owner)}. Wait for it to finish (or '
                                      'stop it), or give this run another name; nothing was written.') from None
-                try:  # the holder may have removed the file between our open and flock: lock the file that is there
+                # the holder may have removed the file between our open and flock: lock the file that is there
+                with contextlib.suppress(FileNotFoundError):
                     if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
                         break
-                except FileNotFoundError:
-                    pass
                 os.close(fd)
         except OSError as error:
             raise InputError(f'cannot create the lock file {self.path!r}: {error.strerror or error}. Run basicsr in a '
@@ -146,14 +129,11 @@ class RunLock:
         """Remove the lock file, then release the lock (a run that opened the old file sees it is gone and retries)."""
         if self._fd is None:
             return
-        try:
+        with contextlib.suppress(OSError):
             os.remove(self.path)
-        except OSError:
-            pass
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
 
     def __enter__(self):
         warning = self.acquire()

@@ -1,8 +1,5 @@
-"""The rules of RNANModel's keys beyond the declared options (:mod:`.schema`): ``mixed_precision`` on the device
+"""The rules of RNANModel's keys beyond the declared options, run by the pre-flight: ``mixed_precision`` on the device
 the run will use, and ``val.tile`` (its overlap against its size).
-
-Run by the ``basicsr`` command's pre-flight (before BasicSR creates any folder); the model itself checks nothing.
-Each function raises an :class:`~rnan_basicsr.utils.errors.InputError` naming the key, the value and the fix.
 """
 import torch
 

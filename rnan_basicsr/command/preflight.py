@@ -1,18 +1,16 @@
 """The pre-flight of ``basicsr train|test``: every option BasicSR or this package reads, checked before anything is
-created, archived or written, with errors that name the file, the key and the fix.
-
-:func:`check_options` runs on the options as read (see :mod:`rnan_basicsr.command.run` for the order): the declared
-options (:mod:`rnan_basicsr.options.schema`), registered types, then the rules beside them (data roots, networks built
-on the meta device against the datasets' channels and scale, training, weights, model, devices) and, last, every
-dataset built or paired (:mod:`.data_checks`).
-:func:`check_layout` runs once BasicSR has laid the run out. A typo then fails in a second with one line instead
-of after BasicSR has renamed the previous experiment folder to ``*_archived_*``, or hours later mid-run. Nothing
-here sets up BasicSR's logger; the only images decoded are those of validation and test sets (small).
+created, archived or written, with errors that name the file, the key and the fix (the list: docs/training.md, "What
+a run checks before anything is written"). Nothing here sets up BasicSR's logger; the only images decoded are those
+of validation and test sets (small).
 """
 import contextlib
 import copy
 import functools
+import logging
 import os
+import torch
+from basicsr.utils.logger import initialized_logger
+from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, MODEL_REGISTRY
 from os import path as osp
 
 from rnan_basicsr.command.data_checks import check_paired_images, decode_images
@@ -27,20 +25,15 @@ from rnan_basicsr.options.training_rules import check_training
 from rnan_basicsr.options.validate import check_declared, unknown_type
 from rnan_basicsr.utils.errors import InputError, within
 from rnan_basicsr.utils.validation import check_path_exists, relative_to_cwd
+from rnan_basicsr.weights import check_fits, check_saved_settings, expected_state_dict, load_checkpoint, select_params
 
 
 def _check_model_type(model_type):
     """Raise an InputError if ``model_type`` is not in BasicSR's model registry (the registered sections' types are
     checked with the declared options)."""
-    from basicsr.utils.registry import MODEL_REGISTRY
-
     if model_type not in MODEL_REGISTRY and f'{model_type}_basicsr' not in MODEL_REGISTRY:
         raise InputError(unknown_type('model_type', 'model', model_type, sorted(MODEL_REGISTRY.keys())),
                          ('model_type', ))
-
-
-def _dataset_label(phase_key, dataset):
-    return f'datasets.{phase_key} ({dataset.get("name")})'
 
 
 @contextlib.contextmanager
@@ -60,9 +53,6 @@ def _located(options):
 def _root_logger_untouched():
     """Undo a ``get_root_logger()`` call made by a class check: ``train_pipeline`` must set the logger up itself,
     or the run gets no log file (BasicSR initialises its logger once per process)."""
-    import logging
-    from basicsr.utils.logger import initialized_logger
-
     logger = logging.getLogger('basicsr')
     before = (dict(initialized_logger), list(logger.handlers), logger.level, logger.propagate)
     try:
@@ -75,23 +65,17 @@ def _root_logger_untouched():
         logger.propagate = before[3]
 
 
-def _class_rule(cls):
-    """The option check of a registered class: ours are functions of :mod:`rnan_basicsr.options` (the model and
-    datasets validate nothing themselves); another plugin's class may bring a ``check_options(opt)`` classmethod."""
-    check = getattr(cls, 'check_options', None)
-    if callable(check):
-        return check
-    if isinstance(cls, type) and issubclass(cls, DegradedImageDataset):
-        return functools.partial(check_dataset_options, cls)
-    if isinstance(cls, type) and issubclass(cls, RNANModel):
-        return check_model_options
-    return None
-
-
 def _call_class_check(cls, options):
-    """Run the option check of the registered class ``cls`` (:func:`_class_rule`), if it has one."""
-    check = _class_rule(cls)
-    if check is not None:
+    """Run the option check of the registered class ``cls``, if it has one: ours are functions of
+    :mod:`rnan_basicsr.options` (the model and datasets validate nothing themselves); another plugin's class may bring
+    a ``check_options(opt)`` classmethod."""
+    check = getattr(cls, 'check_options', None)
+    if not callable(check) and isinstance(cls, type):
+        if issubclass(cls, DegradedImageDataset):
+            check = functools.partial(check_dataset_options, cls)
+        elif issubclass(cls, RNANModel):
+            check = check_model_options
+    if callable(check):
         with _root_logger_untouched():
             check(options)
 
@@ -109,61 +93,56 @@ def dataset_as_basicsr_passes_it(opt, phase_key, dataset):
     return options
 
 
-def _check_dataset(opt, phase_key, dataset, scale):
+def _datasets(opt):
+    """``(options as the pipeline passes them, label)`` of every dataset, a fresh copy at each call."""
+    for phase_key, dataset in opt['datasets'].items():
+        yield dataset_as_basicsr_passes_it(opt, phase_key, dataset), f'datasets.{phase_key} ({dataset.get("name")})'
+
+
+def _check_dataset(options, label, scale):
     """The class's rule (ours, or another plugin's ``check_options``); for BasicSR's PairedImageDataset its roots and
     training keys; for any other class at least the given paths must exist. Then the cross-field rules."""
-    from basicsr.utils.registry import DATASET_REGISTRY
-
-    label = _dataset_label(phase_key, dataset)
-    options = dataset_as_basicsr_passes_it(opt, phase_key, dataset)
-    with within('datasets', phase_key):
-        _call_class_check(DATASET_REGISTRY.get(dataset['type']), options)
-        if dataset['type'] == 'PairedImageDataset':
+    with within('datasets', options['datasets_key']):
+        _call_class_check(DATASET_REGISTRY.get(options['type']), options)
+        if options['type'] == 'PairedImageDataset':
             check_roots(options, label, options['io_backend']['type'])
         else:
             for key, value in options.items():
                 if (key.startswith('dataroot_') or key == 'meta_info_file') and isinstance(value, str):
                     check_path_exists(value, key, label, kind='file or folder')
-        rules.restoration_data_at_scale_1(dataset['type'], label, scale)
+        rules.restoration_data_at_scale_1(options['type'], label, scale)
         if options['phase'] == 'train':
             rules.training_keys_given(options, label)
             rules.gt_size_fits_scale(options.get('gt_size'), scale, label)
 
 
-def _check_networks(opt, networks):
+def _check_networks(opt):
     """Our architectures are built on the meta device so that their own argument checks run now (no memory is
     allocated); the keys of every network are declared by its signature (:mod:`rnan_basicsr.options.registered`)."""
-    import torch
-    from basicsr.utils.registry import ARCH_REGISTRY
-
-    for key in networks:
+    for key in [key for key in ('network_g', 'network_d') if key in opt]:
         options = opt[key]
         cls = ARCH_REGISTRY.get(options['type'])
         if getattr(cls, '__module__', '').startswith('rnan_basicsr.'):
-            kwargs = {k: v for k, v in options.items() if k != 'type'}
             try:
                 with torch.device('meta'):
-                    cls(**kwargs)
+                    cls(**{k: v for k, v in options.items() if k != 'type'})
             except (TypeError, ValueError) as error:
                 raise InputError(f'{key} ({options["type"]}): {error}. Fix the value in {key}.', (key, )
                                  ) from None
 
 
-def _check_channels_and_scale(opt, datasets, scale):
+def _check_channels_and_scale(opt, scale):
     """network_g channels against what the datasets give; network_g.upscale against scale (:mod:`.rules`)."""
-    from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY
-
     network = opt.get('network_g')
     if not isinstance(network, dict):
         return
     cls = ARCH_REGISTRY.get(network['type'])
-    rules.scale_given_for_paired_data(opt, datasets)
+    rules.scale_given_for_paired_data(opt, opt['datasets'])
     rules.upscale_matches_scale(network, cls, scale)
-    for phase_key, dataset in datasets.items():
-        options = dataset_as_basicsr_passes_it(opt, phase_key, dataset)
-        found = rules.dataset_channels(options, DATASET_REGISTRY.get(dataset['type']))
+    for options, label in _datasets(opt):
+        found = rules.dataset_channels(options, DATASET_REGISTRY.get(options['type']))
         if found is not None:
-            rules.channels_match_dataset(network, cls, _dataset_label(phase_key, dataset), found)
+            rules.channels_match_dataset(network, cls, label, found)
 
 
 def _check_pretrained_paths(opt, is_train):
@@ -183,9 +162,6 @@ def _check_pretrained_paths(opt, is_train):
 def _check_pretrained_fit(opt):
     """``path.pretrain_network_<x>`` must fit network_<x>: the settings saved with it, and keys and shapes when it is
     loaded strictly."""
-    from rnan_basicsr.weights import (check_fits, check_saved_settings, expected_state_dict, load_checkpoint,
-                                      select_params)
-
     paths = PathOptions.model_construct(**opt['path'])
     for key in [k for k in opt if k.startswith('network_')]:
         label = key[len('network_'):]
@@ -205,8 +181,6 @@ def _check_pretrained_fit(opt):
 
 def _check_devices(opt):
     """``num_gpu`` against the CUDA devices that exist."""
-    import torch
-
     num_gpu = opt.get('num_gpu')
     available = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if num_gpu != 'auto' and num_gpu > available:
@@ -215,17 +189,13 @@ def _check_devices(opt):
                          'the CPU), or num_gpu: auto to use every GPU there is.', ('num_gpu', ))
 
 
-def _build_dataset(opt, phase_key, dataset):
+def _build_dataset(options, label):
     """Build our datasets (their constructors check every file's name, pairing, size and end); pair and measure
     BasicSR's PairedImageDataset. Validation and test images on disk are decoded whole, training images only
     checked (headers and ends)."""
-    from basicsr.utils.registry import DATASET_REGISTRY
-
-    options = dataset_as_basicsr_passes_it(opt, phase_key, dataset)
-    cls = DATASET_REGISTRY.get(dataset['type'])
-    label = _dataset_label(phase_key, dataset)
-    with within('datasets', phase_key):
-        if dataset['type'] == 'PairedImageDataset':
+    cls = DATASET_REGISTRY.get(options['type'])
+    with within('datasets', options['datasets_key']):
+        if options['type'] == 'PairedImageDataset':
             check_paired_images(options, label)
         elif getattr(cls, '__module__', '').startswith('rnan_basicsr.'):
             with _root_logger_untouched():
@@ -235,7 +205,7 @@ def _build_dataset(opt, phase_key, dataset):
                               label)
 
 
-def check_layout(opt, opt_path):
+def check_layout(opt):
     """After BasicSR laid the run out: the folders it will create must be creatable (not files, writable)."""
     root = opt['root_path']
     folders = ['experiments' if opt['is_train'] else 'results']
@@ -254,21 +224,10 @@ def check_layout(opt, opt_path):
 
 
 def check_options(opt, opt_path, is_train):
-    """Check the options before BasicSR's pipelines create or rename anything.
-
-    ``opt`` is an :class:`~rnan_basicsr.options.loader.OptionFile` (messages then give ``file:line:column``) or a
-    dict. First every key and value against the declared options of a ``basicsr train`` or ``basicsr test`` file
-    (:mod:`rnan_basicsr.options.validate`: unknown and overridden keys, ``name``, types, ranges, required sections);
-    then the registered types; then the rules beside the schema: every dataset's data roots and its class's rule
-    (ours: :mod:`rnan_basicsr.options.dataset_rules`; another plugin's class: its ``check_options`` classmethod),
-    our architectures built on the meta device, network_g channels and upscale against the datasets and scale, the
-    training rules (:mod:`rnan_basicsr.options.training_rules`), the weights files and their fit, the model's rules
-    (RNANModel: :mod:`rnan_basicsr.command.model_checks`), the devices; last the data (image headers and ends;
-    validation and test images decoded).
-
-    Raises:
-        InputError: naming the option file, the key and the fix.
-    """
+    """Check the options ``opt`` (an :class:`~rnan_basicsr.options.loader.OptionFile`, whose messages give
+    ``file:line:column``, or a dict) before BasicSR's pipelines create or rename anything: every key and value against
+    the declared options (:mod:`rnan_basicsr.options.validate`), then the rules beside them (:func:`_check_rules`),
+    the data last. Raises an InputError naming the file, the key and the fix."""
     options = opt if isinstance(opt, OptionFile) else OptionFile(opt_path, opt)
     declared = check_declared(options, is_train)
     with _located(options):
@@ -277,10 +236,7 @@ def check_options(opt, opt_path, is_train):
 
 def _check_rules(opt, is_train, declared):
     """What :func:`check_options` runs after the declared options (``declared``: as validated), in that order."""
-    from basicsr.utils.registry import MODEL_REGISTRY
-
     _check_model_type(opt['model_type'])
-    networks = [key for key in ('network_g', 'network_d') if key in opt]
     datasets = opt['datasets']
     phases = ('train', 'val') if is_train else ('test', 'val')
     for phase_key, dataset in datasets.items():
@@ -291,15 +247,15 @@ def _check_rules(opt, is_train, declared):
         raise InputError('datasets.train is missing; training needs a training dataset.', ('datasets', ))
 
     model_cls = MODEL_REGISTRY.get(opt['model_type'])
-    _check_networks(opt, networks)
-    for phase_key, dataset in datasets.items():
-        _check_dataset(opt, phase_key, dataset, declared.scale)
-    _check_channels_and_scale(opt, datasets, declared.scale)
+    _check_networks(opt)
+    for options, label in _datasets(opt):
+        _check_dataset(options, label, declared.scale)
+    _check_channels_and_scale(opt, declared.scale)
     if is_train:
         check_training(opt, model_cls)
     _check_pretrained_paths(opt, is_train)
     _check_devices(opt)
     _check_pretrained_fit(opt)
     _call_class_check(model_cls, copy.deepcopy(opt))
-    for phase_key, dataset in datasets.items():  # last: reads every image header (and decodes val / test sets)
-        _build_dataset(opt, phase_key, dataset)
+    for options, label in _datasets(opt):  # last: reads every image header (and decodes val / test sets)
+        _build_dataset(options, label)

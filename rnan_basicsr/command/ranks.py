@@ -1,14 +1,10 @@
-"""Several ranks end together: when one rank stops (rank 0 refuses the lock, a checkpoint cannot be written, a rank
-is interrupted or fails), every other rank ends within seconds with the same one line and exit status.
+"""Several ranks end together: when one rank stops, every other rank ends within seconds with the same one line and
+exit status, instead of waiting in its next collective for the process group's timeout (docs/clusters.md).
 
-Without this, the other ranks waited in their next collective (DDP's first broadcast, a gradient all-reduce) until
-the process group's timeout, 30 minutes, and under ``--launcher slurm`` nothing killed them then either.
-
-The rank that stops first publishes its line in torch.distributed's key-value store (the TCPStore of the launcher:
-torchrun's agent, or rank 0 under ``--launcher slurm``), reached as a client at ``MASTER_ADDR:MASTER_PORT``. Every
-rank watches that key from a thread, because its main thread may be blocked inside a collective that Python cannot
-interrupt; the watcher prints the line and ends the process. The publisher waits (a few seconds at most) until the
-others have read the line, since under ``--launcher slurm`` the store lives in rank 0's process.
+The rank that stops first publishes its line in the launcher's TCPStore (torchrun's agent, or rank 0 under
+``--launcher slurm``) at ``MASTER_ADDR:MASTER_PORT``. Every rank watches that key from a thread, since its main
+thread may be blocked in a collective Python cannot interrupt; the publisher waits (seconds at most) until the others
+have read the line, since under slurm the store lives in rank 0's process.
 """
 import contextlib
 import datetime
@@ -19,6 +15,8 @@ import sys
 import threading
 import time
 
+from rnan_basicsr.utils.errors import EXIT_INPUT_ERROR, EXIT_RUN_ERROR, InputError, RunError
+
 _KEY = 'rnan_basicsr/stop'
 _FIRST = 'rnan_basicsr/stop_first'
 _READ = 'rnan_basicsr/stop_read'
@@ -28,10 +26,8 @@ POLL_SECONDS, READ_TIMEOUT_SECONDS, GRACE_SECONDS = 0.5, 10, 5
 
 
 class RanksEndTogether:
-    """The watch over the other ranks of one distributed run (nothing when ``opt['dist']`` is false or 1 rank).
-
-    Use as a context manager around the run; :meth:`stop` is called by the run with its final line.
-    """
+    """The watch over the other ranks of one distributed run (nothing when ``opt['dist']`` is false or 1 rank), a
+    context manager around the run; :meth:`stop` is called by the run with its final line."""
 
     def __init__(self, opt):
         self.rank, self.world_size = opt['rank'], opt['world_size']
@@ -99,8 +95,6 @@ class RanksEndTogether:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        from rnan_basicsr.utils.errors import EXIT_INPUT_ERROR, EXIT_RUN_ERROR, InputError, RunError
-
         if exc_type is not None and issubclass(exc_type, (InputError, RunError)):
             status = EXIT_INPUT_ERROR if issubclass(exc_type, InputError) else EXIT_RUN_ERROR
             self.stop(f'basicsr: error: {exc}', status)

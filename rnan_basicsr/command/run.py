@@ -1,19 +1,17 @@
 """The order of a ``basicsr train|test`` run, owned by the command so that no mistake costs an earlier run.
 
-1. read the option file once, with the safe loader, and apply ``--force_yml`` (:mod:`.options`);
+1. read the option file once (safe loader, ``--force_yml``: :mod:`rnan_basicsr.options.loader`);
 2. check everything BasicSR or this package will read (:mod:`.preflight`), building no folder;
-3. let BasicSR lay the run out (``parse_options`` on the options read in 1: distributed setup, seed, paths);
-4. check what depends on that layout: folders writable;
-5. lock the experiment (or the results folder) for this run (:mod:`.lock`), then choose and check the training state
-   to resume from (``--auto_resume`` / ``path.resume_state``: :mod:`rnan_basicsr.models.resume_policy`);
-6. run BasicSR's ``train_pipeline`` / ``test_pipeline`` with that state, which creates (or archives) folders and
-   trains.
+3. let BasicSR lay the run out (``parse_options`` on the options read in 1), then check that its folders are writable;
+4. lock the experiment or results folder (:mod:`.lock`), choose and check the training state to resume from;
+5. run BasicSR's ``train_pipeline`` / ``test_pipeline`` with that state.
 
-Mistakes in 1-5 print one line and exit 2 with every earlier ``experiments/<name>``, ``results/<name>`` and
-``tb_logger/<name>`` as it was. During 6, a checkpoint that cannot be written stops training (exit 1), an image that
-does not decode (in a DataLoader worker or not) stops it (exit 2), and Ctrl-C or SIGTERM ends the run (exit 130 /
-143), each with one line saying where to continue.
+Mistakes in 1-4 are one line and exit 2 with nothing written; failures and interruptions in 5 are one line saying
+where to continue (docs/training.md, "What a run checks" and "Resuming and crash safety").
 """
+import basicsr.test as basicsr_test
+import basicsr.train as basicsr_train
+import basicsr.utils.options as basicsr_options
 import contextlib
 import copy
 import functools
@@ -23,8 +21,11 @@ import os
 import re
 import shlex
 import sys
+import yaml
 from os import path as osp
+from unittest import mock
 
+from rnan_basicsr import compat
 from rnan_basicsr.command.interrupt import Interrupted, signals_interrupt
 from rnan_basicsr.command.lock import LOCK_VARIABLE, RunLock, lock_path, locking_enabled
 from rnan_basicsr.command.preflight import check_layout, check_options
@@ -39,51 +40,23 @@ from rnan_basicsr.utils.errors import InputError, RunError
 def basicsr_argv(args):
     """The command line BasicSR's ``parse_options`` reads from ``sys.argv``; ``--force_yml`` is already applied."""
     argv = ['basicsr', '-opt', args.opt, '--launcher', args.launcher, '--local_rank', str(args.local_rank)]
-    if args.auto_resume:
-        argv.append('--auto_resume')
-    if args.debug:
-        argv.append('--debug')
-    return argv
+    return argv + (['--auto_resume'] if args.auto_resume else []) + (['--debug'] if args.debug else [])
 
 
-def _given_options_loader(opt):
-    """A PyYAML loader class whose document is ``opt``: BasicSR's ``yaml.load`` then returns the options we read
-    (and checked) instead of reading the file a second time."""
+def lay_out(opt, args, root_path, is_train):
+    """BasicSR's ``parse_options`` applied to ``opt`` (dist, rank, seed, phase, paths, debug name; it creates nothing
+    and initialises torch.distributed for launchers), each dataset's key as ``datasets_key`` (its messages name it).
+    Returns (the laid-out options, BasicSR's argparse namespace, what ``parse_options`` printed)."""
 
-    class GivenOptions:
-
-        def __init__(self, stream):
-            pass
+    class GivenOptions(yaml.SafeLoader):  # BasicSR's yaml.load returns the options read and checked, not the file's
 
         def get_single_data(self):
             return copy.deepcopy(opt)
 
-        def dispose(self):
-            pass
-
-    return GivenOptions
-
-
-def lay_out(opt, args, root_path, is_train):
-    """BasicSR's ``parse_options`` applied to ``opt``: dist, rank, seed, phase, paths, debug name; each dataset's key
-    as ``datasets_key`` (its messages name it).
-
-    Nothing is created here (``parse_options`` only computes paths; it initialises torch.distributed for launchers).
-
-    Returns:
-        tuple: (the laid-out options, BasicSR's argparse namespace, what ``parse_options`` printed).
-    """
-    import basicsr.utils.options as basicsr_options
-
-    saved_argv, saved_ordered_yaml = sys.argv, basicsr_options.ordered_yaml
-    sys.argv = basicsr_argv(args)
-    basicsr_options.ordered_yaml = lambda: (_given_options_loader(opt), None)
     printed = io.StringIO()  # "Disable distributed.": shown once every check passed, not above an error
-    try:
-        with contextlib.redirect_stdout(printed):
+    with mock.patch.object(sys, 'argv', basicsr_argv(args)), contextlib.redirect_stdout(printed):
+        with mock.patch.object(basicsr_options, 'ordered_yaml', lambda: (GivenOptions, None)):
             laid_out, basicsr_args = basicsr_options.parse_options(root_path, is_train=is_train)
-    finally:
-        sys.argv, basicsr_options.ordered_yaml = saved_argv, saved_ordered_yaml
     laid_out['root_path'] = root_path
     for key, dataset in laid_out['datasets'].items():  # our datasets' messages name it: datasets.test_1 (Kodak24)
         dataset['datasets_key'] = key
@@ -115,25 +88,15 @@ def parent_command():
         return []
 
 
-def _program_in(command, program):
-    """The index of ``program`` (a path or name, compared by file name) in ``command`` after its first word."""
-    return next((i for i, word in enumerate(command) if i and osp.basename(word) == osp.basename(program)), None)
-
-
 def launcher_prefix(launcher):
-    """The words before ``basicsr`` that started this process under ``launcher`` again, as far as they can be known.
-
-    torchrun (``TORCHELASTIC_RUN_ID`` set): its own command line, read from ``/proc/<parent>/cmdline`` (the
-    worker's parent is torchrun's agent) up to the program it runs, with ``python .../torchrun`` shortened to
-    ``torchrun``; where that cannot be read, ``torchrun --nnodes N --nproc_per_node M`` from ``WORLD_SIZE`` and
-    ``LOCAL_WORLD_SIZE`` (``--standalone`` on one node; the rendezvous options of several nodes are not known).
-    Slurm: ``srun --nodes N --ntasks M`` from ``SLURM_NNODES`` / ``SLURM_NTASKS`` (srun's and sbatch's other options,
-    such as GPUs or the partition, are not visible to a task). Else ``[]``.
-    """
+    """The words before ``basicsr`` that started this process under ``launcher`` again, as far as they can be known
+    (torchrun's command line or environment, Slurm's environment: docs/resuming.md, "Continuing after an interrupt");
+    ``[]`` without a launcher."""
     env = os.environ
     if launcher == 'pytorch' and 'TORCHELASTIC_RUN_ID' in env:
         command = parent_command()
-        end = _program_in(command, sys.argv[0])
+        program = osp.basename(sys.argv[0])  # the index of basicsr's path (or name) after the first word
+        end = next((i for i, word in enumerate(command) if i and osp.basename(word) == program), None)
         if end is not None and any('torchrun' in w or 'torch.distributed.run' in w for w in command[:end]):
             words = command[:end + 1]
             if osp.basename(words[0]).startswith('python') and osp.basename(words[1]) == 'torchrun':
@@ -150,8 +113,7 @@ def launcher_prefix(launcher):
 
 
 def _continue_hint(args):
-    """The command line that continues this training run, with the launcher that started it
-    (:func:`launcher_prefix`)."""
+    """The command line that continues this training run, with the launcher that started it."""
     words = launcher_prefix(args.launcher) or ['basicsr']
     words += ['train', '-opt', args.opt, '--auto_resume'] + (['--debug'] if args.debug else [])
     words += ['--launcher', args.launcher] if args.launcher != 'none' else []
@@ -196,11 +158,7 @@ class _Progress:
 @contextlib.contextmanager
 def _options_given_to_basicsr(opt, basicsr_args, resume_state):
     """``train_pipeline`` / ``test_pipeline`` get ``opt`` from ``parse_options`` instead of reading the file, and
-    ``train_pipeline`` the training state already chosen and checked
-    (:func:`rnan_basicsr.compat.resume.load_resume_state`, in :func:`_run_pipeline`) instead of loading it again."""
-    import basicsr.test as basicsr_test
-    import basicsr.train as basicsr_train
-
+    ``train_pipeline`` the training state already chosen and checked (in :func:`_run_pipeline`)."""
     saved = basicsr_train.parse_options, basicsr_test.parse_options, basicsr_train.load_resume_state
     basicsr_train.parse_options = basicsr_test.parse_options = lambda root_path, is_train=True: (opt, basicsr_args)
     basicsr_train.load_resume_state = lambda options: resume_state
@@ -211,9 +169,8 @@ def _options_given_to_basicsr(opt, basicsr_args, resume_state):
 
 
 class _NoNegativeETA(logging.Filter):
-    """BasicSR's ``MessageLogger`` counts ``total_iter - current_iter - 1`` iterations left, one too few, so the line
-    of the last iteration reads ``eta: -1 day, 23:59:59`` once an iteration averages a second or more (as after a
-    resume, whose average holds the start-up). Nothing is left then: the filter on BasicSR's logger writes 0:00:00."""
+    """BasicSR's ``MessageLogger`` counts ``total_iter - current_iter - 1`` iterations left, one too few, so the last
+    iteration's line can read ``eta: -1 day, 23:59:59`` (iterations of a second or more); it writes 0:00:00 there."""
 
     def filter(self, record):
         if isinstance(record.msg, str) and '[eta: -' in record.msg:
@@ -223,35 +180,22 @@ class _NoNegativeETA(logging.Filter):
 
 def _log_file():
     """The file BasicSR's root logger writes to, once ``train_pipeline`` / ``test_pipeline`` has set it up."""
-    for handler in logging.getLogger('basicsr').handlers:
-        if isinstance(handler, logging.FileHandler):
-            return handler.baseFilename
-    return None
+    handlers = logging.getLogger('basicsr').handlers
+    return next((h.baseFilename for h in handlers if isinstance(h, logging.FileHandler)), None)
 
 
-def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None, printed=''):
-    from basicsr.test import test_pipeline
-    from basicsr.train import train_pipeline
-
+def _run_pipeline(opt, basicsr_args, args, is_train, progress, printed):
     # the last check: the state to resume from must fit the options (refused in one line, before anything is written);
     # then what BasicSR's parse_options printed ("Disable distributed."), which is not to stand above an error
     resume_state = load_resume_state(opt) if is_train else None
     print(printed, end='', flush=True)
-    if lock is not None:
-        progress.on_model_built = lambda: lock.set_log(_log_file())
+    eta = _NoNegativeETA()
+    logging.getLogger('basicsr').addFilter(eta)
     progress.started = True
     try:
         try:
-            eta = _NoNegativeETA()
-            logging.getLogger('basicsr').addFilter(eta)
-            try:
-                with _options_given_to_basicsr(opt, basicsr_args, resume_state), model_built_hook(progress.watch):
-                    if is_train:
-                        train_pipeline(opt['root_path'])
-                    else:
-                        test_pipeline(opt['root_path'])
-            finally:
-                logging.getLogger('basicsr').removeFilter(eta)
+            with _options_given_to_basicsr(opt, basicsr_args, resume_state), model_built_hook(progress.watch):
+                (basicsr_train.train_pipeline if is_train else basicsr_test.test_pipeline)(opt['root_path'])
             progress.finished = True
         except (RunError, InputError) as error:  # a write that failed; an image damaged since the pre-flight
             if not is_train:
@@ -274,17 +218,16 @@ def _run_pipeline(opt, basicsr_args, args, is_train, progress, lock=None, printe
             message = (f'interrupted while testing; the results in {opt["path"]["results_root"]} are incomplete; run '
                        'the same command again to test anew')
         return progress.interrupted(message, interrupted.status)
+    finally:
+        logging.getLogger('basicsr').removeFilter(eta)
     return 0
 
 
 def run(args):
     """Run ``basicsr train|test`` for the parsed command line ``args`` in the current directory; returns the exit
-    status (0, or 130 / 143 when interrupted: see :func:`~rnan_basicsr.command.interrupt.end_by_signal`). Raises
-    InputError / RunError, which ``cli`` prints as one line.
-
+    status (0, or 130 / 143 when interrupted). Raises InputError / RunError, which ``cli`` prints as one line.
     One SIGINT / SIGTERM handler covers the whole run and raises once, so an interruption during the pipeline is
-    reported by the pipeline (where to continue), never as "nothing was written" (a second Ctrl-C is ignored).
-    """
+    reported by the pipeline (where to continue), never as "nothing was written"."""
     progress = _Progress()
     with signals_interrupt():
         try:
@@ -300,8 +243,7 @@ def run(args):
 
 
 def _checked_run(args, progress):
-    import rnan_basicsr  # noqa: F401  (compatibility patches, then RNAN in the registries)
-
+    compat.apply()  # the command's fixes to BasicSR (checkpoints, options, resume...); importing the plugin has none
     is_train = args.command == 'train'
     check_launcher(args)
     options = apply_force_yml(read_option_file(args.opt), args.force_yml)
@@ -312,16 +254,16 @@ def _checked_run(args, progress):
 
 
 def _locked_run(opt, basicsr_args, args, is_train, progress, printed):
-    check_layout(opt, args.opt)
-
-    if opt['rank'] != 0:  # rank 0 holds the lock and writes; the other processes follow it
-        return _run_pipeline(opt, basicsr_args, args, is_train, progress, printed=printed)
+    check_layout(opt)
     what = f'experiment {opt["name"]!r}' if is_train else f'the test results {opt["name"]!r}'
-    if not locking_enabled():
+    lock = None
+    if opt['rank'] == 0 and locking_enabled():  # rank 0 holds the lock and writes; the other processes follow it
+        lock = RunLock(lock_path(opt), what, ' '.join(shlex.quote(a) for a in ['basicsr', *sys.argv[1:]]))
+    elif opt['rank'] == 0:
         print(f'rnan_basicsr: warning: {LOCK_VARIABLE}=off: {what} is not locked; make sure no other run uses it.',
               file=sys.stderr, flush=True)
-        return _run_pipeline(opt, basicsr_args, args, is_train, progress, printed=printed)
-    lock = RunLock(lock_path(opt), what, ' '.join(shlex.quote(a) for a in ['basicsr', *sys.argv[1:]]))
-    with lock:
-        lock.set_log(osp.join(opt['path']['log'], f'{args.command}_{opt["name"]}_<time>.log'))
-        return _run_pipeline(opt, basicsr_args, args, is_train, progress, lock, printed)
+    with lock or contextlib.nullcontext():
+        if lock is not None:
+            lock.set_log(osp.join(opt['path']['log'], f'{args.command}_{opt["name"]}_<time>.log'))
+            progress.on_model_built = lambda: lock.set_log(_log_file())
+        return _run_pipeline(opt, basicsr_args, args, is_train, progress, printed)

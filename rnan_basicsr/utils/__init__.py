@@ -1,3 +1,0 @@
-from .errors import InputError
-
-__all__ = ['InputError']

@@ -11,16 +11,12 @@ from rnan_basicsr.utils.errors import InputError
 
 def fsync_folder(folder):
     """Make renames and removals in ``folder`` durable (a no-op where folders cannot be opened, e.g. Windows)."""
-    try:
+    with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def check_writable(folder, what):
@@ -33,26 +29,15 @@ def check_writable(folder, what):
         raise InputError(f'{what}: cannot write in {folder!r}: {error.strerror or error}.') from None
 
 
-def temp_path_for(path):
-    """The temporary name :func:`atomic_write` writes before renaming: ``.<name>.tmp<pid>`` beside ``path``."""
-    return osp.join(osp.dirname(osp.abspath(path)), f'.{osp.basename(path)}.tmp{os.getpid()}')
-
-
 @contextlib.contextmanager
 def atomic_write(path, mode='wb', **open_kwargs):
-    """Open a temporary file beside ``path`` for writing; on success it replaces ``path`` in one rename.
-
-    The temporary file is flushed and fsynced before the rename (atomic on POSIX and Windows), and the folder entry
-    is fsynced where the OS allows. If the ``with`` block raises, or the process dies, ``path`` keeps its old
-    content (or stays absent); only a stray ``.<name>.tmp<pid>`` file can remain after a kill (``--auto_resume``
-    removes those), and none after an exception.
-
-    Yields:
-        file: opened with ``mode`` (``'wb'``, ``'w'``...) and ``open_kwargs``.
-    """
+    """Yield a temporary file ``.<name>.tmp<pid>`` beside ``path``, opened with ``mode`` and ``open_kwargs``; on
+    success it is flushed, fsynced and renamed to ``path`` (the folder fsynced where the OS allows). If the block
+    raises, or the process dies, ``path`` keeps its old content (or stays absent); only a stray temporary file can
+    remain after a kill (``--auto_resume`` removes those)."""
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    tmp = temp_path_for(path)
+    tmp = osp.join(folder, f'.{osp.basename(path)}.tmp{os.getpid()}')
     try:
         with open(tmp, mode, **open_kwargs) as f:
             yield f
@@ -66,11 +51,9 @@ def atomic_write(path, mode='wb', **open_kwargs):
 
 
 def atomic_torch_save(obj, path):
-    """``torch.save`` that never leaves a partial file at ``path`` (see :func:`atomic_write`).
-
-    The object is serialised in memory first and then written: a full disk or a file-size limit then raises an
-    OSError with the system's reason (ENOSPC, EFBIG), where torch's zip writer would only report a file position.
-    """
+    """``torch.save`` that never leaves a partial file at ``path``. The object is serialised in memory first, so a
+    full disk or a file-size limit raises an OSError with the system's reason (ENOSPC, EFBIG), where torch's zip
+    writer would only report a file position."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     with atomic_write(path) as f:

@@ -1,10 +1,8 @@
-"""Checks of the Python environment that a wrong install breaks silently: one TensorBoard distribution.
-
-BasicSR 1.4.2 requires ``tb-nightly``, this package requires ``tensorboard``; both install the same ``tensorboard``
-package and declare the same TensorBoard plugins, so with both present the ``tensorboard`` command stops with
-"ValueError: Duplicate plugins for name projector" (training still writes its events). ``scripts/setup_venv.sh``
-removes ``tb-nightly``; an environment installed by hand is told, once, how to do the same.
+"""One TensorBoard distribution: BasicSR 1.4.2 requires ``tb-nightly``, this package ``tensorboard``; both install the
+``tensorboard`` package, and with both the ``tensorboard`` command fails ("Duplicate plugins for name projector").
+``scripts/setup_venv.sh`` removes ``tb-nightly``; an environment installed by hand is told, once, how to do the same.
 """
+import contextlib
 import sys
 from importlib import metadata
 
@@ -17,11 +15,9 @@ def installed_tensorboards():
     """The names of :data:`TENSORBOARD_DISTRIBUTIONS` installed in this environment."""
     found = []
     for name in TENSORBOARD_DISTRIBUTIONS:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        found.append(name)
+            found.append(name)
     return found
 
 

@@ -4,12 +4,8 @@ from os import path as osp
 
 
 def import_modules_with_suffix(package_name, package_file, suffix):
-    """Import every ``<name><suffix>.py`` beside ``package_file`` as ``<package_name>.<name><suffix>``.
-
-    This is how the plugin fills BasicSR's registries (the Real-ESRGAN pattern): importing a module runs its
-    ``@ARCH_REGISTRY.register()`` (or dataset / model) decorators. Modules are imported in name order; importing
-    again is a no-op because Python caches modules.
-    """
+    """Import every ``<name><suffix>.py`` beside ``package_file`` as ``<package_name>.<name><suffix>``, in name
+    order: how the plugin fills BasicSR's registries (their ``@ARCH_REGISTRY.register()`` decorators run)."""
     folder = osp.dirname(osp.abspath(package_file))
     names = sorted(osp.splitext(name)[0] for name in os.listdir(folder) if name.endswith(f'{suffix}.py'))
     return [importlib.import_module(f'{package_name}.{name}') for name in names]

@@ -1,19 +1,10 @@
 """All-or-nothing output folders (LMDB, sub-images, generated LQ): built under a temporary sibling name, swapped in
-by renames, and recovered at the next run whatever moment a kill struck.
+by renames, and recovered at the next run whatever moment a kill struck (the stages ``tmp`` / ``new`` / ``old`` and
+what recovery does with each: docs/reliability.md, "Interrupted data preparation").
 
-The siblings of an output ``<parent>/<name>`` are ``<parent>/.<name>.<stage>.<host>.<pid><suffix>``, named and parsed
-only by :func:`staged_name` and :func:`parse_staged_name`:
-
-========  ============================================================================================================
-``tmp``   being built: incomplete until renamed to ``new``
-``new``   complete, waiting to become ``<name>``
-``old``   the previous complete ``<name>``, moved aside to make room for ``new``, deleted once ``new`` is in place
-========  ============================================================================================================
-
-The host is in the name because output folders may be on a filesystem that several machines share: a pid means
-nothing on another machine, so siblings of another host are never touched, and those of a process of this host that
-still runs neither. At every moment one complete copy is ``<name>``, ``new`` or ``old``, and
-:func:`recover_staged_folder` only deletes what is incomplete (``tmp``) or what a complete ``<name>`` replaces.
+The siblings of ``<parent>/<name>`` are ``<parent>/.<name>.<stage>.<host>.<pid><suffix>``, named and parsed only by
+:func:`staged_name` and :func:`parse_staged_name`. The host is in the name because output folders may be on a
+filesystem that several machines share: siblings of another host are never touched, nor those of a running process.
 """
 import contextlib
 import os
@@ -50,14 +41,12 @@ def parse_staged_name(path, entry, suffix=''):
 
 def process_is_running(pid):
     """True if a process ``pid`` runs on this machine (this one included; another user's counts as running)."""
-    if pid == os.getpid():
-        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
-        return True
+        pass
     return True
 
 
@@ -85,16 +74,9 @@ def _swap_in(complete, path, suffix):
 
 
 def recover_staged_folder(path, suffix=''):
-    """Finish or undo what interrupted runs of this machine left beside ``path``, saying so in one line each.
-
-    Siblings of processes that no longer run (see the module docstring): a ``tmp`` is deleted (incomplete); a
-    ``new`` is complete and replaces ``path`` (the run was only interrupted while swapping it in); an ``old`` is
-    deleted when ``path`` exists, else it becomes ``path`` again. Siblings of running processes and of other hosts
-    are left alone.
-
-    Returns:
-        list[str]: what was done, one sentence per sibling.
-    """
+    """Finish or undo what interrupted runs of this machine left beside ``path``, saying so in one line each: a
+    ``tmp`` is deleted (incomplete); a ``new`` replaces ``path``; an ``old`` is deleted when ``path`` exists, else it
+    becomes ``path`` again. Returns what was done, one sentence per sibling."""
     parent = osp.dirname(osp.abspath(path))
     path = osp.abspath(path)
     found = {stage: [] for stage in STAGES}
@@ -131,15 +113,11 @@ def recover_staged_folder(path, suffix=''):
 
 @contextlib.contextmanager
 def staged_folder(path, overwrite=False, suffix=''):
-    """Build a folder under a temporary sibling name; it becomes ``path`` only if the block succeeds.
-
-    What interrupted runs left beside ``path`` is recovered first (:func:`recover_staged_folder`). Yields the
-    temporary path (``tmp``, not created; it ends with ``suffix``, e.g. ``.lmdb`` where a writer needs it). On an
-    exception it is deleted and ``path`` is untouched (a parent folder that cannot be created or written to is an
-    InputError before anything is done); on success it is renamed ``new`` (complete), then swapped in
-    for ``path`` (an existing ``path`` is allowed only with ``overwrite``). A kill at any moment leaves ``path``
-    whole, or a complete copy that the next run puts back.
-    """
+    """Build a folder under a temporary sibling name; it becomes ``path`` only if the block succeeds. What
+    interrupted runs left beside ``path`` is recovered first. Yields the temporary path (``tmp``, not created; it ends
+    with ``suffix``, e.g. ``.lmdb`` where a writer needs it). On an exception it is deleted and ``path`` is untouched
+    (a parent that cannot be created or written to is an InputError before anything is done); on success it is
+    renamed ``new``, then swapped in for ``path`` (an existing ``path`` only with ``overwrite``)."""
     path = osp.abspath(path)
     parent = osp.dirname(path)
     try:
@@ -151,8 +129,7 @@ def staged_folder(path, overwrite=False, suffix=''):
     if osp.exists(path) and not overwrite:
         raise InputError(f'{path!r} already exists; pass --overwrite to replace it.')
     tmp = staged_name(path, 'tmp', suffix)
-    if osp.lexists(tmp):
-        _remove(tmp)
+    _remove(tmp)
     try:
         yield tmp
     except BaseException:
