@@ -19,13 +19,8 @@ PRECISION_NAMES = {'fp32': 'float32', 'bf16': 'bfloat16 autocast', 'fp16': 'floa
 
 
 def check_device(device, what='--device'):
-    """Return ``torch.device(device)``, or raise an InputError if this machine has no such device.
-
-    Args:
-        device (str | torch.device): ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'``..., or ``'auto'``: cuda if
-            available, else cpu.
-        what (str): how the message names the setting (``--device``, ``num_gpu``...).
-    """
+    """``torch.device(device)`` (``'cpu'``, ``'cuda:1'``, ``'mps'``..., or ``'auto'``: cuda if available, else cpu),
+    or an InputError naming the setting as ``what`` (``--device``...) if this machine has no such device."""
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
     try:
@@ -73,11 +68,8 @@ def _autocast_runs(device_type, device_index, dtype):
 
 
 def check_precision(device, precision, what='precision'):
-    """Return the precision's name ('fp32', 'bf16', 'fp16') if ``device`` can run it; raise an InputError if not.
-
-    The check runs one 1x1 convolution under autocast on the device (cached), so it asks the installed torch and
-    the device itself rather than a table of GPUs.
-    """
+    """The precision's name ('fp32', 'bf16', 'fp16') if ``device`` can run it, else an InputError; asks the device
+    itself (one cached 1x1 convolution under autocast), not a table of GPUs."""
     precision = parse_precision(precision, what)
     dtype = PRECISIONS[precision]
     if dtype is None:
@@ -172,10 +164,8 @@ def _root_cause(error):
 
 
 class CompiledForward:
-    """Call ``module`` through ``torch.compile``, or eagerly where compilation cannot run (with one warning).
-
-    The module itself is never replaced, so its ``state_dict`` keys stay plain (no ``_orig_mod.`` prefix) and
-    checkpoints saved from it load anywhere. ``CompiledForward(module, enabled=False)`` is the plain module.
+    """Call ``module`` through ``torch.compile``, or eagerly where compilation cannot run (with one warning). The
+    module is never replaced, so its ``state_dict`` keys stay plain (no ``_orig_mod.``).
 
     Args:
         module (nn.Module): the network (parameters shared with the compiled version).
@@ -202,39 +192,38 @@ class CompiledForward:
     def _fall_back(self, reason):
         self.compiled = None
         message = f'{self.what}: torch.compile cannot run here ({reason}); running the network eagerly instead.'
-        if self.logger is not None:
-            self.logger.warning(message)
+        self._log('warning', message)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     @property
     def is_compiled(self):
         return self.compiled is not None
 
-    def _info(self, message):
+    def _log(self, level, message):
         if self.logger is not None:
-            self.logger.info(message)
+            getattr(self.logger, level)(message)
 
     def __call__(self, *args, **kwargs):
-        if self.compiled is not None:
-            first, start = not self._called, time.perf_counter()
-            self._called = True
-            if first:  # compilation happens now, and takes minutes on a CPU: say so, or the first step looks hung
-                self._info(f'{self.what}: compiling the network with torch.compile (first call; a new input shape '
-                           'compiles again)...')
-            try:
-                out = self.compiled(*args, **kwargs)
-                if first:
-                    self._info(f'{self.what}: compiled in {time.perf_counter() - start:.1f} s.')
-                return out
-            except Exception as error:  # noqa: B902 - only compile failures are caught, the rest is re-raised
-                if not _is_compile_error(error):
-                    raise
-                # Dynamo also reports the network's own errors (a wrong input shape); those raise again here,
-                # eagerly and readably, and compilation stays on
-                out = self.module(*args, **kwargs)
-                self._fall_back(_root_cause(error))
-                return out
-        return self.module(*args, **kwargs)
+        if self.compiled is None:
+            return self.module(*args, **kwargs)
+        first, start = not self._called, time.perf_counter()
+        self._called = True
+        if first:  # compilation happens now, and takes minutes on a CPU: say so, or the first step looks hung
+            self._log('info', f'{self.what}: compiling the network with torch.compile (first call; a new input shape '
+                      'compiles again)...')
+        try:
+            out = self.compiled(*args, **kwargs)
+        except Exception as error:  # noqa: B902 - only compile failures are caught, the rest is re-raised
+            if not _is_compile_error(error):
+                raise
+            # Dynamo also reports the network's own errors (a wrong input shape); those raise again here, eagerly and
+            # readably, and compilation stays on
+            out = self.module(*args, **kwargs)
+            self._fall_back(_root_cause(error))
+            return out
+        if first:
+            self._log('info', f'{self.what}: compiled in {time.perf_counter() - start:.1f} s.')
+        return out
 
 
 def unwrap_compiled(module):

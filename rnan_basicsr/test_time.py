@@ -61,9 +61,7 @@ def _tile_starts(length, tile, stride):
     """Start offsets of tiles of size ``tile`` covering ``[0, length)``; the last tile ends exactly at ``length``."""
     if tile >= length:
         return [0]
-    starts = list(range(0, length - tile, stride))
-    starts.append(length - tile)
-    return starts
+    return list(range(0, length - tile, stride)) + [length - tile]
 
 
 def _ramp(length, overlap, like, ramp_start, ramp_end):

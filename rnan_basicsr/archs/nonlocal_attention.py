@@ -91,12 +91,9 @@ def attention_chunked(theta, phi, g, softmax='query', chunk_size=None):
             return checkpoint(function, *args, use_reentrant=False)
         return function(*args)
 
-    if softmax == 'query':
-        out = None
-        for start in range(0, n, chunk_size):
-            part = run(_key_chunk_contribution, theta, phi[:, start:start + chunk_size], g[:, start:start + chunk_size])
-            out = part if out is None else out + part
-        return out
+    if softmax == 'query':  # each chunk of keys holds every query, so the chunks' contributions add up
+        return sum(run(_key_chunk_contribution, theta, phi[:, start:start + chunk_size], g[:, start:start + chunk_size])
+                   for start in range(0, n, chunk_size))
     return torch.cat([
         run(_query_chunk_output, theta[:, start:start + chunk_size], phi, g) for start in range(0, n, chunk_size)
     ], dim=1)
@@ -150,13 +147,11 @@ def _key_logsumexp_cpu_kernel(theta, phi):
     """L_j = logsumexp_i(phi_j . theta_i), (B, N), from the CPU flash kernel, which returns it; None if unavailable."""
     if theta.device.type != 'cpu':
         return None
-    kernel = getattr(torch.ops.aten, '_scaled_dot_product_flash_attention_for_cpu', None)
-    if kernel is None:
-        return None
     try:
         # queries: phi (the keys of the non-local block), keys: theta; the value is not needed, any (B, 1, N, C) will do
-        lse = kernel(phi.unsqueeze(1), theta.unsqueeze(1), theta.unsqueeze(1), 0.0, False, scale=1.0)[1]
-    except (RuntimeError, TypeError):
+        lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+            phi.unsqueeze(1), theta.unsqueeze(1), theta.unsqueeze(1), 0.0, False, scale=1.0)[1]
+    except (AttributeError, RuntimeError, TypeError):  # no such kernel in this torch build
         return None
     return lse.reshape(theta.shape[0], theta.shape[1]).to(theta.dtype)
 
@@ -192,7 +187,12 @@ class _QuerySoftmaxAttention(torch.autograd.Function):
     def forward(ctx, theta, phi, g):
         ctx.save_for_backward(theta, phi, g)
         with autocast_disabled(g.device.type):  # computed in the inputs' dtype, autocast or not
-            return _query_softmax_forward(theta, phi, g)
+            lse = _key_logsumexp(theta, phi)  # (B, N): L_j
+            # y_i = sum_j exp(theta_i . phi_j - L_j) g_j: shift every key's logit by -L_j through one more channel
+            # (theta_i, 1) . (phi_j, -L_j); the sink logit 0 bounds the shifted logits (all <= 0) from above
+            query = torch.cat([theta, torch.ones_like(theta[..., :1])], dim=-1)
+            key = torch.cat([phi, -lse.unsqueeze(-1)], dim=-1)
+            return _sdpa_with_sink(query, key, g, torch.zeros_like(lse))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -206,21 +206,11 @@ class _QuerySoftmaxAttention(torch.autograd.Function):
             theta_ = theta.detach().requires_grad_(need_theta)
             phi_ = phi.detach().requires_grad_(need_phi)
             grad_g = _sdpa(phi_, theta_, grad_out.contiguous())  # O_j = sum_i softmax_i(f_ij) dy_i
-            inputs = [t for t, need in ((phi_, need_phi), (theta_, need_theta)) if need]
-            grads = torch.autograd.grad(grad_g, inputs, grad_outputs=g) if inputs else []
-        grads = iter(grads)
-        grad_phi = next(grads) if need_phi else None
-        grad_theta = next(grads) if need_theta else None
+            inputs = [t for t, need in ((theta_, need_theta), (phi_, need_phi)) if need]
+            grads = list(torch.autograd.grad(grad_g, inputs, grad_outputs=g)) if inputs else []
+        grad_theta = grads.pop(0) if need_theta else None
+        grad_phi = grads.pop(0) if need_phi else None
         return grad_theta, grad_phi, grad_g.detach()
-
-
-def _query_softmax_forward(theta, phi, g):
-    lse = _key_logsumexp(theta, phi)  # (B, N): L_j
-    # y_i = sum_j exp(theta_i . phi_j - L_j) g_j: shift every key's logit by -L_j through one more channel
-    # (theta_i, 1) . (phi_j, -L_j); the sink logit 0 bounds the shifted logits (all <= 0) from above
-    query = torch.cat([theta, torch.ones_like(theta[..., :1])], dim=-1)
-    key = torch.cat([phi, -lse.unsqueeze(-1)], dim=-1)
-    return _sdpa_with_sink(query, key, g, torch.zeros_like(lse))
 
 
 def attention_sdpa(theta, phi, g, softmax='query'):

@@ -168,31 +168,6 @@ class RNAN(nn.Module):
     def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_group=10, upscale=1, img_range=255.,
                  rgb_mean=(0.4488, 0.4371, 0.4040), nl_softmax='query', nl_impl='auto'):
         super().__init__()
-        self._check_arguments(num_in_ch, num_out_ch, num_feat, num_group, upscale, img_range, rgb_mean, nl_softmax,
-                              nl_impl)
-        self.upscale = upscale
-        self.img_range = img_range
-
-        def group(non_local):
-            return ResidualAttentionGroup(num_feat, non_local, nl_softmax, nl_impl)
-
-        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
-        self.group_nl_low = group(non_local=True)
-        self.body = nn.Sequential(*[group(non_local=False) for _ in range(num_group - 2)])
-        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.group_nl_high = group(non_local=True)
-        if upscale == 1:
-            self.upsample = None
-        else:
-            self.upsample = Upsample(upscale, num_feat)
-            # mean of the training data on the network's scale; a buffer, not a parameter, and not in checkpoints
-            mean = torch.tensor(rgb_mean, dtype=torch.float32) * img_range
-            self.register_buffer('mean', mean.view(1, -1, 1, 1), persistent=False)
-        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
-
-    @staticmethod
-    def _check_arguments(num_in_ch, num_out_ch, num_feat, num_group, upscale, img_range, rgb_mean, nl_softmax,
-                         nl_impl):
         if num_in_ch < 1 or num_out_ch < 1:
             raise ValueError(f'num_in_ch and num_out_ch must be >= 1, got {num_in_ch} and {num_out_ch}')
         if num_feat < 2 or num_feat % 2:
@@ -215,6 +190,25 @@ class RNAN(nn.Module):
             raise ValueError(f"nl_softmax must be 'query' (released code) or 'key' (paper), got {nl_softmax!r}")
         if nl_impl not in IMPLEMENTATIONS:
             raise ValueError(f'nl_impl must be one of {IMPLEMENTATIONS}, got {nl_impl!r}')
+        self.upscale = upscale
+        self.img_range = img_range
+
+        def group(non_local):
+            return ResidualAttentionGroup(num_feat, non_local, nl_softmax, nl_impl)
+
+        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+        self.group_nl_low = group(non_local=True)
+        self.body = nn.Sequential(*[group(non_local=False) for _ in range(num_group - 2)])
+        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.group_nl_high = group(non_local=True)
+        if upscale == 1:
+            self.upsample = None
+        else:
+            self.upsample = Upsample(upscale, num_feat)
+            # mean of the training data on the network's scale; a buffer, not a parameter, and not in checkpoints
+            mean = torch.tensor(rgb_mean, dtype=torch.float32) * img_range
+            self.register_buffer('mean', mean.view(1, -1, 1, 1), persistent=False)
+        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
 
     def forward(self, x):
         """x: (B, num_in_ch, H, W) in [0, 1], any H, W >= 1 -> (B, num_out_ch, H*upscale, W*upscale), about [0, 1]."""

@@ -154,19 +154,15 @@ def select_params(checkpoint, param_key='params', path=None, what='checkpoint'):
     state, a missing key (listing the keys there are) or no state dict."""
     _refuse_training_state(checkpoint, what, path)
     used = param_key
-    if param_key is not None:
-        if param_key not in checkpoint and param_key == 'params_ema' and 'params' in checkpoint:
-            used = 'params'
-        if used not in checkpoint:
-            refuse_authors_layout(checkpoint, what, path)
-            found = [k for k in PARAM_KEYS if k in checkpoint]
-            hint = (f' Set path.param_key_g: {found[0]}.' if found else
-                    ' Set path.param_key_g: ~ to load a bare state dict.' if is_state_dict(checkpoint) else '')
-            raise InputError(f'{named(what, path)} has no {param_key!r} entry; it has {describe_keys(checkpoint)}.'
-                             f'{hint}')
-        state_dict = checkpoint[used]
-    else:
-        state_dict = checkpoint
+    if param_key == 'params_ema' and param_key not in checkpoint and 'params' in checkpoint:
+        used = 'params'
+    if used is not None and used not in checkpoint:
+        refuse_authors_layout(checkpoint, what, path)
+        found = [k for k in PARAM_KEYS if k in checkpoint]
+        hint = (f' Set path.param_key_g: {found[0]}.' if found else
+                ' Set path.param_key_g: ~ to load a bare state dict.' if is_state_dict(checkpoint) else '')
+        raise InputError(f'{named(what, path)} has no {param_key!r} entry; it has {describe_keys(checkpoint)}.{hint}')
+    state_dict = checkpoint if used is None else checkpoint[used]
     if not is_state_dict(state_dict):
         where = f'under {used!r}' if used is not None else 'at its top level'
         raise InputError(f'{named(what, path)} holds no state dict of tensors {where}; it has '
