@@ -1,20 +1,7 @@
 """How a network runs on a device: the device check, mixed precision (autocast), TF32, channels_last, torch.compile.
 
-One place for this policy, used by RNANModel (training, validation, ``basicsr test``), the inference tool and the
-benchmark:
-
-* :func:`check_device` — ``'auto'`` is cuda if available, else cpu; ``'cuda:7'`` on a machine with two GPUs,
-  ``'cuda'`` without CUDA: one InputError.
-* :func:`check_precision` — ``'fp32'`` (also ``~``), ``'bf16'`` or ``'fp16'``; a precision the device cannot run
-  (no bfloat16 on a V100, no float16 autocast in an old CPU build) is an InputError before anything runs.
-* :func:`autocast` — the autocast context of a precision (a null context for fp32). RNAN's non-local blocks compute
-  their attention in float32 inside it (see :mod:`rnan_basicsr.archs.nonlocal_attention`), so fp16 is safe.
-* :func:`tf32` / :func:`describe_tf32` — TF32 (10-bit mantissa) for float32 convolutions and matrix products on
-  Ampere and newer GPUs. PyTorch enables it by default for cuDNN convolutions, which moves RNAN's output ~43 dB away
-  from float32: testing, validation, inference and the benchmark's float32 rows run with TF32 **off** unless asked;
-  training may use it. Nothing changes on a CPU.
-* :func:`channels_last` and :class:`CompiledForward` — the memory-format and ``torch.compile`` switches; compile
-  falls back to eager execution with one warning where it cannot run (no C++ compiler, unsupported Python...).
+One policy for RNANModel, the inference tool and the benchmark; what each switch does and costs is on
+docs/performance.md ("Mixed precision and speed switches").
 """
 import contextlib
 import functools
@@ -31,17 +18,9 @@ PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 PRECISION_NAMES = {'fp32': 'float32', 'bf16': 'bfloat16 autocast', 'fp16': 'float16 autocast'}
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# device and precision
-# ---------------------------------------------------------------------------------------------------------------
 def check_device(device, what='--device'):
-    """Return ``torch.device(device)``, or raise an InputError if this machine has no such device.
-
-    Args:
-        device (str | torch.device): ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'``..., or ``'auto'``: cuda if
-            available, else cpu.
-        what (str): how the message names the setting (``--device``, ``num_gpu``...).
-    """
+    """``torch.device(device)`` (``'cpu'``, ``'cuda:1'``, ``'mps'``..., or ``'auto'``: cuda if available, else cpu),
+    or an InputError naming the setting as ``what`` (``--device``...) if this machine has no such device."""
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
     try:
@@ -74,8 +53,6 @@ def parse_precision(value, what='precision'):
 @functools.lru_cache(maxsize=None)
 def _autocast_runs(device_type, device_index, dtype):
     """'' if a convolution under autocast(dtype) runs on this device and gives ``dtype``; else why not."""
-    if not hasattr(torch, 'autocast'):
-        return f'torch {torch.__version__} has no torch.autocast'
     device = torch.device(device_type, device_index) if device_index is not None else torch.device(device_type)
     if device_type == 'cuda' and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
         return f'{torch.cuda.get_device_name(device)} has no bfloat16 support'
@@ -91,11 +68,8 @@ def _autocast_runs(device_type, device_index, dtype):
 
 
 def check_precision(device, precision, what='precision'):
-    """Return the precision's name ('fp32', 'bf16', 'fp16') if ``device`` can run it; raise an InputError if not.
-
-    The check runs one 1x1 convolution under autocast on the device (cached), so it asks the installed torch and
-    the device itself rather than a table of GPUs.
-    """
+    """The precision's name ('fp32', 'bf16', 'fp16') if ``device`` can run it, else an InputError; asks the device
+    itself (one cached 1x1 convolution under autocast), not a table of GPUs."""
     precision = parse_precision(precision, what)
     dtype = PRECISIONS[precision]
     if dtype is None:
@@ -121,15 +95,9 @@ def make_grad_scaler(device, precision):
     """A GradScaler for fp16 training (gradients scaled against float16 underflow); None for fp32 and bf16."""
     if parse_precision(precision) != 'fp16':
         return None
-    device_type = torch.device(device).type
-    if hasattr(torch, 'amp') and hasattr(torch.amp, 'GradScaler'):
-        return torch.amp.GradScaler(device_type)
-    return torch.cuda.amp.GradScaler(enabled=device_type == 'cuda')  # pragma: no cover - torch < 2.3
+    return torch.amp.GradScaler(torch.device(device).type)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# TF32
-# ---------------------------------------------------------------------------------------------------------------
 # torch >= 2.9 has per-backend ``fp32_precision`` flags beside the older ``allow_tf32`` ones, and the two do not mix:
 # after ``torch.backends.cudnn.conv.fp32_precision = 'ieee'`` (or cuBLAS's), reading ``allow_tf32`` raises
 # ("a mix of the legacy and new APIs"), and torch.export (the ONNX exporter) reads it. The ``allow_tf32`` flags keep
@@ -167,9 +135,6 @@ def describe_tf32(device, enabled, option):
     return f'TF32: off, float32 is IEEE float32 ({option}: false)'
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# memory format and compilation
-# ---------------------------------------------------------------------------------------------------------------
 def channels_last(tensor, enabled):
     """``tensor`` in channels_last memory format (NHWC) when ``enabled`` and 4-D; unchanged otherwise."""
     if enabled and tensor.dim() == 4:
@@ -179,14 +144,10 @@ def channels_last(tensor, enabled):
 
 def _is_compile_error(error):
     """Whether ``error`` comes from torch.compile itself (Dynamo, the backend, a missing compiler)."""
-    try:
-        from torch._dynamo.exc import TorchDynamoException
-    except ImportError:  # pragma: no cover
-        return False
-    if isinstance(error, TorchDynamoException):
-        return True
+    from torch._dynamo.exc import TorchDynamoException
+
     module = type(error).__module__ or ''
-    return module.startswith(('torch._dynamo', 'torch._inductor'))
+    return isinstance(error, TorchDynamoException) or module.startswith(('torch._dynamo', 'torch._inductor'))
 
 
 def _root_cause(error):
@@ -203,10 +164,8 @@ def _root_cause(error):
 
 
 class CompiledForward:
-    """Call ``module`` through ``torch.compile``, or eagerly where compilation cannot run (with one warning).
-
-    The module itself is never replaced, so its ``state_dict`` keys stay plain (no ``_orig_mod.`` prefix) and
-    checkpoints saved from it load anywhere. ``CompiledForward(module, enabled=False)`` is the plain module.
+    """Call ``module`` through ``torch.compile``, or eagerly where compilation cannot run (with one warning). The
+    module is never replaced, so its ``state_dict`` keys stay plain (no ``_orig_mod.``).
 
     Args:
         module (nn.Module): the network (parameters shared with the compiled version).
@@ -221,64 +180,50 @@ class CompiledForward:
         self.what = what
         self.logger = logger
         self.compiled = None
-        self.fallback_reason = None
         self._called = False
         if enabled:
-            reason = self._cannot_compile()
-            if reason:
-                self._fall_back(reason)
-            else:
-                self.compiled = torch.compile(module, **(compile_kwargs or {}))
-
-    @staticmethod
-    def _cannot_compile():
-        if not hasattr(torch, 'compile'):
-            return f'torch {torch.__version__} has no torch.compile'
-        try:
             from torch import _dynamo
-        except ImportError as error:  # pragma: no cover
-            return str(error)
-        if hasattr(_dynamo, 'is_dynamo_supported') and not _dynamo.is_dynamo_supported():
-            return f'torch.compile does not support Python {sys.version.split()[0]} on this platform'
-        return ''
+
+            if _dynamo.is_dynamo_supported():
+                self.compiled = torch.compile(module, **(compile_kwargs or {}))
+            else:
+                self._fall_back(f'torch.compile does not support Python {sys.version.split()[0]} on this platform')
 
     def _fall_back(self, reason):
         self.compiled = None
-        self.fallback_reason = reason
         message = f'{self.what}: torch.compile cannot run here ({reason}); running the network eagerly instead.'
-        if self.logger is not None:
-            self.logger.warning(message)
+        self._log('warning', message)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     @property
     def is_compiled(self):
         return self.compiled is not None
 
-    def _info(self, message):
+    def _log(self, level, message):
         if self.logger is not None:
-            self.logger.info(message)
+            getattr(self.logger, level)(message)
 
     def __call__(self, *args, **kwargs):
-        if self.compiled is not None:
-            first, start = not self._called, time.perf_counter()
-            self._called = True
-            if first:  # compilation happens now, and takes minutes on a CPU: say so, or the first step looks hung
-                self._info(f'{self.what}: compiling the network with torch.compile (first call; a new input shape '
-                           'compiles again)...')
-            try:
-                out = self.compiled(*args, **kwargs)
-                if first:
-                    self._info(f'{self.what}: compiled in {time.perf_counter() - start:.1f} s.')
-                return out
-            except Exception as error:  # noqa: B902 - only compile failures are caught, the rest is re-raised
-                if not _is_compile_error(error):
-                    raise
-                # Dynamo also reports the network's own errors (a wrong input shape); those raise again here,
-                # eagerly and readably, and compilation stays on
-                out = self.module(*args, **kwargs)
-                self._fall_back(_root_cause(error))
-                return out
-        return self.module(*args, **kwargs)
+        if self.compiled is None:
+            return self.module(*args, **kwargs)
+        first, start = not self._called, time.perf_counter()
+        self._called = True
+        if first:  # compilation happens now, and takes minutes on a CPU: say so, or the first step looks hung
+            self._log('info', f'{self.what}: compiling the network with torch.compile (first call; a new input shape '
+                      'compiles again)...')
+        try:
+            out = self.compiled(*args, **kwargs)
+        except Exception as error:  # noqa: B902 - only compile failures are caught, the rest is re-raised
+            if not _is_compile_error(error):
+                raise
+            # Dynamo also reports the network's own errors (a wrong input shape); those raise again here, eagerly and
+            # readably, and compilation stays on
+            out = self.module(*args, **kwargs)
+            self._fall_back(_root_cause(error))
+            return out
+        if first:
+            self._log('info', f'{self.what}: compiled in {time.perf_counter() - start:.1f} s.')
+        return out
 
 
 def unwrap_compiled(module):

@@ -1,20 +1,11 @@
-"""The test-time forward: whole image or tiles with blended overlaps, with or without the x8 self-ensemble ("RNAN+").
-
-:func:`build_test_forward` composes it from the ``val`` options (``tile``, ``self_ensemble``) and the scale, for
-:class:`rnan_basicsr.models.rnan_model.RNANModel` (validation and ``basicsr test``), the inference tool and the
-benchmarks; :func:`check_tile` is the one check of a tile setting. The forwards take and return batches
-``(B, C, H, W)`` in [0, 1] and run the network as given: call them under ``torch.no_grad()`` with the network in
-eval mode.
-
-Whole-image inference is exact and needs memory linear in H*W with RNAN's attention, but its time grows with
-(H*W)^2, so tiling bounds the time of large images (and memory further); it changes the result (the non-local
-blocks then see one tile at a time, and the convolutions near tile borders see zero padding instead of the
-neighbouring pixels). :class:`WholeImageClock` measures the network on this device once, announces a whole image
-expected to take longer than :data:`LONG_SECONDS` with the tile size that would bound it, and keeps a heartbeat line
-going while it runs; ``progress=True`` shows a bar per tile and per self-ensemble pass.
+"""The test-time forward: whole image or tiles with blended overlaps, with or without the x8 self-ensemble ("RNAN+"),
+and how long a whole image takes (:class:`WholeImageClock`). The forwards take and return batches (B, C, H, W) in
+[0, 1] and run the network as given: call them under ``torch.no_grad()``, the network in eval mode. What tiles cost
+and change: docs/inference.md ("How long a whole image takes"), docs/evaluation.md.
 """
 import contextlib
 import functools
+import itertools
 import math
 import threading
 import time
@@ -29,11 +20,8 @@ from rnan_basicsr.utils.validation import check_known_keys, is_int
 
 
 def check_tile_size(size, overlap, size_name='tile.size', overlap_name='tile.overlap', example=''):
-    """Raise an InputError (a ValueError) unless ``size >= 1`` and ``0 <= overlap < size`` are integers.
-
-    ``size_name`` / ``overlap_name`` are how the caller's user spells them (``val.tile.size``, ``--tile``...);
-    ``example`` ends the message of a bad size.
-    """
+    """Raise an InputError (a ValueError) unless ``size >= 1`` and ``0 <= overlap < size`` are integers, naming them
+    as the user spells them (``val.tile.size``...); ``example`` ends the message of a bad size."""
     if not is_int(size) or size < 1:
         raise InputError(f'{size_name} must be a positive integer (tile side in LQ pixels), got {size!r}{example}.')
     if not is_int(overlap) or not 0 <= overlap < size:
@@ -41,14 +29,8 @@ def check_tile_size(size, overlap, size_name='tile.size', overlap_name='tile.ove
 
 
 def check_tile(tile, what='val.tile'):
-    """Check a tile setting: ``~`` (whole images) or ``{size: int >= 1, overlap: int in [0, size)}`` (overlap 0).
-
-    Returns:
-        tuple[int, int] | None: ``(size, overlap)``, or None for whole images.
-
-    Raises:
-        InputError: naming the key (``val.tile.size``...), the value and the fix.
-    """
+    """``(size, overlap)`` of a tile setting ``{size: int >= 1, overlap: int in [0, size)}`` (overlap 0), None for
+    ``~`` (whole images); an InputError naming the key (``val.tile.size``...), the value and the fix."""
     if tile is None:
         return None
     if not isinstance(tile, dict):
@@ -62,17 +44,9 @@ def check_tile(tile, what='val.tile'):
 
 
 def build_test_forward(tile=None, self_ensemble=False, scale=1, what='val.tile', progress=False):
-    """``forward(net, lq)``: whole image (``tile=None``) or tiled, self-ensembled or not.
-
-    Args:
-        tile (dict | None): ``{size, overlap}`` in LQ pixels, checked by :func:`check_tile` (``what`` names it).
-        self_ensemble (bool): Average the 8 flips / rotations (:func:`self_ensemble_forward`).
-        scale (int): Output / input size ratio of the network.
-        progress (bool): Progress bars (stderr) per tile and per self-ensemble pass.
-
-    Returns:
-        callable: ``forward(net, lq)``, (B, C_in, H, W) -> (B, C_out, H * scale, W * scale).
-    """
+    """``forward(net, lq)``, (B, C_in, H, W) -> (B, C_out, H * scale, W * scale): whole image (``tile=None``) or in
+    tiles of ``tile`` ({size, overlap} in LQ pixels, checked by :func:`check_tile` as ``what``), self-ensembled or not,
+    with progress bars (stderr) per tile and self-ensemble pass if ``progress``."""
     tiling = check_tile(tile, what)
     forward = _plain_forward
     if tiling is not None:
@@ -87,21 +61,19 @@ def _tile_starts(length, tile, stride):
     """Start offsets of tiles of size ``tile`` covering ``[0, length)``; the last tile ends exactly at ``length``."""
     if tile >= length:
         return [0]
-    starts = list(range(0, length - tile, stride))
-    starts.append(length - tile)
-    return starts
+    return list(range(0, length - tile, stride)) + [length - tile]
 
 
-def _ramp(length, overlap, device, dtype, ramp_start, ramp_end):
-    """1-D blending weights of one tile: a raised-cosine ramp over ``overlap`` pixels at each side that borders
-    another tile (``ramp_start`` / ``ramp_end``), 1 elsewhere. The ramps are strictly positive, so every pixel
-    keeps a positive total weight, and smooth, so blended tiles leave no seam."""
-    weight = torch.ones(length, device=device, dtype=dtype)
+def _ramp(length, overlap, like, ramp_start, ramp_end):
+    """1-D blending weights of one tile, on ``like``'s device and dtype: a raised-cosine ramp over ``overlap`` pixels
+    at each side that borders another tile (``ramp_start`` / ``ramp_end``), 1 elsewhere. The ramps are strictly
+    positive, so every pixel keeps a positive total weight, and smooth, so blended tiles leave no seam."""
+    weight = torch.ones(length, device=like.device, dtype=like.dtype)
     overlap = min(overlap, length)
     if overlap <= 0:
         return weight
-    position = torch.arange(overlap, device=device, dtype=torch.float64)
-    rise = (0.5 - 0.5 * torch.cos(math.pi * (position + 0.5) / overlap)).to(dtype)  # (0, 1), increasing
+    position = torch.arange(overlap, device=like.device, dtype=torch.float64)
+    rise = (0.5 - 0.5 * torch.cos(math.pi * (position + 0.5) / overlap)).to(like.dtype)  # (0, 1), increasing
     if ramp_start:
         weight[:overlap] = torch.minimum(weight[:overlap], rise)
     if ramp_end:
@@ -119,23 +91,18 @@ def tile_count(height, width, tile_size, tile_overlap):
 def tile_forward(net, lq, tile_size, tile_overlap, scale=1, progress=False):
     """Run ``net`` on overlapping tiles of ``lq`` and blend the outputs into one image.
 
-    Tiles are ``tile_size`` x ``tile_size`` LQ pixels (clipped to the image: a tile as large as the image is one
-    whole-image forward, identical to ``net(lq)``); neighbouring tiles overlap by at least ``tile_overlap`` pixels
-    and the last tile of each row and column is aligned with the image border, so every tile has the same size
-    and any H x W works. In the overlaps the outputs are averaged with weights that ramp smoothly (raised cosine)
-    from the tile's edge to its inside, so there is no visible seam. Tiles run one at a time: peak memory is that
-    of one tile's forward pass plus the output image.
+    Tiles are ``tile_size`` x ``tile_size`` LQ pixels, clipped to the image (one as large as the image is exactly
+    ``net(lq)``), overlapping by at least ``tile_overlap`` (0 <= overlap < size), the last of each row and column at
+    the border. Overlaps are blended with raised-cosine ramps, so there is no seam; tiles run one at a time.
 
     Args:
-        net (callable): Maps (B, C_in, h, w) in [0, 1] to (B, C_out, h * scale, w * scale), e.g. an RNAN module.
-        lq (Tensor): Input batch (B, C_in, H, W) in [0, 1].
-        tile_size (int): Tile side in LQ pixels (>= 1).
-        tile_overlap (int): Minimum overlap of neighbouring tiles in LQ pixels (0 <= tile_overlap < tile_size).
-        scale (int): Output / input size ratio of ``net`` (1 for restoration, the SR factor otherwise).
+        net (callable): (B, C_in, h, w) in [0, 1] -> (B, C_out, h * scale, w * scale), e.g. an RNAN.
+        lq (Tensor): (B, C_in, H, W) in [0, 1].
+        scale (int): Output / input size ratio of ``net``.
         progress (bool): A progress bar over the tiles (stderr, removed when done).
 
     Returns:
-        Tensor: (B, C_out, H * scale, W * scale), on ``lq``'s device, in the network's output range (about [0, 1]).
+        Tensor: (B, C_out, H * scale, W * scale) on ``lq``'s device, in the network's output range (about [0, 1]).
     """
     check_tile_size(tile_size, tile_overlap, 'tile_size', 'tile_overlap')
     if not is_int(scale) or scale < 1:
@@ -149,29 +116,23 @@ def tile_forward(net, lq, tile_size, tile_overlap, scale=1, progress=False):
 
     stride = tile_size - tile_overlap
     starts_y, starts_x = _tile_starts(height, tile_h, stride), _tile_starts(width, tile_w, stride)
+    expected = (tile_h * scale, tile_w * scale)
     output = weight_sum = None
-    bar = tqdm(total=len(starts_y) * len(starts_x), unit='tile', leave=False, disable=not progress)
-    for iy, y in enumerate(starts_y):
-        for ix, x in enumerate(starts_x):
-            tile_out = net(lq[..., y:y + tile_h, x:x + tile_w])  # (B, C_out, tile_h * scale, tile_w * scale)
-            expected = (tile_h * scale, tile_w * scale)
-            if tuple(tile_out.shape[-2:]) != expected:
-                raise ValueError(f'the network returned {tuple(tile_out.shape[-2:])} for a {tile_h}x{tile_w} tile; '
-                                 f'with scale={scale} it should return {expected}. Is scale right?')
-            if output is None:
-                out_shape = (tile_out.shape[0], tile_out.shape[1], height * scale, width * scale)
-                output = tile_out.new_zeros(out_shape)
-                weight_sum = tile_out.new_zeros((1, 1, height * scale, width * scale))
-            weight_y = _ramp(tile_h * scale, tile_overlap * scale, tile_out.device, tile_out.dtype, iy > 0,
-                             iy < len(starts_y) - 1)
-            weight_x = _ramp(tile_w * scale, tile_overlap * scale, tile_out.device, tile_out.dtype, ix > 0,
-                             ix < len(starts_x) - 1)
-            weight = weight_y[:, None] * weight_x[None, :]  # (tile_h * scale, tile_w * scale)
-            region = (Ellipsis, slice(y * scale, (y + tile_h) * scale), slice(x * scale, (x + tile_w) * scale))
-            output[region] += tile_out * weight
-            weight_sum[region] += weight
-            bar.update(1)
-    bar.close()
+    tiles = list(itertools.product(enumerate(starts_y), enumerate(starts_x)))
+    for (iy, y), (ix, x) in tqdm(tiles, unit='tile', leave=False, disable=not progress):
+        tile_out = net(lq[..., y:y + tile_h, x:x + tile_w])  # (B, C_out, tile_h * scale, tile_w * scale)
+        if tuple(tile_out.shape[-2:]) != expected:
+            raise ValueError(f'the network returned {tuple(tile_out.shape[-2:])} for a {tile_h}x{tile_w} tile; '
+                             f'with scale={scale} it should return {expected}. Is scale right?')
+        if output is None:
+            output = tile_out.new_zeros(tile_out.shape[:2] + (height * scale, width * scale))
+            weight_sum = tile_out.new_zeros((1, 1, height * scale, width * scale))
+        weight_y = _ramp(tile_h * scale, tile_overlap * scale, tile_out, iy > 0, iy < len(starts_y) - 1)
+        weight_x = _ramp(tile_w * scale, tile_overlap * scale, tile_out, ix > 0, ix < len(starts_x) - 1)
+        weight = weight_y[:, None] * weight_x[None, :]  # (tile_h * scale, tile_w * scale)
+        region = (Ellipsis, slice(y * scale, (y + tile_h) * scale), slice(x * scale, (x + tile_w) * scale))
+        output[region] += tile_out * weight
+        weight_sum[region] += weight
     return output / weight_sum
 
 
@@ -180,45 +141,33 @@ def _plain_forward(net, x):
 
 
 def self_ensemble_forward(net, lq, forward=None, progress=False):
-    """The x8 geometric self-ensemble ("RNAN+" in the paper): average the outputs for the 8 flips and rotations.
-
-    The input is transformed by each element of the dihedral group D4 (rotations by 0/90/180/270 degrees, with and
-    without a horizontal flip), passed through the network, the output transformed back by the inverse, and the
-    8 results averaged. For a network that commutes with flips and rotations the result equals the plain output.
-    Non-square images work: rotated inputs are W x H. The 8 passes run one after another; memory is that of one
-    pass plus the running sum.
+    """The x8 self-ensemble ("RNAN+"): the mean of the outputs for the 8 flips and rotations of ``lq``, each
+    transformed back; passes run one after another.
 
     Args:
-        net (callable): The network, (B, C_in, h, w) in [0, 1] -> (B, C_out, h * s, w * s).
-        lq (Tensor): Input batch (B, C_in, H, W) in [0, 1].
-        forward (callable, optional): ``forward(net, x)`` used instead of ``net(x)`` for each transformed input,
-            e.g. ``functools.partial(tile_forward, tile_size=128, tile_overlap=16)`` for a tiled self-ensemble.
+        net (callable): (B, C_in, h, w) in [0, 1] -> (B, C_out, h * s, w * s).
+        lq (Tensor): (B, C_in, H, W) in [0, 1]; rotated inputs are W x H.
+        forward (callable, optional): ``forward(net, x)`` instead of ``net(x)``, e.g. a tiled forward.
         progress (bool): A progress bar over the 8 passes (stderr, removed when done).
 
     Returns:
-        Tensor: (B, C_out, H * s, W * s), the mean of the 8 back-transformed outputs.
+        Tensor: (B, C_out, H * s, W * s).
     """
     if lq.dim() != 4:
         raise ValueError(f'lq must be a (B, C, H, W) batch, got shape {tuple(lq.shape)}')
     forward = forward or _plain_forward
     total = None
-    bar = tqdm(total=8, unit='pass', desc='self-ensemble', leave=False, disable=not progress)
-    for flip in (False, True):
-        flipped = lq.flip(-1) if flip else lq
-        for rotations in range(4):
-            out = forward(net, torch.rot90(flipped, rotations, dims=(-2, -1)))
-            out = torch.rot90(out, -rotations, dims=(-2, -1))
-            if flip:
-                out = out.flip(-1)
-            total = out if total is None else total + out
-            bar.update(1)
-    bar.close()
+    passes = list(itertools.product((False, True), range(4)))  # (flip, quarter turns): the 8 elements of D4
+    for flip, rotations in tqdm(passes, unit='pass', desc='self-ensemble', leave=False, disable=not progress):
+        out = forward(net, torch.rot90(lq.flip(-1) if flip else lq, rotations, dims=(-2, -1)))
+        out = torch.rot90(out, -rotations, dims=(-2, -1))
+        if flip:
+            out = out.flip(-1)
+        total = out if total is None else total + out
     return total / 8
 
 
-# ---------------------------------------------------------------------------------------------------------------
 # how long a whole image takes: measured on the device once, announced, and a heartbeat while it runs
-# ---------------------------------------------------------------------------------------------------------------
 LONG_SECONDS = 30  # a whole image expected to take longer is announced, and a heartbeat line runs while it does
 TILE_TARGET_SECONDS = 60  # the suggested tile size keeps the image under this where one of TILE_SIZES can
 TILE_SIZES = (512, 384, 256, 192, 128, 96, 64)  # tried for the suggestion, largest (most context) first
@@ -248,20 +197,11 @@ def _line(x1, y1, x2, y2):
 
 
 def measure_cost(net, lq):
-    """Time ``net`` on ``lq``'s device, under the caller's no_grad / autocast: its fixed, linear and quadratic cost.
+    """The :class:`Cost` of ``net`` (in eval mode) on ``lq``'s device, timed under the caller's no_grad / autocast.
 
-    After a warm-up forward of a 16 x 16 crop of ``lq``, the first NonLocalBlock runs on random features of the
-    ATTENTION_SIDES squares: exact attention costs the same per pair of positions at any size, so the line through
-    the two times over N^2 gives the quadratic term. Then the network runs on crops of NETWORK_SIDES, whose times
-    less their attention give the fixed and the linear term. About 1 s for the full-size RNAN on a 2-core CPU.
-
-    Args:
-        net (nn.Module): The network in eval mode, e.g. an RNAN.
-        lq (Tensor): (B, C_in, H, W) input in [0, 1], larger than 16 x 16; its crops give the device, dtype and
-            channels.
-
-    Returns:
-        Cost: seconds per forward, per LQ pixel and per pair of positions (0 without non-local blocks).
+    After a warm-up on a 16 x 16 crop, the first NonLocalBlock is timed on random features of the ATTENTION_SIDES
+    squares (the quadratic term: exact attention costs the same per pair at any size), then the network on crops of
+    NETWORK_SIDES of ``lq`` ((B, C_in, H, W) in [0, 1]), less their attention (the fixed and linear terms).
     """
     _seconds(net, lq[:1, :, :16, :16])
     blocks = [m for m in net.modules() if isinstance(m, NonLocalBlock)]
@@ -330,10 +270,8 @@ def heartbeat(desc, interval=1.):
 
 
 class WholeImageClock:
-    """Announces a whole image that will take long on this device, and shows it moving while it runs.
-
-    The network is measured once (:func:`measure_cost`), at the first image larger than ``ATTENTION_SIDES[1]``
-    squared (smaller ones run quicker than the measurement).
+    """Announces a whole image that will take long on this device, and shows it moving while it runs; the network is
+    measured once (:func:`measure_cost`), at the first image larger than ``ATTENTION_SIDES[1]`` squared.
 
     Args:
         say (callable): Writes one line (a logger's ``info``, ``tqdm.write``...).
@@ -349,9 +287,8 @@ class WholeImageClock:
         self.cost = None
 
     def watch(self, net, lq, name='image'):
-        """The context to run ``net``'s whole-image forward of ``lq`` (B, C, H, W) in; call it under that forward's
-        no_grad / autocast. Announces the image (``name``) when it is expected to take over LONG_SECONDS, with the
-        tile size that would bound it, and then runs a :func:`heartbeat`; otherwise does nothing."""
+        """The context to run ``net``'s whole-image forward of ``lq`` (B, C, H, W) in, under that forward's no_grad /
+        autocast: over LONG_SECONDS expected, it announces the image (``name``) with a tile size, then a heartbeat."""
         height, width = lq.shape[-2:]
         if height * width <= ATTENTION_SIDES[1] ** 2:
             return contextlib.nullcontext()

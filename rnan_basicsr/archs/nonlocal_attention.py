@@ -1,33 +1,18 @@
-"""The embedded-Gaussian non-local attention of RNAN, computed exactly in memory linear in N = H*W.
+"""The embedded-Gaussian non-local attention of RNAN, exact, in memory linear in N = H*W.
 
-Given per-position embeddings theta_i, phi_j and values g_j (i, j = 0 .. N-1) with f_ij = theta_i . phi_j:
-
-* ``softmax='query'`` — what the authors' released code computes and their checkpoints were trained with:
-  ``F.softmax(f, dim=1)`` on f of shape (B, N_query, N_key), i.e. for every key j the weights are normalised over
-  the queries i:  y_i = sum_j exp(f_ij - L_j) g_j  with  L_j = logsumexp_i f_ij.
-* ``softmax='key'`` — the paper's formula (and the usual attention): y_i = sum_j softmax_j(f_ij) g_j.
-
-Implementations (all give the direct form's result to float precision, with gradients):
-
-* ``'direct'``: materialises the N x N matrix, as the authors' code does. O(N^2) memory; the reference.
-* ``'chunked'``: pure PyTorch. With the query softmax each chunk of keys holds every query, so it normalises on its
-  own; with the key softmax the chunks run over queries. Each chunk is recomputed in the backward pass
-  (activation checkpointing), so memory stays O(N * chunk).
-* ``'sdpa'``: ``torch.nn.functional.scaled_dot_product_attention`` (fused flash / memory-efficient kernels, O(N)
-  memory). The key softmax is plain SDPA. The query softmax takes two fused passes: first L_j, then the sum with
-  every key's logit shifted by -L_j through an extra embedding channel, plus a "sink" key that recovers the
-  normaliser. Its backward pass is SDPA's own backward with the roles of queries and keys exchanged (see
-  :class:`_QuerySoftmaxAttention`). Several times faster than ``'direct'`` on the CPU.
-* ``'auto'``: ``'sdpa'`` when a fused kernel can run here, otherwise ``'chunked'``.
-
-Attention is always computed in float32 (or float64 for float64 inputs), forward and backward, also inside an
-autocast region: with RNAN's [0, 255] feature scale the logits reach thousands, too large for half precision, and
-with the query softmax the output y_i is no convex combination of the g_j (for one query the weights over j can sum
-to far more than 1), so y itself can exceed float16's range (65504).
+With f_ij = theta_i . phi_j, ``softmax='query'`` is the released code's ``F.softmax(f, dim=1)``:
+y_i = sum_j exp(f_ij - L_j) g_j with L_j = logsumexp_i f_ij; ``softmax='key'`` is the paper's y_i = sum_j
+softmax_j(f_ij) g_j. Implementations, all the direct form's result to float precision, with gradients: ``'direct'``
+(the N x N matrix, the reference), ``'chunked'`` (pure PyTorch, chunks recomputed in the backward pass),
+``'sdpa'`` (fused ``scaled_dot_product_attention`` kernels, see :class:`_QuerySoftmaxAttention`), ``'auto'``
+(``'sdpa'`` where a fused kernel runs, else ``'chunked'``). Computed in float32 (float64 for float64 inputs), also
+under autocast. How and why: docs/architecture.md ("Non-local attention"), speed and memory: docs/performance.md.
 """
 import contextlib
+import functools
 import torch
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.checkpoint import checkpoint
 
 SOFTMAX_MODES = ('query', 'key')
@@ -40,52 +25,39 @@ HEAD_ALIGNMENT = 8
 # Elements of one (B, chunk, N) logit block in the chunked implementation: 8M floats = 32 MB.
 CHUNK_ELEMENTS = 8 * 1024 * 1024
 
-try:  # torch >= 2.3: allow only the fused kernels, never SDPA's O(N^2) "math" fallback
-    from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    def _fused_kernels_only():
-        return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION])
-except ImportError:  # pragma: no cover - older torch picks its kernel itself
-    def _fused_kernels_only():
-        return contextlib.nullcontext()
+def _fused_kernels_only():
+    """Allow only the fused kernels, never SDPA's O(N^2) "math" fallback."""
+    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION])
 
 
 def autocast_disabled(device_type):
     """A context in which autocast is off for ``device_type`` (a no-op context where autocast does not exist)."""
-    if device_type in ('cpu', 'cuda', 'xpu', 'mps'):
-        try:
-            return torch.autocast(device_type, enabled=False)
-        except RuntimeError:  # pragma: no cover - a torch build without autocast for this device type
-            pass
-    return contextlib.nullcontext()
+    try:
+        return torch.autocast(device_type, enabled=False)
+    except RuntimeError:  # a device type (or torch build) without autocast
+        return contextlib.nullcontext()
 
 
 def float16_autocast(device_type):
     """Whether float16 autocast is on for ``device_type`` (bfloat16 has float32's range: it needs no care)."""
     try:
         return torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type) == torch.float16
-    except (RuntimeError, TypeError):  # pragma: no cover - a device type without autocast
+    except (RuntimeError, TypeError):  # a device type without autocast
         return False
 
 
-def _check_inputs(theta, phi, g, softmax):
-    if softmax not in SOFTMAX_MODES:
-        raise ValueError(f"softmax must be one of {SOFTMAX_MODES}, got {softmax!r}")
-    if theta.dim() != 3 or theta.shape != phi.shape or theta.shape[:2] != g.shape[:2]:
-        raise ValueError('theta and phi must be (B, N, C) of the same shape and g (B, N, C_g); got '
-                         f'{tuple(theta.shape)}, {tuple(phi.shape)}, {tuple(g.shape)}')
+def attention_dtype(dtype):
+    """The dtype the attention is computed in for inputs of ``dtype``: float64 for float64, else float32."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# direct form (reference)
-# ---------------------------------------------------------------------------------------------------------------
 def attention_direct(theta, phi, g, softmax='query'):
     """The authors' computation with the N x N matrix materialised. Shapes as :func:`nonlocal_attention`.
 
-    While ``torch.onnx`` exports it (``scripts/export_onnx.py``), the query softmax is written on the transposed
-    logits, all keys as one chunk of :func:`_key_chunk_contribution`: the same numbers, with the softmax over the
-    last axis, which onnxruntime runs without transposed copies of the N x N matrix (less than half the memory, see
-    docs/outside_basicsr.md). In PyTorch it stays the authors' form, the reference for the other implementations.
+    Under ``torch.onnx`` export the query softmax is the same numbers as one chunk of
+    :func:`_key_chunk_contribution` (softmax over the last axis: less than half the memory in onnxruntime, see
+    docs/outside_basicsr.md).
     """
     if softmax == 'query' and torch.onnx.is_in_onnx_export():
         return _key_chunk_contribution(theta, phi, g)
@@ -94,9 +66,6 @@ def attention_direct(theta, phi, g, softmax='query'):
     return torch.matmul(weights, g)  # (B, N_query, C_g)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# chunked form (pure PyTorch)
-# ---------------------------------------------------------------------------------------------------------------
 def _key_chunk_contribution(theta, phi_chunk, g_chunk):
     """sum over the keys j of one chunk of softmax_i(f_ij) g_j: (B, N, C_g)."""
     logits_t = torch.matmul(phi_chunk, theta.transpose(1, 2))  # (B, J, N): f transposed, queries contiguous
@@ -122,20 +91,14 @@ def attention_chunked(theta, phi, g, softmax='query', chunk_size=None):
             return checkpoint(function, *args, use_reentrant=False)
         return function(*args)
 
-    if softmax == 'query':
-        out = None
-        for start in range(0, n, chunk_size):
-            part = run(_key_chunk_contribution, theta, phi[:, start:start + chunk_size], g[:, start:start + chunk_size])
-            out = part if out is None else out + part
-        return out
+    if softmax == 'query':  # each chunk of keys holds every query, so the chunks' contributions add up
+        return sum(run(_key_chunk_contribution, theta, phi[:, start:start + chunk_size], g[:, start:start + chunk_size])
+                   for start in range(0, n, chunk_size))
     return torch.cat([
         run(_query_chunk_output, theta[:, start:start + chunk_size], phi, g) for start in range(0, n, chunk_size)
     ], dim=1)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# fused form (scaled_dot_product_attention)
-# ---------------------------------------------------------------------------------------------------------------
 def head_alignment(device):
     """The multiple of which SDPA's head sizes are made on ``device``: :data:`HEAD_ALIGNMENT` on GPUs, 1 on the CPU."""
     return 1 if torch.device(device).type == 'cpu' else HEAD_ALIGNMENT
@@ -184,13 +147,11 @@ def _key_logsumexp_cpu_kernel(theta, phi):
     """L_j = logsumexp_i(phi_j . theta_i), (B, N), from the CPU flash kernel, which returns it; None if unavailable."""
     if theta.device.type != 'cpu':
         return None
-    kernel = getattr(torch.ops.aten, '_scaled_dot_product_flash_attention_for_cpu', None)
-    if kernel is None:
-        return None
     try:
         # queries: phi (the keys of the non-local block), keys: theta; the value is not needed, any (B, 1, N, C) will do
-        lse = kernel(phi.unsqueeze(1), theta.unsqueeze(1), theta.unsqueeze(1), 0.0, False, scale=1.0)[1]
-    except (RuntimeError, TypeError):
+        lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+            phi.unsqueeze(1), theta.unsqueeze(1), theta.unsqueeze(1), 0.0, False, scale=1.0)[1]
+    except (AttributeError, RuntimeError, TypeError):  # no such kernel in this torch build
         return None
     return lse.reshape(theta.shape[0], theta.shape[1]).to(theta.dtype)
 
@@ -226,7 +187,12 @@ class _QuerySoftmaxAttention(torch.autograd.Function):
     def forward(ctx, theta, phi, g):
         ctx.save_for_backward(theta, phi, g)
         with autocast_disabled(g.device.type):  # computed in the inputs' dtype, autocast or not
-            return _query_softmax_forward(theta, phi, g)
+            lse = _key_logsumexp(theta, phi)  # (B, N): L_j
+            # y_i = sum_j exp(theta_i . phi_j - L_j) g_j: shift every key's logit by -L_j through one more channel
+            # (theta_i, 1) . (phi_j, -L_j); the sink logit 0 bounds the shifted logits (all <= 0) from above
+            query = torch.cat([theta, torch.ones_like(theta[..., :1])], dim=-1)
+            key = torch.cat([phi, -lse.unsqueeze(-1)], dim=-1)
+            return _sdpa_with_sink(query, key, g, torch.zeros_like(lse))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -240,21 +206,11 @@ class _QuerySoftmaxAttention(torch.autograd.Function):
             theta_ = theta.detach().requires_grad_(need_theta)
             phi_ = phi.detach().requires_grad_(need_phi)
             grad_g = _sdpa(phi_, theta_, grad_out.contiguous())  # O_j = sum_i softmax_i(f_ij) dy_i
-            inputs = [t for t, need in ((phi_, need_phi), (theta_, need_theta)) if need]
-            grads = torch.autograd.grad(grad_g, inputs, grad_outputs=g) if inputs else []
-        grads = iter(grads)
-        grad_phi = next(grads) if need_phi else None
-        grad_theta = next(grads) if need_theta else None
+            inputs = [t for t, need in ((theta_, need_theta), (phi_, need_phi)) if need]
+            grads = list(torch.autograd.grad(grad_g, inputs, grad_outputs=g)) if inputs else []
+        grad_theta = grads.pop(0) if need_theta else None
+        grad_phi = grads.pop(0) if need_phi else None
         return grad_theta, grad_phi, grad_g.detach()
-
-
-def _query_softmax_forward(theta, phi, g):
-    lse = _key_logsumexp(theta, phi)  # (B, N): L_j
-    # y_i = sum_j exp(theta_i . phi_j - L_j) g_j: shift every key's logit by -L_j through one more channel
-    # (theta_i, 1) . (phi_j, -L_j); the sink logit 0 bounds the shifted logits (all <= 0) from above
-    query = torch.cat([theta, torch.ones_like(theta[..., :1])], dim=-1)
-    key = torch.cat([phi, -lse.unsqueeze(-1)], dim=-1)
-    return _sdpa_with_sink(query, key, g, torch.zeros_like(lse))
 
 
 def attention_sdpa(theta, phi, g, softmax='query'):
@@ -265,20 +221,15 @@ def attention_sdpa(theta, phi, g, softmax='query'):
     return _QuerySoftmaxAttention.apply(theta, phi, g)
 
 
-_SDPA_USABLE = {}
-
-
+@functools.lru_cache(maxsize=None)
 def sdpa_available(device, dtype):
     """Whether the fused path runs for tensors of this device and dtype (probed once per pair)."""
-    probe_key = (torch.device(device).type, dtype)
-    if probe_key not in _SDPA_USABLE:
-        try:
-            x = torch.zeros(1, 4, 2, device=device, dtype=dtype)
-            attention_sdpa(x, x, x, 'query')
-            _SDPA_USABLE[probe_key] = True
-        except RuntimeError:
-            _SDPA_USABLE[probe_key] = False
-    return _SDPA_USABLE[probe_key]
+    try:
+        x = torch.zeros(1, 4, 2, device=device, dtype=dtype)
+        attention_sdpa(x, x, x, 'query')
+    except RuntimeError:
+        return False
+    return True
 
 
 def nonlocal_attention(theta, phi, g, softmax='query', impl='auto'):
@@ -294,25 +245,18 @@ def nonlocal_attention(theta, phi, g, softmax='query', impl='auto'):
     Returns:
         Tensor: y, (B, N, C_g), in the dtype of ``g``.
     """
-    _check_inputs(theta, phi, g, softmax)
+    if softmax not in SOFTMAX_MODES:
+        raise ValueError(f"softmax must be one of {SOFTMAX_MODES}, got {softmax!r}")
     if impl not in IMPLEMENTATIONS:
         raise ValueError(f'impl must be one of {IMPLEMENTATIONS}, got {impl!r}')
+    if theta.dim() != 3 or theta.shape != phi.shape or theta.shape[:2] != g.shape[:2]:
+        raise ValueError('theta and phi must be (B, N, C) of the same shape and g (B, N, C_g); got '
+                         f'{tuple(theta.shape)}, {tuple(phi.shape)}, {tuple(g.shape)}')
     out_dtype = g.dtype
-    compute_dtype = torch.float64 if out_dtype == torch.float64 else torch.float32
+    dtype = attention_dtype(out_dtype)
     with autocast_disabled(g.device.type):
-        theta, phi, g = (t.to(compute_dtype) for t in (theta, phi, g))
+        theta, phi, g = (t.to(dtype) for t in (theta, phi, g))
         if impl == 'auto':
-            impl = 'sdpa' if sdpa_available(g.device, compute_dtype) else 'chunked'
-        if impl == 'direct':
-            out = attention_direct(theta, phi, g, softmax)
-        elif impl == 'chunked':
-            out = attention_chunked(theta, phi, g, softmax)
-        else:
-            out = attention_sdpa(theta, phi, g, softmax)
-    return out.to(out_dtype)
-
-
-__all__ = [
-    'nonlocal_attention', 'autocast_disabled', 'float16_autocast', 'attention_direct', 'attention_chunked',
-    'attention_sdpa', 'sdpa_available'
-]
+            impl = 'sdpa' if sdpa_available(g.device, dtype) else 'chunked'
+        forms = {'direct': attention_direct, 'chunked': attention_chunked, 'sdpa': attention_sdpa}
+        return forms[impl](theta, phi, g, softmax).to(out_dtype)

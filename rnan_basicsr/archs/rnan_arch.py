@@ -1,51 +1,25 @@
-"""RNAN: Residual Non-local Attention Networks for Image Restoration.
-
-Paper: Yulun Zhang, Kunpeng Li, Kai Li, Bineng Zhong, Yun Fu. ICLR 2019. https://openreview.net/forum?id=HkeGhoA5FX
-Reference code: https://github.com/yulunzhang/RNAN (one copy per task; ``model/rnan.py`` and ``model/common.py``).
-
-This module computes what the released code computes, so the released checkpoints give the same outputs once
-converted with :func:`rnan_basicsr.weights.authors.convert_official_state_dict`. Two deliberate extensions:
-
-* any input size: the authors' mask branch fails when H or W is odd (the stride-2 convolution rounds up, the
-  transposed convolution then returns one row/column too many). Here that extra row/column is cropped, which is
-  what the transposed convolution computes at the positions that exist: for even sizes nothing changes.
-* exact non-local attention in memory linear in H*W (:mod:`rnan_basicsr.archs.nonlocal_attention`), so whole
-  images are restored without cutting them into pieces.
+"""RNAN: Residual Non-local Attention Networks for Image Restoration (Zhang et al., ICLR 2019), as released at
+https://github.com/yulunzhang/RNAN (``model/rnan.py``, ``model/common.py``): the same outputs from the same (converted)
+weights, plus any input size and exact attention in linear memory. See docs/architecture.md.
 """
 import torch
 from basicsr.archs.arch_util import ResidualBlockNoBN, Upsample
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn as nn
 
-from .nonlocal_attention import IMPLEMENTATIONS, SOFTMAX_MODES, autocast_disabled, float16_autocast, nonlocal_attention
+from .nonlocal_attention import (IMPLEMENTATIONS, SOFTMAX_MODES, attention_dtype, autocast_disabled, float16_autocast,
+                                 nonlocal_attention)
 
 
 def _residual_block(num_feat):
-    """The paper's residual block (RB): conv3x3 -> ReLU -> conv3x3, plus identity, no batch norm.
-
-    BasicSR's ``ResidualBlockNoBN`` is exactly this; ``pytorch_init=True`` keeps PyTorch's default initialisation,
-    as the authors' EDSR-based code does.
-    """
+    """The paper's residual block (RB), conv3x3 -> ReLU -> conv3x3 + identity, with PyTorch's default init (EDSR's)."""
     return ResidualBlockNoBN(num_feat=num_feat, res_scale=1, pytorch_init=True)
 
 
 class NonLocalBlock(nn.Module):
-    """Non-local block (NLB), embedded Gaussian version (paper Sec. 3.2, Eq. 1-2; Wang et al. CVPR 2018).
-
-    theta, phi, g are 1x1 convolutions to ``num_feat // 2`` channels; with f_ij = theta(x)_i . phi(x)_j the
-    attention output y is mapped back by the 1x1 convolution W and added: z = x + W(y).
-
-    W starts at zero (weight and bias), as in the paper and the released code: a freshly built block is the
-    identity, so inserting it does not disturb the pre-activation of the residual path and training starts from a
-    plain residual network (this answers RNAN issue #5).
-
-    Args:
-        num_feat (int): Channels of x. Default: 64.
-        softmax (str): ``'query'`` normalises over the query index for every key, as the released code does
-            (``F.softmax(f, dim=1)``); ``'key'`` normalises over the keys, the paper's formula. The released
-            checkpoints need ``'query'``. Default: 'query'.
-        impl (str): How the attention is computed: ``'auto'``, ``'sdpa'``, ``'chunked'`` or ``'direct'``
-            (see :mod:`rnan_basicsr.archs.nonlocal_attention`). All are exact. Default: 'auto'.
+    """Non-local block (NLB), embedded Gaussian (paper Sec. 3.2, Eq. 1-2): z = x + W(y), y the attention of the 1x1
+    convolutions theta, phi, g (``num_feat // 2`` channels). W starts at zero, as released: a new block is the identity
+    (RNAN issue #5). ``softmax`` and ``impl``: see :func:`~rnan_basicsr.archs.nonlocal_attention.nonlocal_attention`.
     """
 
     def __init__(self, num_feat=64, softmax='query', impl='auto'):
@@ -63,14 +37,12 @@ class NonLocalBlock(nn.Module):
     def forward(self, x):
         """x: (B, C, H, W) -> (B, C, H, W), in the dtype of x.
 
-        The whole block (its four 1x1 convolutions and the attention) runs in float32 (float64 for float64 input),
-        also under autocast and for a half-precision x: the logits reach thousands on RNAN's [0, 255] scale, and
-        with the query softmax y is no convex combination of the g_j (for one query the weights can sum to far more
-        than 1), so y overflows float16 (65504) on natural images. Only x + W(y) is cast back to x's dtype. The
-        block costs a few percent of the network's convolutions, and float32 inputs are computed exactly as before.
+        The whole block runs in float32 (float64 for float64 x), also under autocast and for a half-precision x: on
+        the [0, 255] scale the query softmax's y overflows float16 (65504) on natural images. Only x + W(y) is cast
+        back to x's dtype.
         """
         b, _, h, w = x.shape
-        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+        dtype = attention_dtype(x.dtype)
         with autocast_disabled(x.device.type):
             x_full = x.to(dtype)
 
@@ -92,11 +64,7 @@ def _conv_in(conv, x):
 
 
 class TrunkBranch(nn.Module):
-    """Trunk branch of an attention block (paper Sec. 3.2): ``t`` = 2 residual blocks that extract features.
-
-    Args:
-        num_feat (int): Channels. Default: 64.
-    """
+    """Trunk branch of an attention block (paper Sec. 3.2): ``t`` = 2 residual blocks."""
 
     def __init__(self, num_feat=64):
         super().__init__()
@@ -109,19 +77,9 @@ class TrunkBranch(nn.Module):
 class MaskBranch(nn.Module):
     """(Non-)local mask branch (paper Sec. 3.2, Fig. 2): per-pixel, per-channel attention weights in (0, 1).
 
-    [NLB ->] RB -> conv3x3 stride 2 -> 2 RBs -> transposed conv (k6, s2, p2) -> + RB output -> RB -> conv1x1 ->
-    sigmoid. The down/up-sampling pair widens the receptive field; with ``non_local=True`` a
-    :class:`NonLocalBlock` first relates every position to every other.
-
-    Odd sizes: the stride-2 convolution gives ceil(H/2) rows and the transposed convolution 2*ceil(H/2); the extra
-    last row (column) is cropped before the skip addition. Output row 2k and 2k+1 come from low-resolution row k
-    in both cases, so this is the transposed convolution evaluated at the positions that exist; even sizes are
-    unchanged (the authors' code supports only those).
-
-    Args:
-        num_feat (int): Channels. Default: 64.
-        non_local (bool): Put a non-local block in front (non-local mask branch). Default: False.
-        nl_softmax, nl_impl: passed to :class:`NonLocalBlock`.
+    [NLB if ``non_local``] -> RB -> conv3x3 stride 2 -> 2 RBs -> transposed conv (k6, s2, p2) -> + RB output -> RB ->
+    conv1x1 -> sigmoid. For an odd H (W) the transposed convolution's extra last row (column) is cropped: it is then
+    evaluated at the positions that exist, and even sizes are unchanged.
     """
 
     def __init__(self, num_feat=64, non_local=False, nl_softmax='query', nl_impl='auto'):
@@ -137,9 +95,8 @@ class MaskBranch(nn.Module):
     def forward(self, x):
         """x: (B, C, H, W) -> mask (B, C, H, W) in (0, 1).
 
-        With a non-local block under float16 autocast, the whole branch runs in float32: the block's output
-        x + W(y) itself can pass float16's 65504 (1.1e5 on a trained 200-iteration quickstart model), and every
-        convolution up to the sigmoid would then see inf. bfloat16 has float32's range and runs as autocast says.
+        With a non-local block under float16 autocast the whole branch runs in float32: the block's output x + W(y)
+        can pass float16's 65504 (1.1e5 on a trained quickstart model), and the convolutions after it would see inf.
         """
         if self.non_local is None:
             return self._mask(x)
@@ -156,16 +113,8 @@ class MaskBranch(nn.Module):
 
 
 class ResidualAttentionBlock(nn.Module):
-    """Residual local attention block (RAB) or, with ``non_local=True``, residual non-local attention block (RNAB).
-
-    Paper Sec. 3.2, Eq. 3-4 and Fig. 2: RB -> [trunk(x) * mask(x) + x] -> 2 RBs, i.e. residual attention learning:
-    the mask rescales the trunk features and the identity path keeps the block's input (q, t = 1+2, 2 RBs).
-
-    Args:
-        num_feat (int): Channels. Default: 64.
-        non_local (bool): Use a non-local mask branch (RNAB). Default: False.
-        nl_softmax, nl_impl: passed to :class:`NonLocalBlock`.
-    """
+    """Residual local (RAB) or, with ``non_local``, non-local (RNAB) attention block (paper Sec. 3.2, Eq. 3-4):
+    RB -> trunk(x) * mask(x) + x -> 2 RBs."""
 
     def __init__(self, num_feat=64, non_local=False, nl_softmax='query', nl_impl='auto'):
         super().__init__()
@@ -181,16 +130,7 @@ class ResidualAttentionBlock(nn.Module):
 
 
 class ResidualAttentionGroup(nn.Module):
-    """One group of the network body: an attention block followed by a conv3x3.
-
-    The released code has no skip connection around a group (the "group residual" of the paper is not used);
-    the long skip of the SR variant is in :class:`RNAN`.
-
-    Args:
-        num_feat (int): Channels. Default: 64.
-        non_local (bool): RNAB instead of RAB. Default: False.
-        nl_softmax, nl_impl: passed to :class:`NonLocalBlock`.
-    """
+    """One group of the body: an attention block, then a conv3x3; no skip around it, as released."""
 
     def __init__(self, num_feat=64, non_local=False, nl_softmax='query', nl_impl='auto'):
         super().__init__()
@@ -205,20 +145,10 @@ class ResidualAttentionGroup(nn.Module):
 class RNAN(nn.Module):
     """Residual Non-local Attention Network (RNAN), as released by the authors for every task of the paper.
 
-    Paper: Residual Non-local Attention Networks for Image Restoration, ICLR 2019.
-    Reference: https://github.com/yulunzhang/RNAN
-
-    Body (paper Fig. 1): conv3x3 head -> non-local group (RNAB) -> ``num_group - 2`` local groups (RAB) -> conv3x3
-    -> non-local group -> tail. The closing body convolution comes *before* the second non-local group, as in the
-    released code.
-
-    * ``upscale=1`` (denoising, demosaicing, JPEG artifact reduction): tail conv3x3 to ``num_out_ch`` channels and
-      output = input + tail (residual learning); no mean shift.
-    * ``upscale`` in {2, 3, 4, 8, ...} (super-resolution): the DIV2K mean is subtracted first, the head features
-      are added after the body (long skip), then a pixel-shuffle upsampler, a conv3x3, and the mean is added back.
-
-    Inputs and outputs are in [0, 1] (like BasicSR's RCAN); internally they are scaled by ``img_range`` because the
-    released weights were trained on [0, 255].
+    conv3x3 head -> non-local group -> ``num_group - 2`` local groups -> conv3x3 -> non-local group (the closing body
+    convolution before it, as released) -> tail: for ``upscale=1`` a conv3x3 added to the input; for SR, the mean
+    subtracted first, a long skip from the head, pixel shuffle, conv3x3, mean added back. Inputs and outputs are in
+    [0, 1]; inside, the data is scaled by ``img_range`` (the released weights were trained on [0, 255]).
 
     Args:
         num_in_ch (int): Input channels (1 grey / Y, 3 colour or Bayer mosaic). Default: 3.
@@ -235,42 +165,9 @@ class RNAN(nn.Module):
             chunked), ``'sdpa'``, ``'chunked'``, ``'direct'`` (the authors' N x N form). Default: 'auto'.
     """
 
-    def __init__(self,
-                 num_in_ch=3,
-                 num_out_ch=3,
-                 num_feat=64,
-                 num_group=10,
-                 upscale=1,
-                 img_range=255.,
-                 rgb_mean=(0.4488, 0.4371, 0.4040),
-                 nl_softmax='query',
-                 nl_impl='auto'):
+    def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_group=10, upscale=1, img_range=255.,
+                 rgb_mean=(0.4488, 0.4371, 0.4040), nl_softmax='query', nl_impl='auto'):
         super().__init__()
-        self._check_arguments(num_in_ch, num_out_ch, num_feat, num_group, upscale, img_range, rgb_mean, nl_softmax,
-                              nl_impl)
-        self.upscale = upscale
-        self.img_range = img_range
-
-        def group(non_local):
-            return ResidualAttentionGroup(num_feat, non_local, nl_softmax, nl_impl)
-
-        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
-        self.group_nl_low = group(non_local=True)
-        self.body = nn.Sequential(*[group(non_local=False) for _ in range(num_group - 2)])
-        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.group_nl_high = group(non_local=True)
-        if upscale == 1:
-            self.upsample = None
-        else:
-            self.upsample = Upsample(upscale, num_feat)
-            # mean of the training data on the network's scale; a buffer, not a parameter, and not in checkpoints
-            mean = torch.tensor(rgb_mean, dtype=torch.float32) * img_range
-            self.register_buffer('mean', mean.view(1, -1, 1, 1), persistent=False)
-        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
-
-    @staticmethod
-    def _check_arguments(num_in_ch, num_out_ch, num_feat, num_group, upscale, img_range, rgb_mean, nl_softmax,
-                         nl_impl):
         if num_in_ch < 1 or num_out_ch < 1:
             raise ValueError(f'num_in_ch and num_out_ch must be >= 1, got {num_in_ch} and {num_out_ch}')
         if num_feat < 2 or num_feat % 2:
@@ -293,6 +190,25 @@ class RNAN(nn.Module):
             raise ValueError(f"nl_softmax must be 'query' (released code) or 'key' (paper), got {nl_softmax!r}")
         if nl_impl not in IMPLEMENTATIONS:
             raise ValueError(f'nl_impl must be one of {IMPLEMENTATIONS}, got {nl_impl!r}')
+        self.upscale = upscale
+        self.img_range = img_range
+
+        def group(non_local):
+            return ResidualAttentionGroup(num_feat, non_local, nl_softmax, nl_impl)
+
+        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+        self.group_nl_low = group(non_local=True)
+        self.body = nn.Sequential(*[group(non_local=False) for _ in range(num_group - 2)])
+        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.group_nl_high = group(non_local=True)
+        if upscale == 1:
+            self.upsample = None
+        else:
+            self.upsample = Upsample(upscale, num_feat)
+            # mean of the training data on the network's scale; a buffer, not a parameter, and not in checkpoints
+            mean = torch.tensor(rgb_mean, dtype=torch.float32) * img_range
+            self.register_buffer('mean', mean.view(1, -1, 1, 1), persistent=False)
+        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
 
     def forward(self, x):
         """x: (B, num_in_ch, H, W) in [0, 1], any H, W >= 1 -> (B, num_out_ch, H*upscale, W*upscale), about [0, 1]."""

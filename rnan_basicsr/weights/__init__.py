@@ -1,10 +1,5 @@
 """Network weights, by job: reading any checkpoint form (:mod:`~rnan_basicsr.weights.checkpoint`), the authors'
-layout onto ours (:mod:`~rnan_basicsr.weights.authors`), fitting a network (:mod:`~rnan_basicsr.weights.fit`).
-
-Used by :class:`rnan_basicsr.models.rnan_model.RNANModel` (``path.pretrain_network_g``), by every BasicSR model's
-``load_network`` and by resuming (through :mod:`rnan_basicsr.compat`), by the inference tool (:func:`load_rnan`) and
-by the converter (:mod:`rnan_basicsr.tools.convert_official`).
-"""
+layout onto ours (:mod:`~rnan_basicsr.weights.authors`), fitting a network (:mod:`~rnan_basicsr.weights.fit`)."""
 from rnan_basicsr.weights.authors import convert_official_state_dict, to_our_layout  # noqa: F401
 from rnan_basicsr.weights.checkpoint import (NETWORK_KEY, describe_config, find_params, infer_rnan_config,  # noqa: F401
                                              load_checkpoint, looks_like_weights, save_safetensors, select_params)

@@ -1,9 +1,6 @@
-"""The authors' layout (github.com/yulunzhang/RNAN) onto this package's RNAN, by key names.
-
-Keys are renamed by name, never matched by position, and the configuration is then read off the renamed state dict
-by the one inferer (:func:`rnan_basicsr.weights.checkpoint.infer_rnan_config`). The authors' mean-shift convolutions
-(``sub_mean``, ``add_mean``, SR only) are fixed identity convolutions with bias -/+ 255 * mean; they are checked and
-dropped, because our RNAN keeps the mean as a buffer built from ``rgb_mean``.
+"""The authors' layout (github.com/yulunzhang/RNAN) onto this package's RNAN, by key names, never by position; the
+configuration is then read off the renamed keys by the one inferer. The authors' mean-shift convolutions (SR only:
+identity weights, bias -/+ 255 * mean) are checked and dropped: our RNAN builds the mean from ``rgb_mean``.
 """
 import re
 import torch
@@ -85,21 +82,9 @@ def _check_mean_shift(state_dict):
 
 
 def convert_official_state_dict(checkpoint, what='checkpoint', path=None):
-    """Map the authors' RNAN state dict onto our RNAN's keys, and read its configuration off the result.
-
-    Args:
-        checkpoint (dict): any layout :func:`~rnan_basicsr.weights.checkpoint.find_params` reads (plain,
-            ``state_dict``, ``model``, ``params``, ``params_ema``; with or without a ``module.`` prefix).
-        what, path (str): How messages name the file.
-
-    Returns:
-        tuple[OrderedDict, dict]: a state dict that ``RNAN(**config)`` loads with ``strict=True``, and ``config``:
-        num_in_ch, num_out_ch, num_feat, num_group, upscale and, for super-resolution, the authors' rgb_mean.
-
-    Raises:
-        InputError: not the authors' layout, or listing the authors' keys that match nothing, and our keys that
-            nothing provides (or wrong shapes).
-    """
+    """``(state_dict, config)``: the authors' weights (in any wrapper :func:`~.checkpoint.find_params` reads) under
+    our keys, which ``RNAN(**config)`` loads strictly; ``config`` is read off them, with the authors' ``rgb_mean`` for
+    SR. Raises an InputError for another layout, or listing the keys that match nothing, are missing or misshapen."""
     state_dict, _ = find_params(checkpoint)
     if 'head.0.weight' not in state_dict:
         if 'conv_first.weight' in state_dict:
@@ -134,11 +119,8 @@ def convert_official_state_dict(checkpoint, what='checkpoint', path=None):
 
 
 def to_our_layout(state_dict, what='checkpoint', path=None):
-    """``state_dict`` (either layout) in this package's layout, and the RNAN configuration its weights tell.
-
-    Raises:
-        InputError: the authors' layout that does not convert, or no RNAN weights (:func:`rnan_config`).
-    """
+    """``state_dict`` (either layout) in this package's layout, and the RNAN configuration its weights tell; an
+    InputError when it does not convert or holds no RNAN (:func:`~.checkpoint.rnan_config`)."""
     if 'head.0.weight' in state_dict:
         return convert_official_state_dict(state_dict, what, path)
     return state_dict, rnan_config(state_dict, what, path)

@@ -1,15 +1,9 @@
-"""Reading any checkpoint form safely, selecting its state dict, and what RNAN its keys and shapes describe.
+"""Reading any checkpoint form safely (``weights_only=True``), selecting its state dict, the RNAN its keys describe.
 
-Files read by :func:`load_checkpoint`:
-
-* BasicSR's ``{'params': ..., 'params_ema': ...}`` (``models/net_g_<iter>.pth``) and bare state dicts;
-* the authors' checkpoints (github.com/yulunzhang/RNAN): plain, under ``state_dict`` / ``model``, with
-  DataParallel's ``module.`` prefix; :mod:`rnan_basicsr.weights.authors` renames their keys by name;
-* ``.safetensors`` files, read as ``{'params': tensors}`` plus, when their metadata carries them (as
-  :func:`save_safetensors` writes), the ``network_g`` settings under ``'network_g'``.
-
-Pickled files are loaded with ``weights_only=True`` (no arbitrary code runs), and every way a file can be the wrong
-one gets an :class:`InputError` that says what the file is and what to use.
+Forms: BasicSR's ``{'params', 'params_ema'}`` and bare state dicts; the authors' (plain, under ``state_dict`` /
+``model``, DataParallel's ``module.``), renamed by :mod:`rnan_basicsr.weights.authors`; ``.safetensors``, read as
+``{'params': tensors}`` plus the ``network_g`` settings of its metadata. A wrong file is an :class:`InputError` saying
+what it is and what to use.
 """
 import json
 import re
@@ -34,9 +28,6 @@ RNAN_KEYS = ('conv_first.weight', 'conv_last.weight', 'group_nl_low.conv.weight'
 CONVERT_HINT = 'convert it first: python scripts/convert_official_rnan.py --input FILE --output FILE.pth'
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# loading and selecting
-# ---------------------------------------------------------------------------------------------------------------
 def named(what, path):
     return f'{what} {path!r}' if path else what
 
@@ -106,18 +97,11 @@ def describe_unloadable(path, error):
 
 
 def load_checkpoint(path, what='checkpoint', map_location='cpu'):
-    """Load ``path`` as a dict: ``torch.load(..., weights_only=True)``, or a ``.safetensors`` file (see above).
+    """Load ``path`` as a dict: ``torch.load(..., weights_only=True)``, or a ``.safetensors`` file.
 
-    Args:
-        path (str): The file.
-        what (str): How to call it in messages, e.g. ``'path.pretrain_network_g'`` or ``'--model_path'``.
-        map_location: As for ``torch.load`` (default: everything on the CPU); ``.safetensors`` files are read onto
-            the device it names, or the CPU when it is not a device name.
-
-    Raises:
-        InputError: the file is missing, unreadable, truncated, needs arbitrary pickled objects (code), is no
-            checkpoint at all (:func:`describe_unloadable` says what it is), or is a BasicSR training state
-            (``.state``) rather than network weights.
+    ``what`` names the file in messages (``'--model_path'``...); ``map_location`` as for ``torch.load``
+    (``.safetensors`` files are read onto the device it names, else the CPU). Raises an InputError for a missing or
+    unloadable file (:func:`describe_unloadable`), a BasicSR training state, or anything but a dict.
     """
     if not osp.isfile(path):
         raise InputError(f'{what} {path!r} does not exist or is not a file.')
@@ -136,11 +120,8 @@ def load_checkpoint(path, what='checkpoint', map_location='cpu'):
 
 
 def save_safetensors(state_dict, path, network_opt):
-    """Write ``state_dict`` to ``path`` as ``.safetensors``, with ``network_opt`` (``network_g``) in its metadata.
-
-    The file is written atomically (see :func:`rnan_basicsr.utils.atomic.atomic_write`); :func:`load_checkpoint`
-    reads it back as ``{'params': state_dict, 'network_g': network_opt}`` (tuples become lists).
-    """
+    """Write ``state_dict`` to ``path`` atomically as ``.safetensors``, with ``network_opt`` (``network_g``) in its
+    metadata; :func:`load_checkpoint` reads it back as ``{'params': state_dict, 'network_g': network_opt}``."""
     from safetensors.torch import save
 
     tensors = {key: value.detach().cpu().contiguous().clone() for key, value in state_dict.items()}
@@ -168,32 +149,20 @@ def describe_keys(checkpoint):
 
 
 def select_params(checkpoint, param_key='params', path=None, what='checkpoint'):
-    """The state dict stored under ``param_key`` (``None``: the checkpoint itself), ``module.`` prefixes removed.
-
-    As BasicSR does, ``params_ema`` falls back to ``params`` when a checkpoint has no EMA weights.
-
-    Returns:
-        tuple[OrderedDict, str | None]: the state dict (a new dict; the tensors are shared) and the key used.
-
-    Raises:
-        InputError: a training state, the key is missing (listing the keys the file has), or what it holds is not a
-            state dict.
-    """
+    """``(state_dict, key used)``: a new dict of what ``param_key`` holds (``None``: the checkpoint itself), without
+    ``module.`` prefixes; ``params_ema`` falls back to ``params``, as in BasicSR. Raises an InputError for a training
+    state, a missing key (listing the keys there are) or no state dict."""
     _refuse_training_state(checkpoint, what, path)
     used = param_key
-    if param_key is not None:
-        if param_key not in checkpoint and param_key == 'params_ema' and 'params' in checkpoint:
-            used = 'params'
-        if used not in checkpoint:
-            refuse_authors_layout(checkpoint, what, path)
-            found = [k for k in PARAM_KEYS if k in checkpoint]
-            hint = (f' Set path.param_key_g: {found[0]}.' if found else
-                    ' Set path.param_key_g: ~ to load a bare state dict.' if is_state_dict(checkpoint) else '')
-            raise InputError(f'{named(what, path)} has no {param_key!r} entry; it has {describe_keys(checkpoint)}.'
-                             f'{hint}')
-        state_dict = checkpoint[used]
-    else:
-        state_dict = checkpoint
+    if param_key == 'params_ema' and param_key not in checkpoint and 'params' in checkpoint:
+        used = 'params'
+    if used is not None and used not in checkpoint:
+        refuse_authors_layout(checkpoint, what, path)
+        found = [k for k in PARAM_KEYS if k in checkpoint]
+        hint = (f' Set path.param_key_g: {found[0]}.' if found else
+                ' Set path.param_key_g: ~ to load a bare state dict.' if is_state_dict(checkpoint) else '')
+        raise InputError(f'{named(what, path)} has no {param_key!r} entry; it has {describe_keys(checkpoint)}.{hint}')
+    state_dict = checkpoint if used is None else checkpoint[used]
     if not is_state_dict(state_dict):
         where = f'under {used!r}' if used is not None else 'at its top level'
         raise InputError(f'{named(what, path)} holds no state dict of tensors {where}; it has '
@@ -212,24 +181,14 @@ def find_params(checkpoint, path=None, what='checkpoint'):
     return select_params(checkpoint, None, path, what)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# what the weights are
-# ---------------------------------------------------------------------------------------------------------------
 def shape_of(value):
     """The shape of a tensor, or ``value`` itself when it is a shape already (``{key: shape}`` state dicts)."""
     return tuple(value.shape) if hasattr(value, 'shape') else tuple(value)
 
 
 def infer_rnan_config(state_dict):
-    """The RNAN arguments (``CONFIG_KEYS``) of a state dict in this package's layout (``conv_first``, ``body``...).
-
-    Args:
-        state_dict (dict): ``{key: tensor}``, or ``{key: shape}``.
-
-    Returns:
-        dict | None: ``num_in_ch``, ``num_out_ch``, ``num_feat``, ``num_group``, ``upscale``; None when the state
-        dict is not an RNAN of this package (e.g. another architecture, or the authors' layout).
-    """
+    """The RNAN arguments (:data:`CONFIG_KEYS`) of a ``{key: tensor or shape}`` state dict in this package's layout;
+    None when it is no RNAN of this layout (another architecture, the authors' layout)."""
     if any(key not in state_dict for key in RNAN_KEYS):
         return None
     num_feat, num_in_ch = shape_of(state_dict['conv_first.weight'])[:2]

@@ -18,9 +18,8 @@ SETTING_KEYS = ('img_range', 'rgb_mean', 'nl_softmax')
 def expected_state_dict(network_opt):
     """Shapes of the state dict that ``network_opt`` builds, or None if it cannot be known cheaply.
 
-    Only architectures of this package are built (on the meta device: no memory, no initialisation cost); other
-    registered classes may download or read files in their constructor. ``build_network`` is not used because it
-    would set up BasicSR's root logger before ``train_pipeline`` does.
+    Only this package's architectures are built, on the meta device (others may download files when built); not
+    with ``build_network``, which would set up BasicSR's root logger before ``train_pipeline`` does.
     """
     from basicsr.utils.registry import ARCH_REGISTRY
 
@@ -41,11 +40,8 @@ def expected_state_dict(network_opt):
 
 
 def describe_mismatch(expected, found, limit=5):
-    """'' if ``found`` loads strictly where ``expected`` is, else its first missing, unexpected and misshapen keys.
-
-    Args:
-        expected, found (dict): ``{key: tensor}`` or ``{key: shape}``; ``expected`` is the network's.
-    """
+    """'' if ``found`` loads strictly where ``expected`` (the network's) is, else its first missing, unexpected and
+    misshapen keys; both map keys to tensors or shapes."""
     missing = [k for k in expected if k not in found]
     unexpected = [k for k in found if k not in expected]
     wrong = [f'{k} {shape_of(found[k])} where the network has {shape_of(expected[k])}' for k in expected
@@ -56,12 +52,8 @@ def describe_mismatch(expected, found, limit=5):
 
 def check_fits(expected, state_dict, path, what='path.pretrain_network_g', network_key='network_g',
                network_type='RNAN'):
-    """Raise an InputError when ``state_dict`` cannot be loaded strictly where ``expected`` is.
-
-    ``expected`` and ``state_dict`` map keys to tensors or shapes (:func:`expected_state_dict`). The message says, in
-    this order: the file is in the authors' layout (convert it); both are RNANs with other settings (which ones);
-    else the first missing / unexpected / misshapen keys.
-    """
+    """Raise an InputError when ``state_dict`` cannot be loaded strictly where ``expected`` is, saying the first of:
+    the file is in the authors' layout; both are RNANs of other settings (which); the keys that do not fit."""
     mismatch = describe_mismatch(expected, state_dict)
     if not mismatch:
         return
@@ -100,9 +92,8 @@ def check_task(config, task_key, scale=None, what='--model_path', path=None):
 
 
 def full_settings(network_opt):
-    """The :data:`SETTING_KEYS` of ``network_opt`` (RNAN arguments), RNAN's defaults for those it leaves out;
-    ``rgb_mean`` only for super-resolution (restoration does not use it). Saved with the weights so that no later
-    reader has to assume them."""
+    """The :data:`SETTING_KEYS` of ``network_opt``, RNAN's defaults for those it leaves out, ``rgb_mean`` only for
+    super-resolution: saved with the weights so that no later reader has to assume them."""
     defaults = {k: p.default for k, p in inspect.signature(RNAN).parameters.items()}
     settings = {key: network_opt.get(key, defaults[key]) for key in SETTING_KEYS}
     if network_opt.get('upscale', defaults['upscale']) == 1:
@@ -118,23 +109,13 @@ def _contradicted(saved, given):
 
 
 def network_settings(checkpoint, given, path, what='--model_path'):
-    """The :data:`SETTING_KEYS` of a network to build from ``checkpoint``: saved settings win, flags only fill gaps.
-
-    A ``.safetensors`` file written by this package (``--save-safetensors``, the converter) carries the ``network_g``
-    it was trained with; a flag or option that contradicts it would build a different network from the same weights
-    (for ``nl_softmax``: other images, no error), so it is refused.
-
-    Args:
-        checkpoint (dict): As :func:`~rnan_basicsr.weights.checkpoint.load_checkpoint` returns it.
-        given (dict): Values the user asked for (a flag, an option); None values mean "not given".
-        path, what (str): The file and how messages name it (a given key is named as its flag, ``--<key>``).
+    """The network arguments to build from ``checkpoint`` (as :func:`~.checkpoint.load_checkpoint` returns it): its
+    saved ``network_g`` settings win, ``given`` (flags; None is "not given") fills the gaps, and a given
+    :data:`SETTING_KEYS` value that contradicts a saved one is refused (it would give other outputs, no error).
 
     Returns:
-        tuple[dict, dict]: the network arguments the file or the user gave (RNAN's defaults fill the rest), and
-        for each key of :data:`SETTING_KEYS` where its value comes from: ``'saved'``, ``'given'`` or ``'default'``.
-
-    Raises:
-        InputError: a given value contradicts the file's saved setting.
+        tuple[dict, dict]: the arguments, and per key of :data:`SETTING_KEYS` ``'saved'``, ``'given'`` or
+        ``'default'``.
     """
     saved = {k: v for k, v in (checkpoint.get(NETWORK_KEY) or {}).items() if k != 'type'}
     given = {k: v for k, v in given.items() if v is not None}
@@ -149,15 +130,9 @@ def network_settings(checkpoint, given, path, what='--model_path'):
 
 
 def check_saved_settings(checkpoint, network_opt, path, what='path.pretrain_network_g', network_key='network_g'):
-    """The saved ``network_g`` settings (:data:`SETTING_KEYS`) of ``checkpoint`` that ``network_opt`` leaves out, to
-    build the network with; a setting it states otherwise is refused.
-
-    ``network_opt`` is the option file's ``network_<x>``. Other architectures than RNAN, and files without saved
-    settings (the authors', older ones), give ``{}``.
-
-    Raises:
-        InputError: naming both values, e.g. ``network_g.nl_softmax: query`` against the file's ``key``.
-    """
+    """The saved settings (:data:`SETTING_KEYS`) of ``checkpoint`` that ``network_opt`` (an option file's
+    ``network_<x>``) leaves out, to build the network with; ``{}`` for other architectures and files without them.
+    A setting ``network_opt`` states otherwise is refused, naming both values."""
     saved = checkpoint.get(NETWORK_KEY) or {}
     if not saved or network_opt.get('type') != 'RNAN' or saved.get('type', 'RNAN') != 'RNAN':
         return {}
@@ -180,24 +155,10 @@ def describe_softmax(config, source):
 
 
 def load_rnan(path, what='--model_path', task=None, scale=None, sources=None, **network_opt):
-    """Build the RNAN that ``path`` holds, whatever its format, and check that it fits ``task`` and ``scale``.
-
-    The configuration is read off the weights (:data:`~rnan_basicsr.weights.checkpoint.CONFIG_KEYS`); the settings
-    the weights cannot tell (:data:`SETTING_KEYS`) come from the ``network_g`` a ``.safetensors`` file carries, else
-    from ``network_opt`` (e.g. ``nl_softmax``; None values are ignored), else RNAN's defaults. A ``network_opt`` value
-    that contradicts the file's saved setting is refused (:func:`network_settings`). The authors' layout is converted
-    by name.
-
-    Args:
-        sources (dict | None): If given, filled with where each setting came from (see :func:`network_settings`).
-
-    Returns:
-        tuple[RNAN, dict]: the network on the CPU in eval mode, and its arguments.
-
-    Raises:
-        InputError: unreadable file, a training state, no RNAN weights, a contradicted saved setting, or a task /
-            scale it does not fit.
-    """
+    """``(net, config)``: the RNAN that ``path`` holds, whatever its format, on the CPU in eval mode, checked against
+    ``task`` and ``scale``. Its configuration is read off the weights, the other settings come from
+    :func:`network_settings` (``network_opt``: flags); ``sources``, if given, is filled with where each came from.
+    Raises an InputError for every way the file cannot be that network."""
     checkpoint = load_checkpoint(path, what)
     state_dict, _ = find_params(checkpoint, path, what)
     state_dict, config = to_our_layout(state_dict, what, path)
