@@ -1,5 +1,4 @@
-"""Finding, naming and decoding images on disk and in LMDBs (for the datasets and the data-preparation scripts
-alike), with errors that name the file and the fix.
+"""Finding, naming and decoding images on disk and in LMDBs, for the datasets and the data-preparation scripts alike.
 
 An image's **key** is its path relative to the data root without extension, with ``/`` separators
 (``sub/kodim01.png`` -> ``sub/kodim01``): the LMDB key, the LQ/GT pairing name and the per-image seed all use it.
@@ -87,13 +86,10 @@ def read_meta_info(meta_path, what):
 
 
 def check_lmdb(lmdb_path, what):
-    """Refuse an LMDB whose ``data.mdb`` is shorter than the pages it says it uses, before anything maps it.
-
-    Reading such a file (an interrupted copy, a full disk) ends the process with SIGBUS (``Bus error``). ``data.mdb``
-    starts with two meta pages (LMDB's ``MDB_meta`` after a 16-byte page header: magic, version, ..., the page size
-    in the free database's ``md_pad``, ``mm_last_pg``, ``mm_txnid``); the one with the higher transaction id is
-    current, and the file must hold its pages 0..``mm_last_pg``. Every reader of an LMDB calls this first.
-    """
+    """Refuse an LMDB whose ``data.mdb`` is shorter than the pages it says it uses (an interrupted copy, a full disk),
+    before anything maps it: reading it would end the process with SIGBUS. ``data.mdb`` starts with two meta pages
+    (``MDB_meta`` after a 16-byte page header: magic, version, ..., the page size in the free database's ``md_pad``,
+    ``mm_last_pg``, ``mm_txnid``); the file must hold pages 0..``mm_last_pg`` of the one with the higher txnid."""
     data_path = osp.join(lmdb_path, 'data.mdb')
     try:
         with open(data_path, 'rb') as f:

@@ -1,9 +1,7 @@
-"""The degradations of the RNAN paper, one implementation each, used by the datasets and by ``generate_lq.py``
-(what each makes: docs/data.md, "The degradations").
+"""The degradations of the RNAN paper (docs/data.md, "The degradations"), for the datasets and generate_lq.py alike.
 
 Images are numpy arrays in OpenCV's layout, (H, W) grey or (H, W, C) **BGR**, uint8 in [0, 255] unless a function
-says otherwise; noise levels are on the 0-255 scale (``sigma=25``: 25 grey levels), never on [0, 1].
-"""
+says otherwise; noise levels are on the 0-255 scale (``sigma=25``: 25 grey levels), never on [0, 1]."""
 import cv2
 import numpy as np
 import zlib

@@ -1,8 +1,5 @@
 """The common base of the denoising, JPEG and demosaicing datasets: ground truth in, a degraded copy made from it.
-
-Not registered itself: each ``*_dataset.py`` adds one :meth:`DegradedImageDataset.degrade` and its own options
-(all keys: docs/options.md).
-"""
+Not registered itself; each ``*_dataset.py`` adds one :meth:`DegradedImageDataset.degrade` (keys: docs/options.md)."""
 import numpy as np
 import random
 from basicsr.data.transforms import augment, paired_random_crop
@@ -18,22 +15,14 @@ from rnan_basicsr.utils.errors import InputError
 
 
 class DegradedImageDataset(data.Dataset):
-    """Ground-truth images and degraded copies for restoration at scale 1 (BasicSR's dataset item layout).
+    """Ground-truth images and degraded copies for restoration at scale 1, as docs/data.md ("Dataset options")
+    describes; every file is checked when the dataset is built (:func:`~rnan_basicsr.data.pairing.pair_images`).
 
-    Ground truth comes from a folder (``io_backend: {type: disk}``, searched recursively, optionally listed by a
-    BasicSR ``meta_info_file``) or an LMDB of ``create_lmdb.py``; images are named by their key.
-
-    - Training (``phase: train``): a random ``gt_size`` patch, flipped and rotated (``use_hflip``, ``use_rot``;
-      BasicSR's ``paired_random_crop`` and ``augment``), then degraded afresh (a level range drawn per patch), all
-      from Python's ``random``, which BasicSR seeds from ``manual_seed`` per process and data-loader worker.
-    - Validation / test: the whole image, degraded reproducibly from ``seed`` and the key
-      (:func:`~rnan_basicsr.data.degradations.image_rng`), as ``generate_lq.py --seed`` does.
-    - ``dataroot_lq`` (any phase): the degraded inputs are read from there instead, paired with GT by key through
-      ``filename_tmpl``; in training both are cropped and augmented together.
-
-    Every file is checked when the dataset is built (pairing, LMDB keys and meta_info, headers and ends, GT smaller
-    than ``gt_size``, LQ and GT sizes). Items: ``{'lq', 'gt', 'lq_path', 'gt_path'}``, tensors (C, H, W) float32 in
-    [0, 1] (RGB, or C = 1); ``lq_path`` is the GT's path (or LMDB key) when the LQ is made on the fly.
+    Training patches (BasicSR's ``paired_random_crop`` and ``augment``) and their levels are drawn from Python's
+    ``random``, which BasicSR seeds from ``manual_seed`` per process and data-loader worker; validation / test images
+    are degraded from :func:`~rnan_basicsr.data.degradations.image_rng` (``seed``, the key), as generate_lq.py does.
+    Items: ``{'lq', 'gt', 'lq_path', 'gt_path'}``, tensors (C, H, W) float32 in [0, 1] (RGB, or C = 1); ``lq_path``
+    is the GT's path (or LMDB key) when the LQ is made on the fly.
     """
 
     #: the task's channels (:func:`~rnan_basicsr.data.data_util.convert_channels`): 'color' (BGR), 'gray' or 'y'
@@ -119,9 +108,8 @@ class DegradedImageDataset(data.Dataset):
         conversions are per pixel, so this equals converting the whole image first, at a fraction of the cost).
         Validation / test: the whole image."""
         entry = self.paths[index]
-        convert = not self.is_train
-        img_gt = self._read(entry['gt_path'], 'gt', convert)
-        img_lq = self._read(entry['lq_path'], 'lq', convert) if entry['lq_path'] is not None else None
+        img_gt = self._read(entry['gt_path'], 'gt', not self.is_train)
+        img_lq = self._read(entry['lq_path'], 'lq', not self.is_train) if entry['lq_path'] is not None else None
         if img_lq is not None and img_lq.shape[:2] != img_gt.shape[:2]:
             raise InputError(f'{self.label}: LQ image {entry["lq_path"]!r} is {img_lq.shape[1]}x{img_lq.shape[0]} '
                              f'but its GT {entry["gt_path"]!r} is {img_gt.shape[1]}x{img_gt.shape[0]}; both must '

@@ -7,20 +7,10 @@ from rnan_basicsr.data.degraded_image_dataset import DegradedImageDataset
 
 @DATASET_REGISTRY.register()
 class DenoisingDataset(DegradedImageDataset):
-    """Clean images and copies with additive white Gaussian noise, for colour or grey denoising.
-
-    The noise is made as the authors' released test inputs were
-    (:func:`~rnan_basicsr.data.degradations.add_gaussian_noise`); the authors trained on noisy copies made once, here
-    training adds fresh noise to every patch (``dataroot_lq`` reads fixed noisy copies instead).
-
-    Options (besides the common ones of :class:`~rnan_basicsr.data.degraded_image_dataset.DegradedImageDataset`):
-        sigma (float | list[float]): noise standard deviation on the **0-255 scale** (e.g. 50), or ``[low, high]``
-            for blind training, drawn uniformly per patch (per image, reproducibly, in validation). Required
-            unless ``dataroot_lq`` is given.
-        gray (bool): False (default): 3-channel RGB items; True: 1-channel items, colour images converted with
-            :func:`~rnan_basicsr.data.degradations.to_gray`.
-        clip (bool): True (default): noisy images clipped to [0, 255] and rounded; False: ``lq`` may leave [0, 1].
-    """
+    """Clean images and noisy copies (:func:`~rnan_basicsr.data.degradations.add_gaussian_noise`; ``sigma`` on the
+    0-255 scale or a ``[low, high]`` range, ``clip``), RGB or grey (``gray``, by
+    :func:`~rnan_basicsr.data.degradations.to_gray`). The authors trained on noisy copies made once; here every
+    patch gets fresh noise (``dataroot_lq``: fixed noisy copies)."""
 
     @classmethod
     def num_channels(cls, opt):

@@ -7,17 +7,9 @@ from rnan_basicsr.data.degraded_image_dataset import DegradedImageDataset
 
 @DATASET_REGISTRY.register()
 class JPEGArtifactDataset(DegradedImageDataset):
-    """Y-channel images and their JPEG-compressed copies, for compression artifact reduction.
-
-    As in the paper only luma is restored: colour images are reduced to their 8-bit BT.601 Y channel, grey images
-    are used as they are, and the LQ is that image encoded and decoded by OpenCV's baseline JPEG
-    (:func:`~rnan_basicsr.data.degradations.jpeg_compress_y`). With ``dataroot_lq``, the LQ images must be the
-    compressed Y channel stored as 1-channel images (as ``generate_lq.py --task jpeg`` writes them).
-
-    Options (besides the common ones of :class:`~rnan_basicsr.data.degraded_image_dataset.DegradedImageDataset`):
-        quality (int | list[int]): JPEG quality 1-100 (e.g. 10), or ``[low, high]``: drawn uniformly per patch (per
-            image, reproducibly, in validation). Required unless ``dataroot_lq`` is given.
-    """
+    """Y-channel images (grey ones as they are) and their JPEG copies at ``quality`` (1-100, or a ``[low, high]``
+    range) by :func:`~rnan_basicsr.data.degradations.jpeg_compress_y`: only luma is restored, as in the paper. With
+    ``dataroot_lq`` the LQ images must be the compressed Y stored as 1-channel images (as generate_lq.py writes)."""
 
     channels = 'y'
 

@@ -12,11 +12,8 @@ from rnan_basicsr.utils.errors import InputError
 
 @dataclass
 class Pair:
-    """One GT image and its LQ partner (``lq_*`` None when the LQ is made on the fly).
-
-    ``*_path`` is the file's path, or the LMDB key; ``*_size`` is (h, w), or None for an LMDB whose meta_info has
-    no shapes; ``*_where`` names the image in messages (the path, or ``'key' in 'root.lmdb'``).
-    """
+    """One GT image and its LQ partner (``lq_*`` None when the LQ is made on the fly): ``*_path`` the file's path or
+    the LMDB key, ``*_size`` (h, w) or None (an LMDB without shapes), ``*_where`` how messages name it."""
     key: str
     gt_path: str
     gt_size: Optional[Tuple[int, int]]
@@ -98,13 +95,11 @@ def pair_images(label, gt_root, lq_root=None, backend='disk', filename_tmpl='{}'
                 names=('GT', 'LQ'), fix_missing='Make both folders hold the same images.'):
     """The :class:`Pair` of every GT image, sorted by key, sizes read from the headers.
 
-    ``label`` names the dataset in errors (``"datasets.train (DIV2K)"``); ``gt_root`` / ``lq_root`` are folders or
-    LMDBs by ``backend`` (``'disk'`` / ``'lmdb'``), ``lq_root`` None lists the GT images alone; ``filename_tmpl``
-    maps a GT name to its LQ name (:func:`lq_key`; any image extension); ``meta_info_file`` lists the GT images
-    (disk only); ``names`` are how errors call GT and LQ (``('HR', 'LR')`` for SR); ``fix_missing`` is the advice
-    when a GT image has no LQ partner. Refused: a GT image without an LQ one or an LQ image without a GT one (naming
-    the first and the counts), unreadable headers, and what the listing refuses.
-    """
+    ``label`` names the dataset in errors (``"datasets.train (DIV2K)"``), ``names`` GT and LQ (``('HR', 'LR')`` for
+    SR); the roots are folders or LMDBs by ``backend``, ``lq_root`` None lists the GT images alone; ``filename_tmpl``
+    maps a GT name to its LQ name (:func:`lq_key`, any extension); ``meta_info_file`` lists the GT images (disk).
+    Refused: a GT image without an LQ one (with the advice ``fix_missing``) or the reverse, naming the first and the
+    counts; unreadable headers; what the listing refuses."""
     gt_name, lq_name = names
     gt_files, gt_entry = _side(label, gt_root, backend, f'{label}: dataroot_gt', meta_info_file)
     lq_key_of, lq_entry = {}, None
@@ -163,9 +158,7 @@ def check_sizes(pairs, label, scale=1, exact=True, gt_size=None, names=('GT', 'L
                              'pixels.', key=('gt_size', ))
         if gt is None or lq is None:
             continue
-        fits = (gt[0] == lq[0] * scale and gt[1] == lq[1] * scale) if exact else (
-            gt[0] // scale == lq[0] and gt[1] // scale == lq[1])
-        if fits:
+        if all(g == q * scale if exact else g // scale == q for g, q in zip(gt, lq)):
             continue
         if scale == 1:
             rule = 'restoration at scale 1: both the same size'
