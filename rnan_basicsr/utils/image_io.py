@@ -5,6 +5,7 @@ import contextlib
 import cv2
 import numpy as np
 import os
+import sys
 from os import path as osp
 
 from rnan_basicsr.utils.atomic import atomic_write
@@ -48,8 +49,6 @@ def decode_quietly(content, flags):
     """``cv2.imdecode`` of the bytes ``content`` (None if they do not decode) without a word on stderr: OpenCV's log
     is silenced and libpng's own messages ("libpng error: bad adaptive filter value") go to /dev/null. For
     single-threaded callers (a DataLoader worker, the pre-flight): another thread's stderr output would be lost."""
-    import sys
-
     sys.stderr.flush()
     saved = os.dup(2)
     try:
