@@ -1,14 +1,9 @@
-"""Finding, naming, pairing and decoding images on disk and in LMDBs, with errors that name the file and the fix.
+"""Finding, naming and decoding images on disk and in LMDBs, for the datasets and the data-preparation scripts alike.
 
-Shared by the datasets and the data-preparation scripts so that both see the same images under the same names.
-
-Every image has a **key**: its path relative to the data root, without extension, with ``/`` separators
-(``DIV2K_train_HR/0001.png`` -> ``0001``; ``sub/kodim01.png`` -> ``sub/kodim01``). ``create_lmdb.py`` uses it as the
-LMDB key, LQ images are paired with GT images by it, and the per-image seed of reproducible degradations is derived
-from it, so a folder, its LMDB and the inputs ``generate_lq.py`` makes from it all agree.
+An image's **key** is its path relative to the data root without extension, with ``/`` separators
+(``sub/kodim01.png`` -> ``sub/kodim01``): the LMDB key, the LQ/GT pairing name and the per-image seed all use it.
 """
 import cv2
-import numpy as np
 import os
 import re
 import struct
@@ -29,12 +24,8 @@ _META_LINE = re.compile(r'^(?P<name>.+?)(?: \((?P<h>\d+), ?(?P<w>\d+), ?(?P<c>\d
 
 
 def scan_images(folder):
-    """Relative paths (``/`` separators) of the images under ``folder``, recursively, sorted.
-
-    Images are files with an extension in :data:`IMG_EXTENSIONS` (any case); hidden files and folders (names
-    starting with ``.``) are skipped. BasicSR's ``scandir(recursive=True)`` is not used because it fails on hidden
-    files such as ``.DS_Store``.
-    """
+    """Sorted relative paths (``/`` separators) of the images (:data:`IMG_EXTENSIONS`, any case) under ``folder``,
+    recursively, hidden files and folders skipped (BasicSR's ``scandir(recursive=True)`` fails on a ``.DS_Store``)."""
     found = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith('.')]
@@ -50,15 +41,8 @@ def image_key(rel_path):
 
 
 def keys_of_folder(folder, what):
-    """Map key -> relative path for every image under ``folder``.
-
-    Args:
-        folder (str): an existing folder.
-        what (str): how to name the folder in errors, e.g. ``"datasets.train (DIV2K): dataroot_gt"``.
-
-    Raises:
-        InputError: the folder holds no image, or two images have the same key (``a.png`` and ``a.jpg``).
-    """
+    """Key -> relative path of every image under the existing ``folder``; ``what`` names it in errors (e.g.
+    ``"datasets.train (DIV2K): dataroot_gt"``). Refused: no image, or two with one key (``a.png`` and ``a.jpg``)."""
     rel_paths = scan_images(folder)
     if not rel_paths:
         raise InputError(f'{what} {folder!r} contains no images ({", ".join(IMG_EXTENSIONS)}; searched '
@@ -75,15 +59,8 @@ def keys_of_folder(folder, what):
 
 
 def read_meta_info(meta_path, what):
-    """Parse a BasicSR meta_info file: one ``<name> [(<h>,<w>,<c>)] [<compression>]`` line per image.
-
-    Returns:
-        list[tuple[str, tuple[int, int, int] | None]]: (name, shape) per non-empty line, in file order; ``shape``
-        is None when the line has none.
-
-    Raises:
-        InputError: the file is missing, unreadable or empty, or a name appears twice.
-    """
+    """(name, (h, w, c) or None) per non-empty line of a BasicSR meta_info file, in file order; refused: a missing,
+    unreadable or empty file, or a name listed twice."""
     if not osp.isfile(meta_path):
         raise InputError(f'{what}: meta_info file {meta_path!r} does not exist.')
     try:
@@ -109,17 +86,10 @@ def read_meta_info(meta_path, what):
 
 
 def check_lmdb(lmdb_path, what):
-    """Refuse an LMDB whose ``data.mdb`` is shorter than the pages it says it uses, before anything maps it.
-
-    Reading such a file (an interrupted copy, a full disk) ends the process with SIGBUS (``Bus error``) instead of
-    an error. ``data.mdb`` starts with two meta pages (LMDB's ``MDB_meta`` after a 16-byte page header: magic,
-    version, ..., the page size in the free database's ``md_pad``, ``mm_last_pg``, ``mm_txnid``); the one with the
-    higher transaction id is current, and the file must hold its pages 0..``mm_last_pg``. Every reader of an LMDB
-    calls this first (:func:`lmdb_keys`, the datasets, the pre-flight, the tools).
-
-    Raises:
-        InputError: naming the LMDB, its size and the size it needs, and the fix.
-    """
+    """Refuse an LMDB whose ``data.mdb`` is shorter than the pages it says it uses (an interrupted copy, a full disk),
+    before anything maps it: reading it would end the process with SIGBUS. ``data.mdb`` starts with two meta pages
+    (``MDB_meta`` after a 16-byte page header: magic, version, ..., the page size in the free database's ``md_pad``,
+    ``mm_last_pg``, ``mm_txnid``); the file must hold pages 0..``mm_last_pg`` of the one with the higher txnid."""
     data_path = osp.join(lmdb_path, 'data.mdb')
     try:
         with open(data_path, 'rb') as f:
@@ -142,18 +112,12 @@ def check_lmdb(lmdb_path, what):
 
 
 def lmdb_keys(lmdb_path, what):
-    """Map key -> (h, w) (or None) for the images of an LMDB, from its meta_info.txt; checks the keys exist.
-
-    Keys are read as BasicSR's ``paths_from_lmdb`` reads them (the name up to its first ``.``), so an LMDB works the
-    same in BasicSR's own datasets.
-
-    Raises:
-        InputError: no LMDB there, a truncated one (:func:`check_lmdb`), no meta_info.txt, or meta_info lists a
-            key the LMDB does not hold.
-    """
+    """Key -> (h, w) or None of the images of an LMDB, from its meta_info.txt, keys read as BasicSR's
+    ``paths_from_lmdb`` reads them (the name up to its first ``.``). Refused: no LMDB, a truncated one
+    (:func:`check_lmdb`), no meta_info.txt, a non-ASCII key, or a key the LMDB does not hold."""
     import lmdb
 
-    if not osp.isdir(lmdb_path) or not is_lmdb(lmdb_path):
+    if not is_lmdb(lmdb_path):
         raise InputError(f'{what} {lmdb_path!r} is not an LMDB (a folder with data.mdb and meta_info.txt). Make one '
                          'with scripts/data_preparation/create_lmdb.py, or use io_backend: {type: disk} for a '
                          'folder of images.')
@@ -191,9 +155,9 @@ def lmdb_keys(lmdb_path, what):
 
 
 def _why_cut_short(head, tail, size):
-    """Why an image file's first bytes ``head``, last bytes ``tail`` and ``size`` show it cut short, where its format
-    says how it ends (a PNG with its IEND chunk, a JPEG with its end-of-image marker FF D9, zero padding after it
-    allowed, a BMP or WebP at the size its header gives); None if they do not (other formats are not checked)."""
+    """Why an image file's first bytes ``head``, last bytes ``tail`` and ``size`` show it cut short where its format
+    says how it ends (PNG: IEND; JPEG: FF D9, zero padding after it allowed; BMP, WebP: the size in the header);
+    None if they do not (other formats are not checked)."""
     if head[:8] == _PNG_SIGNATURE and not tail.endswith(_PNG_END):
         return 'it does not end with the IEND chunk every PNG ends with'
     if head[:2] == b'\xff\xd8' and not tail.rstrip(b'\x00').endswith(b'\xff\xd9'):
@@ -209,16 +173,8 @@ def _why_cut_short(head, tail, size):
 
 
 def check_whole(path):
-    """Refuse an image file that is cut short (an interrupted copy), cheaply: its end is compared with what its
-    format ends with (:func:`_why_cut_short`). A file that fails that is decoded whole as the datasets decode it, so
-    that bytes after the end marker are accepted and a truncated file is not.
-
-    Returns:
-        bytes: the first 24 bytes of the file.
-
-    Raises:
-        InputError: the file is missing or unreadable, or cut short and not decodable.
-    """
+    """The first 24 bytes of the image file ``path``; refused: unreadable, or cut short (:func:`_why_cut_short`)
+    and not decodable as the datasets decode it (so bytes after the end marker are accepted)."""
     try:
         with open(path, 'rb') as f:
             head = f.read(24)
@@ -237,12 +193,8 @@ def check_whole(path):
 
 
 def image_size(path):
-    """(height, width) of an image file from its header, without decoding the pixels; the file's end is checked too
-    (:func:`check_whole`), so that a truncated image is refused before a run, not when it is first read.
-
-    Raises:
-        InputError: the file is missing, is not a readable image, or is truncated.
-    """
+    """(height, width) of an image file from its header, without decoding the pixels; refused: missing, not an
+    image, or truncated (:func:`check_whole`), so that a damaged image is refused before a run."""
     head = check_whole(path)
     if head[:8] == _PNG_SIGNATURE and head[12:16] == b'IHDR':
         width, height = struct.unpack('>II', head[16:24])
@@ -261,13 +213,8 @@ def image_size(path):
 
 
 def decode_image(content, where):
-    """Decode image bytes to uint8: (H, W) for a grey image, (H, W, 3) BGR for a colour one.
-
-    Alpha is dropped and 16-bit images are converted to 8 bits (OpenCV's ``IMREAD_ANYCOLOR``).
-
-    Raises:
-        InputError: no bytes (missing file or LMDB key), or bytes that do not decode; ``where`` names the image.
-    """
+    """Image bytes -> uint8 (H, W) grey or (H, W, 3) BGR, alpha dropped, 16 bits reduced (``IMREAD_ANYCOLOR``).
+    Refused, naming the image by ``where``: no bytes (a key the LMDB lacks), or bytes that do not decode."""
     if content is None:
         raise InputError(f'image {where} is missing (an LMDB key that the LMDB does not hold?). Rebuild the data '
                          'with scripts/data_preparation/create_lmdb.py.')
@@ -278,27 +225,15 @@ def decode_image(content, where):
     return img
 
 
-CHANNEL_MODES = ('color', 'gray', 'y')
-
-
 def convert_channels(img, mode):
-    """Bring a decoded image to a task's channels; the result is always (H, W, C) uint8.
-
-    Args:
-        img (ndarray): uint8, (H, W) or (H, W, 1) grey, or (H, W, 3) BGR (as :func:`decode_image` returns).
-        mode (str): ``'color'``: (H, W, 3) BGR, a grey image gets three equal channels (as OpenCV's
-            ``IMREAD_COLOR``); ``'gray'``: (H, W, 1) by :func:`~rnan_basicsr.data.degradations.to_gray`;
-            ``'y'``: (H, W, 1) by :func:`~rnan_basicsr.data.degradations.y_channel` (grey images as they are).
-    """
+    """A decoded uint8 image ((H, W) or (H, W, 1) grey, (H, W, 3) BGR) -> (H, W, C) uint8 in a task's channels:
+    ``'gray'`` (:func:`~rnan_basicsr.data.degradations.to_gray`), ``'y'``
+    (:func:`~rnan_basicsr.data.degradations.y_channel`) or ``'color'`` (BGR; a grey image gets three equal channels,
+    as OpenCV's ``IMREAD_COLOR``). The modes are the datasets' ``channels`` and generate_lq.py's table."""
     if mode == 'gray':
         img = to_gray(img)
     elif mode == 'y':
         img = y_channel(img)
-    elif mode == 'color':
-        if img.ndim == 2:
-            img = np.repeat(img[..., None], 3, axis=2)
-        elif img.shape[2] == 1:
-            img = np.repeat(img, 3, axis=2)
-    else:
-        raise ValueError(f'mode must be one of {CHANNEL_MODES}, got {mode!r}')
+    elif img.ndim == 2 or img.shape[2] == 1:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
     return img if img.ndim == 3 else img[..., None]

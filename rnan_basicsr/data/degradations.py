@@ -1,21 +1,7 @@
-"""The degradations of the RNAN paper, made as the authors made their test inputs (one implementation of each).
+"""The degradations of the RNAN paper (docs/data.md, "The degradations"), for the datasets and generate_lq.py alike.
 
-Used by the datasets (on the fly in training, seeded per image for validation) and by
-``scripts/data_preparation/generate_lq.py`` (fixed test inputs), so both give the same images.
-
-Conventions: images are numpy arrays in OpenCV's layout, ``(H, W)`` for grey or ``(H, W, C)`` with channels in
-**BGR** order for colour, ``uint8`` in [0, 255] unless a function says otherwise. Noise levels are on the 0-255
-scale (``sigma=25`` means a standard deviation of 25 grey levels), never on [0, 1].
-
-- Gaussian noise (colour and grey denoising): clean + N(0, sigma^2), clipped to [0, 255] and rounded to uint8 as
-  in the authors' released noisy test images (clipping can be switched off).
-- JPEG (artifact reduction): the Y channel (ITU-R BT.601 as Matlab's ``rgb2ycbcr``, BasicSR's
-  ``bgr2ycbcr(y_only=True)``) rounded to 8 bits, encoded and decoded with OpenCV's baseline JPEG at a quality;
-  a grey image is encoded as it is.
-- Bayer mosaic (demosaicing): the 3-channel GRBG mosaic with zeros at the missing samples.
-- Bicubic down-scaling (super-resolution): Matlab's ``imresize`` (BasicSR's ``matlab_functions.imresize``) of the
-  HR cropped to a multiple of the scale (BasicSR's ``mod_crop``).
-"""
+Images are numpy arrays in OpenCV's layout, (H, W) grey or (H, W, C) **BGR**, uint8 in [0, 255] unless a function
+says otherwise; noise levels are on the 0-255 scale (``sigma=25``: 25 grey levels), never on [0, 1]."""
 import cv2
 import numpy as np
 import zlib
@@ -23,39 +9,20 @@ from basicsr.data.transforms import mod_crop
 from basicsr.utils.color_util import bgr2ycbcr
 from basicsr.utils.matlab_functions import imresize
 
-BAYER_PATTERN = 'GRBG'  # row 0: G R, row 1: B G (the authors' demosaicing inputs)
-
 
 def image_rng(seed, name):
-    """The random generator of one image for reproducible degradations (validation, testing, generate_lq.py).
-
-    The stream depends only on ``seed`` and the image's ``name`` (its key: the path relative to the data root
-    without extension, with ``/`` separators), through ``zlib.crc32``, so it is the same in every process, worker,
-    platform and run (Python's ``hash()`` of a string is not).
-
-    Args:
-        seed (int): a non-negative seed (the dataset's ``seed`` option, generate_lq.py's ``--seed``).
-        name (str): the image's key, e.g. ``'0801'`` or ``'sub/kodim01'``.
-
-    Returns:
-        numpy.random.Generator
-    """
+    """The generator of one image's reproducible degradation (validation, testing, generate_lq.py): it depends only
+    on ``seed`` (int >= 0) and the image's key ``name`` (e.g. ``'sub/kodim01'``), through ``zlib.crc32``, so it is
+    the same in every process, platform and run (Python's ``hash()`` of a string is not)."""
     return np.random.default_rng([int(seed), zlib.crc32(name.encode('utf-8'))])
 
 
 def add_gaussian_noise(img, sigma, rng, clip=True):
-    """Add white Gaussian noise of standard deviation ``sigma`` (0-255 scale) to every pixel and channel.
+    """``img`` (uint8, or float on the 0-255 scale; any shape) + N(0, sigma^2) per pixel and channel, drawn from
+    ``rng``; ``sigma`` >= 0 on the 0-255 scale.
 
-    Args:
-        img (ndarray): clean image, (H, W) or (H, W, C), uint8 in [0, 255] (or a float array on the same scale).
-        sigma (float): noise standard deviation on the 0-255 scale, >= 0.
-        rng (numpy.random.Generator): source of the noise; the same generator state gives the same noise.
-        clip (bool): True (the authors' test inputs): clip to [0, 255] and round to uint8. False: the noisy values
-            as they are, unclipped and unrounded.
-
-    Returns:
-        ndarray: same shape as ``img``; uint8 in [0, 255] when ``clip``, else float32 on the 0-255 scale (values
-        can be below 0 or above 255).
+    Returns uint8, clipped to [0, 255] and rounded (``clip``, the authors' test inputs), else float32 as drawn
+    (unclipped, unrounded).
     """
     if sigma < 0:
         raise ValueError(f'sigma must be >= 0, got {sigma}')
@@ -66,48 +33,26 @@ def add_gaussian_noise(img, sigma, rng, clip=True):
 
 
 def to_gray(img):
-    """A grey image: (H, W) and (H, W, 1) are returned as they are; BGR (H, W, 3) uint8 is converted.
-
-    The conversion is OpenCV's ``COLOR_BGR2GRAY``: 0.299 R + 0.587 G + 0.114 B, rounded, the weights of Matlab's
-    ``rgb2gray`` (no 16-235 offset, unlike :func:`y_channel`). The number of dimensions is kept: (H, W, 3) gives
-    (H, W, 1).
-    """
+    """Grey (H, W) or (H, W, 1) as it is; BGR (H, W, 3) uint8 -> (H, W, 1) by OpenCV's ``COLOR_BGR2GRAY``
+    (0.299 R + 0.587 G + 0.114 B rounded: Matlab's ``rgb2gray``, no 16-235 offset unlike :func:`y_channel`)."""
     if img.ndim == 2 or img.shape[2] == 1:
         return img
     return cv2.cvtColor(_check_uint8_bgr(img), cv2.COLOR_BGR2GRAY)[..., None]
 
 
 def y_channel(img):
-    """The luma the JPEG task works on: grey images as they are, the BT.601 Y channel of colour ones.
-
-    Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 for R, G, B in [0, 255], rounded to uint8: Matlab's
-    ``rgb2ycbcr`` on uint8 images, computed by BasicSR's ``bgr2ycbcr(y_only=True)``.
-
-    Args:
-        img (ndarray): uint8, (H, W) or (H, W, 1) grey, or (H, W, 3) BGR.
-
-    Returns:
-        ndarray: uint8 in [16, 235] for colour input (the grey input unchanged), (H, W) for 2-D input, else (H, W, 1).
-    """
+    """The luma of the JPEG task: grey (H, W) or (H, W, 1) as it is; BGR (H, W, 3) uint8 -> (H, W, 1) uint8 in
+    [16, 235], Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 rounded (Matlab's ``rgb2ycbcr`` on uint8, by BasicSR's
+    ``bgr2ycbcr(y_only=True)``)."""
     if img.ndim == 2 or img.shape[2] == 1:
         return img
     return bgr2ycbcr(_check_uint8_bgr(img), y_only=True)[..., None]
 
 
 def jpeg_compress_y(img, quality):
-    """JPEG-compress the Y channel (or the grey image) at ``quality`` and decode it again, with OpenCV.
-
-    A colour image is first reduced to :func:`y_channel`; the 8-bit grey image is then encoded as a baseline
-    one-component JPEG by OpenCV (libjpeg's standard quantisation tables scaled by ``quality``); for the same 8-bit
-    grey image this matches the authors' Matlab-made JPEG inputs bit for bit (measured on their repository's samples).
-
-    Args:
-        img (ndarray): uint8, (H, W) or (H, W, 1) grey, or (H, W, 3) BGR.
-        quality (int): JPEG quality, 1-100 (the paper: 10, 20, 30, 40).
-
-    Returns:
-        ndarray: the decoded JPEG, uint8 in [0, 255]; (H, W) for 2-D input, else (H, W, 1).
-    """
+    """:func:`y_channel` of a uint8 image encoded as a baseline one-component JPEG by OpenCV at ``quality`` (1-100)
+    and decoded again: uint8, (H, W) for 2-D input, else (H, W, 1). For the same 8-bit grey image this matches the
+    authors' Matlab-made JPEG inputs bit for bit (measured on their repository's samples)."""
     quality = int(quality)
     if not 1 <= quality <= 100:
         raise ValueError(f'JPEG quality must be an integer in 1..100, got {quality}')
@@ -122,17 +67,8 @@ def jpeg_compress_y(img, quality):
 
 
 def bayer_mosaic(img):
-    """The 3-channel Bayer mosaic with pattern GRBG and zeros at the missing samples (no interpolation).
-
-    Pixel (y, x) keeps one colour: G where y and x are both even or both odd, R where y is even and x odd, B where
-    y is odd and x even (row 0: G R G R ..., row 1: B G B G ...); its other two channels are 0.
-
-    Args:
-        img (ndarray): (H, W, 3) in **BGR** channel order (OpenCV's), any dtype; any H and W.
-
-    Returns:
-        ndarray: (H, W, 3) BGR, same dtype as ``img``.
-    """
+    """The GRBG Bayer mosaic of a (H, W, 3) BGR image of any dtype and size, in three channels with zeros at the
+    missing samples (no interpolation): row 0 keeps G R G R ..., row 1 B G B G ...; same shape and dtype."""
     if img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f'bayer_mosaic needs a (H, W, 3) BGR image, got shape {img.shape}')
     blue, green, red = 0, 1, 2
@@ -145,20 +81,9 @@ def bayer_mosaic(img):
 
 
 def bicubic_downscale(img, scale):
-    """Matlab-style bicubic down-scaling by an integer ``scale`` of the image cropped to a multiple of ``scale``.
-
-    The HR is first cropped at its bottom and right to a multiple of ``scale`` (BasicSR's ``mod_crop``; the matching
-    ground truth is ``mod_crop(img, scale)``), then resized by 1/scale with BasicSR's ``matlab_functions.imresize``
-    (Matlab's ``imresize(..., 'bicubic')`` with antialiasing), rounded and clipped to uint8 as Matlab does for uint8
-    images.
-
-    Args:
-        img (ndarray): uint8, (H, W) or (H, W, C) (any channel order; channels are resized independently).
-        scale (int): 2, 3, 4, ...
-
-    Returns:
-        ndarray: uint8, (H // scale, W // scale[, C]).
-    """
+    """uint8 (H, W[, C]) -> uint8 (H // scale, W // scale[, C]): the image cropped at its bottom and right to a
+    multiple of the integer ``scale`` (BasicSR's ``mod_crop``, which also makes the matching ground truth), resized
+    by 1/scale with BasicSR's ``matlab_functions.imresize`` (Matlab's antialiased bicubic), rounded and clipped."""
     scale = int(scale)
     if scale < 1:
         raise ValueError(f'scale must be a positive integer, got {scale}')

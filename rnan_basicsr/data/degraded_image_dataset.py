@@ -1,10 +1,5 @@
 """The common base of the denoising, JPEG and demosaicing datasets: ground truth in, a degraded copy made from it.
-
-Not registered itself; :class:`~rnan_basicsr.data.denoising_dataset.DenoisingDataset`,
-:class:`~rnan_basicsr.data.jpeg_artifact_dataset.JPEGArtifactDataset` and
-:class:`~rnan_basicsr.data.demosaicing_dataset.DemosaicingDataset` each add one :meth:`DegradedImageDataset.degrade`
-and their own options.
-"""
+Not registered itself; each ``*_dataset.py`` adds one :meth:`DegradedImageDataset.degrade` (keys: docs/options.md)."""
 import numpy as np
 import random
 from basicsr.data.transforms import augment, paired_random_crop
@@ -20,35 +15,19 @@ from rnan_basicsr.utils.errors import InputError
 
 
 class DegradedImageDataset(data.Dataset):
-    """Ground-truth images and degraded copies for restoration at scale 1 (BasicSR's dataset item layout).
+    """Ground-truth images and degraded copies for restoration at scale 1, as docs/data.md ("Dataset options")
+    describes; every file is checked when the dataset is built (:func:`~rnan_basicsr.data.pairing.pair_images`).
 
-    Ground truth comes from a folder of images (``io_backend: {type: disk}``, optionally listed by a BasicSR
-    ``meta_info_file``) or an LMDB made by ``scripts/data_preparation/create_lmdb.py`` (``io_backend: {type: lmdb}``),
-    searched recursively; images are named by their key (relative path without extension).
-
-    - Training (``phase: train``): a random ``gt_size`` x ``gt_size`` patch, random horizontal flip and 90-degree
-      rotation (``use_hflip``, ``use_rot``; BasicSR's ``paired_random_crop`` and ``augment``), then a fresh
-      degradation of that patch (the level drawn per patch when the option is a range). The randomness comes from
-      Python's ``random``, which BasicSR seeds from ``manual_seed`` per process and data-loader worker.
-    - Validation / test: the whole image, degraded reproducibly: the generator is seeded from ``seed`` (default 0)
-      and the image's key (:func:`~rnan_basicsr.data.degradations.image_rng`), the same in every run and process,
-      and the same as ``generate_lq.py --seed`` on the same folder.
-    - ``dataroot_lq`` (any phase): the degraded inputs are read from there instead of being made (e.g. the authors'
-      fixed test inputs), paired with GT by key (``filename_tmpl`` maps a GT name to its LQ name, default ``'{}'``);
-      in training both are cropped and augmented together.
-
-    Every file is checked when the dataset is built (before training starts): LQ/GT pairing, LMDB keys and
-    meta_info, image headers, GT smaller than ``gt_size``, LQ and GT sizes.
-
-    Items: ``{'lq': Tensor, 'gt': Tensor, 'lq_path': str, 'gt_path': str}``, tensors (C, H, W) float32 in [0, 1]
-    (C = 3 in RGB order, or C = 1); ``lq_path`` is the GT's path (or LMDB key) when the LQ is made on the fly.
+    Training patches (BasicSR's ``paired_random_crop`` and ``augment``) and their levels are drawn from Python's
+    ``random``, which BasicSR seeds from ``manual_seed`` per process and data-loader worker; validation / test images
+    are degraded from :func:`~rnan_basicsr.data.degradations.image_rng` (``seed``, the key), as generate_lq.py does.
+    Items: ``{'lq', 'gt', 'lq_path', 'gt_path'}``, tensors (C, H, W) float32 in [0, 1] (RGB, or C = 1); ``lq_path``
+    is the GT's path (or LMDB key) when the LQ is made on the fly.
     """
 
-    #: how GT (and LQ) images are brought to the task's channels (see data_util.convert_channels):
-    #: 'color' (BGR; grey images replicated), 'gray' or 'y'
+    #: the task's channels (:func:`~rnan_basicsr.data.data_util.convert_channels`): 'color' (BGR), 'gray' or 'y'
     channels = 'color'
 
-    # ------------------------------------------------------------------ options
     @classmethod
     def declared(cls, opt):
         """``opt`` read as this class's declared options (their defaults filled in), unchecked."""
@@ -65,11 +44,10 @@ class DegradedImageDataset(data.Dataset):
         return {'color': f'{cls.__name__} (RGB)', 'y': f'{cls.__name__} restores the Y channel',
                 'gray': f'{cls.__name__} (grey)'}[cls.channels]
 
-    # ------------------------------------------------------------------ building
     def __init__(self, opt):
         super().__init__()
-        # kept for Python users who build a dataset directly: a sigma on the [0, 1] scale or a typo in an option
-        # would otherwise train silently on the wrong data
+        # checked here too for Python users who build a dataset directly: a sigma on the [0, 1] scale or a typo in
+        # an option would otherwise train silently on the wrong data
         #: the declared options (options/schema.py), defaults filled in: every setting is read from here
         self.settings = settings = check_dataset_options(type(self), opt)
         self.label = dataset_label(opt)
@@ -78,65 +56,49 @@ class DegradedImageDataset(data.Dataset):
                              'test). When building the dataset by hand, add phase: train or phase: val.')
         self.opt = opt
         self.is_train = opt['phase'] == 'train'
-        self.gt_size = settings.gt_size
-        self.use_hflip = settings.use_hflip
-        self.use_rot = settings.use_rot
-        self.seed = settings.seed
-        self.gt_root = settings.dataroot_gt
-        self.lq_root = settings.dataroot_lq
-        self.filename_tmpl = settings.filename_tmpl
         self.io_backend_opt = settings.io_backend.model_dump()
         self.file_client = None
-        self.paths = self._pair_paths()
-
-    def _pair_paths(self):
-        """List ``{'key', 'gt_path', 'lq_path'}`` per image (lq_path None without dataroot_lq), checking everything
-        that can be checked without decoding: names, pairing, LMDB keys, image headers and sizes."""
-        pairs = pair_images(self.label, self.gt_root, self.lq_root, self.io_backend_opt['type'], self.filename_tmpl,
-                            self.settings.meta_info_file,
+        pairs = pair_images(self.label, settings.dataroot_gt, settings.dataroot_lq, settings.io_backend.type,
+                            settings.filename_tmpl, settings.meta_info_file,
                             fix_missing='Put the matching LQ images there (generate_lq.py makes them), or remove '
                             'dataroot_lq to degrade on the fly.')
-        check_sizes(pairs, self.label, gt_size=self.gt_size if self.is_train else None,
+        check_sizes(pairs, self.label, gt_size=settings.gt_size if self.is_train else None,
                     fix='Regenerate the LQ image from this GT (generate_lq.py).')
-        return [{'key': pair.key, 'gt_path': pair.gt_path, 'lq_path': pair.lq_path} for pair in pairs]
+        #: ``{'key', 'gt_path', 'lq_path'}`` per image (lq_path None without dataroot_lq)
+        self.paths = [{'key': pair.key, 'gt_path': pair.gt_path, 'lq_path': pair.lq_path} for pair in pairs]
 
-    def _describe(self, path, client_key):
-        """A file path, or an LMDB key with its LMDB."""
-        if self.io_backend_opt['type'] == 'lmdb':
-            root = self.gt_root if client_key == 'gt' else self.lq_root
-            return f'{path!r} in {root!r}'
-        return repr(path)
-
-    # ------------------------------------------------------------------ items
     def degrade(self, img_gt, rng):
-        """Make the degraded input of one GT image or patch.
-
-        Args:
-            img_gt (ndarray): uint8 (H, W, C) in [0, 255]; BGR when C = 3.
-            rng (numpy.random.Generator): the only source of randomness (fresh per patch in training, seeded per
-                image otherwise).
-
-        Returns:
-            ndarray: (H, W, C); uint8, or float32 on the 0-255 scale.
-        """
+        """The degraded input of a uint8 (H, W, C) GT image or patch (BGR when C = 3): (H, W, C), uint8 or float32
+        on the 0-255 scale. ``rng`` (numpy.random.Generator) is its only randomness (fresh per patch in training,
+        seeded per image otherwise)."""
         raise NotImplementedError
+
+    def _level(self, level, rng, integer=False):
+        """The level of one patch or image: the option's number, or one drawn uniformly from its ``[low, high]``
+        (with ``integer``, an int from low to high inclusive)."""
+        low, high = level if isinstance(level, (list, tuple)) else (level, level)
+        if low == high:
+            return low
+        return int(rng.integers(low, high, endpoint=True)) if integer else rng.uniform(low, high)
 
     def _read(self, path, client_key, convert=True):
         """The decoded image, brought to the task's channels (``convert``) or as decoded: (H, W, 1) grey or
         (H, W, 3) BGR uint8 (training converts the patch only)."""
+        roots = {'gt': self.settings.dataroot_gt, 'lq': self.settings.dataroot_lq}
+        lmdb = self.io_backend_opt['type'] == 'lmdb'
         if self.file_client is None:
             backend_opt = dict(self.io_backend_opt)
             backend = backend_opt.pop('type')  # a copy: self.opt is never changed
-            if backend == 'lmdb':
-                roots = [self.gt_root] + ([self.lq_root] if self.lq_root is not None else [])
-                backend_opt.update(db_paths=roots, client_keys=['gt', 'lq'][:len(roots)])
+            if lmdb:
+                keys = [key for key, root in roots.items() if root is not None]
+                backend_opt.update(db_paths=[roots[key] for key in keys], client_keys=keys)
             self.file_client = FileClient(backend, **backend_opt)
         try:
             content = self.file_client.get(path, client_key)
         except OSError as error:
             raise InputError(f'{self.label}: cannot read image {path!r}: {error.strerror or error}') from None
-        where = f'{self._describe(path, client_key)} ({client_key} of {self.label})'
-        img = decode_image(content, where)
+        where = f'{path!r} in {roots[client_key]!r}' if lmdb else repr(path)
+        img = decode_image(content, f'{where} ({client_key} of {self.label})')
         if convert:
             return convert_channels(img, self.channels)
         return img if img.ndim == 3 else img[..., None]
@@ -146,37 +108,32 @@ class DegradedImageDataset(data.Dataset):
         conversions are per pixel, so this equals converting the whole image first, at a fraction of the cost).
         Validation / test: the whole image."""
         entry = self.paths[index]
-        convert = not self.is_train
-        img_gt = self._read(entry['gt_path'], 'gt', convert)
-        img_lq = self._read(entry['lq_path'], 'lq', convert) if entry['lq_path'] is not None else None
+        img_gt = self._read(entry['gt_path'], 'gt', not self.is_train)
+        img_lq = self._read(entry['lq_path'], 'lq', not self.is_train) if entry['lq_path'] is not None else None
         if img_lq is not None and img_lq.shape[:2] != img_gt.shape[:2]:
             raise InputError(f'{self.label}: LQ image {entry["lq_path"]!r} is {img_lq.shape[1]}x{img_lq.shape[0]} '
                              f'but its GT {entry["gt_path"]!r} is {img_gt.shape[1]}x{img_gt.shape[0]}; both must '
                              'have the same size.')
         if self.is_train:
-            if min(img_gt.shape[:2]) < self.gt_size:
+            gt_size, hflip, rot = self.settings.gt_size, self.settings.use_hflip, self.settings.use_rot
+            if min(img_gt.shape[:2]) < gt_size:
                 raise InputError(f'{self.label}: GT image {entry["gt_path"]!r} is {img_gt.shape[1]}x'
-                                 f'{img_gt.shape[0]}, smaller than gt_size {self.gt_size}. Remove it or lower gt_size.')
+                                 f'{img_gt.shape[0]}, smaller than gt_size {gt_size}. Remove it or lower gt_size.')
             if img_lq is None:
-                img_gt = paired_random_crop(img_gt, img_gt, self.gt_size, 1, entry['gt_path'])[0]
-                img_gt = augment(np.ascontiguousarray(img_gt), self.use_hflip, self.use_rot)
+                img_gt = paired_random_crop(img_gt, img_gt, gt_size, 1, entry['gt_path'])[0]
+                img_gt = augment(np.ascontiguousarray(img_gt), hflip, rot)
             else:
-                img_gt, img_lq = paired_random_crop(img_gt, img_lq, self.gt_size, 1, entry['gt_path'])
-                img_gt, img_lq = augment([np.ascontiguousarray(img_gt), np.ascontiguousarray(img_lq)], self.use_hflip,
-                                         self.use_rot)
+                img_gt, img_lq = paired_random_crop(img_gt, img_lq, gt_size, 1, entry['gt_path'])
+                img_gt, img_lq = augment([np.ascontiguousarray(img_gt), np.ascontiguousarray(img_lq)], hflip, rot)
                 img_lq = convert_channels(img_lq, self.channels)
             img_gt = convert_channels(img_gt, self.channels)
             rng = np.random.default_rng(random.getrandbits(64))
         else:
-            rng = image_rng(self.seed, entry['key'])
+            rng = image_rng(self.settings.seed, entry['key'])
         if img_lq is None:
             img_lq = self.degrade(img_gt, rng)
-            if img_lq.ndim == 2:
-                img_lq = img_lq[..., None]
-        img_gt, img_lq = img2tensor([img_gt.astype(np.float32) / 255., img_lq.astype(np.float32) / 255.],
-                                    bgr2rgb=True,
-                                    float32=True)
-        lq_path = entry['lq_path'] if entry['lq_path'] is not None else entry['gt_path']
+        img_gt, img_lq = img2tensor([img_gt.astype(np.float32) / 255., img_lq.astype(np.float32) / 255.], bgr2rgb=True)
+        lq_path = entry['lq_path'] or entry['gt_path']
         return {'lq': img_lq, 'gt': img_gt, 'lq_path': lq_path, 'gt_path': entry['gt_path']}
 
     def __len__(self):

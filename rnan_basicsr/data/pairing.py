@@ -1,12 +1,6 @@
-"""Pairing LQ images with their GT images by key, and checking every pair's sizes from the image headers (and
-every file's end: :func:`~rnan_basicsr.data.data_util.check_whole`).
-
-One rule for the two places that pair images before anything is decoded: our datasets (restoration at scale 1, LQ
-and GT the same size) and the pre-flight of BasicSR's ``PairedImageDataset`` (super-resolution, HR = LR x scale).
-
-Images are listed from a folder (searched recursively), a BasicSR ``meta_info_file`` or an LMDB's ``meta_info.txt``
-and named by their key (:func:`~rnan_basicsr.data.data_util.image_key`); the LQ partner of a GT image is found through
-``filename_tmpl``, applied to the name part of the key (``sub/0001`` -> ``sub/0001x2`` for ``'{}x2'``).
+"""Pairing LQ images with their GT images by key and checking every pair's sizes from the image headers (and every
+file's end), before anything is decoded: one rule for our datasets (scale 1) and the pre-flight of BasicSR's
+``PairedImageDataset`` (super-resolution, HR = LR x scale).
 """
 from dataclasses import dataclass
 from os import path as osp
@@ -18,11 +12,8 @@ from rnan_basicsr.utils.errors import InputError
 
 @dataclass
 class Pair:
-    """One GT image and its LQ partner (``lq_*`` None when the LQ is made on the fly).
-
-    ``*_path`` is the file's path, or the LMDB key; ``*_size`` is (h, w), or None for an LMDB whose meta_info has
-    no shapes; ``*_where`` names the image in messages (the path, or ``'key' in 'root.lmdb'``).
-    """
+    """One GT image and its LQ partner (``lq_*`` None when the LQ is made on the fly): ``*_path`` the file's path or
+    the LMDB key, ``*_size`` (h, w) or None (an LMDB without shapes), ``*_where`` how messages name it."""
     key: str
     gt_path: str
     gt_size: Optional[Tuple[int, int]]
@@ -32,44 +23,6 @@ class Pair:
     lq_where: Optional[str] = None
 
 
-def list_dataset_images(root, backend, what, meta_info_file=None):
-    """The images of a dataset root, by key: a folder (searched recursively), a meta_info file's list, or an LMDB.
-
-    Unlike :func:`rnan_basicsr.utils.image_io.list_images` (the paths of the user's image files: one file, or the
-    images directly in a folder), this reads what a BasicSR dataset option points at and returns keys and sizes.
-
-    Args:
-        root (str): the folder or LMDB.
-        backend (str): ``'disk'`` or ``'lmdb'``.
-        what (str): how errors name the root, e.g. ``"datasets.train (DIV2K): dataroot_gt"``.
-        meta_info_file (str | None): a BasicSR meta_info file listing the folder's images (disk only).
-
-    Returns:
-        tuple[dict, dict]: key -> path relative to ``root`` (or the LMDB key); key -> (h, w) where the listing gives
-        it (the other sizes come from the image headers).
-    """
-    if backend == 'lmdb':
-        shapes = lmdb_keys(root, what)
-        return {key: key for key in shapes}, {k: v for k, v in shapes.items() if v}
-    if meta_info_file is None:
-        return keys_of_folder(root, what), {}
-    label = what.rsplit(':', 1)[0]
-    files, sizes = {}, {}
-    for name, shape in read_meta_info(meta_info_file, f'{label}: meta_info_file'):
-        key = image_key(name)
-        if key in files:
-            raise InputError(f'{label}: meta_info_file {meta_info_file!r} lists {files[key]!r} and {name!r}, which '
-                             'have the same name without extension; keep one of them.', key=('meta_info_file', ))
-        if not osp.isfile(osp.join(root, name)):
-            raise InputError(f'{label}: {name!r} is listed in meta_info_file {meta_info_file!r} but '
-                             f'{osp.join(root, name)!r} does not exist. Remove the line or add the image.',
-                             key=('meta_info_file', ))
-        files[key] = name
-        if shape is not None:
-            sizes[key] = shape[:2]
-    return files, sizes
-
-
 def lq_key(gt_key, filename_tmpl):
     """The key of a GT image's LQ partner: ``filename_tmpl`` applied to the name, the sub-folder kept."""
     folder, _, stem = gt_key.rpartition('/')
@@ -77,11 +30,8 @@ def lq_key(gt_key, filename_tmpl):
 
 
 def guess_filename_tmpl(gt_keys, lq_keys):
-    """A ``filename_tmpl`` (a prefix or suffix around ``{}``) that pairs every GT key with an LQ key, or None.
-
-    E.g. ``'{}x2'`` for DIV2K's LR names (``0001x2.png`` beside ``0001.png``). Candidates come from the LQ names
-    that begin or end with the first GT name; the first that pairs every GT image is returned.
-    """
+    """A ``filename_tmpl`` (a prefix or suffix around ``{}``, e.g. ``'{}x2'`` for DIV2K's LR names) that pairs every
+    GT key with an LQ key, or None; the candidates come from the LQ names that begin or end with the first GT name."""
     if not gt_keys:
         return None
     lq_set = set(lq_keys)
@@ -101,8 +51,30 @@ def guess_filename_tmpl(gt_keys, lq_keys):
     return None
 
 
-def _side(root, backend, what, meta_info_file, label):
-    files, sizes = list_dataset_images(root, backend, what, meta_info_file)
+def _side(label, root, backend, what, meta_info_file=None):
+    """The images of one data root (an LMDB, a folder searched recursively, or the images of a meta_info file):
+    key -> path relative to ``root`` (or the LMDB key), and a function key -> (path or LMDB key, (h, w) or None, how
+    messages name it); sizes come from the listing where it has them, else from the headers."""
+    if backend == 'lmdb':
+        shapes = lmdb_keys(root, what)
+        files, sizes = {key: key for key in shapes}, {key: shape for key, shape in shapes.items() if shape}
+    elif meta_info_file is None:
+        files, sizes = keys_of_folder(root, what), {}
+    else:
+        files, sizes = {}, {}
+        for name, shape in read_meta_info(meta_info_file, f'{label}: meta_info_file'):
+            key = image_key(name)
+            if key in files:
+                raise InputError(f'{label}: meta_info_file {meta_info_file!r} lists {files[key]!r} and {name!r}, '
+                                 'which have the same name without extension; keep one of them.',
+                                 key=('meta_info_file', ))
+            if not osp.isfile(osp.join(root, name)):
+                raise InputError(f'{label}: {name!r} is listed in meta_info_file {meta_info_file!r} but '
+                                 f'{osp.join(root, name)!r} does not exist. Remove the line or add the image.',
+                                 key=('meta_info_file', ))
+            files[key] = name
+            if shape is not None:
+                sizes[key] = shape[:2]
 
     def entry(key):
         if backend == 'lmdb':
@@ -121,30 +93,18 @@ def _side(root, backend, what, meta_info_file, label):
 
 def pair_images(label, gt_root, lq_root=None, backend='disk', filename_tmpl='{}', meta_info_file=None,
                 names=('GT', 'LQ'), fix_missing='Make both folders hold the same images.'):
-    """Pair every GT image with its LQ image by key, and read every size (headers only).
+    """The :class:`Pair` of every GT image, sorted by key, sizes read from the headers.
 
-    Args:
-        label (str): how errors name the dataset, e.g. ``"datasets.train (DIV2K)"``.
-        gt_root (str): ``dataroot_gt``, a folder or an LMDB.
-        lq_root (str | None): ``dataroot_lq``; None lists the GT images alone.
-        backend (str): ``'disk'`` or ``'lmdb'``.
-        filename_tmpl (str): maps a GT name to its LQ name (``'{}'``: the same name, any image extension).
-        meta_info_file (str | None): lists the GT images (disk only).
-        names (tuple[str, str]): how errors call the GT and LQ images (``('HR', 'LR')`` for super-resolution).
-        fix_missing (str): the advice when a GT image has no LQ partner.
-
-    Returns:
-        list[Pair]: sorted by key.
-
-    Raises:
-        InputError: a GT image without an LQ image, an LQ image without a GT image (naming the first and the
-            counts), unreadable headers, or what the listing refuses (no images, duplicate names, LMDB keys).
-    """
+    ``label`` names the dataset in errors (``"datasets.train (DIV2K)"``), ``names`` GT and LQ (``('HR', 'LR')`` for
+    SR); the roots are folders or LMDBs by ``backend``, ``lq_root`` None lists the GT images alone; ``filename_tmpl``
+    maps a GT name to its LQ name (:func:`lq_key`, any extension); ``meta_info_file`` lists the GT images (disk).
+    Refused: a GT image without an LQ one (with the advice ``fix_missing``) or the reverse, naming the first and the
+    counts; unreadable headers; what the listing refuses."""
     gt_name, lq_name = names
-    gt_files, gt_entry = _side(gt_root, backend, f'{label}: dataroot_gt', meta_info_file, label)
+    gt_files, gt_entry = _side(label, gt_root, backend, f'{label}: dataroot_gt', meta_info_file)
     lq_key_of, lq_entry = {}, None
     if lq_root is not None:
-        lq_files, lq_entry = _side(lq_root, backend, f'{label}: dataroot_lq', None, label)
+        lq_files, lq_entry = _side(label, lq_root, backend, f'{label}: dataroot_lq')
         lq_key_of = {key: lq_key(key, filename_tmpl) for key in gt_files}
         missing = [key for key in sorted(gt_files) if lq_key_of[key] not in lq_files]
         if missing:
@@ -185,22 +145,10 @@ def _looks_like(gt, lq, gt_name):
 
 
 def check_sizes(pairs, label, scale=1, exact=True, gt_size=None, names=('GT', 'LQ'), fix=''):
-    """Check every pair's sizes (pairs whose sizes are unknown are skipped).
-
-    Args:
-        pairs (list[Pair]): from :func:`pair_images`.
-        label (str): how errors name the dataset.
-        scale (int): GT = LQ x scale.
-        exact (bool): the rule is ``GT = LQ x scale`` (training crops, restoration); False: ``GT // scale = LQ``
-            (BasicSR's testing crops the GT to LQ x scale).
-        gt_size (int | None): training patches: every GT image must be at least this large.
-        names (tuple[str, str]): how errors call the GT and LQ images.
-        fix (str): the advice when a pair does not fit.
-
-    Raises:
-        InputError: the first GT image smaller than ``gt_size``, or the first pair that does not fit, with both
-            sizes and, where recognisable, what the LQ images look like (``These LR images are x4.``).
-    """
+    """Refuse the first GT image smaller than ``gt_size`` (training patches) and the first pair of :func:`pair_images`
+    whose sizes do not fit ``scale`` (pairs of unknown sizes skipped), naming both sizes, what the LQ images look like
+    where recognisable (``These LR images are x4.``) and the advice ``fix``. The rule is GT = LQ x scale when
+    ``exact`` (training crops, restoration), else GT // scale = LQ (BasicSR's testing crops the GT)."""
     gt_name, lq_name = names
     for pair in pairs:
         gt, lq = pair.gt_size, pair.lq_size
@@ -210,9 +158,7 @@ def check_sizes(pairs, label, scale=1, exact=True, gt_size=None, names=('GT', 'L
                              'pixels.', key=('gt_size', ))
         if gt is None or lq is None:
             continue
-        fits = (gt[0] == lq[0] * scale and gt[1] == lq[1] * scale) if exact else (
-            gt[0] // scale == lq[0] and gt[1] // scale == lq[1])
-        if fits:
+        if all(g == q * scale if exact else g // scale == q for g, q in zip(gt, lq)):
             continue
         if scale == 1:
             rule = 'restoration at scale 1: both the same size'

@@ -1,12 +1,11 @@
-"""Reading and writing the user's image files for the scripts, with errors that name the file.
-
-Images are NumPy arrays as OpenCV gives them: (H, W) grey or (H, W, 3) BGR, uint8 or uint16. Writes go to a
-temporary file in the target folder that is then renamed, so an interrupted run never leaves a half-written PNG.
+"""Reading and writing the user's image files for the scripts, with errors that name the file; images are NumPy
+arrays as OpenCV gives them, (H, W) grey or (H, W, 3) BGR, uint8 or uint16; writes are atomic (temporary file, rename).
 """
 import contextlib
 import cv2
 import numpy as np
 import os
+import sys
 from os import path as osp
 
 from rnan_basicsr.utils.atomic import atomic_write
@@ -16,15 +15,9 @@ IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.p
 
 
 def list_images(path, what='input'):
-    """The image files of ``path``: ``[path]`` for a file, else the images directly in the folder, sorted.
-
-    Images are files with an extension of :data:`IMG_EXTENSIONS` (any case); hidden files and sub-folders are skipped.
-    Unlike :func:`rnan_basicsr.data.pairing.list_dataset_images` (a dataset root by key: recursive, meta_info, LMDB),
-    this lists the files a script is given to read.
-
-    Raises:
-        InputError: ``path`` does not exist, or the folder has no image files.
-    """
+    """The image files a script is given: ``[path]`` for a file, else the images (:data:`IMG_EXTENSIONS`, any case)
+    directly in the folder, sorted, hidden files and sub-folders skipped; refused: no such path, or no image files.
+    A dataset root (recursive, meta_info, LMDB) is listed by :func:`rnan_basicsr.data.pairing.pair_images`."""
     if osp.isfile(path):
         return [path]
     if not osp.isdir(path):
@@ -54,11 +47,8 @@ def _quiet_opencv():
 
 def decode_quietly(content, flags):
     """``cv2.imdecode`` of the bytes ``content`` (None if they do not decode) without a word on stderr: OpenCV's log
-    is silenced, and libpng's own messages ("libpng error: bad adaptive filter value"), which it writes to the
-    process's standard error itself, are sent to /dev/null while it decodes. For single-threaded callers (a
-    DataLoader worker, the pre-flight): another thread's stderr output during the decode would be lost."""
-    import sys
-
+    is silenced and libpng's own messages ("libpng error: bad adaptive filter value") go to /dev/null. For
+    single-threaded callers (a DataLoader worker, the pre-flight): another thread's stderr output would be lost."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -80,16 +70,10 @@ def check_readable(paths):
 
 
 def read_image(path, keep_alpha=False, eight_bit=False):
-    """Read an image file as OpenCV stores it: (H, W) or (H, W, 3) BGR, uint8 or uint16.
-
-    An alpha channel is dropped, or kept with ``keep_alpha`` ((H, W, 4) BGRA; OpenCV gives grey + alpha as BGRA).
-
-    With ``eight_bit`` the result is uint8, 16-bit images scaled down (OpenCV's ``IMREAD_ANYCOLOR``), as the datasets
-    decode images (:func:`rnan_basicsr.data.data_util.decode_image`).
-
-    Raises:
-        InputError: the file cannot be decoded, or has an unsupported type / channel count.
-    """
+    """An image file as OpenCV stores it: (H, W) or (H, W, 3) BGR, uint8 or uint16; alpha dropped, or kept with
+    ``keep_alpha`` ((H, W, 4) BGRA, grey + alpha too); uint8 with ``eight_bit`` (16 bits reduced by
+    ``IMREAD_ANYCOLOR``, as :func:`rnan_basicsr.data.data_util.decode_image`). Refused: not decodable, or an
+    unsupported type / channel count."""
     with _quiet_opencv():
         img = cv2.imread(path, cv2.IMREAD_ANYCOLOR if eight_bit else cv2.IMREAD_UNCHANGED)
     if img is None:
@@ -123,11 +107,8 @@ def from_float(img, dtype=np.uint8):
 
 
 def write_image(path, img):
-    """Write ``img`` to ``path`` (format from the extension) atomically: temporary file, then rename.
-
-    Raises:
-        InputError: OpenCV cannot encode the image in that format, or the folder is not writable.
-    """
+    """Write ``img`` to ``path`` atomically, in the format of its extension; refused: OpenCV cannot encode the image
+    in that format, or the folder is not writable."""
     ext = osp.splitext(path)[1] or '.png'
     ok, data = cv2.imencode(ext, img)
     if not ok:
