@@ -1,12 +1,5 @@
-"""BasicSR's own option reading, replaced by ours: ``ordered_yaml()`` and the ``--force_yml`` value parser.
-
-BasicSR's ``ordered_yaml()`` returns PyYAML's full ``Loader``: a ``!!python/object/apply:os.system [...]`` tag in an
-option file runs a command while the file is read; its ``--force_yml`` turns ``[1, 2]`` into a list with ``eval``.
-Option files travel between people like checkpoints do, so BasicSR's ``parse_options`` (and its scripts) read them
-with :class:`~rnan_basicsr.options.yaml_rules.OptionLoader` and parse ``--force_yml`` values with
-:func:`~rnan_basicsr.options.yaml_rules.parse_option_value`: the same YAML rules as the ``basicsr`` command. Applied
-by :func:`rnan_basicsr.compat.apply`.
-"""
+"""BasicSR's ``parse_options`` with the ``basicsr`` command's YAML rules: its ``ordered_yaml()`` returns PyYAML's full
+``Loader`` (a ``!!python`` tag in an option file runs code) and its ``--force_yml`` values are ``eval``-ed."""
 from rnan_basicsr.compat._patching import is_patched, mark
 from rnan_basicsr.options.yaml_rules import OptionLoader, parse_option_value
 

@@ -1,21 +1,13 @@
-"""Network weights loaded by any BasicSR model: ``weights_only``, with errors that name the file.
-
-RNANModel saves and loads its checkpoints itself (atomic writes in a safe order, the network settings beside the
-weights: :mod:`rnan_basicsr.models.rnan_model`); this covers the ``load_network`` other models inherit.
-"""
+"""Network weights loaded by the ``load_network`` other models than RNANModel inherit: ``weights_only``, with errors
+that name the file."""
 import functools
 
 from rnan_basicsr.compat._patching import is_patched, mark
 
 
 def patch_load_network_errors():
-    """Load ``BaseModel.load_network``'s file with ``weights_only=True`` first, and turn its KeyError /
-    size-mismatch RuntimeError into an InputError naming the file.
-
-    BasicSR's ``torch.load`` unpickles fully on torch < 2.6 (any code in a downloaded ``.pth`` runs) and fails with
-    bare ``KeyError``s. The file is read first by :func:`rnan_basicsr.weights.load_checkpoint`, which refuses code,
-    training states and foreign files in one line. Models that override ``load_network`` (RNANModel) keep their own.
-    """
+    """Read ``BaseModel.load_network``'s file with :func:`rnan_basicsr.weights.load_checkpoint` first (BasicSR's
+    ``torch.load`` unpickles fully on torch < 2.6), and turn its KeyError / RuntimeError into an InputError."""
     from basicsr.models.base_model import BaseModel
 
     original = BaseModel.load_network

@@ -21,16 +21,9 @@ def _cpu_device_shims():
 
 
 def patch_dist_init_without_cuda():
-    """On a machine without CUDA, initialise torch.distributed with gloo instead of NCCL, and start DataLoader
-    workers as a run without a launcher does.
-
-    ``basicsr.utils.dist_util`` hard-codes the NCCL backend and ``rank % torch.cuda.device_count()``
-    (ZeroDivisionError without GPUs) in both launchers. The wrapped launchers run BasicSR's own code with the gloo
-    backend and a CPU stand-in for the device count. ``init_dist`` has just set multiprocessing's ``spawn`` start
-    method (for CUDA): every DataLoader worker then imports torch, BasicSR and this package anew, at each epoch, which
-    on a few cores is minutes of a short run (docs/clusters.md). Without CUDA the launchers set the platform's
-    default back (``fork`` on Linux), as without a launcher. With CUDA present nothing is patched.
-    """
+    """Without CUDA, run both launchers of ``basicsr.utils.dist_util`` (NCCL, ``rank % torch.cuda.device_count()``)
+    with gloo and a CPU stand-in for the device count, and set back the platform's start method ``init_dist``
+    replaced by ``spawn`` (each DataLoader worker would import everything anew at each epoch: docs/clusters.md)."""
     import torch
     if torch.cuda.is_available():
         return False
@@ -54,11 +47,8 @@ def patch_dist_init_without_cuda():
 
 
 def patch_ddp_without_cuda():
-    """Wrap networks in DistributedDataParallel without ``device_ids`` when training on the CPU.
-
-    ``BaseModel.model_to_device`` passes ``device_ids=[torch.cuda.current_device()]``, which fails without CUDA.
-    For CPU models in distributed mode the wrapper builds DDP itself; every other case goes to BasicSR's method.
-    """
+    """Without CUDA, ``BaseModel.model_to_device`` builds DDP without its ``device_ids=[torch.cuda.current_device()]``
+    for distributed CPU models; every other case goes to BasicSR's method."""
     import torch
     if torch.cuda.is_available():
         return False

@@ -1,18 +1,13 @@
-"""TensorBoard loggers: one events file per run (rank 0), a resumed run hides what the killed run logged after its
-state."""
+"""TensorBoard loggers: one events file per run, clean curves after a resume."""
 import functools
 
 from rnan_basicsr.compat._patching import is_patched, mark
 
 
 def patch_tensorboard_loggers():
-    """TensorBoard events from rank 0 only; a resumed run hides what the killed run logged after its state.
-
-    ``basicsr.train.init_tb_loggers`` opens a ``SummaryWriter`` in every process of a distributed run (one events
-    file per rank in one folder); its callers use the writer only on rank 0. On resume from iteration T the events
-    a killed run logged after T would be drawn twice; the ``SessionLog.START`` event at step T + 1 that
-    ``SummaryWriter(purge_step=T + 1)`` writes makes TensorBoard drop them.
-    """
+    """``basicsr.train.init_tb_loggers`` on rank 0 only (its callers use the writer there alone). Resumed from
+    iteration T, the ``SessionLog.START`` event at T + 1 that ``SummaryWriter(purge_step=T + 1)`` writes makes
+    TensorBoard drop what a killed run logged after T."""
     import basicsr.train as basicsr_train
 
     original = basicsr_train.init_tb_loggers

@@ -1,6 +1,5 @@
-"""The training loop of ``basicsr.train``: epochs counted from the batches the loader yields, the final validation at
-``total_iter``, images of ``PairedImageDataset`` that do not decode named, and the one wrapper of
-``basicsr.train.build_model`` (:func:`model_built_hook` hangs more onto it)."""
+"""The training loop of ``basicsr.train``: epochs, the final validation's iteration, undecodable images named, and
+the one wrapper of ``basicsr.train.build_model`` (:func:`model_built_hook` hangs more onto it)."""
 import contextlib
 import functools
 import math
@@ -10,13 +9,8 @@ from rnan_basicsr.options.schema import DatasetOptions
 
 
 def patch_iterations_per_epoch():
-    """Count the epochs from the batches the training loader really yields.
-
-    ``create_train_val_dataloader`` divides the dataset size by ``batch_size_per_gpu * world_size`` and rounds up,
-    but the loader drops the last incomplete batch (and multiplies the batch by ``num_gpu`` without DDP): a small
-    dataset then gets too few epochs and training stops before ``total_iter``. An empty loader (fewer images than
-    one batch) trains nothing; that is an InputError.
-    """
+    """Count the epochs from the batches the training loader yields (``create_train_val_dataloader`` ignores its
+    ``drop_last`` and DataParallel's ``num_gpu``: a small dataset stopped before ``total_iter``); none: InputError."""
     import basicsr.train as basicsr_train
 
     original = basicsr_train.create_train_val_dataloader
@@ -53,10 +47,7 @@ _MODEL_BUILT_HOOKS = []
 
 @contextlib.contextmanager
 def model_built_hook(hook):
-    """While the context is open, call ``hook(model)`` on the model ``basicsr.train.train_pipeline`` builds.
-
-    The command uses it to follow the iteration a run has reached and to find the run's log file.
-    """
+    """While the context is open, call ``hook(model)`` on the model ``basicsr.train.train_pipeline`` builds."""
     _MODEL_BUILT_HOOKS.append(hook)
     try:
         yield
@@ -65,11 +56,8 @@ def model_built_hook(hook):
 
 
 def patch_paired_read_errors():
-    """An image of BasicSR's ``PairedImageDataset`` that does not decode is an InputError naming it and the dataset.
-
-    ``imfrombytes`` passes OpenCV's None on: ``AttributeError: 'NoneType' object has no attribute 'astype'``, in a
-    DataLoader worker a traceback that names no file. The pair is decoded again to find the image.
-    """
+    """An image of ``PairedImageDataset`` that does not decode (``imfrombytes`` passes OpenCV's None on: an
+    AttributeError naming no file) is an InputError naming it and the dataset; the pair is decoded again to find it."""
     from basicsr.data.paired_image_dataset import PairedImageDataset
 
     original = PairedImageDataset.__getitem__
@@ -96,13 +84,8 @@ def patch_paired_read_errors():
 
 
 def patch_final_validation_iteration():
-    """Run the final validation of ``train_pipeline`` at ``total_iter``, not one past it (or more).
-
-    After the last iteration BasicSR's loop counter has gone past ``total_iter`` (once per remaining epoch), and the
-    validation after the loop is called with it: a 20-iteration run logged "Best ... @ 22 iter". The model built by
-    ``train_pipeline`` gets a ``validation`` that clamps the iteration to ``train.total_iter``; earlier validations
-    (always at or below it) are unchanged. The hooks of :func:`model_built_hook` are called on the model after.
-    """
+    """The model ``train_pipeline`` builds validates at most at ``train.total_iter``: its loop counter has gone past
+    it at the final validation (a 20-iteration run logged "Best ... @ 22 iter"); then the hooks are called."""
     import basicsr.train as basicsr_train
 
     original = basicsr_train.build_model

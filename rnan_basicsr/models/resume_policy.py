@@ -105,8 +105,8 @@ def network_files(opt, iteration):
 
 
 def remove_stale_temp_files(opt):
-    """Remove the ``.<name>.tmp<pid>`` files a killed run left in models/ and training_states/ (rank 0 only); those
-    of a process still running on this machine are kept (two runs writing into one experiment)."""
+    """Remove (with a warning) and return the ``.<name>.tmp<pid>`` files a killed run left in models/ and
+    training_states/, on rank 0; those of a process still running here are kept (two runs writing into one)."""
     if opt['rank'] != 0:
         return []
     removed = []
@@ -114,9 +114,11 @@ def remove_stale_temp_files(opt):
         for name in _names(folder):
             match = TEMP_FILE.match(name)
             if match and not process_is_running(int(match.group(1))):
+                path = osp.join(folder, name)
                 with contextlib.suppress(OSError):
-                    os.remove(osp.join(folder, name))
-                    removed.append(osp.join(folder, name))
+                    os.remove(path)
+                    removed.append(path)
+                    _warn(f'removed {path}, an incomplete file left by a run that was killed while saving.', opt)
     return removed
 
 
