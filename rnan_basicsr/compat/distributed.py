@@ -1,23 +1,9 @@
 """Distributed training on machines without CUDA: gloo instead of NCCL, DataLoader workers started as without a
 launcher (forked on Linux), DDP without ``device_ids``."""
-import contextlib
+from unittest import mock
 
 from rnan_basicsr.compat._patching import is_patched, mark
 from rnan_basicsr.options.schema import Options
-
-
-@contextlib.contextmanager
-def _cpu_device_shims():
-    """Let code that computes ``rank % torch.cuda.device_count()`` and calls ``set_device`` run without CUDA."""
-    import torch
-
-    device_count, set_device = torch.cuda.device_count, torch.cuda.set_device
-    torch.cuda.device_count = lambda: 1
-    torch.cuda.set_device = lambda device: None
-    try:
-        yield
-    finally:
-        torch.cuda.device_count, torch.cuda.set_device = device_count, set_device
 
 
 def patch_dist_init_without_cuda():
@@ -38,7 +24,8 @@ def patch_dist_init_without_cuda():
 
         def init_with_gloo(backend='gloo', *args, _original=original, **kwargs):
             mp.set_start_method(mp.get_all_start_methods()[0], force=True)  # the first is the platform's default
-            with _cpu_device_shims():
+            # for the launcher's ``rank % torch.cuda.device_count()`` and ``set_device``; restored when it returns
+            with mock.patch.multiple(torch.cuda, device_count=lambda: 1, set_device=lambda device: None):
                 return _original('gloo', *args, **kwargs)
 
         setattr(dist_util, name, mark(init_with_gloo))

@@ -35,11 +35,6 @@ def _warn(message, opt=None):
         print(f'rnan_basicsr: warning: {message}', file=sys.stderr, flush=True)
 
 
-def _first_line(error):
-    text = str(error).strip()
-    return f'{type(error).__name__}: {text.splitlines()[0]}' if text else type(error).__name__
-
-
 def _names(folder):
     return os.listdir(folder) if osp.isdir(folder) else []
 
@@ -82,7 +77,9 @@ def load_training_state(path):
     try:
         state = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files
-        raise InputError(f'cannot load training state {path!r}: {_first_line(error)}. The file is truncated, '
+        text = str(error).strip()
+        reason = f'{type(error).__name__}: {text.splitlines()[0]}' if text else type(error).__name__
+        raise InputError(f'cannot load training state {path!r}: {reason}. The file is truncated, '
                          'corrupt, or not a file torch.save wrote (loading refuses arbitrary Python objects); use an '
                          'earlier <iter>.state.') from None
     if not isinstance(state, dict) or any(key not in state for key in STATE_KEYS):
@@ -141,11 +138,6 @@ def schedule_of(state_dict):
     return {key: value for key, value in state_dict.items() if key not in POSITION_KEYS}
 
 
-def _option_names(cls):
-    """The option keys of scheduler class ``cls`` (``train.scheduler`` without ``type``), from its signature."""
-    return [name for name in inspect.signature(cls).parameters if name not in ('optimizer', 'last_epoch')]
-
-
 def _shown(value):
     """An option value as the option file writes it: a milestone Counter as its sorted list, tuples as lists."""
     if isinstance(value, Counter):
@@ -156,14 +148,14 @@ def _shown(value):
 
 
 def describe_changes(cls, saved, wanted):
-    """``['milestones [4] → [6]', ...]``: the options of ``cls`` that differ between the scheduler state dicts
-    ``saved`` and ``wanted`` (of one schedule part); a class that keeps its schedule under other names than its
-    arguments gets those entries instead."""
+    """``['milestones [4] → [6]', ...]``: the options of scheduler class ``cls`` (its arguments) that differ between
+    its state dicts ``saved`` and ``wanted``; a class that keeps its schedule under other names gets those entries."""
     def changes(names):
         pairs = ((name, _shown(saved.get(name)), _shown(wanted.get(name))) for name in names)
         return [f'{name} {old} → {new}' for name, old, new in pairs if old != new]
 
-    return changes(_option_names(cls)) or changes(sorted(schedule_of(saved)))
+    options = [name for name in inspect.signature(cls).parameters if name not in ('optimizer', 'last_epoch')]
+    return changes(options) or changes(sorted(schedule_of(saved)))
 
 
 def _probe(scheduler, state, initial_lrs):
@@ -340,13 +332,6 @@ def _next_lr(scheduler):
 # ---------------------------------------------------------------------------------------------------------------------
 # which state: the newest usable one, never one of another experiment or network, never forgetting an archived one
 # ---------------------------------------------------------------------------------------------------------------------
-def _mismatch_fix(opt):
-    return (f"network_g or scale was changed since it was saved. To continue that run, restore the options it was "
-            f"saved with (BasicSR keeps a copy in {opt['path']['experiments_root']}); to "
-            f"train the changed network, use a new name (starting over without --auto_resume / resume_state renames "
-            f"the experiment folder to <name>_archived_<time>).")
-
-
 def check_networks_fit(opt, state_path, weights_by_key):
     """Raise an InputError if the saved network weights of a state do not fit the networks of ``opt``."""
     for key, (path, weights) in weights_by_key.items():
@@ -357,7 +342,11 @@ def check_networks_fit(opt, state_path, weights_by_key):
         mismatch = describe_mismatch(expected, found)
         if mismatch:
             raise InputError(f'training state {state_path!r} is from a different network: its weights {path!r} do '
-                             f'not fit {key} ({opt[key].get("type")}): {mismatch}. {_mismatch_fix(opt)}')
+                             f'not fit {key} ({opt[key].get("type")}): {mismatch}. network_g or scale was changed '
+                             'since it was saved. To continue that run, restore the options it was saved with '
+                             f"(BasicSR keeps a copy in {opt['path']['experiments_root']}); to train the changed "
+                             'network, use a new name (starting over without --auto_resume / resume_state renames '
+                             'the experiment folder to <name>_archived_<time>).')
 
 
 _MISMATCH_FIX_SHORT = ('The network options (network_g, scale) were changed since it was saved: restore them, or train '
@@ -448,18 +437,13 @@ def _auto_resume_state(opt):
                      f"experiments/{opt['name']} to {opt['name']}_archived_<time>).")
 
 
-def _newest_archived_state(opt):
-    """``(iteration, path)`` of the newest training state in ``experiments/<name>_archived_*``, or None."""
-    root = osp.dirname(opt['path']['experiments_root'])
-    archives = [folder for folder in _names(root) if folder.startswith(f"{opt['name']}_archived_")]
-    paths = [newest_training_state(osp.join(root, folder, 'training_states')) for folder in archives]
-    return max(((state_iteration(path), path) for path in paths if path), default=None)
-
-
 def check_archived_states(opt, resumed_iteration):
     """Refuse to let ``--auto_resume`` forget iterations: a start without it archived ``experiments/<name>`` with a
     state newer than ``resumed_iteration`` (None: no state), which would be dropped."""
-    archived = _newest_archived_state(opt)
+    root = osp.dirname(opt['path']['experiments_root'])
+    archives = [folder for folder in _names(root) if folder.startswith(f"{opt['name']}_archived_")]
+    paths = [newest_training_state(osp.join(root, folder, 'training_states')) for folder in archives]
+    archived = max(((state_iteration(path), path) for path in paths if path), default=None)  # the newest archived
     if archived is None or (resumed_iteration is not None and archived[0] <= resumed_iteration):
         return
     iteration, path = archived

@@ -77,18 +77,16 @@ class RNANModel(SRModel):
     def optimizer_class(cls, type_name, what='train.optim_g.type'):
         """The optimizer class ``train.optim_*.type`` names: a ``torch.optim`` one, or one the installed BasicSR's
         ``BaseModel.get_optimizer`` builds (tried on a probe parameter); else an InputError naming ``what``."""
-        found = getattr(torch.optim, type_name, None) if isinstance(type_name, str) else None
-        if isinstance(found, type) and issubclass(found, torch.optim.Optimizer) and found is not torch.optim.Optimizer:
-            return found
-        if isinstance(type_name, str):
-            try:
-                probe = BaseModel.get_optimizer(None, type_name, [torch.nn.Parameter(torch.zeros(1))], 1e-3)
-            except (NotImplementedError, TypeError, ValueError, AttributeError):
-                probe = None
-            if isinstance(probe, torch.optim.Optimizer):
-                return type(probe)
-        known = sorted(name for name, value in vars(torch.optim).items() if isinstance(value, type)
-                       and issubclass(value, torch.optim.Optimizer) and value is not torch.optim.Optimizer)
+        known = {name: value for name, value in sorted(vars(torch.optim).items()) if isinstance(value, type)
+                 and issubclass(value, torch.optim.Optimizer) and value is not torch.optim.Optimizer}
+        if isinstance(type_name, str) and type_name in known:
+            return known[type_name]
+        try:
+            probe = BaseModel.get_optimizer(None, type_name, [torch.nn.Parameter(torch.zeros(1))], 1e-3)
+        except (NotImplementedError, TypeError, ValueError, AttributeError):
+            probe = None
+        if isinstance(probe, torch.optim.Optimizer):
+            return type(probe)
         same_letters = [name for name in known if name.lower() == str(type_name).lower()]
         hint = f" Did you mean '{same_letters[0]}'?" if same_letters else did_you_mean(type_name, known)
         raise InputError(f'{what} {type_name!r} is not an optimizer of torch.optim (torch {torch.__version__}) or of '
@@ -243,20 +241,13 @@ class RNANModel(SRModel):
                 self.output = self._train_forward(lq)
             output = self.output.float()
 
-            l_total = 0
-            loss_dict = OrderedDict()
+            losses = OrderedDict()  # SRModel's, in its order; the perceptual loss gives None for a weight of 0
             if self.cri_pix:
-                l_pix = self.cri_pix(output, self.gt)
-                l_total += l_pix
-                loss_dict['l_pix'] = l_pix
+                losses['l_pix'] = self.cri_pix(output, self.gt)
             if self.cri_perceptual:
-                l_percep, l_style = self.cri_perceptual(output, self.gt)
-                if l_percep is not None:
-                    l_total += l_percep
-                    loss_dict['l_percep'] = l_percep
-                if l_style is not None:
-                    l_total += l_style
-                    loss_dict['l_style'] = l_style
+                losses['l_percep'], losses['l_style'] = self.cri_perceptual(output, self.gt)
+            loss_dict = OrderedDict((name, loss) for name, loss in losses.items() if loss is not None)
+            l_total = sum(loss_dict.values())
 
             scaler = self.grad_scaler
             (scaler.scale(l_total) if scaler is not None else l_total).backward()
@@ -325,15 +316,11 @@ class RNANModel(SRModel):
     # ---------------------------------------------------------------------------------------------------------
     # testing
     # ---------------------------------------------------------------------------------------------------------
-    def _scale(self):
-        """Output / input size ratio of the network: network_g.upscale, else the option file's scale."""
-        return int(self.opt['network_g'].get('upscale', Options.model_construct(**self.opt).scale))
-
     def _forward_fn(self):
-        """``forward(net, lq)``: whole image or tiled; self-ensembled or not; bars per tile and pass with
-        ``val.pbar``."""
-        return build_test_forward(self.tile, self.self_ensemble, self._scale(),
-                                  progress=bool(self.val_options.pbar))
+        """``forward(net, lq)``: whole image or tiled, self-ensembled or not, bars per tile and pass with ``val.pbar``;
+        scaled by network_g.upscale, else the option file's scale."""
+        scale = int(self.opt['network_g'].get('upscale', Options.model_construct(**self.opt).scale))
+        return build_test_forward(self.tile, self.self_ensemble, scale, progress=bool(self.val_options.pbar))
 
     def _whole_image_watch(self, net, lq):
         """A whole image expected to take long is logged with its time and a ``val.tile`` that would bound it, and
