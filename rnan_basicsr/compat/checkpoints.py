@@ -2,7 +2,8 @@
 that name the file."""
 import functools
 
-from rnan_basicsr.compat._patching import is_patched, mark
+from rnan_basicsr.compat._patching import replace
+from rnan_basicsr.utils.errors import InputError
 
 
 def patch_load_network_errors():
@@ -11,12 +12,9 @@ def patch_load_network_errors():
     from basicsr.models.base_model import BaseModel
 
     original = BaseModel.load_network
-    if is_patched(original):
-        return False
 
     @functools.wraps(original)
     def load_network(self, net, load_path, strict=True, param_key='params'):
-        from rnan_basicsr.utils.errors import InputError
         from rnan_basicsr.weights import load_checkpoint
 
         load_checkpoint(load_path, what='network weights')
@@ -33,5 +31,4 @@ def patch_load_network_errors():
                              'network_g and scale), or strict_load_g: false to load only the tensors that fit.'
                              ) from None
 
-    BaseModel.load_network = mark(load_network)
-    return True
+    return replace(BaseModel, 'load_network', load_network)

@@ -2,7 +2,7 @@
 launcher (forked on Linux), DDP without ``device_ids``."""
 from unittest import mock
 
-from rnan_basicsr.compat._patching import is_patched, mark
+from rnan_basicsr.compat._patching import replace
 from rnan_basicsr.options.schema import Options
 
 
@@ -16,21 +16,16 @@ def patch_dist_init_without_cuda():
     import basicsr.utils.dist_util as dist_util
     import torch.multiprocessing as mp
 
-    patched = False
+    patched = []
     for name in ('_init_dist_pytorch', '_init_dist_slurm'):
-        original = getattr(dist_util, name)
-        if is_patched(original):
-            continue
-
-        def init_with_gloo(backend='gloo', *args, _original=original, **kwargs):
+        def init_with_gloo(backend='gloo', *args, _original=getattr(dist_util, name), **kwargs):
             mp.set_start_method(mp.get_all_start_methods()[0], force=True)  # the first is the platform's default
             # for the launcher's ``rank % torch.cuda.device_count()`` and ``set_device``; restored when it returns
             with mock.patch.multiple(torch.cuda, device_count=lambda: 1, set_device=lambda device: None):
                 return _original('gloo', *args, **kwargs)
 
-        setattr(dist_util, name, mark(init_with_gloo))
-        patched = True
-    return patched
+        patched.append(replace(dist_util, name, init_with_gloo))
+    return any(patched)
 
 
 def patch_ddp_without_cuda():
@@ -43,8 +38,6 @@ def patch_ddp_without_cuda():
     from torch.nn.parallel import DistributedDataParallel
 
     original = BaseModel.model_to_device
-    if is_patched(original):
-        return False
 
     def model_to_device(self, net):
         if self.opt['dist'] and self.device.type == 'cpu':
@@ -52,5 +45,4 @@ def patch_ddp_without_cuda():
             return DistributedDataParallel(net.to(self.device), find_unused_parameters=find_unused_parameters)
         return original(self, net)
 
-    BaseModel.model_to_device = mark(model_to_device)
-    return True
+    return replace(BaseModel, 'model_to_device', model_to_device)

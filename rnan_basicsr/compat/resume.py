@@ -1,6 +1,6 @@
 """``basicsr.train.load_resume_state`` replaced by :mod:`rnan_basicsr.models.resume_policy` (imported inside the
 functions: this package is imported before the import patches make basicsr importable)."""
-from rnan_basicsr.compat._patching import is_patched, mark
+from rnan_basicsr.compat._patching import replace
 
 
 def load_resume_state(opt):
@@ -25,8 +25,4 @@ def patch_load_resume_state():
     under the current directory) by :func:`load_resume_state`."""
     import basicsr.train as basicsr_train
 
-    original = basicsr_train.load_resume_state
-    if is_patched(original):
-        return False
-    basicsr_train.load_resume_state = mark(load_resume_state)
-    return True
+    return replace(basicsr_train, 'load_resume_state', load_resume_state)

@@ -1,7 +1,7 @@
 """TensorBoard loggers: one events file per run, clean curves after a resume."""
 import functools
 
-from rnan_basicsr.compat._patching import is_patched, mark
+from rnan_basicsr.compat._patching import replace
 
 
 def patch_tensorboard_loggers():
@@ -11,25 +11,18 @@ def patch_tensorboard_loggers():
     import basicsr.train as basicsr_train
 
     original = basicsr_train.init_tb_loggers
-    if is_patched(original):
-        return False
 
     @functools.wraps(original)
     def init_tb_loggers(opt):
-        if opt['rank'] != 0:
-            return None
-        tb_logger = original(opt)
         from rnan_basicsr.models.resume_policy import resume_iteration
 
-        if tb_logger is None:
-            return None
+        tb_logger = original(opt) if opt['rank'] == 0 else None
         resumed = resume_iteration(opt)
-        if resumed is not None:
+        if tb_logger is not None and resumed is not None:
             from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 
             tb_logger._get_file_writer().add_event(
                 Event(step=resumed + 1, session_log=SessionLog(status=SessionLog.START)))
         return tb_logger
 
-    basicsr_train.init_tb_loggers = mark(init_tb_loggers)
-    return True
+    return replace(basicsr_train, 'init_tb_loggers', init_tb_loggers)

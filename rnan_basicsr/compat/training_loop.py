@@ -4,8 +4,9 @@ import contextlib
 import functools
 import math
 
-from rnan_basicsr.compat._patching import is_patched, mark
+from rnan_basicsr.compat._patching import replace
 from rnan_basicsr.options.schema import DatasetOptions
+from rnan_basicsr.utils.errors import InputError
 
 
 def patch_iterations_per_epoch():
@@ -14,15 +15,11 @@ def patch_iterations_per_epoch():
     import basicsr.train as basicsr_train
 
     original = basicsr_train.create_train_val_dataloader
-    if is_patched(original):
-        return False
 
     @functools.wraps(original)
     def create_train_val_dataloader(opt, logger):
         train_loader, train_sampler, val_loaders, total_epochs, total_iters = original(opt, logger)
         if train_loader is not None:
-            from rnan_basicsr.utils.errors import InputError
-
             batches = len(train_loader)
             if batches == 0:
                 dataset_opt = DatasetOptions.model_construct(**opt['datasets']['train'])
@@ -38,8 +35,7 @@ def patch_iterations_per_epoch():
             total_epochs = epochs
         return train_loader, train_sampler, val_loaders, total_epochs, total_iters
 
-    basicsr_train.create_train_val_dataloader = mark(create_train_val_dataloader)
-    return True
+    return replace(basicsr_train, 'create_train_val_dataloader', create_train_val_dataloader)
 
 
 _MODEL_BUILT_HOOKS = []
@@ -61,8 +57,6 @@ def patch_paired_read_errors():
     from basicsr.data.paired_image_dataset import PairedImageDataset
 
     original = PairedImageDataset.__getitem__
-    if is_patched(original):
-        return False
 
     @functools.wraps(original)
     def __getitem__(self, index):
@@ -79,8 +73,7 @@ def patch_paired_read_errors():
                              f'{where} ({key} of datasets.{self.opt["phase"]} ({self.opt.get("name")}))')
             raise
 
-    PairedImageDataset.__getitem__ = mark(__getitem__)
-    return True
+    return replace(PairedImageDataset, '__getitem__', __getitem__)
 
 
 def patch_final_validation_iteration():
@@ -89,8 +82,6 @@ def patch_final_validation_iteration():
     import basicsr.train as basicsr_train
 
     original = basicsr_train.build_model
-    if is_patched(original):
-        return False
 
     @functools.wraps(original)
     def build_model(opt):
@@ -109,5 +100,4 @@ def patch_final_validation_iteration():
             hook(model)
         return model
 
-    basicsr_train.build_model = mark(build_model)
-    return True
+    return replace(basicsr_train, 'build_model', build_model)
