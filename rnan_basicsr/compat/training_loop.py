@@ -32,7 +32,7 @@ def patch_iterations_per_epoch():
             if epochs != total_epochs:
                 logger.info(f'Iterations per epoch: {batches} (incomplete batches are dropped); total epochs: '
                             f'{epochs}.')
-            total_epochs = epochs
+                total_epochs = epochs
         return train_loader, train_sampler, val_loaders, total_epochs, total_iters
 
     return replace(basicsr_train, 'create_train_val_dataloader', create_train_val_dataloader)

@@ -15,10 +15,12 @@ import re
 import sys
 import torch
 import warnings
+from basicsr.utils.registry import MODEL_REGISTRY
 from collections import Counter
 from os import path as osp
 from torch.optim.lr_scheduler import LRScheduler
 
+from rnan_basicsr.options.training_rules import build_optimizer, build_schedulers
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.staging import process_is_running
 from rnan_basicsr.weights import (describe_mismatch, expected_state_dict, load_checkpoint, looks_like_weights,
@@ -66,11 +68,8 @@ def list_network_files(models_dir):
 
 
 def load_training_state(path):
-    """Load a training state on the CPU (``Optimizer.load_state_dict`` moves it) with ``weights_only=True``.
-
-    Raises:
-        InputError: the file is missing, unreadable or corrupt, or is not a training state (e.g. network weights).
-    """
+    """Load a training state on the CPU (``Optimizer.load_state_dict`` moves it) with ``weights_only=True``; an
+    InputError when the file is missing, unreadable or corrupt, or not a training state (e.g. network weights)."""
     if not osp.isfile(path):
         raise InputError(f'resume_state {path!r} does not exist. Point path.resume_state to an '
                          'experiments/<name>/training_states/<iter>.state file, or use --auto_resume.')
@@ -170,12 +169,9 @@ def _probe(scheduler, state, initial_lrs):
 
 
 def _rates(probe, last):
-    """The learning rates (one per param group) that ``probe.step()`` sets at steps 0..``last``.
-
-    A class with torch's ``step()`` gets what it does to the rates without its bookkeeping, in a third of the time
-    (the paper's schedule at iteration 9e5 compares in 0.85 s): ``last_epoch``, ``get_lr()``, the param groups.
-    ``_get_lr_called_within_step`` (torch-private) is the flag ``step()`` sets so that ``get_lr()`` does not warn.
-    """
+    """The learning rates (one per param group) ``probe.step()`` sets at steps 0..``last``; with torch's ``step()``
+    what it does to them (``last_epoch``, ``get_lr()``, the groups) in a third of its time, and the torch-private flag
+    it sets so that ``get_lr()`` does not warn (the paper's schedule at iteration 9e5 compares in 0.85 s)."""
     groups = probe.optimizer.param_groups
     if type(probe).step is not LRScheduler.step:
         for _ in range(last + 1):
@@ -267,8 +263,6 @@ def check_optimizer_change(key, saved, optimizer, state_path):
 def _option_optimizer(model_cls, options):
     """``train.optim_g`` built as ``model_cls`` builds it, on one probe parameter that has taken one step (so that its
     per-parameter state shows what the type keeps: Adam ``exp_avg``..., SGD ``momentum_buffer``)."""
-    from rnan_basicsr.options.training_rules import build_optimizer
-
     parameter = torch.nn.Parameter(torch.zeros(1))
     optimizer = build_optimizer(model_cls, options, [parameter])
     parameter.grad = torch.ones(1)
@@ -281,8 +275,6 @@ def _option_optimizer(model_cls, options):
 def check_resume_options(opt, state, state_path):
     """Refuse, before anything is written, what the option file changes from ``state`` and cannot be applied exactly
     (models with the one optimizer ``train.optim_g``; others are left to BasicSR)."""
-    from basicsr.utils.registry import MODEL_REGISTRY
-
     train = opt.get('train') or {}
     optimizer_keys = [key for key in train if key.startswith('optim_')]
     if optimizer_keys != ['optim_g'] or len(state['optimizers']) != 1 or not train.get('scheduler'):
@@ -290,8 +282,6 @@ def check_resume_options(opt, state, state_path):
     model_cls = MODEL_REGISTRY.get(opt['model_type'])
     optimizer = _option_optimizer(model_cls, train['optim_g'])
     check_optimizer_change('optim_g', state['optimizers'][0], optimizer, state_path)
-    from rnan_basicsr.options.training_rules import build_schedulers
-
     schedulers = build_schedulers(model_cls, train['scheduler'], [optimizer])
     if len(schedulers) != len(state['schedulers']):
         return  # check_optimizers_fit names this mismatch when the model loads the state

@@ -166,13 +166,9 @@ class RNANModel(SRModel):
     # ---------------------------------------------------------------------------------------------------------
     @master_only
     def save_network(self, net, net_label, current_iter, param_key='params'):
-        """Write ``models/<net_label>_<iter>.pth`` (``latest`` for -1) as BasicSR does, ``{param_key: state dict}``
-        (CPU tensors, plain keys), atomically; a RunError when it cannot be written.
-
-        For an RNAN the file's ``'network_g'`` and each state dict's root ``_metadata`` (for spandrel) hold ``type``
-        and :data:`~rnan_basicsr.weights.SETTING_KEYS`. ``N.state`` and an old network of N are removed first, so a
-        state never pairs with a network of another run.
-        """
+        """Write ``models/<net_label>_<iter>.pth`` as BasicSR does (CPU tensors, plain keys), atomically (a RunError
+        when it cannot); for an RNAN with ``type`` and :data:`~rnan_basicsr.weights.SETTING_KEYS` as ``'network_g'``
+        and in each state dict's ``_metadata`` (spandrel). ``N.state`` and an old network of N are removed first."""
         label = 'latest' if current_iter == -1 else current_iter
         path = osp.join(self.opt['path']['models'], f'{net_label}_{label}.pth')
         if current_iter != -1:
@@ -380,9 +376,8 @@ class RNANModel(SRModel):
     # validation
     # ---------------------------------------------------------------------------------------------------------
     def validation(self, dataloader, current_iter, tb_logger, save_img=False):
-        """BasicSR's validation, plus images to TensorBoard; every network is left in the mode it had before."""
-        nets = [self.net_g] + ([self.net_g_ema] if hasattr(self, 'net_g_ema') else [])
-        modes = [net.training for net in nets]
+        """BasicSR's validation, plus images to TensorBoard; every network is left in the mode it had before (SRModel's
+        validation changes it only in :meth:`test`, which restores it)."""
         if tb_logger is not None and self.tb_images > 0:
             self._tb_context = dict(logger=tb_logger, step=current_iter, dataset=dataloader.dataset.opt['name'],
                                     logged=0)
@@ -390,8 +385,6 @@ class RNANModel(SRModel):
             super().validation(dataloader, current_iter, tb_logger, save_img)
         finally:
             self._tb_context = None
-            for net, mode in zip(nets, modes):
-                net.train(mode)
 
     def _log_images_to_tensorboard(self):
         """Log the first ``val.tb_images`` images of a validation as ``LQ | output | GT`` (centre crops)."""
