@@ -32,8 +32,8 @@ TEMP_FILE = re.compile(r'^\..+\.tmp(\d+)$')
 NETWORK_FILE = re.compile(r'^net_(.+?)_(\d+|latest)\.pth$')
 
 
-def _warn(message, opt=None):
-    if opt is None or opt['rank'] == 0:
+def _warn(message, opt):
+    if opt['rank'] == 0:
         print(f'rnan_basicsr: warning: {message}', file=sys.stderr, flush=True)
 
 
