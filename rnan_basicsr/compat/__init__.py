@@ -1,35 +1,10 @@
-"""The fixes BasicSR 1.4.2 needs on today's torch / torchvision and on machines without CUDA, applied when asked.
+"""The fixes BasicSR 1.4.2 needs on today's torch / torchvision and without CUDA, one module per concern
+(docs/compatibility.md says what each fixes and where in BasicSR).
 
-Two groups, so that ``import rnan_basicsr`` in a notebook or beside other BasicSR-based code (Real-ESRGAN, GFPGAN)
-changes nothing those programs rely on:
-
-* :data:`IMPORT_PATCHES`, applied by ``import rnan_basicsr``: only what ``import basicsr`` itself needs here. That is
-  one alias: torchvision 0.17 renamed ``transforms.functional_tensor`` and BasicSR's ``__init__`` imports the old
-  name, so without it no BasicSR module (not even ``basicsr.utils.registry``) can be imported. Nothing else is
-  needed to import BasicSR and fill its registries with RNAN: with the alias alone, numpy 2 and torch 2.x import
-  all 89 modules of basicsr 1.4.2 as they are (checked with ``pkgutil.walk_packages``); the other fixes below
-  concern what BasicSR *does* (training, saving, resuming), not importing it.
-* :data:`COMMAND_PATCHES`, applied by the ``basicsr`` command (:mod:`rnan_basicsr.cli`) or by calling
-  :func:`apply` in your own code: they change how every BasicSR model in the process saves, loads and trains.
-
-Every patch checks whether its problem is present, applies the narrowest change it can (a module alias, or one
-wrapped function) and returns True when it patched; applying twice is a no-op. Nothing of BasicSR is copied:
-functions are wrapped or replaced. One module per concern (docs/compatibility.md says what each fix is and why):
-
-========================  ==========================================================================================
-:mod:`.imports`           ``import basicsr`` on torchvision >= 0.17 (``functional_tensor`` was renamed)
-:mod:`.basicsr_yaml`      option files read with the command's YAML rules (safe loader, ``--force_yml`` values)
-:mod:`.checkpoints`       ``weights_only`` loading with errors naming the file, for models other than RNANModel
-:mod:`.resume`            training states loaded without CUDA, with ``weights_only``, from the experiment root
-:mod:`.distributed`       gloo and DDP without ``device_ids`` when there is no CUDA
-:mod:`.tb_logger`         one TensorBoard events file per run, clean curves after a resume
-:mod:`.training_loop`     epochs counted from the real batches; the final validation at ``total_iter``
-========================  ==========================================================================================
-
-:data:`SUPPORTED_BASICSR` is the version window these fixes were written and tested for. BasicSR's option reading is
-replaced by :mod:`rnan_basicsr.compat.basicsr_yaml` (a command patch; the option rules live in
-:mod:`rnan_basicsr.options`); the resume policy (which state, which schedule) is
-:mod:`rnan_basicsr.models.resume_policy`.
+:data:`IMPORT_PATCHES` are applied by ``import rnan_basicsr``: only what ``import basicsr`` needs, so other
+BasicSR-based code in the process keeps BasicSR as it is. :data:`COMMAND_PATCHES` are applied by the ``basicsr``
+command or :func:`apply`. Each patch replaces or wraps one name of BasicSR when its problem is present (nothing is
+copied), returns True when it patched, and does nothing the second time.
 """
 import importlib.metadata
 from packaging.specifiers import SpecifierSet
@@ -60,11 +35,8 @@ COMMAND_PATCHES = (
 
 
 def check_basicsr_version():
-    """Refuse a BasicSR outside :data:`SUPPORTED_BASICSR` with an install hint.
-
-    Returns the installed version string, or None when BasicSR is importable without package metadata (e.g. a
-    source checkout on PYTHONPATH), which is then taken as is.
-    """
+    """Refuse a BasicSR outside :data:`SUPPORTED_BASICSR` with an install hint; the installed version, or None for
+    one without package metadata (a source checkout on PYTHONPATH), taken as is."""
     try:
         installed = importlib.metadata.version('basicsr')
     except importlib.metadata.PackageNotFoundError:
@@ -89,12 +61,8 @@ _applied = False  # set by the first apply(): later calls leave BasicSR as it is
 
 
 def apply():
-    """Apply every fix that is needed here (the import ones first: every other patch imports basicsr).
-
-    Call it once in your own code to train, save and resume BasicSR models as the ``basicsr`` command does; a second
-    call changes nothing, even if other code has wrapped the patched methods since. Returns the names of the
-    patches applied by this call.
-    """
+    """Apply every fix needed here (the import ones first: the others import basicsr), as the ``basicsr`` command
+    does; the names of those applied. A second call changes nothing, even if other code has wrapped them since."""
     global _applied
     if _applied:
         return []

@@ -1,12 +1,11 @@
-"""How the modules of :mod:`rnan_basicsr.compat` mark their patches, so that applying twice is a no-op."""
-# Marks a callable installed by this module, so that a second apply() sees the patch and does nothing.
+"""How the modules of :mod:`rnan_basicsr.compat` install their patches, so that applying twice is a no-op."""
 _PATCH_MARK = '_rnan_basicsr_patch'
 
 
-def mark(func):
-    setattr(func, _PATCH_MARK, True)
-    return func
-
-
-def is_patched(func):
-    return getattr(func, _PATCH_MARK, False)
+def replace(owner, name, replacement):
+    """Set ``owner.<name>`` to ``replacement``, marked as ours, unless a patch of ours is there: True if it patched."""
+    if getattr(getattr(owner, name), _PATCH_MARK, False):
+        return False
+    setattr(replacement, _PATCH_MARK, True)
+    setattr(owner, name, replacement)
+    return True

@@ -1,30 +1,20 @@
-"""Network weights loaded by any BasicSR model: ``weights_only``, with errors that name the file.
-
-RNANModel saves and loads its checkpoints itself (atomic writes in a safe order, the network settings beside the
-weights: :mod:`rnan_basicsr.models.rnan_model`); this covers the ``load_network`` other models inherit.
-"""
+"""Network weights loaded by the ``load_network`` other models than RNANModel inherit: ``weights_only``, with errors
+that name the file."""
 import functools
 
-from rnan_basicsr.compat._patching import is_patched, mark
+from rnan_basicsr.compat._patching import replace
+from rnan_basicsr.utils.errors import InputError
 
 
 def patch_load_network_errors():
-    """Load ``BaseModel.load_network``'s file with ``weights_only=True`` first, and turn its KeyError /
-    size-mismatch RuntimeError into an InputError naming the file.
-
-    BasicSR's ``torch.load`` unpickles fully on torch < 2.6 (any code in a downloaded ``.pth`` runs) and fails with
-    bare ``KeyError``s. The file is read first by :func:`rnan_basicsr.weights.load_checkpoint`, which refuses code,
-    training states and foreign files in one line. Models that override ``load_network`` (RNANModel) keep their own.
-    """
+    """Read ``BaseModel.load_network``'s file with :func:`rnan_basicsr.weights.load_checkpoint` first (BasicSR's
+    ``torch.load`` unpickles fully on torch < 2.6), and turn its KeyError / RuntimeError into an InputError."""
     from basicsr.models.base_model import BaseModel
 
     original = BaseModel.load_network
-    if is_patched(original):
-        return False
 
     @functools.wraps(original)
     def load_network(self, net, load_path, strict=True, param_key='params'):
-        from rnan_basicsr.utils.errors import InputError
         from rnan_basicsr.weights import load_checkpoint
 
         load_checkpoint(load_path, what='network weights')
@@ -41,5 +31,4 @@ def patch_load_network_errors():
                              'network_g and scale), or strict_load_g: false to load only the tensors that fit.'
                              ) from None
 
-    BaseModel.load_network = mark(load_network)
-    return True
+    return replace(BaseModel, 'load_network', load_network)

@@ -1,64 +1,36 @@
 """Distributed training on machines without CUDA: gloo instead of NCCL, DataLoader workers started as without a
 launcher (forked on Linux), DDP without ``device_ids``."""
-import contextlib
+from unittest import mock
 
-from rnan_basicsr.compat._patching import is_patched, mark
+from rnan_basicsr.compat._patching import replace
 from rnan_basicsr.options.schema import Options
 
 
-@contextlib.contextmanager
-def _cpu_device_shims():
-    """Let code that computes ``rank % torch.cuda.device_count()`` and calls ``set_device`` run without CUDA."""
-    import torch
-
-    device_count, set_device = torch.cuda.device_count, torch.cuda.set_device
-    torch.cuda.device_count = lambda: 1
-    torch.cuda.set_device = lambda device: None
-    try:
-        yield
-    finally:
-        torch.cuda.device_count, torch.cuda.set_device = device_count, set_device
-
-
 def patch_dist_init_without_cuda():
-    """On a machine without CUDA, initialise torch.distributed with gloo instead of NCCL, and start DataLoader
-    workers as a run without a launcher does.
-
-    ``basicsr.utils.dist_util`` hard-codes the NCCL backend and ``rank % torch.cuda.device_count()``
-    (ZeroDivisionError without GPUs) in both launchers. The wrapped launchers run BasicSR's own code with the gloo
-    backend and a CPU stand-in for the device count. ``init_dist`` has just set multiprocessing's ``spawn`` start
-    method (for CUDA): every DataLoader worker then imports torch, BasicSR and this package anew, at each epoch, which
-    on a few cores is minutes of a short run (docs/clusters.md). Without CUDA the launchers set the platform's
-    default back (``fork`` on Linux), as without a launcher. With CUDA present nothing is patched.
-    """
+    """Without CUDA, run both launchers of ``basicsr.utils.dist_util`` (NCCL, ``rank % torch.cuda.device_count()``)
+    with gloo and a CPU stand-in for the device count, and set back the platform's start method ``init_dist``
+    replaced by ``spawn`` (each DataLoader worker would import everything anew at each epoch: docs/clusters.md)."""
     import torch
     if torch.cuda.is_available():
         return False
     import basicsr.utils.dist_util as dist_util
     import torch.multiprocessing as mp
 
-    patched = False
+    patched = []
     for name in ('_init_dist_pytorch', '_init_dist_slurm'):
-        original = getattr(dist_util, name)
-        if is_patched(original):
-            continue
-
-        def init_with_gloo(backend='gloo', *args, _original=original, **kwargs):
+        def init_with_gloo(backend='gloo', *args, _original=getattr(dist_util, name), **kwargs):
             mp.set_start_method(mp.get_all_start_methods()[0], force=True)  # the first is the platform's default
-            with _cpu_device_shims():
+            # for the launcher's ``rank % torch.cuda.device_count()`` and ``set_device``; restored when it returns
+            with mock.patch.multiple(torch.cuda, device_count=lambda: 1, set_device=lambda device: None):
                 return _original('gloo', *args, **kwargs)
 
-        setattr(dist_util, name, mark(init_with_gloo))
-        patched = True
-    return patched
+        patched.append(replace(dist_util, name, init_with_gloo))
+    return any(patched)
 
 
 def patch_ddp_without_cuda():
-    """Wrap networks in DistributedDataParallel without ``device_ids`` when training on the CPU.
-
-    ``BaseModel.model_to_device`` passes ``device_ids=[torch.cuda.current_device()]``, which fails without CUDA.
-    For CPU models in distributed mode the wrapper builds DDP itself; every other case goes to BasicSR's method.
-    """
+    """Without CUDA, ``BaseModel.model_to_device`` builds DDP without its ``device_ids=[torch.cuda.current_device()]``
+    for distributed CPU models; every other case goes to BasicSR's method."""
     import torch
     if torch.cuda.is_available():
         return False
@@ -66,8 +38,6 @@ def patch_ddp_without_cuda():
     from torch.nn.parallel import DistributedDataParallel
 
     original = BaseModel.model_to_device
-    if is_patched(original):
-        return False
 
     def model_to_device(self, net):
         if self.opt['dist'] and self.device.type == 'cpu':
@@ -75,5 +45,4 @@ def patch_ddp_without_cuda():
             return DistributedDataParallel(net.to(self.device), find_unused_parameters=find_unused_parameters)
         return original(self, net)
 
-    BaseModel.model_to_device = mark(model_to_device)
-    return True
+    return replace(BaseModel, 'model_to_device', model_to_device)

@@ -1,34 +1,25 @@
-"""The training loop of ``basicsr.train``: epochs counted from the batches the loader yields, the final validation at
-``total_iter``, images of ``PairedImageDataset`` that do not decode named, and the one wrapper of
-``basicsr.train.build_model`` (:func:`model_built_hook` hangs more onto it)."""
+"""The training loop of ``basicsr.train``: epochs, the final validation's iteration, undecodable images named, and
+the one wrapper of ``basicsr.train.build_model`` (:func:`model_built_hook` hangs more onto it)."""
 import contextlib
 import functools
 import math
 
-from rnan_basicsr.compat._patching import is_patched, mark
+from rnan_basicsr.compat._patching import replace
 from rnan_basicsr.options.schema import DatasetOptions
+from rnan_basicsr.utils.errors import InputError
 
 
 def patch_iterations_per_epoch():
-    """Count the epochs from the batches the training loader really yields.
-
-    ``create_train_val_dataloader`` divides the dataset size by ``batch_size_per_gpu * world_size`` and rounds up,
-    but the loader drops the last incomplete batch (and multiplies the batch by ``num_gpu`` without DDP): a small
-    dataset then gets too few epochs and training stops before ``total_iter``. An empty loader (fewer images than
-    one batch) trains nothing; that is an InputError.
-    """
+    """Count the epochs from the batches the training loader yields (``create_train_val_dataloader`` ignores its
+    ``drop_last`` and DataParallel's ``num_gpu``: a small dataset stopped before ``total_iter``); none: InputError."""
     import basicsr.train as basicsr_train
 
     original = basicsr_train.create_train_val_dataloader
-    if is_patched(original):
-        return False
 
     @functools.wraps(original)
     def create_train_val_dataloader(opt, logger):
         train_loader, train_sampler, val_loaders, total_epochs, total_iters = original(opt, logger)
         if train_loader is not None:
-            from rnan_basicsr.utils.errors import InputError
-
             batches = len(train_loader)
             if batches == 0:
                 dataset_opt = DatasetOptions.model_construct(**opt['datasets']['train'])
@@ -41,11 +32,10 @@ def patch_iterations_per_epoch():
             if epochs != total_epochs:
                 logger.info(f'Iterations per epoch: {batches} (incomplete batches are dropped); total epochs: '
                             f'{epochs}.')
-            total_epochs = epochs
+                total_epochs = epochs
         return train_loader, train_sampler, val_loaders, total_epochs, total_iters
 
-    basicsr_train.create_train_val_dataloader = mark(create_train_val_dataloader)
-    return True
+    return replace(basicsr_train, 'create_train_val_dataloader', create_train_val_dataloader)
 
 
 _MODEL_BUILT_HOOKS = []
@@ -53,10 +43,7 @@ _MODEL_BUILT_HOOKS = []
 
 @contextlib.contextmanager
 def model_built_hook(hook):
-    """While the context is open, call ``hook(model)`` on the model ``basicsr.train.train_pipeline`` builds.
-
-    The command uses it to follow the iteration a run has reached and to find the run's log file.
-    """
+    """While the context is open, call ``hook(model)`` on the model ``basicsr.train.train_pipeline`` builds."""
     _MODEL_BUILT_HOOKS.append(hook)
     try:
         yield
@@ -65,16 +52,11 @@ def model_built_hook(hook):
 
 
 def patch_paired_read_errors():
-    """An image of BasicSR's ``PairedImageDataset`` that does not decode is an InputError naming it and the dataset.
-
-    ``imfrombytes`` passes OpenCV's None on: ``AttributeError: 'NoneType' object has no attribute 'astype'``, in a
-    DataLoader worker a traceback that names no file. The pair is decoded again to find the image.
-    """
+    """An image of ``PairedImageDataset`` that does not decode (``imfrombytes`` passes OpenCV's None on: an
+    AttributeError naming no file) is an InputError naming it and the dataset; the pair is decoded again to find it."""
     from basicsr.data.paired_image_dataset import PairedImageDataset
 
     original = PairedImageDataset.__getitem__
-    if is_patched(original):
-        return False
 
     @functools.wraps(original)
     def __getitem__(self, index):
@@ -91,23 +73,15 @@ def patch_paired_read_errors():
                              f'{where} ({key} of datasets.{self.opt["phase"]} ({self.opt.get("name")}))')
             raise
 
-    PairedImageDataset.__getitem__ = mark(__getitem__)
-    return True
+    return replace(PairedImageDataset, '__getitem__', __getitem__)
 
 
 def patch_final_validation_iteration():
-    """Run the final validation of ``train_pipeline`` at ``total_iter``, not one past it (or more).
-
-    After the last iteration BasicSR's loop counter has gone past ``total_iter`` (once per remaining epoch), and the
-    validation after the loop is called with it: a 20-iteration run logged "Best ... @ 22 iter". The model built by
-    ``train_pipeline`` gets a ``validation`` that clamps the iteration to ``train.total_iter``; earlier validations
-    (always at or below it) are unchanged. The hooks of :func:`model_built_hook` are called on the model after.
-    """
+    """The model ``train_pipeline`` builds validates at most at ``train.total_iter``: its loop counter has gone past
+    it at the final validation (a 20-iteration run logged "Best ... @ 22 iter"); then the hooks are called."""
     import basicsr.train as basicsr_train
 
     original = basicsr_train.build_model
-    if is_patched(original):
-        return False
 
     @functools.wraps(original)
     def build_model(opt):
@@ -126,5 +100,4 @@ def patch_final_validation_iteration():
             hook(model)
         return model
 
-    basicsr_train.build_model = mark(build_model)
-    return True
+    return replace(basicsr_train, 'build_model', build_model)

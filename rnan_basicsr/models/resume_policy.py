@@ -1,40 +1,12 @@
-"""The resume policy: which training state a run resumes from, and what it does when the option file and the state
-disagree.
-
-**Which state** (:func:`choose_resume_state`): with ``--auto_resume`` the newest state whose files all load (damaged
-ones are skipped with a warning), never silently none when checkpoints exist, never one older than a state that an
-earlier start archived; with ``path.resume_state`` that file, which must belong to this experiment. Its networks must
-fit ``network_g`` and its optimizer moments the model's parameters.
-
-**The schedule**: BasicSR's ``resume_training`` loads the state's optimizer and scheduler dicts over the ones built
-from the option file, so the state's schedule silently won: new milestones were ignored, and a cosine schedule made
-longer crashed at its first new iteration. Here the option file wins wherever that is exact:
-
-* ``train.scheduler``'s values (milestones, gamma, restarts, periods, restart_weights, eta_min, or a plugin
-  scheduler's) are applied to the restored scheduler at the state's position when the new schedule gives every
-  iteration already trained the learning rate it was trained at; the position itself (iteration, base learning
-  rates, current learning rate) stays the state's. ``RNANModel.resume_training`` does this and logs one line naming
-  what changed (old → new).
-* That is found by stepping the saved and the option file's schedule on probes from the start to the state's
-  iteration (:func:`check_scheduler_change`): exact for any scheduler class a model builds, 0.85 s for the paper's
-  schedule at iteration 9e5; an unchanged schedule is not stepped.
-* Refused in one line before anything is written (:func:`check_resume_options`): another scheduler type; a schedule
-  change that alters the learning rate of an iteration already trained (a milestone or cosine restart moved before
-  the state's iteration, a cosine cycle stretched: the run would not be the one the option file describes; the
-  message names the first such iteration and both rates); an optimizer of another type or with other settings
-  (``lr``, ``betas``... were used by every iteration so far); a model type that restores the state's schedule
-  (BasicSR's ``SRModel``), since the change would be silently ignored.
-
-**Finding and loading states**: a training state is what ``BaseModel.save_training_state`` writes
-(``{'epoch', 'iter', 'optimizers', 'schedulers'}``), usable only together with the ``models/net_<x>_<iter>.pth`` of
-each ``network_<x>``; every network file is written (atomically) before its state, so a kill leaves at worst a newest
-network file without its state. States are loaded on the CPU with ``weights_only=True`` from the experiment root, and
-the temporary files of a killed run are removed. :mod:`rnan_basicsr.compat.resume` only plugs this module into
-``basicsr.train`` (its ``load_resume_state`` needs CUDA and full pickle and looks under the current directory).
+"""The resume policy: which training state a run resumes from (:func:`choose_resume_state`), whether the option
+file's ``train.optim_g`` and ``train.scheduler`` can apply to it (:func:`check_resume_options`: both schedules stepped
+on probe optimizers) and applying the schedule (:func:`keep_option_schedules`). What is kept, applied and refused:
+docs/resuming.md.
 
 Nothing here calls ``get_root_logger``: resume states are read before ``train_pipeline`` sets up its logger, and an
 early call would leave the run without a log file. Warnings go to stderr, from rank 0 only.
 """
+import contextlib
 import copy
 import inspect
 import math
@@ -43,10 +15,12 @@ import re
 import sys
 import torch
 import warnings
+from basicsr.utils.registry import MODEL_REGISTRY
 from collections import Counter
 from os import path as osp
 from torch.optim.lr_scheduler import LRScheduler
 
+from rnan_basicsr.options.training_rules import build_optimizer, build_schedulers
 from rnan_basicsr.utils.errors import InputError
 from rnan_basicsr.utils.staging import process_is_running
 from rnan_basicsr.weights import (describe_mismatch, expected_state_dict, load_checkpoint, looks_like_weights,
@@ -58,64 +32,53 @@ TEMP_FILE = re.compile(r'^\..+\.tmp(\d+)$')
 NETWORK_FILE = re.compile(r'^net_(.+?)_(\d+|latest)\.pth$')
 
 
-def _warn(message, opt=None):
-    if opt is None or opt['rank'] == 0:
+def _warn(message, opt):
+    if opt['rank'] == 0:
         print(f'rnan_basicsr: warning: {message}', file=sys.stderr, flush=True)
 
 
-def _first_line(error):
-    text = str(error).strip()
-    return f'{type(error).__name__}: {text.splitlines()[0]}' if text else type(error).__name__
+def _names(folder):
+    return os.listdir(folder) if osp.isdir(folder) else []
+
+
+def state_iteration(path):
+    """The iteration of a ``<iter>.state`` file, None for any other name."""
+    stem, ext = osp.splitext(osp.basename(path))
+    return int(stem) if ext == '.state' and stem.isdigit() else None
 
 
 def list_training_states(states_dir):
     """Paths of the ``<iter>.state`` files in ``states_dir``, newest iteration first ([] if none)."""
-    if not osp.isdir(states_dir):
-        return []
-    states = []
-    for name in os.listdir(states_dir):
-        stem, ext = osp.splitext(name)
-        if ext == '.state' and stem.isdigit():
-            states.append((int(stem), osp.join(states_dir, name)))
-    return [path for _, path in sorted(states, reverse=True)]
+    paths = [osp.join(states_dir, name) for name in _names(states_dir) if state_iteration(name) is not None]
+    return sorted(paths, key=state_iteration, reverse=True)
 
 
 def newest_training_state(states_dir):
-    """The path of the newest ``<iter>.state`` in ``states_dir`` (highest iteration), or None if there is none.
-
-    Newest, not necessarily usable: ``--auto_resume`` skips states whose files do not load (:func:`_auto_resume_state`).
-    """
-    states = list_training_states(states_dir)
-    return states[0] if states else None
+    """The newest ``<iter>.state`` in ``states_dir``, or None; not necessarily usable (:func:`_auto_resume_state`)."""
+    return next(iter(list_training_states(states_dir)), None)
 
 
 def list_network_files(models_dir):
     """``{(label, iteration): path}`` of BasicSR's ``net_<label>_<iter>.pth`` files; iteration -1 for ``latest``."""
     found = {}
-    if osp.isdir(models_dir):
-        for name in os.listdir(models_dir):
-            match = NETWORK_FILE.match(name)
-            if match:
-                iteration = -1 if match.group(2) == 'latest' else int(match.group(2))
-                found[(match.group(1), iteration)] = osp.join(models_dir, name)
+    for match in filter(None, (NETWORK_FILE.match(name) for name in _names(models_dir))):
+        iteration = -1 if match.group(2) == 'latest' else int(match.group(2))
+        found[(match.group(1), iteration)] = osp.join(models_dir, match.group(0))
     return found
 
 
 def load_training_state(path):
-    """Load a training state on the CPU with ``weights_only=True`` and check that it is one.
-
-    Optimizer states are moved to the parameters' device later by ``Optimizer.load_state_dict``.
-
-    Raises:
-        InputError: the file is missing, unreadable or corrupt, or is not a training state (e.g. network weights).
-    """
+    """Load a training state on the CPU (``Optimizer.load_state_dict`` moves it) with ``weights_only=True``; an
+    InputError when the file is missing, unreadable or corrupt, or not a training state (e.g. network weights)."""
     if not osp.isfile(path):
         raise InputError(f'resume_state {path!r} does not exist. Point path.resume_state to an '
                          'experiments/<name>/training_states/<iter>.state file, or use --auto_resume.')
     try:
         state = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files
-        raise InputError(f'cannot load training state {path!r}: {_first_line(error)}. The file is truncated, '
+        text = str(error).strip()
+        reason = f'{type(error).__name__}: {text.splitlines()[0]}' if text else type(error).__name__
+        raise InputError(f'cannot load training state {path!r}: {reason}. The file is truncated, '
                          'corrupt, or not a file torch.save wrote (loading refuses arbitrary Python objects); use an '
                          'earlier <iter>.state.') from None
     if not isinstance(state, dict) or any(key not in state for key in STATE_KEYS):
@@ -138,35 +101,27 @@ def network_files(opt, iteration):
 
 
 def remove_stale_temp_files(opt):
-    """Remove the ``.<name>.tmp<pid>`` files a killed run left in models/ and training_states/ (rank 0 only).
-
-    Files of a process that is still running on this machine are kept (two runs writing into one experiment).
-    """
+    """Remove (with a warning) and return the ``.<name>.tmp<pid>`` files a killed run left in models/ and
+    training_states/, on rank 0; those of a process still running here are kept (two runs writing into one)."""
     if opt['rank'] != 0:
         return []
     removed = []
-    for folder in (opt['path'].get('models'), opt['path'].get('training_states')):
-        if not folder or not osp.isdir(folder):
-            continue
-        for name in os.listdir(folder):
+    for folder in (opt['path']['models'], opt['path']['training_states']):
+        for name in _names(folder):
             match = TEMP_FILE.match(name)
-            if not match or process_is_running(int(match.group(1))):
-                continue
-            try:
-                os.remove(osp.join(folder, name))
-                removed.append(osp.join(folder, name))
-            except OSError:
-                pass
+            if match and not process_is_running(int(match.group(1))):
+                path = osp.join(folder, name)
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+                    removed.append(path)
+                    _warn(f'removed {path}, an incomplete file left by a run that was killed while saving.', opt)
     return removed
 
 
 def resume_iteration(opt):
     """The iteration a run resumes from, read from ``path.resume_state`` (``<iter>.state``); None if not resuming."""
     path = opt['path'].get('resume_state')
-    if not path:
-        return None
-    stem, ext = osp.splitext(osp.basename(path))
-    return int(stem) if ext == '.state' and stem.isdigit() else None
+    return state_iteration(path) if path else None
 
 
 # torch's LRScheduler keeps the position in these attributes; every other entry of a scheduler's state dict is the
@@ -182,11 +137,6 @@ def schedule_of(state_dict):
     return {key: value for key, value in state_dict.items() if key not in POSITION_KEYS}
 
 
-def _option_names(cls):
-    """The option keys of scheduler class ``cls`` (``train.scheduler`` without ``type``), from its signature."""
-    return [name for name in inspect.signature(cls).parameters if name not in ('optimizer', 'last_epoch')]
-
-
 def _shown(value):
     """An option value as the option file writes it: a milestone Counter as its sorted list, tuples as lists."""
     if isinstance(value, Counter):
@@ -197,20 +147,19 @@ def _shown(value):
 
 
 def describe_changes(cls, saved, wanted):
-    """``['milestones [4] → [6]', ...]``: the options of ``cls`` whose value in ``saved`` (the training state's
-    scheduler state dict) differs from ``wanted`` (the option file's); [] when they agree. A class that keeps its
-    schedule under other names than its arguments gets those entries of the schedule part instead."""
+    """``['milestones [4] → [6]', ...]``: the options of scheduler class ``cls`` (its arguments) that differ between
+    its state dicts ``saved`` and ``wanted``; a class that keeps its schedule under other names gets those entries."""
     def changes(names):
         pairs = ((name, _shown(saved.get(name)), _shown(wanted.get(name))) for name in names)
         return [f'{name} {old} → {new}' for name, old, new in pairs if old != new]
 
-    return changes(_option_names(cls)) or changes(sorted(set(schedule_of(saved)) | set(schedule_of(wanted))))
+    options = [name for name in inspect.signature(cls).parameters if name not in ('optimizer', 'last_epoch')]
+    return changes(options) or changes(sorted(schedule_of(saved)))
 
 
 def _probe(scheduler, state, initial_lrs):
-    """A copy of ``scheduler`` on a probe optimizer (a parameter per param group, at ``initial_lrs``) with the
-    schedule of ``state`` (a state dict of its class) before step 0, as a new run starts it. ``deepcopy`` with the
-    optimizer mapped to the probe's copies what the class keeps but the model's parameters."""
+    """A copy of ``scheduler`` (without the model's parameters) on a probe optimizer at ``initial_lrs``, with the
+    schedule of state dict ``state`` and before step 0, as a new run starts it."""
     optimizer = torch.optim.SGD([{'params': [torch.zeros(1, requires_grad=True)], 'lr': lr, 'initial_lr': lr}
                                  for lr in initial_lrs])
     probe = copy.deepcopy(scheduler, {id(scheduler.optimizer): optimizer})
@@ -220,16 +169,9 @@ def _probe(scheduler, state, initial_lrs):
 
 
 def _rates(probe, last):
-    """The learning rates (one per param group) that ``probe`` sets at scheduler steps 0..``last``, as its ``step()``.
-
-    A class that keeps torch's ``step()`` (BasicSR's, torch's own, most plugins') is stepped as ``step()`` steps it,
-    without its bookkeeping (call-order warnings, ``_step_count``, ``_last_lr``): ``last_epoch`` set, ``get_lr()``, the
-    rates written into the param groups. That is all ``step()`` does to the rates, in a third of its time (0.45 against
-    1.5 µs a step for MultiStepRestartLR: the paper's schedule at iteration 9e5 is compared in 0.85 s, a cosine one in
-    1.5 s). ``_get_lr_called_within_step`` (torch-private) is the flag ``step()`` sets around ``get_lr()``, which
-    torch's own classes check to warn; a warnings filter instead would cost 1.5 µs a step. A class with a ``step()``
-    of its own is stepped by it.
-    """
+    """The learning rates (one per param group) ``probe.step()`` sets at steps 0..``last``; with torch's ``step()``
+    what it does to them (``last_epoch``, ``get_lr()``, the groups) in a third of its time, and the torch-private flag
+    it sets so that ``get_lr()`` does not warn (the paper's schedule at iteration 9e5 compares in 0.85 s)."""
     groups = probe.optimizer.param_groups
     if type(probe).step is not LRScheduler.step:
         for _ in range(last + 1):
@@ -246,9 +188,8 @@ def _rates(probe, last):
 
 
 def _first_difference(scheduler, saved, wanted):
-    """The first iteration that the schedule of ``wanted`` gives another learning rate than training state ``saved``
-    trained it at (state dicts of ``scheduler``'s class), as ``(iteration, old, new)`` in units of the initial lr;
-    None when all up to the state's agree (rel_tol 1e-12). Step ``e`` sets the rate of iteration ``e + 1``."""
+    """``(iteration, old, new)``, rates in units of the initial lr: the first iteration up to the state's that the
+    schedule of ``wanted`` gives another rate than ``saved`` trained it at (rel_tol 1e-12); else None."""
     initial, last = saved['base_lrs'], saved['last_epoch']
     probes = (_probe(scheduler, saved, initial), _probe(scheduler, wanted, initial))
     with warnings.catch_warnings():  # what torch says of the probes (e.g. that their optimizers never step)
@@ -267,17 +208,10 @@ HOW_TO_GO_ON = ('restore the values the state was saved with, or start a new run
 
 
 def check_scheduler_change(scheduler, saved, wanted, iteration, state_path):
-    """The changes from the state's scheduler ``saved`` to the option file's ``wanted`` (state dicts of the class of
-    ``scheduler``, which is any instance of it).
-
-    Returns:
-        list[str]: what changes (:func:`describe_changes`); [] when nothing does.
-
-    Raises:
-        InputError: the saved state is another scheduler type, or the change alters what was already trained.
-    """
+    """:func:`describe_changes` from the state's scheduler ``saved`` to the option file's ``wanted`` (state dicts of
+    the class of ``scheduler``); InputError for another scheduler type or a change to an iteration already trained."""
     cls = type(scheduler)
-    if set(saved) - set(POSITION_KEYS) != set(wanted) - set(POSITION_KEYS):
+    if set(schedule_of(saved)) != set(schedule_of(wanted)):
         raise InputError(f'train.scheduler builds a {cls.__name__}, but training state {state_path!r} was saved with '
                          f'another scheduler (its settings: {", ".join(sorted(schedule_of(saved)))}); a resumed run '
                          f'cannot switch schedulers. To continue it, {HOW_TO_GO_ON}')
@@ -301,15 +235,8 @@ def _settings(group):
 
 
 def check_optimizer_change(key, saved, optimizer, state_path):
-    """Refuse an optimizer whose type or settings differ from those of the training state's ``saved`` state dict.
-
-    ``optimizer`` is the option file's ``train.<key>`` built on one probe parameter that has taken one step (so that
-    its per-parameter state shows what the type keeps: Adam ``exp_avg``..., SGD ``momentum_buffer``). The initial
-    learning rate is compared with the state's ``initial_lr`` (its ``lr`` is the scheduled one).
-
-    Raises:
-        InputError: naming the settings (old → new) and the way on.
-    """
+    """Refuse ``optimizer`` (:func:`_option_optimizer`) when its type or settings differ from the state dict
+    ``saved``; the initial lr is compared with the state's ``initial_lr`` (its ``lr`` is the scheduled one)."""
     kind = type(optimizer).__name__
     new_group, saved_groups = optimizer.param_groups[0], saved.get('param_groups', [])
     new_state = next(iter(optimizer.state.values()), {})
@@ -333,10 +260,9 @@ def check_optimizer_change(key, saved, optimizer, state_path):
                              f'not be the one the option file describes. To continue it, {HOW_TO_GO_ON}')
 
 
-def option_optimizer(model_cls, options):
-    """``train.optim_g`` built as ``model_cls`` builds it, on one probe parameter that has taken one step."""
-    from rnan_basicsr.options.training_rules import build_optimizer
-
+def _option_optimizer(model_cls, options):
+    """``train.optim_g`` built as ``model_cls`` builds it, on one probe parameter that has taken one step (so that its
+    per-parameter state shows what the type keeps: Adam ``exp_avg``..., SGD ``momentum_buffer``)."""
     parameter = torch.nn.Parameter(torch.zeros(1))
     optimizer = build_optimizer(model_cls, options, [parameter])
     parameter.grad = torch.ones(1)
@@ -346,38 +272,22 @@ def option_optimizer(model_cls, options):
     return optimizer
 
 
-def applies_option_schedule(model_cls):
-    """Whether ``model_cls.resume_training`` applies the option file's schedule (RNANModel and its subclasses)."""
-    return getattr(model_cls, 'applies_option_schedule', False)
-
-
 def check_resume_options(opt, state, state_path):
-    """The pre-flight of a resume: refuse what the option file changes and cannot be applied exactly.
-
-    Called with the training state chosen by ``--auto_resume`` / ``path.resume_state``, before anything is created or
-    written. Models with one optimizer ``train.optim_g`` (SRModel, RNANModel) are checked; others are left to
-    BasicSR.
-
-    Raises:
-        InputError: one line naming the state, the option, old → new, and the way on.
-    """
-    from basicsr.utils.registry import MODEL_REGISTRY
-
+    """Refuse, before anything is written, what the option file changes from ``state`` and cannot be applied exactly
+    (models with the one optimizer ``train.optim_g``; others are left to BasicSR)."""
     train = opt.get('train') or {}
     optimizer_keys = [key for key in train if key.startswith('optim_')]
     if optimizer_keys != ['optim_g'] or len(state['optimizers']) != 1 or not train.get('scheduler'):
         return
     model_cls = MODEL_REGISTRY.get(opt['model_type'])
-    optimizer = option_optimizer(model_cls, train['optim_g'])
+    optimizer = _option_optimizer(model_cls, train['optim_g'])
     check_optimizer_change('optim_g', state['optimizers'][0], optimizer, state_path)
-    from rnan_basicsr.options.training_rules import build_schedulers
-
     schedulers = build_schedulers(model_cls, train['scheduler'], [optimizer])
     if len(schedulers) != len(state['schedulers']):
         return  # check_optimizers_fit names this mismatch when the model loads the state
     for scheduler, saved in zip(schedulers, state['schedulers']):
         changes = check_scheduler_change(scheduler, saved, scheduler.state_dict(), state['iter'], state_path)
-        if changes and not applies_option_schedule(model_cls):
+        if changes and not getattr(model_cls, 'applies_option_schedule', False):
             raise InputError(f'train.scheduler differs from training state {state_path!r} ({"; ".join(changes)}), '
                              f'but model_type {opt["model_type"]} resumes with the state\'s schedule (BasicSR\'s '
                              'resume_training), so the change would be ignored. Use model_type: RNANModel to resume '
@@ -385,18 +295,9 @@ def check_resume_options(opt, state, state_path):
 
 
 def keep_option_schedules(schedulers, option_states, resume_state, state_path, logger=None):
-    """After BasicSR's ``resume_training``: put the option file's schedule back into each restored scheduler.
-
-    Args:
-        schedulers (list): The model's schedulers, holding the state's schedule and position.
-        option_states (list[dict]): Their ``state_dict()`` taken before the state was loaded (the option file's).
-        resume_state (dict): The training state (``iter``, ``schedulers``...).
-        state_path (str | None): Its file, for messages.
-        logger: Gets one ``info`` line naming what changed, when something did.
-
-    Raises:
-        InputError: the change cannot be applied exactly (:func:`check_resume_options` refuses it earlier).
-    """
+    """After BasicSR's ``resume_training``: put the option file's schedule (``option_states``, the schedulers'
+    ``state_dict()`` before the state was loaded) back into each scheduler at the state's position, with one
+    ``logger.info`` line naming what changed."""
     for scheduler, wanted, saved in zip(schedulers, option_states, resume_state['schedulers']):
         changes = check_scheduler_change(scheduler, saved, wanted, resume_state['iter'], state_path)
         if changes:
@@ -421,13 +322,6 @@ def _next_lr(scheduler):
 # ---------------------------------------------------------------------------------------------------------------------
 # which state: the newest usable one, never one of another experiment or network, never forgetting an archived one
 # ---------------------------------------------------------------------------------------------------------------------
-def _mismatch_fix(opt):
-    return (f"network_g or scale was changed since it was saved. To continue that run, restore the options it was "
-            f"saved with (BasicSR keeps a copy in {opt['path']['experiments_root']}); to "
-            f"train the changed network, use a new name (starting over without --auto_resume / resume_state renames "
-            f"the experiment folder to <name>_archived_<time>).")
-
-
 def check_networks_fit(opt, state_path, weights_by_key):
     """Raise an InputError if the saved network weights of a state do not fit the networks of ``opt``."""
     for key, (path, weights) in weights_by_key.items():
@@ -438,17 +332,21 @@ def check_networks_fit(opt, state_path, weights_by_key):
         mismatch = describe_mismatch(expected, found)
         if mismatch:
             raise InputError(f'training state {state_path!r} is from a different network: its weights {path!r} do '
-                             f'not fit {key} ({opt[key].get("type")}): {mismatch}. {_mismatch_fix(opt)}')
+                             f'not fit {key} ({opt[key].get("type")}): {mismatch}. network_g or scale was changed '
+                             'since it was saved. To continue that run, restore the options it was saved with '
+                             f"(BasicSR keeps a copy in {opt['path']['experiments_root']}); to train the changed "
+                             'network, use a new name (starting over without --auto_resume / resume_state renames '
+                             'the experiment folder to <name>_archived_<time>).')
+
+
+_MISMATCH_FIX_SHORT = ('The network options (network_g, scale) were changed since it was saved: restore them, or train '
+                       'the changed network under a new name.')
 
 
 def check_optimizers_fit(optimizers, schedulers, state, state_path):
-    """Raise an InputError if the optimizer / scheduler states of ``state`` do not belong to these parameters.
-
-    ``Optimizer.load_state_dict`` checks only the number of parameters per group; a state saved for another network
-    of the same depth (other ``num_feat``, channels or scale) would load and fail at the next step with a size error.
-    Every saved per-parameter tensor (Adam's ``exp_avg``, SGD's ``momentum_buffer``...) must have its parameter's
-    shape.
-    """
+    """Raise an InputError if the optimizer / scheduler states of ``state`` do not belong to these parameters: every
+    saved per-parameter tensor (Adam's ``exp_avg``...) must have its parameter's shape (``Optimizer.load_state_dict``
+    checks only the group sizes; moments of another network of the same depth would fail at the next step)."""
     where = f'training state {state_path!r}' if state_path else 'the training state'
     saved_optimizers, saved_schedulers = state['optimizers'], state['schedulers']
     if len(saved_optimizers) != len(optimizers) or len(saved_schedulers) != len(schedulers):
@@ -460,19 +358,14 @@ def check_optimizers_fit(optimizers, schedulers, state, state_path):
         sizes, saved_sizes = [len(g['params']) for g in groups], [len(g['params']) for g in saved_groups]
         if sizes != saved_sizes:
             raise InputError(f'{where} is from a different network: optimizer {index} was saved for parameter '
-                             f'groups of sizes {saved_sizes}, this model has {sizes}. {_mismatch_fix_short()}')
+                             f'groups of sizes {saved_sizes}, this model has {sizes}. {_MISMATCH_FIX_SHORT}')
         for group, saved_group in zip(groups, saved_groups):
             for param, param_id in zip(group['params'], saved_group['params']):
                 for name, value in saved.get('state', {}).get(param_id, {}).items():
                     if torch.is_tensor(value) and value.dim() > 0 and tuple(value.shape) != tuple(param.shape):
                         raise InputError(f'{where} is from a different network: optimizer {index} holds {name} '
                                          f'of shape {tuple(value.shape)} for a parameter of shape '
-                                         f'{tuple(param.shape)}. {_mismatch_fix_short()}')
-
-
-def _mismatch_fix_short():
-    return ('The network options (network_g, scale) were changed since it was saved: restore them, or train the '
-            'changed network under a new name.')
+                                         f'{tuple(param.shape)}. {_MISMATCH_FIX_SHORT}')
 
 
 def _load_networks(opt, state, state_path):
@@ -499,13 +392,9 @@ def _check_state_belongs_to_experiment(opt, path):
 
 
 def _auto_resume_state(opt):
-    """The newest usable state under the experiment root as ``(state, path, weights)``, or None to start fresh.
-
-    A state is usable when it and every network file of its iteration load. Unusable ones are skipped with a
-    warning naming them. Starting from iteration 0 is allowed only when nothing but an interrupted first checkpoint
-    would be lost; older checkpoints without any usable state raise an InputError (BasicSR would silently rename
-    the experiment to ``*_archived_*`` and start over).
-    """
+    """``(state, path, weights)`` of the newest state that loads with every network file of its iteration (the
+    others skipped with a warning), or None to start fresh: only when nothing but an interrupted first checkpoint
+    would be lost; older checkpoints without a usable state are an InputError (BasicSR would archive them)."""
     states_dir, models_dir = opt['path']['training_states'], opt['path']['models']
     skipped = []
     for path in list_training_states(states_dir):
@@ -521,7 +410,7 @@ def _auto_resume_state(opt):
     networks = list_network_files(models_dir)
     if not networks and not skipped:
         return None
-    iterations = {it for _, it in networks} | {int(osp.basename(p).split('.')[0]) for p in skipped}
+    iterations = {it for _, it in networks} | {state_iteration(p) for p in skipped}
     newest = max(iterations)
     if newest >= 0 and iterations == {newest}:  # only the first checkpoint exists, and it is incomplete
         _warn(f'--auto_resume: no complete training state in {states_dir} (the run stopped while writing its first '
@@ -538,30 +427,13 @@ def _auto_resume_state(opt):
                      f"experiments/{opt['name']} to {opt['name']}_archived_<time>).")
 
 
-def _newest_archived_state(opt):
-    """``(iteration, path)`` of the newest training state in ``experiments/<name>_archived_*``, or None."""
-    root = osp.dirname(opt['path']['experiments_root'])
-    prefix = f"{opt['name']}_archived_"
-    newest = None
-    if osp.isdir(root):
-        for folder in os.listdir(root):
-            if folder.startswith(prefix):
-                path = newest_training_state(osp.join(root, folder, 'training_states'))
-                if path is not None:
-                    iteration = int(osp.basename(path).split('.')[0])
-                    if newest is None or iteration > newest[0]:
-                        newest = (iteration, path)
-    return newest
-
-
 def check_archived_states(opt, resumed_iteration):
-    """Refuse to let ``--auto_resume`` forget a run whose newest state was archived.
-
-    When an earlier start without ``--auto_resume`` renamed ``experiments/<name>`` to ``<name>_archived_<time>``, the
-    newest state may sit there while ``experiments/<name>`` holds an older one, or none: resuming (or starting from
-    0) would silently drop those iterations. This says where the newest state is and how to continue from it.
-    """
-    archived = _newest_archived_state(opt)
+    """Refuse to let ``--auto_resume`` forget iterations: a start without it archived ``experiments/<name>`` with a
+    state newer than ``resumed_iteration`` (None: no state), which would be dropped."""
+    root = osp.dirname(opt['path']['experiments_root'])
+    archives = [folder for folder in _names(root) if folder.startswith(f"{opt['name']}_archived_")]
+    paths = [newest_training_state(osp.join(root, folder, 'training_states')) for folder in archives]
+    archived = max(((state_iteration(path), path) for path in paths if path), default=None)  # the newest archived
     if archived is None or (resumed_iteration is not None and archived[0] <= resumed_iteration):
         return
     iteration, path = archived
@@ -579,18 +451,10 @@ def check_archived_states(opt, resumed_iteration):
 
 
 def choose_resume_state(opt):
-    """The training state a run resumes from, checked against the options: ``(state, path)``, or None to start anew.
-
-    With ``--auto_resume`` the newest usable state in ``opt['path']['training_states']`` (see
-    :func:`_auto_resume_state`), unless a newer one sits in an archive (:func:`check_archived_states`). Otherwise
-    ``opt['path']['resume_state']`` if set; it must belong to this experiment and its network weights must exist.
-    Either way the saved networks must fit the networks of ``opt`` (shapes), the optimizer and schedule must be
-    ones the run can continue (:func:`check_resume_options`), and ``train.total_iter`` must lie beyond the state's
-    iteration (BasicSR would train nothing, validate and end as if it had).
-
-    Raises:
-        InputError: one line naming the state, what does not fit, and the way on.
-    """
+    """``(state, path)`` a run resumes from, or None to start anew: with ``--auto_resume`` :func:`_auto_resume_state`
+    (:func:`check_archived_states`), else ``path.resume_state`` of this experiment. Its networks must fit ``opt``,
+    the option file's optimizer and schedule must apply (:func:`check_resume_options`), and ``train.total_iter`` must
+    lie beyond it (BasicSR would train nothing and end as if it had). InputError: one line, with the way on."""
     if opt['auto_resume']:
         found = _auto_resume_state(opt)
         check_archived_states(opt, found[0]['iter'] if found else None)

@@ -1,32 +1,9 @@
-"""RNANModel: BasicSR's SRModel with what testing RNAN needs, and nothing else.
+"""RNANModel: BasicSR's SRModel (training, losses, EMA, the validation loop) extended at its methods: test-time options
+(whole image or tiles, x8 self-ensemble, TensorBoard images), training switches (mixed precision, channels_last,
+compile, TF32, gradient clipping, any torch.optim optimizer), ``weights_only`` loading that refuses files that do not
+fit ``network_g``, atomic checkpoints that carry the network settings, and a resume with the option file's schedule.
 
-Training, losses, optimizers, schedulers, EMA, when to save and the validation loop are SRModel's. This model adds:
-
-* test-time options in the ``val`` section (validation during training and ``basicsr test`` alike): whole-image or
-  tiled inference, x8 self-ensemble, validation images in TensorBoard; with ``val.pbar`` bars per tile and
-  self-ensemble pass besides BasicSR's per image; a whole image expected to take long is logged with its expected
-  time and the ``val.tile`` that would bound it, then shows a heartbeat line while it runs;
-* validation images in TensorBoard (LQ | output | GT, side by side) when training logs to TensorBoard;
-* the learning rate in TensorBoard (scalar ``lr``, at every ``logger.print_freq`` iterations like the losses):
-  BasicSR's MessageLogger prints the learning rates but does not send them there;
-* speed and precision switches in ``train`` and ``val`` (mixed precision, channels_last, torch.compile, TF32,
-  gradient clipping) and any optimizer of BasicSR or torch.optim. A precision the device cannot run is an
-  :class:`InputError` at the option check (:mod:`rnan_basicsr.command.model_checks`, run by the pre-flight),
-  before anything runs; compile falls back to eager execution with a
-  warning where it cannot run; checkpoints keep plain keys;
-* the network back in the mode it had before validation (train mode during training);
-* ``path.pretrain_network_g`` loaded with ``weights_only=True``, with an :class:`InputError` for a training
-  state, a missing param key, or weights whose channels / scale / size do not fit ``network_g``. When testing, a
-  checkpoint with EMA weights is evaluated with them (``params_ema``) unless ``path.param_key_g`` says otherwise,
-  matching what validation reported during training. The settings saved with it (``nl_softmax``, ``img_range``,
-  ``rgb_mean``) build the network where ``network_g`` leaves them out; one it states otherwise is refused;
-* checkpoints written atomically (a temporary file, then a rename) in an order that never pairs a training state
-  with a network of another run; a write that fails stops training with a :class:`RunError` naming the file and the
-  OS reason. ``net_g_*.pth`` carries the network settings the weights cannot tell beside BasicSR's ``params`` /
-  ``params_ema`` (see :meth:`save_network`), so that every reader builds the network it was trained as.
-
-Every option key, its type, default and meaning: ``docs/options.md`` (generated from
-:mod:`rnan_basicsr.options.schema`).
+Every option key: ``docs/options.md``; checkpoint writing and resuming: docs/compatibility.md, docs/resuming.md.
 """
 import contextlib
 import math
@@ -57,11 +34,8 @@ TB_CROP = 256  # largest side (output pixels) of an image sent to TensorBoard: a
 
 @MODEL_REGISTRY.register()
 class RNANModel(SRModel):
-    """SRModel with RNAN's test-time options: whole-image or tiled inference, x8 self-ensemble, TensorBoard images.
-
-    Its options are declared in :mod:`rnan_basicsr.options.schema` (``docs/options.md``). Outputs of :meth:`test`
-    are (B, C_out, H * scale, W * scale) in about [0, 1], like SRModel's.
-    """
+    """SRModel with RNAN's options (:mod:`rnan_basicsr.options.schema`). Outputs of :meth:`test` are
+    (B, C_out, H * scale, W * scale) in about [0, 1], like SRModel's."""
     #: :meth:`resume_training` continues with the option file's schedule (read by the resume pre-flight)
     applies_option_schedule = True
 
@@ -101,36 +75,25 @@ class RNANModel(SRModel):
     # ---------------------------------------------------------------------------------------------------------
     @classmethod
     def optimizer_class(cls, type_name, what='train.optim_g.type'):
-        """The optimizer class ``train.optim_*.type`` names: any ``torch.optim`` optimizer, or one the installed
-        BasicSR's ``BaseModel.get_optimizer`` builds.
-
-        Both are asked, nothing is listed here: ``getattr(torch.optim, type_name)`` must be an Optimizer subclass;
-        otherwise BasicSR's ``get_optimizer`` is tried on one probe parameter (1.4.2 builds only Adam; its master
-        also AdamW, SGD, RMSprop...).
-
-        Raises:
-            InputError: naming ``what``, with the closest known name.
-        """
-        found = getattr(torch.optim, type_name, None) if isinstance(type_name, str) else None
-        if isinstance(found, type) and issubclass(found, torch.optim.Optimizer) and found is not torch.optim.Optimizer:
-            return found
-        if isinstance(type_name, str):
-            try:
-                probe = BaseModel.get_optimizer(None, type_name, [torch.nn.Parameter(torch.zeros(1))], 1e-3)
-            except (NotImplementedError, TypeError, ValueError, AttributeError):
-                probe = None
-            if isinstance(probe, torch.optim.Optimizer):
-                return type(probe)
-        known = sorted(name for name, value in vars(torch.optim).items() if isinstance(value, type)
-                       and issubclass(value, torch.optim.Optimizer) and value is not torch.optim.Optimizer)
+        """The optimizer class ``train.optim_*.type`` names: a ``torch.optim`` one, or one the installed BasicSR's
+        ``BaseModel.get_optimizer`` builds (tried on a probe parameter); else an InputError naming ``what``."""
+        known = {name: value for name, value in sorted(vars(torch.optim).items()) if isinstance(value, type)
+                 and issubclass(value, torch.optim.Optimizer) and value is not torch.optim.Optimizer}
+        if isinstance(type_name, str) and type_name in known:
+            return known[type_name]
+        try:
+            probe = BaseModel.get_optimizer(None, type_name, [torch.nn.Parameter(torch.zeros(1))], 1e-3)
+        except (NotImplementedError, TypeError, ValueError, AttributeError):
+            probe = None
+        if isinstance(probe, torch.optim.Optimizer):
+            return type(probe)
         same_letters = [name for name in known if name.lower() == str(type_name).lower()]
         hint = f" Did you mean '{same_letters[0]}'?" if same_letters else did_you_mean(type_name, known)
         raise InputError(f'{what} {type_name!r} is not an optimizer of torch.optim (torch {torch.__version__}) or of '
                          f'the installed BasicSR.{hint} Known: {", ".join(known)}.')
 
     def get_optimizer(self, optim_type, params, lr, **kwargs):
-        """Build ``train.optim_*``: any optimizer of ``torch.optim`` or of the installed BasicSR
-        (see :meth:`optimizer_class`); BasicSR 1.4.2's own method builds only Adam."""
+        """Build ``train.optim_*`` (:meth:`optimizer_class`; BasicSR 1.4.2's own method builds only Adam)."""
         return self.optimizer_class(optim_type)(params, lr, **kwargs)
 
     # ---------------------------------------------------------------------------------------------------------
@@ -138,13 +101,8 @@ class RNANModel(SRModel):
     # ---------------------------------------------------------------------------------------------------------
     @staticmethod
     def _use_saved_settings(opt):
-        """Fill in the settings ``network_g`` leaves out from those saved with ``path.pretrain_network_g``, before
-        the network is built; refuse one it states otherwise (:func:`~rnan_basicsr.weights.fit.check_saved_settings`).
-        A file without settings (the authors', older ones) keeps RNAN's defaults, said once in the log.
-
-        Returns:
-            tuple | None: ``(path, checkpoint)`` for :meth:`load_network`, None without pretrained weights.
-        """
+        """Fill in the settings ``network_g`` leaves out from those saved with ``path.pretrain_network_g`` (refusing
+        one it states otherwise), logged; ``(path, checkpoint)`` for :meth:`load_network`, None without one."""
         load_path, network = (opt.get('path') or {}).get('pretrain_network_g'), opt.get('network_g') or {}
         if load_path is None or network.get('type') != 'RNAN':
             return None
@@ -162,14 +120,9 @@ class RNANModel(SRModel):
         return load_path, checkpoint
 
     def load_network(self, net, load_path, strict=True, param_key='params'):
-        """Load ``load_path`` into ``net`` (BasicSR's signature), refusing files that do not fit.
-
-        Differences from BaseModel.load_network: ``weights_only=True``; clear errors for a training state, a
-        missing ``param_key``, settings saved with the weights that ``network_g`` contradicts (e.g. ``nl_softmax``),
-        and (with ``strict``) weights whose keys or shapes do not fit the network (for RNAN:
-        what configuration the checkpoint implies next to what ``network_g`` says). When testing and
-        ``path.param_key_g`` is not set, EMA weights (``params_ema``) are used when the file has them.
-        """
+        """BaseModel.load_network with ``weights_only=True`` and an InputError for a training state, a missing
+        ``param_key``, saved settings ``network_g`` contradicts and (``strict``) weights that do not fit. Testing
+        without ``path.param_key_g`` uses ``params_ema`` when the file has it, as validation reported."""
         logger = get_root_logger()
         what = 'path.pretrain_network_g'
         pretrained = self._pretrained if self._pretrained is not None and self._pretrained[0] == load_path else None
@@ -213,18 +166,9 @@ class RNANModel(SRModel):
     # ---------------------------------------------------------------------------------------------------------
     @master_only
     def save_network(self, net, net_label, current_iter, param_key='params'):
-        """Write ``models/<net_label>_<iter>.pth`` (``latest`` for -1) as BasicSR does, ``{param_key: state dict}``
-        (CPU tensors, plain keys), atomically, plus the network settings the weights cannot tell.
-
-        For ``net_g`` an RNAN, the file's ``'network_g'`` holds ``type`` and :data:`~rnan_basicsr.weights.SETTING_KEYS`
-        (``nl_softmax``, ``img_range``, ``rgb_mean`` for SR); BasicSR's ``load_network`` reads ``params`` as before.
-        Each state dict carries the same in its root ``_metadata`` for readers that see only the state dict
-        (spandrel). Before iteration N's network is written, ``N.state`` and an old network of N (a killed or older
-        run's) are removed, so a state never pairs with a network of another run.
-
-        Raises:
-            RunError: the file cannot be written (BasicSR would retry, log "Just ignore it" and train on).
-        """
+        """Write ``models/<net_label>_<iter>.pth`` as BasicSR does (CPU tensors, plain keys), atomically (a RunError
+        when it cannot); for an RNAN with ``type`` and :data:`~rnan_basicsr.weights.SETTING_KEYS` as ``'network_g'``
+        and in each state dict's ``_metadata`` (spandrel). ``N.state`` and an old network of N are removed first."""
         label = 'latest' if current_iter == -1 else current_iter
         path = osp.join(self.opt['path']['models'], f'{net_label}_{label}.pth')
         if current_iter != -1:
@@ -246,13 +190,8 @@ class RNANModel(SRModel):
 
     @master_only
     def save_training_state(self, epoch, current_iter):
-        """Write ``training_states/<iter>.state``: BasicSR's ``epoch``, ``iter``, ``optimizers``, ``schedulers`` plus
-        ``skipped_steps`` and, in fp16, ``grad_scaler`` (scale, growth tracker); atomically, and only when the
-        network files of its iteration exist (else an error in the log: resuming uses the previous complete one).
-
-        Raises:
-            RunError: the file cannot be written.
-        """
+        """Write ``training_states/<iter>.state``: BasicSR's keys plus ``skipped_steps`` and, in fp16, ``grad_scaler``;
+        atomically (a RunError when it cannot), and only when the network files of its iteration exist."""
         if current_iter == -1:
             return
         missing = [path for path in network_files(self.opt, current_iter).values() if not osp.isfile(path)]
@@ -268,19 +207,14 @@ class RNANModel(SRModel):
         _write_checkpoint(state, osp.join(self.opt['path']['training_states'], f'{current_iter}.state'))
 
     def resume_training(self, resume_state):
-        """The state checked against the model's parameters, BasicSR's resume (optimizers and schedulers from it),
-        then the option file's ``train.scheduler`` values at the state's position, with one log line naming what
-        changed (see :mod:`rnan_basicsr.models.resume_policy`; the pre-flight has refused what cannot be applied
-        exactly), then the keys :meth:`save_training_state` adds. A state without a scaler resumes fp16 training
-        with a fresh one (scale 65536), logged; a bf16 / fp32 run ignores a saved scaler.
-        """
-        # BasicSR asserts only the number of optimizers and torch only the group sizes: Adam moments of another
-        # network of the same depth would load and fail later
-        check_optimizers_fit(self.optimizers, self.schedulers, resume_state, self.opt['path'].get('resume_state'))
+        """BasicSR's resume of a state that fits the parameters, with the option file's schedule at the state's position
+        (:mod:`~rnan_basicsr.models.resume_policy`), and the keys :meth:`save_training_state` adds. fp16 without a
+        saved scaler resumes with a fresh one, logged; bf16 / fp32 ignore a saved scaler."""
+        state_path = self.opt['path'].get('resume_state')
+        check_optimizers_fit(self.optimizers, self.schedulers, resume_state, state_path)
         option_states = [scheduler.state_dict() for scheduler in self.schedulers]
         super().resume_training(resume_state)
-        keep_option_schedules(self.schedulers, option_states, resume_state, self.opt['path'].get('resume_state'),
-                              get_root_logger())
+        keep_option_schedules(self.schedulers, option_states, resume_state, state_path, get_root_logger())
         self.skipped_steps = int(resume_state.get('skipped_steps', 0))
         if self.grad_scaler is None:
             return
@@ -293,14 +227,9 @@ class RNANModel(SRModel):
                                    'fresh scaler.')
 
     def optimize_parameters(self, current_iter):
-        """SRModel's step (pixel and perceptual losses, EMA) under the training switches.
-
-        The forward pass runs under ``train.mixed_precision`` autocast; the losses and the backward pass in float32
-        outside it (RNAN's attention is float32 inside it). fp16 scales the loss (GradScaler) and skips steps with
-        non-finite gradients; ``train.grad_clip`` clips the unscaled gradients' global norm and logs it. Without a
-        scaler (float32, bf16) a step whose gradients are not finite is skipped likewise, so neither the weights nor
-        the EMA see them (:meth:`_count_skipped_step`).
-        """
+        """SRModel's step (pixel and perceptual losses, EMA) with the forward pass under ``train.mixed_precision``
+        autocast and the losses in float32; ``train.grad_clip`` clips the unscaled gradients' global norm (logged). A
+        step with non-finite gradients is skipped (GradScaler in fp16), for the weights and the EMA alike."""
         self.optimizer_g.zero_grad()
         lq = precision.channels_last(self.lq, self.train_channels_last)
         with precision.tf32(self.train_tf32):
@@ -308,20 +237,13 @@ class RNANModel(SRModel):
                 self.output = self._train_forward(lq)
             output = self.output.float()
 
-            l_total = 0
-            loss_dict = OrderedDict()
+            losses = OrderedDict()  # SRModel's, in its order; the perceptual loss gives None for a weight of 0
             if self.cri_pix:
-                l_pix = self.cri_pix(output, self.gt)
-                l_total += l_pix
-                loss_dict['l_pix'] = l_pix
+                losses['l_pix'] = self.cri_pix(output, self.gt)
             if self.cri_perceptual:
-                l_percep, l_style = self.cri_perceptual(output, self.gt)
-                if l_percep is not None:
-                    l_total += l_percep
-                    loss_dict['l_percep'] = l_percep
-                if l_style is not None:
-                    l_total += l_style
-                    loss_dict['l_style'] = l_style
+                losses['l_percep'], losses['l_style'] = self.cri_perceptual(output, self.gt)
+            loss_dict = OrderedDict((name, loss) for name, loss in losses.items() if loss is not None)
+            l_total = sum(loss_dict.values())
 
             scaler = self.grad_scaler
             (scaler.scale(l_total) if scaler is not None else l_total).backward()
@@ -390,15 +312,11 @@ class RNANModel(SRModel):
     # ---------------------------------------------------------------------------------------------------------
     # testing
     # ---------------------------------------------------------------------------------------------------------
-    def _scale(self):
-        """Output / input size ratio of the network: network_g.upscale, else the option file's scale."""
-        return int(self.opt['network_g'].get('upscale', Options.model_construct(**self.opt).scale))
-
     def _forward_fn(self):
-        """``forward(net, lq)``: whole image or tiled; self-ensembled or not; bars per tile and pass with
-        ``val.pbar``."""
-        return build_test_forward(self.tile, self.self_ensemble, self._scale(),
-                                  progress=bool(self.val_options.pbar))
+        """``forward(net, lq)``: whole image or tiled, self-ensembled or not, bars per tile and pass with ``val.pbar``;
+        scaled by network_g.upscale, else the option file's scale."""
+        scale = int(self.opt['network_g'].get('upscale', Options.model_construct(**self.opt).scale))
+        return build_test_forward(self.tile, self.self_ensemble, scale, progress=bool(self.val_options.pbar))
 
     def _whole_image_watch(self, net, lq):
         """A whole image expected to take long is logged with its time and a ``val.tile`` that would bound it, and
@@ -409,17 +327,16 @@ class RNANModel(SRModel):
             self._clock = WholeImageClock(get_root_logger().info,
                                           lambda size: f'val.tile: {{size: {size}, overlap: 16}}',
                                           passes=8 if self.self_ensemble else 1)
-        name = osp.splitext(osp.basename(self._lq_path[0]))[0] if self._lq_path else 'image'
-        return self._clock.watch(net, lq, name)
+        return self._clock.watch(net, lq, self._image_name('image'))
+
+    def _image_name(self, default):
+        """The stem of the LQ image fed last, ``default`` when the data has no ``lq_path``."""
+        return osp.splitext(osp.basename(self._lq_path[0]))[0] if self._lq_path else default
 
     def test(self, forward=None):
-        """``self.output`` = the restored ``self.lq`` (EMA network if there is one), without gradients.
-
-        The network is called unwrapped (no DataParallel / DDP): validation runs on one process only, and a DDP
-        forward there could wait for the other ranks. Its train/eval mode is restored afterwards. ``val``'s
-        mixed_precision, channels_last, compile and tf32 apply; the output is float32. ``forward(net, lq)``, if
-        given, replaces ``val``'s whole-image / tiled forward (e.g. the authors' chop, :mod:`rnan_basicsr.chop`).
-        """
+        """``self.output`` (float32) = the restored ``self.lq`` by the EMA network if there is one, under ``val``'s
+        switches, with ``forward(net, lq)`` (e.g. :mod:`rnan_basicsr.chop`) or ``val``'s. The network is called
+        unwrapped (a DDP forward on the one validating rank could wait for the others), its mode restored after."""
         net = self.net_g_ema if hasattr(self, 'net_g_ema') else self.get_bare_model(self.net_g)
         was_training = net.training
         net.eval()
@@ -448,11 +365,8 @@ class RNANModel(SRModel):
         self._lq_path = data.get('lq_path')
 
     def get_current_log(self):
-        """SRModel's losses plus ``lr``, the current learning rate of ``optimizer_g`` (first parameter group).
-
-        BasicSR's training loop passes this dict to its MessageLogger, which writes each entry to TensorBoard
-        (``l_*`` as ``losses/l_*``, the rest under its own name); the learning rates it prints itself are not.
-        """
+        """SRModel's losses plus ``lr`` (of ``optimizer_g``'s first group): BasicSR's MessageLogger sends this dict to
+        TensorBoard, but not the learning rates it prints itself."""
         log = OrderedDict(super().get_current_log())
         if getattr(self, 'optimizer_g', None) is not None:
             log['lr'] = self.optimizer_g.param_groups[0]['lr']
@@ -462,9 +376,8 @@ class RNANModel(SRModel):
     # validation
     # ---------------------------------------------------------------------------------------------------------
     def validation(self, dataloader, current_iter, tb_logger, save_img=False):
-        """BasicSR's validation, plus images to TensorBoard; every network is left in the mode it had before."""
-        nets = [self.net_g] + ([self.net_g_ema] if hasattr(self, 'net_g_ema') else [])
-        modes = [net.training for net in nets]
+        """BasicSR's validation, plus images to TensorBoard; every network is left in the mode it had before (SRModel's
+        validation changes it only in :meth:`test`, which restores it)."""
         if tb_logger is not None and self.tb_images > 0:
             self._tb_context = dict(logger=tb_logger, step=current_iter, dataset=dataloader.dataset.opt['name'],
                                     logged=0)
@@ -472,8 +385,6 @@ class RNANModel(SRModel):
             super().validation(dataloader, current_iter, tb_logger, save_img)
         finally:
             self._tb_context = None
-            for net, mode in zip(nets, modes):
-                net.train(mode)
 
     def _log_images_to_tensorboard(self):
         """Log the first ``val.tb_images`` images of a validation as ``LQ | output | GT`` (centre crops)."""
@@ -492,10 +403,7 @@ class RNANModel(SRModel):
         panels = [p[0, :, top:top + TB_CROP, left:left + TB_CROP] for p in panels]
         separator = torch.ones(channels, panels[0].shape[1], 2)
         strip = torch.cat([t for p in panels for t in (p, separator)][:-1], dim=2)  # (C, h, w_total), RGB or grey
-        if self._lq_path:
-            name = osp.splitext(osp.basename(self._lq_path[0]))[0]
-        else:
-            name = f'{context["logged"]:03d}'
+        name = self._image_name(f'{context["logged"]:03d}')
         step = context['step'] if isinstance(context['step'], (int, np.integer)) else None
         context['logger'].add_image(f'val_images/{context["dataset"]}/{name}', strip, step, dataformats='CHW')
         context['logged'] += 1
