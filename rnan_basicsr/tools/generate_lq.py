@@ -1,39 +1,26 @@
 """Make the degraded inputs (and matching ground truth) of the RNAN paper's test protocol from clean images.
 
     G=scripts/data_preparation/generate_lq.py
-    python $G --task denoise --sigma 50 --input datasets/CBSD68/HQ --output datasets/CBSD68/N50
     python $G --task denoise --sigma 10 30 50 70 --input datasets/CBSD68/HQ --output 'datasets/CBSD68/N{}'
-    python $G --task denoise --sigma 10 30 50 70 --gray --input datasets/Kodak24/HQ \
-        --output 'datasets/Kodak24_gray/N{}' --gt_output datasets/Kodak24_gray/HQ
     python $G --task jpeg --quality 10 20 30 40 --input datasets/LIVE1/HQ --output 'datasets/LIVE1/Q{}' \
         --gt_output datasets/LIVE1/Y
-    python $G --task demosaic --input datasets/McMaster/HQ --output datasets/McMaster/mosaic
     python $G --task sr --scale 2 3 4 --input datasets/Set5/HQ --output 'datasets/Set5/LRbicx{}' \
         --gt_output 'datasets/Set5/GTmod{}'
 
-Several levels (--sigma, --quality, --scale) in one call give one output folder per level: ``{}`` in --output
-stands for the level as written on the command line (``N{}`` -> ``N10``, ``N30``...; a sigma of 12.5 gives
-``N12.5``), and is required with more than one level. --gt_output is written once when it has no ``{}`` (the
-ground truth of denoising and JPEG does not depend on the level), per level when it has one (required for several
-SR scales: the HR is cropped to a multiple of each scale). Each image is read once for all levels.
-
-Every image under --input (searched recursively) gives a PNG under its own name (relative path, extension .png) in
-each output folder, and with --gt_output the ground truth it was made from: the image itself (grey-converted with
---gray), its Y channel for --task jpeg on colour input, the HR cropped to a multiple of the scale for --task sr.
-The degradations are those of rnan_basicsr/data/degradations.py, the same code the datasets use; the levels and
-their ranges are those of rnan_basicsr/tasks.py:
+``{}`` in --output stands for the level as written (``N{}`` -> ``N10``, ``N12.5``), one folder per level, required
+with several; a --gt_output without ``{}`` is written once, with it once per level (required for several SR scales).
+Every image under --input (searched recursively) gives a PNG under its own name in each folder. The degradations are
+those of rnan_basicsr/data/degradations.py, the levels those of rnan_basicsr/tasks.py (more: docs/data.md):
 
   denoise   clean + N(0, sigma^2), sigma on the 0-255 scale, clipped and rounded to 8 bits; the noise of each image
-            is seeded from --seed and the image's name, so the same seed gives byte-identical files (whichever levels
-            are made in the same call), and the same files as a DenoisingDataset validation set with
-            `seed: <the same>` on the same folder or its LMDB
+            is seeded from --seed and the image's name: the same files in every call, and as a DenoisingDataset
+            validation set with `seed: <the same>`
   jpeg      the BT.601 Y channel (Matlab's rgb2ycbcr), encoded and decoded by OpenCV's JPEG at --quality
   demosaic  the 3-channel GRBG Bayer mosaic with zeros
   sr        Matlab-style bicubic (BasicSR's matlab_functions.imresize) of the HR cropped to a multiple of --scale
 
-Outputs are written to temporary folders and moved into place at the end; an existing output is replaced only
-with --overwrite. An existing --gt_output is kept without --overwrite when it holds exactly the ground truth these
-inputs give (byte for byte), so levels can be added to a set later; otherwise it is refused before anything moves.
+An existing --gt_output is kept without --overwrite when it holds exactly the ground truth these inputs give (byte
+for byte), so levels can be added to a set later; other existing outputs need --overwrite.
 
 Inputs are made 8-bit images of the task's channels, as the paper's test sets are: 16-bit images are reduced to 8
 bits, an alpha channel is dropped, grey images become 3 equal channels where the task makes colour images. One note
@@ -299,7 +286,3 @@ def build_parser():
 
 def main(argv=None):
     return run_main('generate_lq.py', generate, build_parser().parse_args(argv))
-
-
-if __name__ == '__main__':
-    raise SystemExit(main())

@@ -3,20 +3,10 @@
     python scripts/generate_options.py            # (re)write the 32 files in options/
     python scripts/generate_options.py --check    # exit 1, listing every file that differs from what would be written
 
-Experiments (EXP): DN_RGB_sigma{10,30,50,70}, DN_Gray_sigma{10,30,50,70}, CAR_q{10,20,30,40}, Demosaic,
-SR_x{2,3,4} (16 experiments); for each, ``options/train_RNAN_<EXP>.yml`` (training as in the paper) and
-``options/test_RNAN_<EXP>.yml`` (the paper's test sets, with the converted authors' checkpoint). Other files in the
-folder are left alone.
-
-Where the numbers come from (the authors' code, github.com/yulunzhang/RNAN, one copy per task):
-``<Task>/code/option.py`` sets ``--epochs`` (1300 for DN_RGB, DN_Gray, CAR and Demosaic; 3000 for SR), ``--test_every
-1000`` (one epoch = 1000 batches of 16: ``DIV2K.repeat``), ``--lr 1e-4``, ``--lr_decay 200`` epochs with
-``--gamma 0.5``, Adam (0.9, 0.999, eps 1e-8), batch 16; the ``Train_RNAN_*`` scripts set the patch size (48; SR:
-96 / 144 / 192 HR pixels) and the loss (``1*MSE``; the SR script keeps the default ``1*L1``, while the paper says
-L2 for every task: we follow the paper). Nothing here is read at run time: the files are plain YAML.
-
-The tasks, their levels, test sets, schedules and the authors' checkpoint names are :mod:`rnan_basicsr.tasks`'s; this
-module adds what an option file says about them.
+For each experiment EXP of :mod:`rnan_basicsr.tasks` (its tasks, levels, test sets, schedules and the authors'
+checkpoint names), ``options/train_RNAN_<EXP>.yml`` (training as in the paper) and ``options/test_RNAN_<EXP>.yml``
+(the paper's test sets); other files in the folder are left alone. Where the numbers come from (the authors'
+option.py and training scripts): docs/experiments.md. Nothing here is read at run time: the files are plain YAML.
 """
 import argparse
 import os
@@ -154,35 +144,42 @@ def level_words(exp):
     return LEVEL_WORDS[exp.task.level.name].format(exp.level) if exp.task.level else 'GRBG pattern'
 
 
+#: the test inputs of each task: the generate_lq.py flags that make them, the LQ folder under datasets/ and its
+#: comment, the GT folder and its comment ({set} and {level} filled in; a GT folder other than HQ is --gt_output's)
+TEST_INPUTS = {
+    'dn_rgb': ('--task denoise --sigma {level} --seed 0', '{set}/N{level}', 'noisy inputs of generate_lq.py --seed 0',
+               '{set}/HQ', 'clean colour images'),
+    'dn_gray': ('--task denoise --sigma {level} --seed 0 --gray', '{set}_gray/N{level}',
+                'noisy inputs of generate_lq.py --seed 0', '{set}_gray/HQ',
+                'grey GT of generate_lq.py --gray --gt_output'),
+    'car': ('--task jpeg --quality {level}', '{set}/Q{level}', 'its JPEG-compressed copies', '{set}/Y',
+            'Y channel of generate_lq.py --task jpeg --gt_output'),
+    'demosaic': ('--task demosaic', '{set}/mosaic', 'GRBG mosaics of generate_lq.py (or made on the fly)',
+                 '{set}/HQ', 'clean colour images'),
+    'sr': ('--task sr --scale {level}', '{set}/LRbicx{level}', 'Matlab-style bicubic LR of generate_lq.py',
+           '{set}/GTmod{level}', 'HR cropped to a multiple of {level} (--gt_output)'),
+}
+#: a line under the header's generate_lq.py command
+TEST_INPUT_NOTES = {'dn_gray': '(--gt_output with one level only; BSD68_gray is made from datasets/CBSD68/HQ)',
+                    'car': '(--gt_output with one quality only)'}
+
+
+def test_inputs(exp, set_name):
+    """:data:`TEST_INPUTS` of ``exp``'s task, filled in for ``set_name``."""
+    return [text.format(set=set_name, level=exp.level) for text in TEST_INPUTS[exp.task.key]]
+
+
 def test_set_entries(exp, set_name):
     """Dataset entries for one test set of ``exp``: the fixed inputs of generate_lq.py (the README's layout)."""
-    key, level = exp.task.key, exp.level
-    disk = ('io_backend', Map([('type', 'disk')]))
-    head = [('name', set_name), ('type', exp.task.dataset)]
-    if key == 'dn_rgb':
-        return head + [
-            ('dataroot_gt', f'datasets/{set_name}/HQ', 'clean colour images'),
-            ('dataroot_lq', f'datasets/{set_name}/N{level}', 'noisy inputs of generate_lq.py --seed 0'), disk,
-            ('sigma', level, 'used without dataroot_lq: noise made on the fly, seed 0 (the same images)'),
-            ('gray', False)]
-    if key == 'dn_gray':
-        return head + [
-            ('dataroot_gt', f'datasets/{set_name}_gray/HQ', 'grey GT of generate_lq.py --gray --gt_output'),
-            ('dataroot_lq', f'datasets/{set_name}_gray/N{level}', 'noisy inputs of generate_lq.py --seed 0'), disk,
-            ('sigma', level, 'used without dataroot_lq: noise made on the fly, seed 0 (the same images)'),
-            ('gray', True, '1-channel images')]
-    if key == 'car':
-        return head + [
-            ('dataroot_gt', f'datasets/{set_name}/Y', 'Y channel of generate_lq.py --task jpeg --gt_output'),
-            ('dataroot_lq', f'datasets/{set_name}/Q{level}', 'its JPEG-compressed copies'), disk,
-            ('quality', level, 'used without dataroot_lq: compressed on the fly')]
-    if key == 'demosaic':
-        return head + [
-            ('dataroot_gt', f'datasets/{set_name}/HQ', 'clean colour images'),
-            ('dataroot_lq', f'datasets/{set_name}/mosaic', 'GRBG mosaics of generate_lq.py (or made on the fly)'), disk]
-    return head + [
-        ('dataroot_gt', f'datasets/{set_name}/GTmod{level}', f'HR cropped to a multiple of {level} (--gt_output)'),
-        ('dataroot_lq', f'datasets/{set_name}/LRbicx{level}', 'Matlab-style bicubic LR of generate_lq.py'), disk]
+    _, lq, lq_note, gt, gt_note = test_inputs(exp, set_name)
+    entries = [('name', set_name), ('type', exp.task.dataset), ('dataroot_gt', f'datasets/{gt}', gt_note),
+               ('dataroot_lq', f'datasets/{lq}', lq_note), ('io_backend', Map([('type', 'disk')]))]
+    if exp.task.level is SIGMA:
+        entries += [('sigma', exp.level, 'used without dataroot_lq: noise made on the fly, seed 0 (the same images)'),
+                    ('gray', exp.task.gray, '1-channel images' if exp.task.gray else None)]
+    elif exp.task.key == 'car':
+        entries.append(('quality', exp.level, 'used without dataroot_lq: compressed on the fly'))
+    return entries
 
 
 TRAIN_TYPE_NOTES = {
@@ -192,36 +189,26 @@ TRAIN_TYPE_NOTES = {
 
 
 def train_set_entries(exp):
-    task = exp.task
+    task, scale, lmdb = exp.task, exp.level, ('io_backend', Map([('type', 'lmdb')]))
     if task.level is SCALE:
-        scale = exp.level
-        return [
-            ('name', 'DIV2K'),
-            ('type', task.dataset),
+        entries = [
             ('dataroot_gt', f'datasets/DIV2K/DIV2K_train_HR_sub_x{scale}.lmdb', 'HR sub-images (docs/data.md)'),
             ('dataroot_lq', f'datasets/DIV2K/DIV2K_train_LR_bicubic_X{scale}_sub.lmdb', 'their bicubic LR, same keys'),
-            ('io_backend', Map([('type', 'lmdb')])),
-            ('gt_size', PATCH * scale, f"HR patches of {PATCH}x{PATCH} LR pixels (the authors' --patch_size)"),
-            ('use_hflip', True),
-            ('use_rot', True, 'flips and 90-degree rotations'),
-        ] + loader_entries()
-    entries = [('name', 'DIV2K'), ('type', task.dataset, TRAIN_TYPE_NOTES.get(task.key)),
-               ('dataroot_gt', 'datasets/DIV2K/DIV2K_train_HR_sub.lmdb', '800 DIV2K images as 480x480 sub-images'),
-               ('io_backend', Map([('type', 'lmdb')]))]
-    if task.level is SIGMA:
-        entries += [('sigma', exp.level, 'AWGN std on the 0-255 scale, fresh noise for every patch'),
-                    ('gray', task.gray,
-                     'colour sub-images to grey (0.299 R + 0.587 G + 0.114 B)' if task.gray else 'RGB'),
-                    ('clip', True, 'noisy patch clipped to [0, 255] and rounded, like the test inputs')]
-    elif task.key == 'car':
-        entries += [('quality', exp.level, 'JPEG quality')]
-    entries += [('gt_size', PATCH, f'{PATCH}x{PATCH} patches'), ('use_hflip', True),
-                ('use_rot', True, 'flips and 90-degree rotations')]
-    return entries + loader_entries()
-
-
-def loader_entries():
-    return [
+            lmdb, ('gt_size', PATCH * scale, f"HR patches of {PATCH}x{PATCH} LR pixels (the authors' --patch_size)")]
+    else:
+        entries = [('dataroot_gt', 'datasets/DIV2K/DIV2K_train_HR_sub.lmdb', '800 DIV2K images as 480x480 sub-images'),
+                   lmdb]
+        if task.level is SIGMA:
+            entries += [('sigma', exp.level, 'AWGN std on the 0-255 scale, fresh noise for every patch'),
+                        ('gray', task.gray,
+                         'colour sub-images to grey (0.299 R + 0.587 G + 0.114 B)' if task.gray else 'RGB'),
+                        ('clip', True, 'noisy patch clipped to [0, 255] and rounded, like the test inputs')]
+        elif task.key == 'car':
+            entries += [('quality', exp.level, 'JPEG quality')]
+        entries += [('gt_size', PATCH, f'{PATCH}x{PATCH} patches')]
+    return [('name', 'DIV2K'), ('type', task.dataset, TRAIN_TYPE_NOTES.get(task.key))] + entries + [
+        ('use_hflip', True),
+        ('use_rot', True, 'flips and 90-degree rotations'),
         ('num_worker_per_gpu', 6),
         ('batch_size_per_gpu', BATCH, 'the paper: 16 (per process: with N GPUs and torchrun, 16 / N keeps it)'),
         ('dataset_enlarge_ratio', 1),
@@ -264,25 +251,13 @@ def metric_entries(exp):
 
 def data_header(exp):
     """Header lines: how to make the test inputs this experiment reads (the README's commands)."""
-    task, level = exp.task.key, exp.level
-    g = 'python scripts/data_preparation/generate_lq.py'
-    if task == 'dn_rgb':
-        return [f'  {g} --task denoise --sigma {level} --seed 0 \\',
-                f'      --input datasets/<set>/HQ --output datasets/<set>/N{level}']
-    if task == 'dn_gray':
-        return [f'  {g} --task denoise --sigma {level} --seed 0 --gray \\',
-                f'      --input datasets/<set>/HQ --output datasets/<set>_gray/N{level} '
-                '--gt_output datasets/<set>_gray/HQ',
-                '  (--gt_output with one level only; BSD68_gray is made from datasets/CBSD68/HQ)']
-    if task == 'car':
-        return [f'  {g} --task jpeg --quality {level} \\',
-                f'      --input datasets/<set>/HQ --output datasets/<set>/Q{level} --gt_output datasets/<set>/Y',
-                '  (--gt_output with one quality only)']
-    if task == 'demosaic':
-        return [f'  {g} --task demosaic \\', '      --input datasets/<set>/HQ --output datasets/<set>/mosaic']
-    return [f'  {g} --task sr --scale {level} \\',
-            f'      --input datasets/<set>/HQ --output datasets/<set>/LRbicx{level} '
-            f'--gt_output datasets/<set>/GTmod{level}']
+    flags, lq, _, gt, _ = test_inputs(exp, '<set>')
+    gt_output = '' if gt == '<set>/HQ' else f' --gt_output datasets/{gt}'
+    lines = [f'  python scripts/data_preparation/generate_lq.py {flags} \\',
+             f'      --input datasets/<set>/HQ --output datasets/{lq}{gt_output}']
+    if exp.task.key in TEST_INPUT_NOTES:
+        lines.append(f'  {TEST_INPUT_NOTES[exp.task.key]}')
+    return lines
 
 
 def datasets_comment(exp):
@@ -452,18 +427,16 @@ def option_texts():
     return texts
 
 
-def differing_files(folder):
-    """Names of the generated files that are missing in ``folder`` or differ from the generator's output."""
-    texts = option_texts()
-    differ = set(differing_texts({osp.join(folder, name): text for name, text in texts.items()}))
-    return [name for name in texts if osp.join(folder, name) in differ]
+def differing_files(folder, texts):
+    """Names of ``texts`` (:func:`option_texts`) that are missing in ``folder`` or differ there."""
+    paths = {osp.join(folder, name): text for name, text in texts.items()}
+    return [osp.basename(path) for path in differing_texts(paths)]
 
 
-def write_all(folder):
-    """Write every option file (atomically: a temporary name, then a rename); returns the names changed."""
+def write_all(folder, texts):
+    """Write the files of ``texts`` that differ (atomically: a temporary name, then a rename); returns their names."""
     os.makedirs(folder, exist_ok=True)
-    changed = differing_files(folder)
-    texts = option_texts()
+    changed = differing_files(folder, texts)
     for name in changed:
         path = osp.join(folder, name)
         tmp = f'{path}.tmp{os.getpid()}'
@@ -479,17 +452,18 @@ def main(argv=None):
     parser.add_argument(
         '--check', action='store_true', help='write nothing; exit 1 listing the files that differ or are missing')
     args = parser.parse_args(argv)
+    texts = option_texts()
     if args.check:
-        differ = differing_files(args.output)
+        differ = differing_files(args.output, texts)
         if differ:
-            print(f'{len(differ)} of {len(option_texts())} option files in {args.output} differ from '
+            print(f'{len(differ)} of {len(texts)} option files in {args.output} differ from '
                   'scripts/generate_options.py (run it without --check to rewrite them):', file=sys.stderr)
             for name in differ:
                 print(f'  {name}', file=sys.stderr)
             return 1
-        print(f'All {len(option_texts())} option files in {args.output} are up to date.')
+        print(f'All {len(texts)} option files in {args.output} are up to date.')
         return 0
-    changed = write_all(args.output)
-    print(f'Wrote {len(changed)} of {len(option_texts())} option files to {args.output}'
+    changed = write_all(args.output, texts)
+    print(f'Wrote {len(changed)} of {len(texts)} option files to {args.output}'
           + (f': {", ".join(changed)}' if changed else ' (all were up to date).'))
     return 0

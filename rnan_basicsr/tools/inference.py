@@ -38,7 +38,6 @@ import contextlib
 import cv2
 import numpy as np
 import os
-import sys
 import time
 import torch
 from os import path as osp
@@ -329,7 +328,3 @@ def run(args):
 
 def main(argv=None):
     return run_main(PROG, run, build_parser().parse_args(argv))
-
-
-if __name__ == '__main__':
-    sys.exit(main())
