@@ -59,6 +59,11 @@ def level_text(value):
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+def paper_levels(degradation):
+    """The paper's levels of ``degradation`` as they are written on the command line: ``10 30 50 70``."""
+    return ' '.join(level_text(v) for v in next(t.levels for t in TASKS.values() if t.degradation == degradation))
+
+
 def fill(template, level):
     """``template`` with its ``{}`` replaced by the level (unchanged without one)."""
     return template.replace(PLACEHOLDER, level_text(level)) if level is not None else template
@@ -109,7 +114,7 @@ def check_arguments(args):
         values = getattr(args, level.name)
         if values is None:
             raise InputError(f'--task {args.task} needs --{level.name} (one or more, e.g. --{level.name} '
-                             f'{" ".join(level_text(v) for v in _paper_levels(args.task))}).')
+                             f'{paper_levels(args.task)}).')
         for value in values:
             check_level_value(level, value)
         if len(set(values)) != len(values):
@@ -139,10 +144,6 @@ def check_arguments(args):
         raise InputError('--output and --gt_output must give different folders (for every level).')
 
 
-def _paper_levels(degradation):
-    return next(task.levels for task in TASKS.values() if task.degradation == degradation)
-
-
 def make_pair(img, key, args, level):
     """(lq, gt) uint8 arrays for one decoded image (grey (H, W) or BGR (H, W, 3)) by the task's protocol."""
     if args.task == 'denoise':
@@ -160,12 +161,9 @@ def make_pair(img, key, args, level):
     return lq, gt
 
 
-def _plain(img):
-    return img[..., 0] if img.ndim == 3 and img.shape[2] == 1 else img
-
-
-def _write_png(img, path):
-    write_file(path, cv2.imencode('.png', _plain(img))[1])
+def _png(img):
+    """The bytes of ``img`` as the PNG file written (a (H, W, 1) array as a grey image)."""
+    return cv2.imencode('.png', img[..., 0] if img.ndim == 3 and img.shape[2] == 1 else img)[1].tobytes()
 
 
 def _check_kept_gt(img, folder, key):
@@ -175,7 +173,7 @@ def _check_kept_gt(img, folder, key):
         problem = f'has no {key}.png'
     else:
         with open(path, 'rb') as f:
-            same = f.read() == cv2.imencode('.png', _plain(img))[1].tobytes()  # the bytes _write_png writes
+            same = f.read() == _png(img)
         problem = None if same else f'its {key}.png differs from the ground truth these inputs give'
     if problem:
         raise InputError(f'--gt_output {folder!r} exists and {problem}; pass --overwrite to replace it, or choose '
@@ -237,11 +235,11 @@ def generate(args):
             img, kinds = read_input(osp.join(args.input, files[key]), args.task, args.gray)
             for level, lq_dir, gt_dir, gt_kept in staged:
                 lq, gt = make_pair(img, key, args, level)
-                _write_png(lq, osp.join(lq_dir, f'{key}.png'))
+                write_file(osp.join(lq_dir, f'{key}.png'), _png(lq))
                 if gt_kept:
                     _check_kept_gt(gt, gt_dir, key)
                 elif gt_dir:
-                    _write_png(gt, osp.join(gt_dir, f'{key}.png'))
+                    write_file(osp.join(gt_dir, f'{key}.png'), _png(gt))
             return key, kinds
 
         for key, kinds in parallel_map(work, sorted(files), args.n_thread, desc=f'generate_lq {args.task}'):
@@ -259,10 +257,6 @@ def generate(args):
             print(f'note: {len(paths)} input(s) {INPUT_NOTES[kind]}: {shown}')
 
 
-def _levels(degradation):
-    return ' '.join(level_text(v) for v in _paper_levels(degradation))
-
-
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', required=True, help='folder of clean (ground-truth) images, searched recursively')
@@ -270,13 +264,16 @@ def build_parser():
                         help='folder for the degraded images (PNG); {} stands for the level (required with several)')
     parser.add_argument('--task', required=True, choices=DEGRADATIONS, help='the degradation')
     parser.add_argument('--sigma', type=float, nargs='+', metavar='SIGMA',
-                        help=f'denoise: noise standard deviation(s) on the 0-255 scale (paper: {_levels("denoise")})')
+                        help='denoise: noise standard deviation(s) on the 0-255 scale '
+                        f'(paper: {paper_levels("denoise")})')
     parser.add_argument('--seed', type=int, help='denoise: random seed (default 0); same seed, same files')
     parser.add_argument('--gray', action='store_true', help='denoise: grey images (colour ones converted)')
     parser.add_argument('--quality', type=int, nargs='+', metavar='Q',
-                        help=f'jpeg: JPEG quality(ies) {QUALITY.minimum}-{QUALITY.maximum} (paper: {_levels("jpeg")})')
+                        help=f'jpeg: JPEG quality(ies) {QUALITY.minimum}-{QUALITY.maximum} '
+                        f'(paper: {paper_levels("jpeg")})')
     parser.add_argument('--scale', type=int, nargs='+', metavar='S',
-                        help=f'sr: down-scaling factor(s) {SCALE.minimum}-{SCALE.maximum} (paper: {_levels("sr")})')
+                        help=f'sr: down-scaling factor(s) {SCALE.minimum}-{SCALE.maximum} '
+                        f'(paper: {paper_levels("sr")})')
     parser.add_argument('--gt_output',
                         help='also write the matching ground truth (PNG) here; with {}, one folder per level')
     parser.add_argument('--overwrite', action='store_true', help='replace existing output folders')
