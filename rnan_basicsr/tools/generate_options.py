@@ -9,13 +9,13 @@ checkpoint names), ``options/train_RNAN_<EXP>.yml`` (training as in the paper) a
 option.py and training scripts): docs/experiments.md. Nothing here is read at run time: the files are plain YAML.
 """
 import argparse
-import os
 import sys
 from collections import OrderedDict, namedtuple
 from os import path as osp
 
 from rnan_basicsr.options.json_schema import YAML_LANGUAGE_SERVER_LINE
 from rnan_basicsr.tasks import SCALE, SIGMA, experiment_name, experiments, option_file_name
+from rnan_basicsr.utils.image_io import write_text
 from rnan_basicsr.utils.script_util import differing_texts
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -164,14 +164,14 @@ TEST_INPUT_NOTES = {'dn_gray': '(--gt_output with one level only; BSD68_gray is 
                     'car': '(--gt_output with one quality only)'}
 
 
-def test_inputs(exp, set_name):
+def test_set_inputs(exp, set_name):
     """:data:`TEST_INPUTS` of ``exp``'s task, filled in for ``set_name``."""
     return [text.format(set=set_name, level=exp.level) for text in TEST_INPUTS[exp.task.key]]
 
 
 def test_set_entries(exp, set_name):
     """Dataset entries for one test set of ``exp``: the fixed inputs of generate_lq.py (the README's layout)."""
-    _, lq, lq_note, gt, gt_note = test_inputs(exp, set_name)
+    _, lq, lq_note, gt, gt_note = test_set_inputs(exp, set_name)
     entries = [('name', set_name), ('type', exp.task.dataset), ('dataroot_gt', f'datasets/{gt}', gt_note),
                ('dataroot_lq', f'datasets/{lq}', lq_note), ('io_backend', Map([('type', 'disk')]))]
     if exp.task.level is SIGMA:
@@ -251,7 +251,7 @@ def metric_entries(exp):
 
 def data_header(exp):
     """Header lines: how to make the test inputs this experiment reads (the README's commands)."""
-    flags, lq, _, gt, _ = test_inputs(exp, '<set>')
+    flags, lq, _, gt, _ = test_set_inputs(exp, '<set>')
     gt_output = '' if gt == '<set>/HQ' else f' --gt_output datasets/{gt}'
     lines = [f'  python scripts/data_preparation/generate_lq.py {flags} \\',
              f'      --input datasets/<set>/HQ --output datasets/{lq}{gt_output}']
@@ -435,14 +435,9 @@ def differing_files(folder, texts):
 
 def write_all(folder, texts):
     """Write the files of ``texts`` that differ (atomically: a temporary name, then a rename); returns their names."""
-    os.makedirs(folder, exist_ok=True)
     changed = differing_files(folder, texts)
     for name in changed:
-        path = osp.join(folder, name)
-        tmp = f'{path}.tmp{os.getpid()}'
-        with open(tmp, 'w', encoding='utf-8') as f:
-            f.write(texts[name])
-        os.replace(tmp, path)
+        write_text(osp.join(folder, name), texts[name])
     return changed
 
 
