@@ -85,13 +85,12 @@ def build_lmdb(folder, lmdb_path, args, desc):
     files = keys_of_folder(folder, '--input')
     for key, rel_path in files.items():
         check_key(key, rel_path, folder)
-    keys = sorted(files)
-    paths = [osp.join(folder, files[key]) for key in keys]
-    map_size = map_size_for(zip(paths, keys))
+    items = [(osp.join(folder, files[key]), key) for key in sorted(files)]
+    map_size = map_size_for(items)
     for attempt in range(4):
         try:
-            _write(lmdb_path, keys, paths, map_size, args, desc)
-            return len(keys), map_size
+            _write(lmdb_path, items, map_size, args, desc)
+            return len(items), map_size
         except lmdb.MapFullError:  # the bound is an upper bound; this is a safety net for exotic formats
             map_size *= 2
             print(f'LMDB map size too small; retrying with {map_size / 2**20:.1f} MiB')
@@ -108,10 +107,9 @@ def _encode(item, compress_level):
                          'it.') from None
 
 
-def _write(lmdb_path, keys, paths, map_size, args, desc):
+def _write(lmdb_path, items, map_size, args, desc):
     maker = LmdbMaker(lmdb_path, map_size=map_size, batch=args.batch, compress_level=args.compress_level)
     try:
-        items = list(zip(paths, keys))
         for key, img_byte, shape in parallel_map(lambda item: _encode(item, args.compress_level), items,
                                                  args.n_thread, desc):
             maker.put(img_byte, key, shape)
@@ -121,13 +119,6 @@ def _write(lmdb_path, keys, paths, map_size, args, desc):
         maker.txt_file.close()
         raise
     maker.close()
-    env = lmdb.open(lmdb_path, readonly=True, lock=False)
-    try:
-        entries = env.stat()['entries']
-    finally:
-        env.close()
-    if entries != len(keys):
-        raise RuntimeError(f'the LMDB holds {entries} entries, expected {len(keys)}')
 
 
 def _write_limits(folder):

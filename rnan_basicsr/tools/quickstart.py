@@ -345,7 +345,6 @@ def quickstart(args):
           '-i FOLDER -o OUT)')
     print(f'TensorBoard: tensorboard --logdir {shown(osp.join(workdir, "tb_logger"))}')
     print(f'Done in {elapsed:.1f} s.' if elapsed < 60 else f'Done in {int(elapsed // 60)} min {int(elapsed % 60)} s.')
-    return dict(noisy_psnr=lq_psnr, restored_psnr=restored_psnr, picture=picture)
 
 
 def build_parser():
