@@ -35,14 +35,9 @@ CHECKPOINT_FREQ = 5000
 EXPERIMENTS = [Experiment(experiment_name(task, level), task, level) for task, level in experiments()]
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# a small YAML writer that keeps comments: a document is a list of entries
-#   (key, value) / (key, value, comment), Comment(text), BLANK; a nested mapping is a Map of entries.
-# Not yaml.safe_dump: the files are read by people more than by programs, and their comments (where a number comes
-# from, what the paper's protocol is, how to make the inputs) sit beside the keys they explain; safe_dump writes no
-# comments, so a header would have to carry them all, away from their keys. The tests parse every file with
-# yaml.safe_load and compare it with the values meant (to_data), so the writer cannot drift from YAML.
-# ---------------------------------------------------------------------------------------------------------------
+# A small YAML writer that keeps comments beside the keys they explain (yaml.safe_dump writes none): a document is a
+# list of entries, (key, value) / (key, value, comment), Comment(text) or BLANK; a nested mapping is a Map of entries.
+# The tests read every file back with yaml.safe_load and compare it with the values meant (to_data).
 class Map(list):
     """A nested YAML mapping: a list of entries."""
 
@@ -134,9 +129,7 @@ def to_data(entries):
     return data
 
 
-# ---------------------------------------------------------------------------------------------------------------
 # the pieces of an option file
-# ---------------------------------------------------------------------------------------------------------------
 LEVEL_WORDS = {'sigma': 'sigma {}', 'quality': 'JPEG quality {}', 'scale': 'x{}'}
 
 

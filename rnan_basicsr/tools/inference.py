@@ -48,10 +48,8 @@ PROG = 'inference_rnan.py'
 
 # images in and out
 def _demosaic_input(img, path, make_mosaic):
-    """The network's GRBG mosaic (H, W, 3) RGB float32 in [0, 1] from a user's image (see the module docstring).
-
-    The pattern is :func:`rnan_basicsr.data.degradations.bayer_mosaic`'s, the one the training data is made with.
-    """
+    """The network's GRBG mosaic (H, W, 3) RGB float32 in [0, 1] from a user's image (see the module docstring), on
+    the pattern of :func:`rnan_basicsr.data.degradations.bayer_mosaic`, which makes the training data."""
     if img.ndim == 2:
         if make_mosaic:
             raise InputError(f'--make_mosaic needs a colour image, but {path!r} is grey.')
