@@ -282,6 +282,12 @@ def header(exp, kind):
     return [Comment(YAML_LANGUAGE_SERVER_LINE[2:])] + [Comment(line) for line in lines] + [BLANK]
 
 
+def section(comments, key, value):
+    """A top-level section of an option file: a blank line, its comment line(s) (a str or a list), ``key: value``."""
+    lines = [comments] if isinstance(comments, str) else comments
+    return [BLANK] + [Comment(line) for line in lines] + [(key, value)]
+
+
 def train_entries(exp):
     task = exp.task
     total_iter = task.epochs * ITERATIONS_PER_EPOCH
@@ -300,23 +306,15 @@ def train_entries(exp):
         ('scale', scale),
         ('num_gpu', 'auto', 'all visible GPUs, 0 without CUDA (the paper: one GPU)'),
         ('manual_seed', 1, "the authors' --seed"),
-        BLANK,
-        Comment('dataset and data loader settings'),
-        ('datasets', Map([
+        *section('dataset and data loader settings', 'datasets', Map([
             ('train', Map(train_set_entries(exp))),
             BLANK,
             ('val', Map(test_set_entries(exp, val_set)),
              f'{val_set} only, to keep validation cheap; test_RNAN_{exp.name}.yml has every test set'),
         ])),
-        BLANK,
-        Comment('network structures'),
-        ('network_g', network_entries(exp)),
-        BLANK,
-        Comment('path'),
-        ('path', Map([('pretrain_network_g', None), ('strict_load_g', True), ('resume_state', None)])),
-        BLANK,
-        Comment('training settings'),
-        ('train', Map([
+        *section('network structures', 'network_g', network_entries(exp)),
+        *section('path', 'path', Map([('pretrain_network_g', None), ('strict_load_g', True), ('resume_state', None)])),
+        *section('training settings', 'train', Map([
             ('ema_decay', 0, 'the paper keeps no EMA'),
             ('optim_g', Map([
                 ('type', 'Adam'),
@@ -340,9 +338,7 @@ def train_entries(exp):
             Comment('losses'),
             ('pixel_opt', Map([('type', 'MSELoss', loss_note), ('loss_weight', 1.0), ('reduction', 'mean')])),
         ])),
-        BLANK,
-        Comment('validation settings'),
-        ('val', Map([
+        *section('validation settings', 'val', Map([
             ('val_freq', VAL_FREQ),
             ('save_img', False),
             ('tile', None, 'whole images: exact; memory ~H*W, time ~(H*W)^2 ({size: 128, overlap: 16}: tiles)'),
@@ -350,17 +346,13 @@ def train_entries(exp):
             ('tb_images', 3, 'validation images sent to TensorBoard (LQ | output | GT)'),
             ('metrics', metric_entries(exp)),
         ])),
-        BLANK,
-        Comment('logging settings'),
-        ('logger', Map([
+        *section('logging settings', 'logger', Map([
             ('print_freq', 100),
             ('save_checkpoint_freq', CHECKPOINT_FREQ),
             ('use_tb_logger', True, 'tensorboard --logdir tb_logger'),
             ('wandb', Map([('project', None), ('resume_id', None)])),
         ])),
-        BLANK,
-        Comment('dist training settings'),
-        ('dist_params', Map([('backend', 'nccl'), ('port', 29500)])),
+        *section('dist training settings', 'dist_params', Map([('backend', 'nccl'), ('port', 29500)])),
     ]
 
 
@@ -377,16 +369,10 @@ def test_entries(exp):
         ('model_type', 'RNANModel'),
         ('scale', scale),
         ('num_gpu', 'auto', 'all visible GPUs, 0 without CUDA'),
-        BLANK,
-        Comment('test datasets: the fixed inputs made by the commands above.'),
-        *[Comment(line) for line in datasets_comment(exp)],
-        ('datasets', Map(datasets)),
-        BLANK,
-        Comment('network structures'),
-        ('network_g', network_entries(exp)),
-        BLANK,
-        Comment('path'),
-        ('path', Map([
+        *section(['test datasets: the fixed inputs made by the commands above.'] + datasets_comment(exp), 'datasets',
+                 Map(datasets)),
+        *section('network structures', 'network_g', network_entries(exp)),
+        *section('path', 'path', Map([
             ('pretrain_network_g', f'experiments/pretrained_models/RNAN_{exp.name}.pth'),
             Comment(f"^ the authors' {exp.task.checkpoint.format(exp.level)} converted by "
                     'scripts/convert_official_rnan.py, or your own'),
@@ -394,9 +380,7 @@ def test_entries(exp):
             ('param_key_g', 'params', 'converted checkpoints and runs without EMA; params_ema after ema_decay > 0'),
             ('strict_load_g', True),
         ])),
-        BLANK,
-        Comment('validation settings'),
-        ('val', Map([
+        *section('validation settings', 'val', Map([
             ('save_img', True),
             ('suffix', None, 'images saved as <image>_<name>.png'),
             ('tile', None, 'whole images: exact; memory ~H*W, time ~(H*W)^2 ({size: 128, overlap: 16}: tiles)'),
