@@ -22,7 +22,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 OPTIONS_DIR = osp.join(ROOT, 'options')
 LINE_LIMIT = 120
 
-Experiment = namedtuple('Experiment', ['name', 'task', 'level'])  # task: a rnan_basicsr.tasks.Task
+Experiment = namedtuple('Experiment', ['name', 'task', 'level', 'scale'])  # task: a rnan_basicsr.tasks.Task
 
 ITERATIONS_PER_EPOCH = 1000  # the authors' --test_every: batches per epoch
 LR_HALVING_EPOCHS = 200  # the authors' --lr_decay
@@ -32,7 +32,8 @@ VAL_FREQ = 5000
 CHECKPOINT_FREQ = 5000
 
 
-EXPERIMENTS = [Experiment(experiment_name(task, level), task, level) for task, level in experiments()]
+EXPERIMENTS = [Experiment(experiment_name(task, level), task, level, level if task.level is SCALE else 1)
+               for task, level in experiments()]
 
 
 # A small YAML writer that keeps comments beside the keys they explain (yaml.safe_dump writes none): a document is a
@@ -211,7 +212,6 @@ def train_set_entries(exp):
 
 def network_entries(exp):
     task = exp.task
-    upscale = exp.level if task.level is SCALE else 1
     what = {1: 'grey' if task.gray else 'Y channel', 3: 'RGB' if task.key != 'demosaic' else
             'mosaic in, RGB out'}[task.channels]
     return Map([
@@ -220,7 +220,7 @@ def network_entries(exp):
         ('num_out_ch', task.channels),
         ('num_feat', 64),
         ('num_group', 10, '2 non-local groups + 8 local ones (the official size)'),
-        ('upscale', upscale, 'super-resolution factor' if task.level is SCALE else '1: output = input + residual'),
+        ('upscale', exp.scale, 'super-resolution factor' if task.level is SCALE else '1: output = input + residual'),
         ('nl_softmax', 'query', "the released code's softmax (and checkpoints'); key = the paper's formula"),
     ])
 
@@ -293,7 +293,6 @@ def train_entries(exp):
     total_iter = task.epochs * ITERATIONS_PER_EPOCH
     halving = LR_HALVING_EPOCHS * ITERATIONS_PER_EPOCH
     milestones = tuple(range(halving, total_iter, halving))
-    scale = exp.level if task.level is SCALE else 1
     if task.level is SCALE:
         loss_note = f"L2 as the paper ({task.train_script} keeps option.py's --loss 1*L1: L1Loss follows it)"
     else:
@@ -303,7 +302,7 @@ def train_entries(exp):
         Comment('general settings'),
         ('name', f'RNAN_{exp.name}'),
         ('model_type', 'RNANModel'),
-        ('scale', scale),
+        ('scale', exp.scale),
         ('num_gpu', 'auto', 'all visible GPUs, 0 without CUDA (the paper: one GPU)'),
         ('manual_seed', 1, "the authors' --seed"),
         *section('dataset and data loader settings', 'datasets', Map([
@@ -357,7 +356,6 @@ def train_entries(exp):
 
 
 def test_entries(exp):
-    scale = exp.level if exp.task.level is SCALE else 1
     datasets = []
     for i, set_name in enumerate(exp.task.test_sets, start=1):
         if i > 1:
@@ -367,7 +365,7 @@ def test_entries(exp):
         Comment('general settings'),
         ('name', f'RNAN_{exp.name}', 'results/<name>/: the log with PSNR / SSIM, visualization/<set>/ the images'),
         ('model_type', 'RNANModel'),
-        ('scale', scale),
+        ('scale', exp.scale),
         ('num_gpu', 'auto', 'all visible GPUs, 0 without CUDA'),
         *section(['test datasets: the fixed inputs made by the commands above.'] + datasets_comment(exp), 'datasets',
                  Map(datasets)),
