@@ -4,9 +4,9 @@
     python scripts/quickstart.py [--workdir DIR] [--retrain] [--tiny]
 
 Nothing is downloaded (the images ship inside scikit-image). Seven steps, each announced with the command it runs:
-sample images, extract_subimages.py, create_lmdb.py, generate_lq.py, ``basicsr train`` (a subprocess, options/
-train_RNAN_quickstart_DN_RGB_sigma30.yml), inference_rnan.py and evaluate.py (both in this process). The last lines
-give the noisy and restored PSNR of the held-out image and the path of a side-by-side picture.
+sample images, extract_subimages.py, create_lmdb.py, generate_lq.py, ``basicsr train -opt
+options/train_RNAN_quickstart_DN_RGB_sigma30.yml`` (a subprocess), inference_rnan.py and evaluate.py (these in this
+process). The last lines give the noisy and restored PSNR of the held-out image and the path of a side-by-side picture.
 
 Running it again reuses every step whose outputs exist and whose inputs and settings are unchanged (a fingerprint per
 step in ``<workdir>/.quickstart/``), continues an interrupted training (``--auto_resume``), and keeps a previous run
