@@ -8,19 +8,10 @@
         --scale 4 --input_lr datasets/DIV2K/DIV2K_train_LR_bicubic/X4 \
         --output_lr datasets/DIV2K/DIV2K_train_LR_bicubic/X4_sub
 
-Windows of --crop_size pixels start every --step pixels along each axis; when the last window leaves more than
---thresh_size pixels uncovered at the bottom or right, one more window is added flush with that edge (BasicSR's
-rule). Each sub-image is written as PNG (lossless; the pixels are kept as read, alpha and 16 bits included) under
-``<name>_s<index>.png``, ``<name>`` being the image's path relative to --input without extension; images smaller
-than --crop_size are skipped and listed.
-
-With --scale, the LR image of each HR image (same name, or DIV2K's ``<name>x<scale>``) is cut at the same places
-scaled down (crop size and step divided by the scale, which must divide them), and written under the same names
-to --output_lr, so HR and LR sub-images pair up by name. An HR image must be the LR size times the scale (up to
-the rest of the division).
-
-Outputs are built in a temporary folder and moved into place when complete; existing outputs are replaced only
-with --overwrite.
+Windows of --crop_size pixels every --step pixels, plus one flush with the bottom / right edge when more than
+--thresh_size pixels are left (BasicSR's rule), written as lossless PNG ``<name>_s<index>.png`` (alpha and 16 bits
+kept). With --scale, the LR image of each HR image (same name, or DIV2K's ``<name>x<scale>``; the HR must be the LR
+size times the scale) is cut at the same places scaled down, under the same names. More: docs/data.md.
 """
 import argparse
 import contextlib
@@ -177,7 +168,3 @@ def build_parser():
 
 def main(argv=None):
     return run_main('extract_subimages.py', extract, build_parser().parse_args(argv))
-
-
-if __name__ == '__main__':
-    raise SystemExit(main())

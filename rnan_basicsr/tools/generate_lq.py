@@ -1,39 +1,26 @@
 """Make the degraded inputs (and matching ground truth) of the RNAN paper's test protocol from clean images.
 
     G=scripts/data_preparation/generate_lq.py
-    python $G --task denoise --sigma 50 --input datasets/CBSD68/HQ --output datasets/CBSD68/N50
     python $G --task denoise --sigma 10 30 50 70 --input datasets/CBSD68/HQ --output 'datasets/CBSD68/N{}'
-    python $G --task denoise --sigma 10 30 50 70 --gray --input datasets/Kodak24/HQ \
-        --output 'datasets/Kodak24_gray/N{}' --gt_output datasets/Kodak24_gray/HQ
     python $G --task jpeg --quality 10 20 30 40 --input datasets/LIVE1/HQ --output 'datasets/LIVE1/Q{}' \
         --gt_output datasets/LIVE1/Y
-    python $G --task demosaic --input datasets/McMaster/HQ --output datasets/McMaster/mosaic
     python $G --task sr --scale 2 3 4 --input datasets/Set5/HQ --output 'datasets/Set5/LRbicx{}' \
         --gt_output 'datasets/Set5/GTmod{}'
 
-Several levels (--sigma, --quality, --scale) in one call give one output folder per level: ``{}`` in --output
-stands for the level as written on the command line (``N{}`` -> ``N10``, ``N30``...; a sigma of 12.5 gives
-``N12.5``), and is required with more than one level. --gt_output is written once when it has no ``{}`` (the
-ground truth of denoising and JPEG does not depend on the level), per level when it has one (required for several
-SR scales: the HR is cropped to a multiple of each scale). Each image is read once for all levels.
-
-Every image under --input (searched recursively) gives a PNG under its own name (relative path, extension .png) in
-each output folder, and with --gt_output the ground truth it was made from: the image itself (grey-converted with
---gray), its Y channel for --task jpeg on colour input, the HR cropped to a multiple of the scale for --task sr.
-The degradations are those of rnan_basicsr/data/degradations.py, the same code the datasets use; the levels and
-their ranges are those of rnan_basicsr/tasks.py:
+``{}`` in --output stands for the level as written (``N{}`` -> ``N10``, ``N12.5``), one folder per level, required
+with several; a --gt_output without ``{}`` is written once, with it once per level (required for several SR scales).
+Every image under --input (searched recursively) gives a PNG under its own name in each folder. The degradations are
+those of rnan_basicsr/data/degradations.py, the levels those of rnan_basicsr/tasks.py (more: docs/data.md):
 
   denoise   clean + N(0, sigma^2), sigma on the 0-255 scale, clipped and rounded to 8 bits; the noise of each image
-            is seeded from --seed and the image's name, so the same seed gives byte-identical files (whichever levels
-            are made in the same call), and the same files as a DenoisingDataset validation set with
-            `seed: <the same>` on the same folder or its LMDB
+            is seeded from --seed and the image's name: the same files in every call, and as a DenoisingDataset
+            validation set with `seed: <the same>`
   jpeg      the BT.601 Y channel (Matlab's rgb2ycbcr), encoded and decoded by OpenCV's JPEG at --quality
   demosaic  the 3-channel GRBG Bayer mosaic with zeros
   sr        Matlab-style bicubic (BasicSR's matlab_functions.imresize) of the HR cropped to a multiple of --scale
 
-Outputs are written to temporary folders and moved into place at the end; an existing output is replaced only
-with --overwrite. An existing --gt_output is kept without --overwrite when it holds exactly the ground truth these
-inputs give (byte for byte), so levels can be added to a set later; otherwise it is refused before anything moves.
+An existing --gt_output is kept without --overwrite when it holds exactly the ground truth these inputs give (byte
+for byte), so levels can be added to a set later; other existing outputs need --overwrite.
 
 Inputs are made 8-bit images of the task's channels, as the paper's test sets are: 16-bit images are reduced to 8
 bits, an alpha channel is dropped, grey images become 3 equal channels where the task makes colour images. One note
@@ -70,6 +57,11 @@ PLACEHOLDER = '{}'
 def level_text(value):
     """A level as it goes into a folder name: ``50``, ``12.5``."""
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def paper_levels(degradation):
+    """The paper's levels of ``degradation`` as they are written on the command line: ``10 30 50 70``."""
+    return ' '.join(level_text(v) for v in next(t.levels for t in TASKS.values() if t.degradation == degradation))
 
 
 def fill(template, level):
@@ -122,7 +114,7 @@ def check_arguments(args):
         values = getattr(args, level.name)
         if values is None:
             raise InputError(f'--task {args.task} needs --{level.name} (one or more, e.g. --{level.name} '
-                             f'{" ".join(level_text(v) for v in _paper_levels(args.task))}).')
+                             f'{paper_levels(args.task)}).')
         for value in values:
             check_level_value(level, value)
         if len(set(values)) != len(values):
@@ -152,10 +144,6 @@ def check_arguments(args):
         raise InputError('--output and --gt_output must give different folders (for every level).')
 
 
-def _paper_levels(degradation):
-    return next(task.levels for task in TASKS.values() if task.degradation == degradation)
-
-
 def make_pair(img, key, args, level):
     """(lq, gt) uint8 arrays for one decoded image (grey (H, W) or BGR (H, W, 3)) by the task's protocol."""
     if args.task == 'denoise':
@@ -173,12 +161,9 @@ def make_pair(img, key, args, level):
     return lq, gt
 
 
-def _plain(img):
-    return img[..., 0] if img.ndim == 3 and img.shape[2] == 1 else img
-
-
-def _write_png(img, path):
-    write_file(path, cv2.imencode('.png', _plain(img))[1])
+def _png(img):
+    """The bytes of ``img`` as the PNG file written (a (H, W, 1) array as a grey image)."""
+    return cv2.imencode('.png', img[..., 0] if img.ndim == 3 and img.shape[2] == 1 else img)[1].tobytes()
 
 
 def _check_kept_gt(img, folder, key):
@@ -188,7 +173,7 @@ def _check_kept_gt(img, folder, key):
         problem = f'has no {key}.png'
     else:
         with open(path, 'rb') as f:
-            same = f.read() == cv2.imencode('.png', _plain(img))[1].tobytes()  # the bytes _write_png writes
+            same = f.read() == _png(img)
         problem = None if same else f'its {key}.png differs from the ground truth these inputs give'
     if problem:
         raise InputError(f'--gt_output {folder!r} exists and {problem}; pass --overwrite to replace it, or choose '
@@ -250,11 +235,11 @@ def generate(args):
             img, kinds = read_input(osp.join(args.input, files[key]), args.task, args.gray)
             for level, lq_dir, gt_dir, gt_kept in staged:
                 lq, gt = make_pair(img, key, args, level)
-                _write_png(lq, osp.join(lq_dir, f'{key}.png'))
+                write_file(osp.join(lq_dir, f'{key}.png'), _png(lq))
                 if gt_kept:
                     _check_kept_gt(gt, gt_dir, key)
                 elif gt_dir:
-                    _write_png(gt, osp.join(gt_dir, f'{key}.png'))
+                    write_file(osp.join(gt_dir, f'{key}.png'), _png(gt))
             return key, kinds
 
         for key, kinds in parallel_map(work, sorted(files), args.n_thread, desc=f'generate_lq {args.task}'):
@@ -272,10 +257,6 @@ def generate(args):
             print(f'note: {len(paths)} input(s) {INPUT_NOTES[kind]}: {shown}')
 
 
-def _levels(degradation):
-    return ' '.join(level_text(v) for v in _paper_levels(degradation))
-
-
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', required=True, help='folder of clean (ground-truth) images, searched recursively')
@@ -283,13 +264,16 @@ def build_parser():
                         help='folder for the degraded images (PNG); {} stands for the level (required with several)')
     parser.add_argument('--task', required=True, choices=DEGRADATIONS, help='the degradation')
     parser.add_argument('--sigma', type=float, nargs='+', metavar='SIGMA',
-                        help=f'denoise: noise standard deviation(s) on the 0-255 scale (paper: {_levels("denoise")})')
+                        help='denoise: noise standard deviation(s) on the 0-255 scale '
+                        f'(paper: {paper_levels("denoise")})')
     parser.add_argument('--seed', type=int, help='denoise: random seed (default 0); same seed, same files')
     parser.add_argument('--gray', action='store_true', help='denoise: grey images (colour ones converted)')
     parser.add_argument('--quality', type=int, nargs='+', metavar='Q',
-                        help=f'jpeg: JPEG quality(ies) {QUALITY.minimum}-{QUALITY.maximum} (paper: {_levels("jpeg")})')
+                        help=f'jpeg: JPEG quality(ies) {QUALITY.minimum}-{QUALITY.maximum} '
+                        f'(paper: {paper_levels("jpeg")})')
     parser.add_argument('--scale', type=int, nargs='+', metavar='S',
-                        help=f'sr: down-scaling factor(s) {SCALE.minimum}-{SCALE.maximum} (paper: {_levels("sr")})')
+                        help=f'sr: down-scaling factor(s) {SCALE.minimum}-{SCALE.maximum} '
+                        f'(paper: {paper_levels("sr")})')
     parser.add_argument('--gt_output',
                         help='also write the matching ground truth (PNG) here; with {}, one folder per level')
     parser.add_argument('--overwrite', action='store_true', help='replace existing output folders')
@@ -299,7 +283,3 @@ def build_parser():
 
 def main(argv=None):
     return run_main('generate_lq.py', generate, build_parser().parse_args(argv))
-
-
-if __name__ == '__main__':
-    raise SystemExit(main())

@@ -3,36 +3,26 @@
     python scripts/generate_options.py            # (re)write the 32 files in options/
     python scripts/generate_options.py --check    # exit 1, listing every file that differs from what would be written
 
-Experiments (EXP): DN_RGB_sigma{10,30,50,70}, DN_Gray_sigma{10,30,50,70}, CAR_q{10,20,30,40}, Demosaic,
-SR_x{2,3,4} (16 experiments); for each, ``options/train_RNAN_<EXP>.yml`` (training as in the paper) and
-``options/test_RNAN_<EXP>.yml`` (the paper's test sets, with the converted authors' checkpoint). Other files in the
-folder are left alone.
-
-Where the numbers come from (the authors' code, github.com/yulunzhang/RNAN, one copy per task):
-``<Task>/code/option.py`` sets ``--epochs`` (1300 for DN_RGB, DN_Gray, CAR and Demosaic; 3000 for SR), ``--test_every
-1000`` (one epoch = 1000 batches of 16: ``DIV2K.repeat``), ``--lr 1e-4``, ``--lr_decay 200`` epochs with
-``--gamma 0.5``, Adam (0.9, 0.999, eps 1e-8), batch 16; the ``Train_RNAN_*`` scripts set the patch size (48; SR:
-96 / 144 / 192 HR pixels) and the loss (``1*MSE``; the SR script keeps the default ``1*L1``, while the paper says
-L2 for every task: we follow the paper). Nothing here is read at run time: the files are plain YAML.
-
-The tasks, their levels, test sets, schedules and the authors' checkpoint names are :mod:`rnan_basicsr.tasks`'s; this
-module adds what an option file says about them.
+For each experiment EXP of :mod:`rnan_basicsr.tasks` (its tasks, levels, test sets, schedules and the authors'
+checkpoint names), ``options/train_RNAN_<EXP>.yml`` (training as in the paper) and ``options/test_RNAN_<EXP>.yml``
+(the paper's test sets); other files in the folder are left alone. Where the numbers come from (the authors'
+option.py and training scripts): docs/experiments.md. Nothing here is read at run time: the files are plain YAML.
 """
 import argparse
-import os
 import sys
 from collections import OrderedDict, namedtuple
 from os import path as osp
 
 from rnan_basicsr.options.json_schema import YAML_LANGUAGE_SERVER_LINE
 from rnan_basicsr.tasks import SCALE, SIGMA, experiment_name, experiments, option_file_name
+from rnan_basicsr.utils.image_io import write_text
 from rnan_basicsr.utils.script_util import differing_texts
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 OPTIONS_DIR = osp.join(ROOT, 'options')
 LINE_LIMIT = 120
 
-Experiment = namedtuple('Experiment', ['name', 'task', 'level'])  # task: a rnan_basicsr.tasks.Task
+Experiment = namedtuple('Experiment', ['name', 'task', 'level', 'scale'])  # task: a rnan_basicsr.tasks.Task
 
 ITERATIONS_PER_EPOCH = 1000  # the authors' --test_every: batches per epoch
 LR_HALVING_EPOCHS = 200  # the authors' --lr_decay
@@ -42,17 +32,13 @@ VAL_FREQ = 5000
 CHECKPOINT_FREQ = 5000
 
 
-EXPERIMENTS = [Experiment(experiment_name(task, level), task, level) for task, level in experiments()]
+EXPERIMENTS = [Experiment(experiment_name(task, level), task, level, level if task.level is SCALE else 1)
+               for task, level in experiments()]
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# a small YAML writer that keeps comments: a document is a list of entries
-#   (key, value) / (key, value, comment), Comment(text), BLANK; a nested mapping is a Map of entries.
-# Not yaml.safe_dump: the files are read by people more than by programs, and their comments (where a number comes
-# from, what the paper's protocol is, how to make the inputs) sit beside the keys they explain; safe_dump writes no
-# comments, so a header would have to carry them all, away from their keys. The tests parse every file with
-# yaml.safe_load and compare it with the values meant (to_data), so the writer cannot drift from YAML.
-# ---------------------------------------------------------------------------------------------------------------
+# A small YAML writer that keeps comments beside the keys they explain (yaml.safe_dump writes none): a document is a
+# list of entries, (key, value) / (key, value, comment), Comment(text) or BLANK; a nested mapping is a Map of entries.
+# The tests read every file back with yaml.safe_load and compare it with the values meant (to_data).
 class Map(list):
     """A nested YAML mapping: a list of entries."""
 
@@ -144,9 +130,7 @@ def to_data(entries):
     return data
 
 
-# ---------------------------------------------------------------------------------------------------------------
 # the pieces of an option file
-# ---------------------------------------------------------------------------------------------------------------
 LEVEL_WORDS = {'sigma': 'sigma {}', 'quality': 'JPEG quality {}', 'scale': 'x{}'}
 
 
@@ -154,35 +138,42 @@ def level_words(exp):
     return LEVEL_WORDS[exp.task.level.name].format(exp.level) if exp.task.level else 'GRBG pattern'
 
 
+#: the test inputs of each task: the generate_lq.py flags that make them, the LQ folder under datasets/ and its
+#: comment, the GT folder and its comment ({set} and {level} filled in; a GT folder other than HQ is --gt_output's)
+TEST_INPUTS = {
+    'dn_rgb': ('--task denoise --sigma {level} --seed 0', '{set}/N{level}', 'noisy inputs of generate_lq.py --seed 0',
+               '{set}/HQ', 'clean colour images'),
+    'dn_gray': ('--task denoise --sigma {level} --seed 0 --gray', '{set}_gray/N{level}',
+                'noisy inputs of generate_lq.py --seed 0', '{set}_gray/HQ',
+                'grey GT of generate_lq.py --gray --gt_output'),
+    'car': ('--task jpeg --quality {level}', '{set}/Q{level}', 'its JPEG-compressed copies', '{set}/Y',
+            'Y channel of generate_lq.py --task jpeg --gt_output'),
+    'demosaic': ('--task demosaic', '{set}/mosaic', 'GRBG mosaics of generate_lq.py (or made on the fly)',
+                 '{set}/HQ', 'clean colour images'),
+    'sr': ('--task sr --scale {level}', '{set}/LRbicx{level}', 'Matlab-style bicubic LR of generate_lq.py',
+           '{set}/GTmod{level}', 'HR cropped to a multiple of {level} (--gt_output)'),
+}
+#: a line under the header's generate_lq.py command
+TEST_INPUT_NOTES = {'dn_gray': '(--gt_output with one level only; BSD68_gray is made from datasets/CBSD68/HQ)',
+                    'car': '(--gt_output with one quality only)'}
+
+
+def test_set_inputs(exp, set_name):
+    """:data:`TEST_INPUTS` of ``exp``'s task, filled in for ``set_name``."""
+    return [text.format(set=set_name, level=exp.level) for text in TEST_INPUTS[exp.task.key]]
+
+
 def test_set_entries(exp, set_name):
     """Dataset entries for one test set of ``exp``: the fixed inputs of generate_lq.py (the README's layout)."""
-    key, level = exp.task.key, exp.level
-    disk = ('io_backend', Map([('type', 'disk')]))
-    head = [('name', set_name), ('type', exp.task.dataset)]
-    if key == 'dn_rgb':
-        return head + [
-            ('dataroot_gt', f'datasets/{set_name}/HQ', 'clean colour images'),
-            ('dataroot_lq', f'datasets/{set_name}/N{level}', 'noisy inputs of generate_lq.py --seed 0'), disk,
-            ('sigma', level, 'used without dataroot_lq: noise made on the fly, seed 0 (the same images)'),
-            ('gray', False)]
-    if key == 'dn_gray':
-        return head + [
-            ('dataroot_gt', f'datasets/{set_name}_gray/HQ', 'grey GT of generate_lq.py --gray --gt_output'),
-            ('dataroot_lq', f'datasets/{set_name}_gray/N{level}', 'noisy inputs of generate_lq.py --seed 0'), disk,
-            ('sigma', level, 'used without dataroot_lq: noise made on the fly, seed 0 (the same images)'),
-            ('gray', True, '1-channel images')]
-    if key == 'car':
-        return head + [
-            ('dataroot_gt', f'datasets/{set_name}/Y', 'Y channel of generate_lq.py --task jpeg --gt_output'),
-            ('dataroot_lq', f'datasets/{set_name}/Q{level}', 'its JPEG-compressed copies'), disk,
-            ('quality', level, 'used without dataroot_lq: compressed on the fly')]
-    if key == 'demosaic':
-        return head + [
-            ('dataroot_gt', f'datasets/{set_name}/HQ', 'clean colour images'),
-            ('dataroot_lq', f'datasets/{set_name}/mosaic', 'GRBG mosaics of generate_lq.py (or made on the fly)'), disk]
-    return head + [
-        ('dataroot_gt', f'datasets/{set_name}/GTmod{level}', f'HR cropped to a multiple of {level} (--gt_output)'),
-        ('dataroot_lq', f'datasets/{set_name}/LRbicx{level}', 'Matlab-style bicubic LR of generate_lq.py'), disk]
+    _, lq, lq_note, gt, gt_note = test_set_inputs(exp, set_name)
+    entries = [('name', set_name), ('type', exp.task.dataset), ('dataroot_gt', f'datasets/{gt}', gt_note),
+               ('dataroot_lq', f'datasets/{lq}', lq_note), ('io_backend', Map([('type', 'disk')]))]
+    if exp.task.level is SIGMA:
+        entries += [('sigma', exp.level, 'used without dataroot_lq: noise made on the fly, seed 0 (the same images)'),
+                    ('gray', exp.task.gray, '1-channel images' if exp.task.gray else None)]
+    elif exp.task.key == 'car':
+        entries.append(('quality', exp.level, 'used without dataroot_lq: compressed on the fly'))
+    return entries
 
 
 TRAIN_TYPE_NOTES = {
@@ -192,36 +183,26 @@ TRAIN_TYPE_NOTES = {
 
 
 def train_set_entries(exp):
-    task = exp.task
+    task, scale, lmdb = exp.task, exp.level, ('io_backend', Map([('type', 'lmdb')]))
     if task.level is SCALE:
-        scale = exp.level
-        return [
-            ('name', 'DIV2K'),
-            ('type', task.dataset),
+        entries = [
             ('dataroot_gt', f'datasets/DIV2K/DIV2K_train_HR_sub_x{scale}.lmdb', 'HR sub-images (docs/data.md)'),
             ('dataroot_lq', f'datasets/DIV2K/DIV2K_train_LR_bicubic_X{scale}_sub.lmdb', 'their bicubic LR, same keys'),
-            ('io_backend', Map([('type', 'lmdb')])),
-            ('gt_size', PATCH * scale, f"HR patches of {PATCH}x{PATCH} LR pixels (the authors' --patch_size)"),
-            ('use_hflip', True),
-            ('use_rot', True, 'flips and 90-degree rotations'),
-        ] + loader_entries()
-    entries = [('name', 'DIV2K'), ('type', task.dataset, TRAIN_TYPE_NOTES.get(task.key)),
-               ('dataroot_gt', 'datasets/DIV2K/DIV2K_train_HR_sub.lmdb', '800 DIV2K images as 480x480 sub-images'),
-               ('io_backend', Map([('type', 'lmdb')]))]
-    if task.level is SIGMA:
-        entries += [('sigma', exp.level, 'AWGN std on the 0-255 scale, fresh noise for every patch'),
-                    ('gray', task.gray,
-                     'colour sub-images to grey (0.299 R + 0.587 G + 0.114 B)' if task.gray else 'RGB'),
-                    ('clip', True, 'noisy patch clipped to [0, 255] and rounded, like the test inputs')]
-    elif task.key == 'car':
-        entries += [('quality', exp.level, 'JPEG quality')]
-    entries += [('gt_size', PATCH, f'{PATCH}x{PATCH} patches'), ('use_hflip', True),
-                ('use_rot', True, 'flips and 90-degree rotations')]
-    return entries + loader_entries()
-
-
-def loader_entries():
-    return [
+            lmdb, ('gt_size', PATCH * scale, f"HR patches of {PATCH}x{PATCH} LR pixels (the authors' --patch_size)")]
+    else:
+        entries = [('dataroot_gt', 'datasets/DIV2K/DIV2K_train_HR_sub.lmdb', '800 DIV2K images as 480x480 sub-images'),
+                   lmdb]
+        if task.level is SIGMA:
+            entries += [('sigma', exp.level, 'AWGN std on the 0-255 scale, fresh noise for every patch'),
+                        ('gray', task.gray,
+                         'colour sub-images to grey (0.299 R + 0.587 G + 0.114 B)' if task.gray else 'RGB'),
+                        ('clip', True, 'noisy patch clipped to [0, 255] and rounded, like the test inputs')]
+        elif task.key == 'car':
+            entries += [('quality', exp.level, 'JPEG quality')]
+        entries += [('gt_size', PATCH, f'{PATCH}x{PATCH} patches')]
+    return [('name', 'DIV2K'), ('type', task.dataset, TRAIN_TYPE_NOTES.get(task.key))] + entries + [
+        ('use_hflip', True),
+        ('use_rot', True, 'flips and 90-degree rotations'),
         ('num_worker_per_gpu', 6),
         ('batch_size_per_gpu', BATCH, 'the paper: 16 (per process: with N GPUs and torchrun, 16 / N keeps it)'),
         ('dataset_enlarge_ratio', 1),
@@ -231,7 +212,6 @@ def loader_entries():
 
 def network_entries(exp):
     task = exp.task
-    upscale = exp.level if task.level is SCALE else 1
     what = {1: 'grey' if task.gray else 'Y channel', 3: 'RGB' if task.key != 'demosaic' else
             'mosaic in, RGB out'}[task.channels]
     return Map([
@@ -240,7 +220,7 @@ def network_entries(exp):
         ('num_out_ch', task.channels),
         ('num_feat', 64),
         ('num_group', 10, '2 non-local groups + 8 local ones (the official size)'),
-        ('upscale', upscale, 'super-resolution factor' if task.level is SCALE else '1: output = input + residual'),
+        ('upscale', exp.scale, 'super-resolution factor' if task.level is SCALE else '1: output = input + residual'),
         ('nl_softmax', 'query', "the released code's softmax (and checkpoints'); key = the paper's formula"),
     ])
 
@@ -264,25 +244,13 @@ def metric_entries(exp):
 
 def data_header(exp):
     """Header lines: how to make the test inputs this experiment reads (the README's commands)."""
-    task, level = exp.task.key, exp.level
-    g = 'python scripts/data_preparation/generate_lq.py'
-    if task == 'dn_rgb':
-        return [f'  {g} --task denoise --sigma {level} --seed 0 \\',
-                f'      --input datasets/<set>/HQ --output datasets/<set>/N{level}']
-    if task == 'dn_gray':
-        return [f'  {g} --task denoise --sigma {level} --seed 0 --gray \\',
-                f'      --input datasets/<set>/HQ --output datasets/<set>_gray/N{level} '
-                '--gt_output datasets/<set>_gray/HQ',
-                '  (--gt_output with one level only; BSD68_gray is made from datasets/CBSD68/HQ)']
-    if task == 'car':
-        return [f'  {g} --task jpeg --quality {level} \\',
-                f'      --input datasets/<set>/HQ --output datasets/<set>/Q{level} --gt_output datasets/<set>/Y',
-                '  (--gt_output with one quality only)']
-    if task == 'demosaic':
-        return [f'  {g} --task demosaic \\', '      --input datasets/<set>/HQ --output datasets/<set>/mosaic']
-    return [f'  {g} --task sr --scale {level} \\',
-            f'      --input datasets/<set>/HQ --output datasets/<set>/LRbicx{level} '
-            f'--gt_output datasets/<set>/GTmod{level}']
+    flags, lq, _, gt, _ = test_set_inputs(exp, '<set>')
+    gt_output = '' if gt == '<set>/HQ' else f' --gt_output datasets/{gt}'
+    lines = [f'  python scripts/data_preparation/generate_lq.py {flags} \\',
+             f'      --input datasets/<set>/HQ --output datasets/{lq}{gt_output}']
+    if exp.task.key in TEST_INPUT_NOTES:
+        lines.append(f'  {TEST_INPUT_NOTES[exp.task.key]}')
+    return lines
 
 
 def datasets_comment(exp):
@@ -314,12 +282,17 @@ def header(exp, kind):
     return [Comment(YAML_LANGUAGE_SERVER_LINE[2:])] + [Comment(line) for line in lines] + [BLANK]
 
 
+def section(comments, key, value):
+    """A top-level section of an option file: a blank line, its comment line(s) (a str or a list), ``key: value``."""
+    lines = [comments] if isinstance(comments, str) else comments
+    return [BLANK] + [Comment(line) for line in lines] + [(key, value)]
+
+
 def train_entries(exp):
     task = exp.task
     total_iter = task.epochs * ITERATIONS_PER_EPOCH
     halving = LR_HALVING_EPOCHS * ITERATIONS_PER_EPOCH
     milestones = tuple(range(halving, total_iter, halving))
-    scale = exp.level if task.level is SCALE else 1
     if task.level is SCALE:
         loss_note = f"L2 as the paper ({task.train_script} keeps option.py's --loss 1*L1: L1Loss follows it)"
     else:
@@ -329,26 +302,18 @@ def train_entries(exp):
         Comment('general settings'),
         ('name', f'RNAN_{exp.name}'),
         ('model_type', 'RNANModel'),
-        ('scale', scale),
+        ('scale', exp.scale),
         ('num_gpu', 'auto', 'all visible GPUs, 0 without CUDA (the paper: one GPU)'),
         ('manual_seed', 1, "the authors' --seed"),
-        BLANK,
-        Comment('dataset and data loader settings'),
-        ('datasets', Map([
+        *section('dataset and data loader settings', 'datasets', Map([
             ('train', Map(train_set_entries(exp))),
             BLANK,
             ('val', Map(test_set_entries(exp, val_set)),
              f'{val_set} only, to keep validation cheap; test_RNAN_{exp.name}.yml has every test set'),
         ])),
-        BLANK,
-        Comment('network structures'),
-        ('network_g', network_entries(exp)),
-        BLANK,
-        Comment('path'),
-        ('path', Map([('pretrain_network_g', None), ('strict_load_g', True), ('resume_state', None)])),
-        BLANK,
-        Comment('training settings'),
-        ('train', Map([
+        *section('network structures', 'network_g', network_entries(exp)),
+        *section('path', 'path', Map([('pretrain_network_g', None), ('strict_load_g', True), ('resume_state', None)])),
+        *section('training settings', 'train', Map([
             ('ema_decay', 0, 'the paper keeps no EMA'),
             ('optim_g', Map([
                 ('type', 'Adam'),
@@ -372,9 +337,7 @@ def train_entries(exp):
             Comment('losses'),
             ('pixel_opt', Map([('type', 'MSELoss', loss_note), ('loss_weight', 1.0), ('reduction', 'mean')])),
         ])),
-        BLANK,
-        Comment('validation settings'),
-        ('val', Map([
+        *section('validation settings', 'val', Map([
             ('val_freq', VAL_FREQ),
             ('save_img', False),
             ('tile', None, 'whole images: exact; memory ~H*W, time ~(H*W)^2 ({size: 128, overlap: 16}: tiles)'),
@@ -382,22 +345,17 @@ def train_entries(exp):
             ('tb_images', 3, 'validation images sent to TensorBoard (LQ | output | GT)'),
             ('metrics', metric_entries(exp)),
         ])),
-        BLANK,
-        Comment('logging settings'),
-        ('logger', Map([
+        *section('logging settings', 'logger', Map([
             ('print_freq', 100),
             ('save_checkpoint_freq', CHECKPOINT_FREQ),
             ('use_tb_logger', True, 'tensorboard --logdir tb_logger'),
             ('wandb', Map([('project', None), ('resume_id', None)])),
         ])),
-        BLANK,
-        Comment('dist training settings'),
-        ('dist_params', Map([('backend', 'nccl'), ('port', 29500)])),
+        *section('dist training settings', 'dist_params', Map([('backend', 'nccl'), ('port', 29500)])),
     ]
 
 
 def test_entries(exp):
-    scale = exp.level if exp.task.level is SCALE else 1
     datasets = []
     for i, set_name in enumerate(exp.task.test_sets, start=1):
         if i > 1:
@@ -407,18 +365,12 @@ def test_entries(exp):
         Comment('general settings'),
         ('name', f'RNAN_{exp.name}', 'results/<name>/: the log with PSNR / SSIM, visualization/<set>/ the images'),
         ('model_type', 'RNANModel'),
-        ('scale', scale),
+        ('scale', exp.scale),
         ('num_gpu', 'auto', 'all visible GPUs, 0 without CUDA'),
-        BLANK,
-        Comment('test datasets: the fixed inputs made by the commands above.'),
-        *[Comment(line) for line in datasets_comment(exp)],
-        ('datasets', Map(datasets)),
-        BLANK,
-        Comment('network structures'),
-        ('network_g', network_entries(exp)),
-        BLANK,
-        Comment('path'),
-        ('path', Map([
+        *section(['test datasets: the fixed inputs made by the commands above.'] + datasets_comment(exp), 'datasets',
+                 Map(datasets)),
+        *section('network structures', 'network_g', network_entries(exp)),
+        *section('path', 'path', Map([
             ('pretrain_network_g', f'experiments/pretrained_models/RNAN_{exp.name}.pth'),
             Comment(f"^ the authors' {exp.task.checkpoint.format(exp.level)} converted by "
                     'scripts/convert_official_rnan.py, or your own'),
@@ -426,9 +378,7 @@ def test_entries(exp):
             ('param_key_g', 'params', 'converted checkpoints and runs without EMA; params_ema after ema_decay > 0'),
             ('strict_load_g', True),
         ])),
-        BLANK,
-        Comment('validation settings'),
-        ('val', Map([
+        *section('validation settings', 'val', Map([
             ('save_img', True),
             ('suffix', None, 'images saved as <image>_<name>.png'),
             ('tile', None, 'whole images: exact; memory ~H*W, time ~(H*W)^2 ({size: 128, overlap: 16}: tiles)'),
@@ -452,24 +402,17 @@ def option_texts():
     return texts
 
 
-def differing_files(folder):
-    """Names of the generated files that are missing in ``folder`` or differ from the generator's output."""
-    texts = option_texts()
-    differ = set(differing_texts({osp.join(folder, name): text for name, text in texts.items()}))
-    return [name for name in texts if osp.join(folder, name) in differ]
+def differing_files(folder, texts):
+    """Names of ``texts`` (:func:`option_texts`) that are missing in ``folder`` or differ there."""
+    paths = {osp.join(folder, name): text for name, text in texts.items()}
+    return [osp.basename(path) for path in differing_texts(paths)]
 
 
-def write_all(folder):
-    """Write every option file (atomically: a temporary name, then a rename); returns the names changed."""
-    os.makedirs(folder, exist_ok=True)
-    changed = differing_files(folder)
-    texts = option_texts()
+def write_all(folder, texts):
+    """Write the files of ``texts`` that differ (atomically: a temporary name, then a rename); returns their names."""
+    changed = differing_files(folder, texts)
     for name in changed:
-        path = osp.join(folder, name)
-        tmp = f'{path}.tmp{os.getpid()}'
-        with open(tmp, 'w', encoding='utf-8') as f:
-            f.write(texts[name])
-        os.replace(tmp, path)
+        write_text(osp.join(folder, name), texts[name])
     return changed
 
 
@@ -479,17 +422,18 @@ def main(argv=None):
     parser.add_argument(
         '--check', action='store_true', help='write nothing; exit 1 listing the files that differ or are missing')
     args = parser.parse_args(argv)
+    texts = option_texts()
     if args.check:
-        differ = differing_files(args.output)
+        differ = differing_files(args.output, texts)
         if differ:
-            print(f'{len(differ)} of {len(option_texts())} option files in {args.output} differ from '
+            print(f'{len(differ)} of {len(texts)} option files in {args.output} differ from '
                   'scripts/generate_options.py (run it without --check to rewrite them):', file=sys.stderr)
             for name in differ:
                 print(f'  {name}', file=sys.stderr)
             return 1
-        print(f'All {len(option_texts())} option files in {args.output} are up to date.')
+        print(f'All {len(texts)} option files in {args.output} are up to date.')
         return 0
-    changed = write_all(args.output)
-    print(f'Wrote {len(changed)} of {len(option_texts())} option files to {args.output}'
+    changed = write_all(args.output, texts)
+    print(f'Wrote {len(changed)} of {len(texts)} option files to {args.output}'
           + (f': {", ".join(changed)}' if changed else ' (all were up to date).'))
     return 0

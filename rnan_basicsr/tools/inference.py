@@ -1,9 +1,5 @@
 """Restore your own images with a trained or converted RNAN: a file or a folder in, a folder of PNGs out.
 
-No ground truth is needed. The network (channels, features, groups, scale) is read off the checkpoint: this
-package's ``{'params' | 'params_ema': ...}`` files (``params_ema`` preferred when present), bare state dicts, and
-the authors' released checkpoints (converted on the fly by name, as ``scripts/convert_official_rnan.py`` does).
-
     python scripts/inference_rnan.py --task dn_rgb --model_path experiments/pretrained_models/RNAN_DN_RGB_sigma30.pth \
         --input my_photos --output results/my_photos_denoised --tile 128   # photo sizes on a CPU: see below
 
@@ -20,25 +16,17 @@ Tasks (``--task``, the keys of rnan_basicsr/tasks.py):
   sr        super-resolution x2/x3/x4 (from the checkpoint; --scale, if given, must agree); grey inputs as for
             dn_rgb.
 
-Outputs are ``<output>/<input name>[_<suffix>].png`` with the input's layout: 8-bit or 16-bit as the input, grey
-stays grey, and an alpha channel is carried over (resized with the same Matlab bicubic for SR). Every input is read
-and checked before the first output is written. Errors in the input print one line and exit with status 2.
-
-Whole images go through the network at once: exact, and memory grows linearly with the pixel count, but the
-non-local attention's time grows with (H*W)^2 (twice the side, 16 times the attention). The full-size network took
-5.2 s of one CPU core for a 128x128 colour image whole and 19 s for 192x192, about 12 min for 512x512 by
-extrapolation (2-core AMD EPYC with AVX-512, 2026-12-07; GPU not measured; docs/inference.md). So on a CPU, photo
-sizes need ``--tile`` (e.g. ``--tile 128``), at the cost of a slightly different result. Before a whole image
-expected to take over 30 s (timed on this device at the first image larger than 64x64) one line gives the expected
-time and the ``--tile`` that would bound it; a line then counts the time while it runs. Bars show the images of a
-folder, the tiles and the self-ensemble passes.
+The network is read off the checkpoint (this package's files, bare state dicts, the authors' released ones). Outputs
+are ``<output>/<input name>[_<suffix>].png`` in the input's layout (bit depth, grey, alpha); every input is checked
+before the first is written. Whole images are exact, but their time grows with (H*W)^2: on a CPU, photo sizes need
+``--tile``, and before a whole image expected to take over 30 s one line gives the expected time and the --tile that
+would bound it. Checkpoints, errors and timings: docs/inference.md.
 """
 import argparse
 import contextlib
 import cv2
 import numpy as np
 import os
-import sys
 import time
 import torch
 from os import path as osp
@@ -58,14 +46,10 @@ from rnan_basicsr.weights import describe_config, describe_softmax, full_setting
 PROG = 'inference_rnan.py'
 
 
-# ---------------------------------------------------------------------------------------------------------------
 # images in and out
-# ---------------------------------------------------------------------------------------------------------------
 def _demosaic_input(img, path, make_mosaic):
-    """The network's GRBG mosaic (H, W, 3) RGB float32 in [0, 1] from a user's image (see the module docstring).
-
-    The pattern is :func:`rnan_basicsr.data.degradations.bayer_mosaic`'s, the one the training data is made with.
-    """
+    """The network's GRBG mosaic (H, W, 3) RGB float32 in [0, 1] from a user's image (see the module docstring), on
+    the pattern of :func:`rnan_basicsr.data.degradations.bayer_mosaic`, which makes the training data."""
     if img.ndim == 2:
         if make_mosaic:
             raise InputError(f'--make_mosaic needs a colour image, but {path!r} is grey.')
@@ -88,13 +72,6 @@ def _grey_like(grey, img):
     return grey if img.ndim == 2 else np.repeat(grey[..., None], 3, axis=2)
 
 
-def split_alpha(img):
-    """``(colour, alpha)``: the BGR(A) image without its alpha channel, and that channel (None without one)."""
-    if img.ndim == 3 and img.shape[2] == 4:
-        return np.ascontiguousarray(img[..., :3]), np.ascontiguousarray(img[..., 3])
-    return img, None
-
-
 def _with_alpha(restored, alpha):
     """Put ``alpha`` back on a restored image, resized with Matlab's bicubic when the network changed the size."""
     if alpha is None:
@@ -107,28 +84,21 @@ def _with_alpha(restored, alpha):
 
 
 def prepare_image(img, path, task, make_mosaic=False):
-    """Check one image against the task and make the network's input; nothing is run yet.
-
-    Args:
-        img (ndarray): As :func:`read_image` with ``keep_alpha=True`` gives it: (H, W), (H, W, 3) BGR or
-            (H, W, 4) BGRA, uint8 / uint16.
-        path (str): Its file, for messages.
-        task (str): A key of :data:`rnan_basicsr.tasks.TASKS`.
-        make_mosaic (bool): Demosaicing: mosaic a full RGB image first.
+    """Check one image (``path``'s, as :func:`read_image` with ``keep_alpha=True`` gives it: (H, W), (H, W, 3) BGR or
+    (H, W, 4) BGRA, uint8 / uint16) against ``task`` and make the network's input; an InputError if it does not fit.
 
     Returns:
         tuple: ``(net_input, finish, note)``: the network's input (H, W, C) float32 RGB (or grey / Y) in [0, 1];
         ``finish(output)`` turning the network's output (H', W', C) float32 into the image to write (same dtype and
         layout as ``img``: grey stays grey, alpha carried over); ``note``: None, or words for the run's summary
         about what was done to this image that the user may not expect.
-
-    Raises:
-        InputError: the image does not fit the task (e.g. a full RGB image given as a mosaic).
     """
     from basicsr.utils.color_util import bgr2ycbcr, ycbcr2bgr  # here: basicsr only after rnan_basicsr's patches
 
     dtype = img.dtype
-    colour, alpha = split_alpha(img)
+    colour, alpha = img, None
+    if img.ndim == 3 and img.shape[2] == 4:
+        colour, alpha = np.ascontiguousarray(img[..., :3]), np.ascontiguousarray(img[..., 3])
     grey = is_grey(colour)
     grey_2d = colour if colour.ndim == 2 else colour[..., 0]
     if task == 'car':
@@ -161,20 +131,6 @@ def prepare_image(img, path, task, make_mosaic=False):
     return rgb, lambda out: _with_alpha(from_float(out[..., ::-1], dtype), alpha), None
 
 
-def restore_image(img, path, task, run, make_mosaic=False):
-    """Restore one image read by :func:`read_image` (``keep_alpha=True``); see :func:`prepare_image`.
-
-    Args:
-        run (callable): ``run(net_input, name)``: (H, W, C) float32 RGB in [0, 1] -> (H', W', C) float32 RGB in
-            about [0, 1]; ``name`` is the file's, for messages.
-
-    Returns:
-        ndarray: the restored image, same dtype and layout as ``img`` (grey, BGR or BGRA).
-    """
-    net_input, finish, _ = prepare_image(img, path, task, make_mosaic)
-    return finish(run(net_input, osp.basename(path)))
-
-
 def _runner(net, forward, device, precision_name='fp32', clock=None):
     """(H, W, C) float32 in [0, 1] -> network output (H', W', C) float32, through ``forward(net, lq)`` under the
     autocast of ``precision_name`` (fp32: none), watched by ``clock`` (a WholeImageClock, for whole images)."""
@@ -190,12 +146,8 @@ def _runner(net, forward, device, precision_name='fp32', clock=None):
 
 
 def check_output_folder_creatable(output):
-    """Refuse an ``--output`` that is, or lies under, an existing file (outputs go into the folder ``output``).
-
-    An existing folder is fine: the restored images are added to it (name clashes are refused by
-    :func:`output_paths`). Unlike ``rnan_basicsr.utils.script_util.check_new_output_folder``, for the folders the
-    data-preparation scripts build whole and therefore must not exist.
-    """
+    """Refuse an ``--output`` that is, or lies under, an existing file. An existing folder is fine: the restored
+    images are added to it (unlike ``script_util.check_new_output_folder``'s folders, built whole)."""
     if osp.isfile(output):
         raise InputError(f'--output {output!r} is an existing file, but --output names the folder the restored '
                          f'images are written to (as <name>.png); give a folder, e.g. --output '
@@ -225,11 +177,8 @@ def output_paths(inputs, output, suffix):
 
 
 def check_inputs(inputs, task, make_mosaic):
-    """Read every input and check it against the task before anything is written.
-
-    Returns:
-        dict: note -> names of the images it applies to (see :func:`prepare_image`).
-    """
+    """Read every input and check it against the task before anything is written; returns ``{note: [names]}``
+    (the notes of :func:`prepare_image`)."""
     check_readable(inputs)
     notes = {}
     for path in inputs:
@@ -239,9 +188,7 @@ def check_inputs(inputs, task, make_mosaic):
     return notes
 
 
-# ---------------------------------------------------------------------------------------------------------------
 # command line
-# ---------------------------------------------------------------------------------------------------------------
 def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -317,8 +264,8 @@ def run(args):
     start = time.monotonic()
     with precision.tf32(args.tf32):
         for path, target in tqdm(list(zip(inputs, outputs)), unit='image', disable=len(inputs) < 2):
-            write_image(target, restore_image(read_image(path, keep_alpha=True), path, args.task, run_net,
-                                              args.make_mosaic))
+            net_input, finish, _ = prepare_image(read_image(path, keep_alpha=True), path, args.task, args.make_mosaic)
+            write_image(target, finish(run_net(net_input, osp.basename(path))))
     for note, names in notes.items():
         shown = ', '.join(names[:5]) + (f' and {len(names) - 5} more' if len(names) > 5 else '')
         print(f'{PROG}: note: {len(names)} image(s) {note}: {shown}', flush=True)
@@ -329,7 +276,3 @@ def run(args):
 
 def main(argv=None):
     return run_main(PROG, run, build_parser().parse_args(argv))
-
-
-if __name__ == '__main__':
-    sys.exit(main())

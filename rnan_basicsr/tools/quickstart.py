@@ -3,36 +3,15 @@
     bash scripts/quickstart.sh                      # creates .venv if missing, then runs this script
     python scripts/quickstart.py [--workdir DIR] [--retrain] [--tiny]
 
-Nothing is downloaded: the images are photographs that ship inside scikit-image (``skimage.data``). Every step is
-announced with the command it runs; everything is written under --workdir (default ``quickstart_output/`` at the
-repository root):
+Nothing is downloaded (the images ship inside scikit-image). Seven steps, each announced with the command it runs:
+sample images, extract_subimages.py, create_lmdb.py, generate_lq.py, ``basicsr train -opt
+options/train_RNAN_quickstart_DN_RGB_sigma30.yml`` (a subprocess), inference_rnan.py and evaluate.py (these in this
+process). The last lines give the noisy and restored PSNR of the held-out image and the path of a side-by-side picture.
 
-  1. sample images   astronaut, coffee, rocket (training) and a 240x160 crop of chelsea (held out), as PNG
-  2. sub-images      scripts/data_preparation/extract_subimages.py: the training images in 128x128 pieces
-  3. LMDB            scripts/data_preparation/create_lmdb.py: the pieces in one LMDB, BasicSR's layout
-  4. noisy input     scripts/data_preparation/generate_lq.py: the held-out image + N(0, 30^2) noise, seed 0
-  5. training        basicsr train -opt options/train_RNAN_quickstart_DN_RGB_sigma30.yml, run in --workdir: a
-                     reduced RNAN (RNANModel) on the LMDB with fresh noise per patch, validated (PSNR / SSIM) on the
-                     held-out image, logged to TensorBoard (tb_logger/)
-  6. restoring       scripts/inference_rnan.py: the held-out noisy image restored with the trained model
-  7. evaluation      scripts/evaluate.py: PSNR / SSIM and a side-by-side picture (noisy | restored | clean)
-
-The scripts of steps 2-4, 6 and 7 run in this process (their ``main`` code, with the arguments printed); training
-runs the real ``basicsr`` command in a subprocess. The last lines give the noisy and restored PSNR of the held-out
-image (BasicSR's calculate_psnr) and the path of the picture.
-
-Running it again reuses what is complete and rebuilds what is not. A step is skipped when its outputs exist and its
-inputs and settings have not changed since it was built (a fingerprint per step in ``<workdir>/.quickstart/``);
-otherwise it is rebuilt into a temporary name that replaces the old output only when complete. Training:
-
-  * a complete model (``models/net_g_latest.pth``) trained with the same options and data is reused;
-  * a run that was interrupted is continued from its newest complete checkpoint (``basicsr train --auto_resume``);
-  * with --retrain, or when the option file or the data changed, training starts again; the previous experiment,
-    its TensorBoard run and results are kept as ``<name>_archived_<time>`` (BasicSR's convention), and the output
-    says so.
-
---tiny runs the same steps in miniature (small crops, a tiny network, 3 iterations; seconds, for the test suite),
-under its own names (``datasets/quickstart_tiny``, experiment ``..._tiny``).
+Running it again reuses every step whose outputs exist and whose inputs and settings are unchanged (a fingerprint per
+step in ``<workdir>/.quickstart/``), continues an interrupted training (``--auto_resume``), and keeps a previous run
+as ``<name>_archived_<time>`` when training starts again. --tiny: the same steps in miniature, in seconds. The steps,
+the figures and what is written where: docs/quickstart.md.
 """
 import argparse
 import hashlib
@@ -57,6 +36,7 @@ OPTION_FILE = osp.join(ROOT, 'options', 'train_RNAN_quickstart_DN_RGB_sigma30.ym
 SIGMA = 30
 SEED = 0
 STEPS = 7
+RUN_FOLDERS = ('experiments', 'tb_logger', 'results')  # the folders of one training run, under its name
 
 
 class Setting:
@@ -64,20 +44,18 @@ class Setting:
 
     def __init__(self, tiny):
         self.tiny = tiny
+        self.data = 'datasets/quickstart' + ('_tiny' if tiny else '')
+        self.name = 'RNAN_quickstart_DN_RGB_sigma30' + ('_tiny' if tiny else '')
         # skimage.data photographs: (name, (top, bottom), (left, right)) crops; None keeps the whole image
         if tiny:
             self.train_images = [('astronaut', (0, 64), (200, 264)), ('coffee', (100, 164), (200, 264)),
                                  ('rocket', (200, 264), (280, 344))]
             self.held_out = ('chelsea', (110, 142), (150, 182))
             self.crop_size, self.step = 32, 32
-            self.data = 'datasets/quickstart_tiny'
-            self.name = 'RNAN_quickstart_DN_RGB_sigma30_tiny'
         else:
             self.train_images = [('astronaut', None, None), ('coffee', None, None), ('rocket', None, None)]
             self.held_out = ('chelsea', (90, 250), (110, 350))  # both eyes and the nose
             self.crop_size, self.step = 128, 96
-            self.data = 'datasets/quickstart'
-            self.name = 'RNAN_quickstart_DN_RGB_sigma30'
 
     def force_yml(self):
         """``--force_yml`` entries for ``basicsr train`` (the option file holds the real quickstart's values)."""
@@ -90,17 +68,11 @@ class Setting:
                 'logger:print_freq=1', 'logger:save_checkpoint_freq=2']
 
 
-# ---------------------------------------------------------------------------------------------------------------
 # bookkeeping: paths shown to the user, fingerprints of finished steps, banners
-# ---------------------------------------------------------------------------------------------------------------
-def shown(path):
-    """``path`` as the user can type it from here: relative to the current directory when that is shorter."""
-    relative = osp.relpath(path)
+def shown(path, start=None):
+    """``path`` as the user can type it from ``start`` (default: here): relative to it when that is shorter."""
+    relative = osp.relpath(path, start)
     return relative if len(relative) < len(path) else path
-
-
-def command_text(words):
-    return ' '.join(shown(w) if osp.isabs(w) else w for w in words)
 
 
 def fingerprint(*parts):
@@ -121,9 +93,8 @@ def file_fingerprint(path):
 
 
 class Stamps:
-    """One small JSON file per step in ``<workdir>/.quickstart/``: the fingerprint of the inputs and settings its
-    outputs were built from, written once they are complete (training's when a run starts: it says what the
-    experiment folder was started with, so that an interrupted run can be continued)."""
+    """One JSON file per step in ``<workdir>/.quickstart/``: the fingerprint its outputs were built from, written once
+    they are complete (training's when a run starts, so that an interrupted run can be continued)."""
 
     def __init__(self, workdir):
         self.folder = osp.join(workdir, '.quickstart')
@@ -155,7 +126,7 @@ def say(text):
 
 def run_tool(tool, script, function, argv):
     """Run ``tool.<function>`` with ``argv`` in this process, printing the command of ``scripts/<script>`` first."""
-    say('$ ' + command_text(['python', osp.join(ROOT, 'scripts', script)] + argv))
+    say('$ ' + ' '.join(shown(w) if osp.isabs(w) else w for w in ['python', osp.join(ROOT, 'scripts', script)] + argv))
     try:
         return getattr(tool, function)(tool.build_parser().parse_args(argv))
     except InputError as error:
@@ -171,9 +142,17 @@ def up_to_date(stamps, step, value, outputs):
     return False
 
 
-# ---------------------------------------------------------------------------------------------------------------
+def tool_step(stamps, step, value, output, tool, script, function, argv, overwrite=True, ready=True):
+    """Run ``tool`` (:func:`run_tool`) unless ``ready`` and ``output`` is up to date; returns ``(value, output)``.
+
+    With ``overwrite``, an existing ``output`` (built from other inputs) is replaced (``--overwrite``)."""
+    if not (ready and up_to_date(stamps, step, value, [output])):
+        run_tool(tool, script, function, argv + (['--overwrite'] if overwrite and osp.exists(output) else []))
+        stamps.write(step, value)
+    return value, output
+
+
 # the steps
-# ---------------------------------------------------------------------------------------------------------------
 def sample_images(setting):
     """``{'train': {name: BGR uint8}, 'val': {name: BGR uint8}}`` from skimage.data, cropped as ``setting`` says."""
     import skimage
@@ -213,23 +192,17 @@ def step_subimages(setting, workdir, stamps, upstream, train_hr):
     banner(2, 'Sub-images of the training images (scripts/data_preparation/extract_subimages.py)')
     output = osp.join(workdir, setting.data, 'train_HR_sub')
     params = ['--crop_size', str(setting.crop_size), '--step', str(setting.step)]
-    value = fingerprint('subimages', upstream, params)
-    if not up_to_date(stamps, 'subimages', value, [output]):
-        run_tool(extract_subimages, 'data_preparation/extract_subimages.py', 'extract',
-                 ['--input', train_hr, '--output', output] + params + (['--overwrite'] if osp.exists(output) else []))
-        stamps.write('subimages', value)
-    return value, output
+    return tool_step(stamps, 'subimages', fingerprint('subimages', upstream, params), output, extract_subimages,
+                     'data_preparation/extract_subimages.py', 'extract',
+                     ['--input', train_hr, '--output', output] + params)
 
 
 def step_lmdb(setting, workdir, stamps, upstream, sub_folder):
     banner(3, 'LMDB of the sub-images (scripts/data_preparation/create_lmdb.py)')
     output = osp.join(workdir, setting.data, 'train_HR_sub.lmdb')
-    value = fingerprint('lmdb', upstream)
-    if not (osp.isfile(osp.join(output, 'meta_info.txt')) and up_to_date(stamps, 'lmdb', value, [output])):
-        run_tool(create_lmdb, 'data_preparation/create_lmdb.py', 'create',
-                 ['--input', sub_folder, '--output', output] + (['--overwrite'] if osp.exists(output) else []))
-        stamps.write('lmdb', value)
-    return value, output
+    return tool_step(stamps, 'lmdb', fingerprint('lmdb', upstream), output, create_lmdb,
+                     'data_preparation/create_lmdb.py', 'create', ['--input', sub_folder, '--output', output],
+                     ready=osp.isfile(osp.join(output, 'meta_info.txt')))
 
 
 def step_noisy(setting, workdir, stamps, upstream, val_hr):
@@ -237,12 +210,8 @@ def step_noisy(setting, workdir, stamps, upstream, val_hr):
            '(scripts/data_preparation/generate_lq.py)')
     output = osp.join(workdir, setting.data, f'val_N{SIGMA}')
     params = ['--task', 'denoise', '--sigma', str(SIGMA), '--seed', str(SEED)]
-    value = fingerprint('noisy', upstream, params)
-    if not up_to_date(stamps, 'noisy', value, [output]):
-        run_tool(generate_lq, 'data_preparation/generate_lq.py', 'generate',
-                 ['--input', val_hr, '--output', output] + params + (['--overwrite'] if osp.exists(output) else []))
-        stamps.write('noisy', value)
-    return value, output
+    return tool_step(stamps, 'noisy', fingerprint('noisy', upstream, params), output, generate_lq,
+                     'data_preparation/generate_lq.py', 'generate', ['--input', val_hr, '--output', output] + params)
 
 
 def basicsr_command():
@@ -251,13 +220,8 @@ def basicsr_command():
     return [script] if osp.isfile(script) else [sys.executable, '-m', 'rnan_basicsr']
 
 
-def run_folders(workdir, name):
-    """The folders of one training run: experiment, TensorBoard events, results."""
-    return [osp.join(workdir, kind, name) for kind in ('experiments', 'tb_logger', 'results')]
-
-
 def archived_folders(workdir, name):
-    return {osp.join(workdir, kind, entry) for kind in ('experiments', 'tb_logger', 'results')
+    return {osp.join(workdir, kind, entry) for kind in RUN_FOLDERS
             if osp.isdir(osp.join(workdir, kind)) for entry in os.listdir(osp.join(workdir, kind))
             if entry.startswith(f'{name}_archived_')}
 
@@ -266,7 +230,7 @@ def archive_run(workdir, name, reason):
     """Rename the folders of a previous run to ``<name>_archived_<time>`` (BasicSR's convention), saying so."""
     from basicsr.utils.misc import get_time_str
 
-    existing = [folder for folder in run_folders(workdir, name) if osp.exists(folder)]
+    existing = [osp.join(workdir, kind, name) for kind in RUN_FOLDERS if osp.exists(osp.join(workdir, kind, name))]
     if not existing:
         return
     say(f'{reason}; the previous run is kept:')
@@ -283,9 +247,7 @@ def archive_run(workdir, name, reason):
 
 def step_training(setting, workdir, stamps, upstream, retrain):
     banner(5, 'Training a reduced RNAN with BasicSR (basicsr train, options/train_RNAN_quickstart_DN_RGB_sigma30.yml)')
-    option_file = osp.relpath(OPTION_FILE, workdir)
-    option_file = option_file if len(option_file) < len(OPTION_FILE) else OPTION_FILE
-    arguments = ['train', '-opt', option_file]
+    arguments = ['train', '-opt', shown(OPTION_FILE, workdir)]
     force_yml = setting.force_yml()
     with open(OPTION_FILE, 'rb') as f:
         value = fingerprint('train', f.read(), force_yml, upstream)
@@ -334,27 +296,21 @@ def step_training(setting, workdir, stamps, upstream, retrain):
 def step_restore(setting, workdir, stamps, upstream, model, noisy):
     banner(6, 'Restoring the held-out noisy image with the trained model (scripts/inference_rnan.py)')
     output = osp.join(workdir, 'results', setting.name, 'restored')
-    value = fingerprint('restore', upstream, file_fingerprint(model))
-    if not up_to_date(stamps, 'restore', value, [output]):
-        run_tool(inference, 'inference_rnan.py', 'run',
-                 ['--task', 'dn_rgb', '--model_path', model, '--input', noisy, '--output', output])
-        stamps.write('restore', value)
-    return output
+    return tool_step(stamps, 'restore', fingerprint('restore', upstream, file_fingerprint(model)), output, inference,
+                     'inference_rnan.py', 'run',
+                     ['--task', 'dn_rgb', '--model_path', model, '--input', noisy, '--output', output],
+                     overwrite=False)[1]
 
 
 def step_evaluate(setting, workdir, restored, clean, noisy):
     banner(7, 'PSNR / SSIM and the side-by-side picture (scripts/evaluate.py)')
     output = osp.join(workdir, 'results', setting.name)
-    height, width = read_image(osp.join(clean, f'{setting.held_out[0]}.png')).shape[:2]
+    gt, lq = (read_image(osp.join(folder, f'{setting.held_out[0]}.png')) for folder in (clean, noisy))
+    height, width = gt.shape[:2]
     results = run_tool(evaluate, 'evaluate.py', 'run',
                        ['--task', 'dn_rgb', '--restored', restored, '--gt', clean, '--lq', noisy, '--dataset',
                         'HeldOut', '--level', f'sigma={SIGMA}', '--crop', str(max(height, width)), '--out', output])
-    return results[0], osp.join(output, 'strip.png'), (width, height)
-
-
-def noisy_psnr_ssim(clean, noisy, name):
-    gt, lq = (read_image(osp.join(folder, f'{name}.png')) for folder in (clean, noisy))
-    return evaluate.score(lq, gt, 'dn_rgb', 1)
+    return results[0].records[0], evaluate.score(lq, gt, 'dn_rgb', 1), osp.join(output, 'strip.png'), (width, height)
 
 
 def quickstart(args):
@@ -372,15 +328,14 @@ def quickstart(args):
     noisy_value, noisy = step_noisy(setting, workdir, stamps, samples['val'], folders['val'])
     model = step_training(setting, workdir, stamps, [lmdb, samples['val'], noisy_value], args.retrain)
     restored = step_restore(setting, workdir, stamps, noisy_value, model, noisy)
-    result, picture, (width, height) = step_evaluate(setting, workdir, restored, folders['val'], noisy)
+    record, (lq_psnr, lq_ssim), picture, (width, height) = step_evaluate(setting, workdir, restored, folders['val'],
+                                                                         noisy)
 
-    name = setting.held_out[0]
-    restored_psnr, restored_ssim = result.records[0].psnr, result.records[0].ssim
-    lq_psnr, lq_ssim = noisy_psnr_ssim(folders['val'], noisy, name)
+    restored_psnr, restored_ssim = record.psnr, record.ssim
     elapsed = time.time() - start
     print('\n' + '=' * 100)
-    print(f'Held-out image {name} ({width}x{height}, not seen in training), Gaussian noise sigma {SIGMA}; PSNR / SSIM '
-          'on RGB (BasicSR calculate_psnr / calculate_ssim):')
+    print(f'Held-out image {setting.held_out[0]} ({width}x{height}, not seen in training), Gaussian noise sigma '
+          f'{SIGMA}; PSNR / SSIM on RGB (BasicSR calculate_psnr / calculate_ssim):')
     print(f'  noisy input:   PSNR {lq_psnr:.2f} dB, SSIM {lq_ssim:.4f}')
     gain = restored_psnr - lq_psnr
     print(f'  RNAN restored: PSNR {restored_psnr:.2f} dB, SSIM {restored_ssim:.4f}  ({gain:+.2f} dB)')
@@ -390,7 +345,6 @@ def quickstart(args):
           '-i FOLDER -o OUT)')
     print(f'TensorBoard: tensorboard --logdir {shown(osp.join(workdir, "tb_logger"))}')
     print(f'Done in {elapsed:.1f} s.' if elapsed < 60 else f'Done in {int(elapsed // 60)} min {int(elapsed % 60)} s.')
-    return dict(noisy_psnr=lq_psnr, restored_psnr=restored_psnr, picture=picture)
 
 
 def build_parser():

@@ -15,12 +15,8 @@ from rnan_basicsr.utils.staging import process_is_running, staged_folder  # noqa
 
 
 def check_new_output_folder(path, overwrite, inputs=(), flag='--output'):
-    """Refuse an output folder that exists (unless ``overwrite``), is a file, or overlaps one of ``inputs``.
-
-    For the folders a script builds whole (:func:`staged_folder`): an existing one would be replaced, input and all.
-    Unlike ``rnan_basicsr.tools.inference.check_output_folder_creatable``, which accepts an existing folder that
-    images are added to.
-    """
+    """Refuse an output folder that exists (unless ``overwrite``), is a file, or overlaps one of ``inputs``: for
+    the folders a script builds whole (:func:`staged_folder`), where an existing one is replaced, input and all."""
     if osp.exists(path) and not osp.isdir(path):
         raise InputError(f'{flag} {path!r} exists and is not a folder; choose another path.')
     if osp.exists(path) and not overwrite:
@@ -100,12 +96,9 @@ def run_main(prog, func, args):
         pass
     try:
         status = func(args)
-    except InputError as error:
+    except (InputError, RunError) as error:
         print(f'{prog}: error: {error}', file=sys.stderr, flush=True)
-        return EXIT_INPUT_ERROR
-    except RunError as error:
-        print(f'{prog}: error: {error}', file=sys.stderr, flush=True)
-        return EXIT_RUN_ERROR
+        return EXIT_INPUT_ERROR if isinstance(error, InputError) else EXIT_RUN_ERROR
     except OSError as error:
         if error.filename is None:
             raise
