@@ -103,16 +103,22 @@ def _check_dataset(options, label, scale):
     """The class's rule (ours, or another plugin's ``check_options``); for BasicSR's PairedImageDataset its roots and
     training keys; for any other class at least the given paths must exist. Then the cross-field rules."""
     with within('datasets', options['datasets_key']):
-        _call_class_check(DATASET_REGISTRY.get(options['type']), options)
+        cls = DATASET_REGISTRY.get(options['type'])
+        _call_class_check(cls, options)
         if options['type'] == 'PairedImageDataset':
             check_roots(options, label, options['io_backend']['type'])
         else:
             for key, value in options.items():
                 if (key.startswith('dataroot_') or key == 'meta_info_file') and isinstance(value, str):
                     check_path_exists(value, key, label, kind='file or folder')
-        rules.restoration_data_at_scale_1(options['type'], label, scale)
+        # check_dataset_options (ours, without a check_options of their own) has run these two rules already
+        ours = (isinstance(cls, type) and issubclass(cls, DegradedImageDataset)
+                and not callable(getattr(cls, 'check_options', None)))
+        if not ours:
+            rules.restoration_data_at_scale_1(options['type'], label, scale)
         if options['phase'] == 'train':
-            rules.training_keys_given(options, label)
+            if not ours:
+                rules.training_keys_given(options, label)
             rules.gt_size_fits_scale(options.get('gt_size'), scale, label)
 
 

@@ -267,3 +267,40 @@ def test_a_class_check_that_sets_up_basicsr_logging_is_undone():
     with _root_logger_untouched():
         get_root_logger()
     assert ('basicsr' in initialized_logger, list(logging.getLogger('basicsr').handlers)) == before
+
+
+def test_the_rules_of_our_datasets_run_once_per_check(in_data_dir, monkeypatch):
+    """check_dataset_options runs a DegradedImageDataset's scale and training-key rules; the pre-flight does not run
+    them a second time beside it (it runs them itself only for BasicSR's and other plugins' classes)."""
+    import rnan_basicsr.data.degraded_image_dataset as degraded_image_dataset
+    import rnan_basicsr.options.dataset_rules as dataset_rules
+    import rnan_basicsr.options.rules as rules
+    from rnan_basicsr.command import preflight
+    from rnan_basicsr.options.loader import read_option_file
+
+    calls = []
+
+    def counted(name, function):
+        def wrapper(*args):
+            calls.append((name, args[1].get('phase') if name == 'check_dataset_options' else None))
+            return function(*args)
+        return wrapper
+
+    originals = {name: getattr(rules, name) for name in ('restoration_data_at_scale_1', 'training_keys_given')}
+    for module in (rules, dataset_rules):
+        for name, function in originals.items():
+            monkeypatch.setattr(module, name, counted(name, function))
+    check = counted('check_dataset_options', dataset_rules.check_dataset_options)
+    for module in (preflight, degraded_image_dataset):
+        monkeypatch.setattr(module, 'check_dataset_options', check)
+    denoise = {'type': 'DenoisingDataset', 'dataroot_gt': 'datasets/tiny/train/gt', 'sigma': 30,
+               'io_backend': {'type': 'disk'}}
+    changes = {'datasets.train': dict(denoise, name='TinyTrain', gt_size=16, use_hflip=True, use_rot=True,
+                                      num_worker_per_gpu=0, batch_size_per_gpu=2),
+               'datasets.val': dict(denoise, name='TinyVal', dataroot_gt='datasets/tiny/val/gt')}
+    opt_path = _options(in_data_dir, changes)
+    preflight.check_options(read_option_file(opt_path), opt_path, True)
+    checks = [phase for name, phase in calls if name == 'check_dataset_options']
+    assert sorted(set(checks)) == ['train', 'val']
+    assert [name for name, _ in calls].count('restoration_data_at_scale_1') == len(checks)
+    assert [name for name, _ in calls].count('training_keys_given') == checks.count('train')
