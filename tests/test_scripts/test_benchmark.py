@@ -200,3 +200,10 @@ def test_an_interrupted_run_leaves_no_intermediate_file(tmp_path, monkeypatch):
                   '--no_data'])
     assert [s.variant for s in seen] == ['floor', 'ours']
     assert os.listdir(tmp_path / 'tmp') == [] and sorted(os.listdir(tmp_path)) == ['tmp']
+
+
+def test_help_prints_no_warning():
+    """``--help`` (and the parent process) imports no module that logs torch's CUDA_HOME warning on a CPU machine."""
+    proc = subprocess.run([sys.executable, osp.join(ROOT, 'scripts', 'benchmark.py'), '--help'], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == '', proc.stderr

@@ -10,7 +10,6 @@ import tempfile
 import threading
 import time
 import torch
-from torch.utils.benchmark import Timer
 
 from rnan_basicsr import precision
 from rnan_basicsr.tools.benchmark import fixtures
@@ -85,6 +84,10 @@ def time_calls(call, spec, device, compiled=False):
     second, compiled, call). ``first_call_s`` of a compiled row is the warm-up's time, compilation included."""
     first_s = seconds_of(call, device)
     one_call_s = seconds_of(call, device) if spec.switches.compile else first_s
+    # imported here: importing torch.utils.benchmark logs a CUDA_HOME warning on machines without CUDA, and the parent
+    # process (and --help) imports this module too
+    from torch.utils.benchmark import Timer
+
     timer = Timer('call()', globals={'call': call}, num_threads=torch.get_num_threads())  # its default is 1 thread
     with PeakMemory(device) as memory:
         measured = timer.blocked_autorange(min_run_time=spec.repeats * one_call_s)
