@@ -68,16 +68,18 @@ def _root_logger_untouched():
 def _call_class_check(cls, options):
     """Run the option check of the registered class ``cls``, if it has one: ours are functions of
     :mod:`rnan_basicsr.options` (the model and datasets validate nothing themselves); another plugin's class may bring
-    a ``check_options(opt)`` classmethod."""
+    a ``check_options(opt)`` classmethod. Returns the check that ran, or None."""
     check = getattr(cls, 'check_options', None)
     if not callable(check) and isinstance(cls, type):
         if issubclass(cls, DegradedImageDataset):
             check = functools.partial(check_dataset_options, cls)
         elif issubclass(cls, RNANModel):
             check = check_model_options
-    if callable(check):
-        with _root_logger_untouched():
-            check(options)
+    if not callable(check):
+        return None
+    with _root_logger_untouched():
+        check(options)
+    return check
 
 
 def dataset_as_basicsr_passes_it(opt, phase_key, dataset):
@@ -103,17 +105,14 @@ def _check_dataset(options, label, scale):
     """The class's rule (ours, or another plugin's ``check_options``); for BasicSR's PairedImageDataset its roots and
     training keys; for any other class at least the given paths must exist. Then the cross-field rules."""
     with within('datasets', options['datasets_key']):
-        cls = DATASET_REGISTRY.get(options['type'])
-        _call_class_check(cls, options)
+        check = _call_class_check(DATASET_REGISTRY.get(options['type']), options)
         if options['type'] == 'PairedImageDataset':
             check_roots(options, label, options['io_backend']['type'])
         else:
             for key, value in options.items():
                 if (key.startswith('dataroot_') or key == 'meta_info_file') and isinstance(value, str):
                     check_path_exists(value, key, label, kind='file or folder')
-        # check_dataset_options (ours, without a check_options of their own) has run these two rules already
-        ours = (isinstance(cls, type) and issubclass(cls, DegradedImageDataset)
-                and not callable(getattr(cls, 'check_options', None)))
+        ours = getattr(check, 'func', None) is check_dataset_options  # it has run the next two rules already
         if not ours:
             rules.restoration_data_at_scale_1(options['type'], label, scale)
         if options['phase'] == 'train':
